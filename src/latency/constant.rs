@@ -1,0 +1,58 @@
+//! A fixed delay.
+
+use super::{Delay, LatencyError, NS_PER_MS, built, check, number, to_ns};
+use crate::rng::SimRng;
+use crate::sweep::fields::{FieldError, Fields};
+
+/// Every message takes exactly `ms` milliseconds; draws no random number.
+///
+/// ```
+/// use coordsim::latency::{Constant, Delay};
+/// use coordsim::rng::stream;
+/// let d = Constant::new(0.25).unwrap();
+/// assert_eq!(d.sample_ns(&mut stream(1, 0, 0)), 250_000);
+/// assert!(Constant::new(-1.0).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Constant {
+    ns: u64,
+}
+
+impl Constant {
+    /// A delay of `ms` milliseconds (finite, >= 0).
+    pub fn new(ms: f64) -> Result<Self, LatencyError> {
+        let ms = check("ms", ms, 0.0, false)?;
+        Ok(Self {
+            ns: to_ns(ms * NS_PER_MS),
+        })
+    }
+}
+
+impl Delay for Constant {
+    const KIND: &'static str = "constant";
+    const FIELDS: &'static [(&'static str, &'static str)] = &[("ms", "the delay (>= 0)")];
+
+    fn from_fields(fields: &mut Fields<'_>) -> Result<Self, FieldError> {
+        let ms = number(fields, "ms")?;
+        built(fields, Self::new(ms))
+    }
+
+    #[inline]
+    fn sample_ns(&self, _rng: &mut SimRng) -> u64 {
+        self.ns
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::latency::tests::parse;
+
+    #[test]
+    fn parses_and_rounds_to_nanoseconds() {
+        let d = parse("kind = \"constant\"\nms = 0.0000004").unwrap();
+        assert_eq!(d.sample_ns(&mut crate::rng::stream(0, 0, 0)), 0);
+        let e = parse("kind = \"constant\"\nms = -2").unwrap_err();
+        assert_eq!(e.field, "latency.x.ms");
+        assert_eq!(e.message, "ms = -2 must be a finite number >= 0");
+    }
+}

@@ -1,0 +1,64 @@
+//! An exponentially distributed delay.
+
+use rand_distr::{Distribution, Exp};
+
+use super::{Delay, LatencyError, NS_PER_MS, built, check, number, to_ns};
+use crate::rng::SimRng;
+use crate::sweep::fields::{FieldError, Fields};
+
+/// Exponential delay with mean `mean_ms`, sampled by the ziggurat method of `rand_distr::Exp`
+/// (Marsaglia and Tsang, 2000).
+///
+/// ```
+/// use coordsim::latency::{Delay, Exponential};
+/// use coordsim::rng::stream;
+/// let d = Exponential::new(0.5).unwrap();
+/// let mut rng = stream(1, 0, 0);
+/// let mean = (0..10_000).map(|_| d.sample_ns(&mut rng) as f64).sum::<f64>() / 1e4;
+/// assert!((mean - 500_000.0).abs() < 25_000.0);
+/// assert!(Exponential::new(0.0).is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exponential {
+    dist: Exp<f64>,
+}
+
+impl Exponential {
+    /// Exponential delay with mean `mean_ms` (> 0).
+    pub fn new(mean_ms: f64) -> Result<Self, LatencyError> {
+        let mean = check("mean_ms", mean_ms, 0.0, true)?;
+        let dist = Exp::new(1.0 / (mean * NS_PER_MS))
+            .map_err(|e| LatencyError::new("mean_ms", e.to_string()))?;
+        Ok(Self { dist })
+    }
+}
+
+impl Delay for Exponential {
+    const KIND: &'static str = "exponential";
+    const FIELDS: &'static [(&'static str, &'static str)] = &[("mean_ms", "mean delay (> 0)")];
+
+    fn from_fields(fields: &mut Fields<'_>) -> Result<Self, FieldError> {
+        let mean = number(fields, "mean_ms")?;
+        built(fields, Self::new(mean))
+    }
+
+    #[inline]
+    fn sample_ns(&self, rng: &mut SimRng) -> u64 {
+        to_ns(self.dist.sample(rng))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::latency::tests::{assert_cdf, assert_mean, parse};
+
+    #[test]
+    fn matches_the_exponential_distribution() {
+        let d = parse("kind = \"exponential\"\nmean_ms = 0.5").unwrap();
+        assert_mean(&d, 5e5, 5e5, 200_000);
+        assert_cdf(&d, 5e5 * 2f64.ln(), 0.5, 200_000);
+        assert_cdf(&d, 5e5 * 4.0, 1.0 - (-4f64).exp(), 200_000);
+        let e = parse("kind = \"exponential\"\nmean_ms = 0").unwrap_err();
+        assert_eq!(e.message, "mean_ms = 0 must be a finite number > 0");
+    }
+}

@@ -1,0 +1,254 @@
+//! One-way message delay models: milliseconds in the sweep file, integer nanoseconds inside.
+//!
+//! Each model lives in its own file and implements [`Delay`]; the [`registry!`] line at the
+//! bottom of this file makes it a [`Latency`] and a `kind` of the sweep format. A round trip is
+//! two independent draws.
+
+mod constant;
+mod exponential;
+mod lognormal;
+mod mixture;
+mod pareto;
+mod shifted;
+mod uniform;
+mod weibull;
+
+pub use constant::Constant;
+pub use exponential::Exponential;
+pub use lognormal::LogNormal;
+pub use mixture::Mixture;
+pub use pareto::Pareto;
+pub use shifted::Shifted;
+pub use uniform::Uniform;
+pub use weibull::Weibull;
+
+use thiserror::Error;
+
+use crate::rng::SimRng;
+use crate::sweep::fields::{FieldError, Fields};
+
+/// Nanoseconds per millisecond.
+pub const NS_PER_MS: f64 = 1e6;
+
+/// A model parameter out of its domain.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[error("{reason}")]
+pub struct LatencyError {
+    /// The sweep-file name of the bad parameter, e.g. `mean_ms`.
+    pub param: &'static str,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+impl LatencyError {
+    pub(crate) fn new(param: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            param,
+            reason: reason.into(),
+        }
+    }
+
+    fn at(self, fields: &Fields) -> FieldError {
+        FieldError::new(fields.path_of(self.param), self.reason)
+    }
+}
+
+/// Checks that `value` of `param` is finite and at least `min` (or above it, if `strict`).
+pub(crate) fn check(
+    param: &'static str,
+    value: f64,
+    min: f64,
+    strict: bool,
+) -> Result<f64, LatencyError> {
+    let ok = value.is_finite() && if strict { value > min } else { value >= min };
+    if ok {
+        Ok(value)
+    } else {
+        let bound = if strict { ">" } else { ">=" };
+        Err(LatencyError::new(
+            param,
+            format!("{param} = {value} must be a finite number {bound} {min}"),
+        ))
+    }
+}
+
+/// Rounds a non-negative delay in nanoseconds to an integer, saturating.
+#[inline(always)]
+pub(crate) fn to_ns(x: f64) -> u64 {
+    (x + 0.5) as u64
+}
+
+/// A delay model: how one sweep-file table becomes a sampler of one-way delays.
+pub trait Delay: Sized {
+    /// The `kind = "..."` that selects this model in a sweep file.
+    const KIND: &'static str;
+    /// Its other keys with their meaning, as `coordsim latency` lists them.
+    const FIELDS: &'static [(&'static str, &'static str)];
+
+    /// Reads the model's keys from its table (the caller has taken `kind`).
+    fn from_fields(fields: &mut Fields<'_>) -> Result<Self, FieldError>;
+
+    /// Draws one one-way delay, in nanoseconds.
+    fn sample_ns(&self, rng: &mut SimRng) -> u64;
+}
+
+macro_rules! registry {
+    ($($variant:ident),* $(,)?) => {
+        /// A delay model of any kind; see the module documentation for the list.
+        #[derive(Debug, Clone)]
+        pub enum Latency {
+            $(
+                #[allow(missing_docs)]
+                $variant($variant),
+            )*
+        }
+
+        impl Latency {
+            /// Every kind with its keys, in registry order.
+            pub const KINDS: &'static [(&'static str, &'static [(&'static str, &'static str)])] =
+                &[$(($variant::KIND, $variant::FIELDS)),*];
+
+            /// Draws one one-way delay, in nanoseconds.
+            #[inline]
+            pub fn sample_ns(&self, rng: &mut SimRng) -> u64 {
+                match self {
+                    $(Self::$variant(model) => model.sample_ns(rng),)*
+                }
+            }
+
+            fn build(kind: &str, fields: &mut Fields<'_>) -> Option<Result<Self, FieldError>> {
+                $(
+                    if kind == $variant::KIND {
+                        return Some($variant::from_fields(fields).map(Self::$variant));
+                    }
+                )*
+                None
+            }
+        }
+
+        $(
+            impl From<$variant> for Latency {
+                fn from(model: $variant) -> Self {
+                    Self::$variant(model)
+                }
+            }
+        )*
+    };
+}
+
+registry!(
+    Constant,
+    Uniform,
+    Exponential,
+    LogNormal,
+    Pareto,
+    Weibull,
+    Shifted,
+    Mixture
+);
+
+impl Latency {
+    /// Reads a model from its table: `kind` selects the model, the other keys are its own.
+    pub fn from_fields(mut fields: Fields<'_>) -> Result<Self, FieldError> {
+        let kind_field = fields.require("kind")?;
+        let kind = kind_field.string()?;
+        let model = Self::build(kind, &mut fields).unwrap_or_else(|| {
+            let kinds: Vec<&str> = Self::KINDS.iter().map(|(k, _)| *k).collect();
+            Err(kind_field.error(format!(
+                "unknown latency kind `{kind}` (expected one of {})",
+                kinds.join(", ")
+            )))
+        })?;
+        fields.finish()?;
+        Ok(model)
+    }
+
+    /// Reads a model from a TOML value that must be a table.
+    pub fn from_field(field: &crate::sweep::fields::Field<'_>) -> Result<Self, FieldError> {
+        Self::from_fields(field.table()?)
+    }
+}
+
+/// Reads a model's required number `key` and checks it with `check`.
+pub(crate) fn number(fields: &mut Fields<'_>, key: &'static str) -> Result<f64, FieldError> {
+    fields.require(key)?.number()
+}
+
+/// Builds a model from `new`, attributing its error to the offending key.
+pub(crate) fn built<T>(
+    fields: &Fields<'_>,
+    result: Result<T, LatencyError>,
+) -> Result<T, FieldError> {
+    result.map_err(|e| e.at(fields))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::rng::stream;
+
+    /// Parses a latency table written as TOML.
+    pub fn parse(text: &str) -> Result<Latency, FieldError> {
+        let table: toml::Table = text.parse().unwrap();
+        Latency::from_fields(Fields::new("latency.x", &table))
+    }
+
+    /// Mean and standard deviation of `n` draws, in nanoseconds.
+    pub fn moments(model: &Latency, n: usize) -> (f64, f64) {
+        let mut rng = stream(11, 0, 0);
+        let xs: Vec<f64> = (0..n).map(|_| model.sample_ns(&mut rng) as f64).collect();
+        let mean = xs.iter().sum::<f64>() / n as f64;
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+        (mean, var.sqrt())
+    }
+
+    /// Checks that the fraction of `n` draws at or below `x_ns` is `cdf` within 5 sigma.
+    pub fn assert_cdf(model: &Latency, x_ns: f64, cdf: f64, n: usize) {
+        let mut rng = stream(12, 0, 0);
+        let below = (0..n)
+            .filter(|_| model.sample_ns(&mut rng) as f64 <= x_ns)
+            .count() as f64;
+        let sigma = (cdf * (1.0 - cdf) / n as f64).sqrt();
+        let seen = below / n as f64;
+        assert!(
+            (seen - cdf).abs() <= 5.0 * sigma + 1e-12,
+            "P(X <= {x_ns} ns): saw {seen}, expected {cdf} (5 sigma = {})",
+            5.0 * sigma
+        );
+    }
+
+    /// Checks that the mean of `n` draws is `mean` within 5 standard errors (`sd` the model's).
+    pub fn assert_mean(model: &Latency, mean: f64, sd: f64, n: usize) {
+        let (seen, _) = moments(model, n);
+        let tolerance = 5.0 * sd / (n as f64).sqrt() + 0.5;
+        assert!(
+            (seen - mean).abs() <= tolerance,
+            "mean: saw {seen} ns, expected {mean} ns (tolerance {tolerance})"
+        );
+    }
+
+    #[test]
+    fn unknown_kind_and_keys_are_refused_with_their_path() {
+        let e = parse("kind = \"gaussian\"").unwrap_err();
+        assert_eq!(e.field, "latency.x.kind");
+        assert!(
+            e.message.starts_with("unknown latency kind `gaussian`"),
+            "{}",
+            e.message
+        );
+        let e = parse("kind = \"exponential\"\nmean_ms = 1\nmedian_ms = 2").unwrap_err();
+        assert_eq!(e.field, "latency.x.median_ms");
+        let e = parse("mean_ms = 1").unwrap_err();
+        assert_eq!(e.field, "latency.x.kind");
+    }
+
+    #[test]
+    fn every_kind_is_listed_once() {
+        let mut kinds: Vec<&str> = Latency::KINDS.iter().map(|(k, _)| *k).collect();
+        let n = kinds.len();
+        kinds.sort_unstable();
+        kinds.dedup();
+        assert_eq!(kinds.len(), n);
+        assert_eq!(n, 8);
+    }
+}

@@ -1,0 +1,66 @@
+//! A Weibull-distributed delay.
+
+use rand_distr::Distribution;
+
+use super::{Delay, LatencyError, NS_PER_MS, built, check, number, to_ns};
+use crate::rng::SimRng;
+use crate::sweep::fields::{FieldError, Fields};
+
+/// Weibull delay: `P(X > x) = exp(-(x / scale_ms)^shape)`, sampled by inversion in
+/// `rand_distr::Weibull`. `shape = 1` is the exponential with mean `scale_ms`.
+///
+/// ```
+/// use coordsim::latency::{Delay, Weibull};
+/// use coordsim::rng::stream;
+/// let d = Weibull::new(1.0, 1.5).unwrap();
+/// let _ns = d.sample_ns(&mut stream(1, 0, 0));
+/// assert!(Weibull::new(-1.0, 1.5).is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Weibull {
+    dist: rand_distr::Weibull<f64>,
+}
+
+impl Weibull {
+    /// Weibull delay with scale `scale_ms` (> 0) and shape `shape` (> 0).
+    pub fn new(scale_ms: f64, shape: f64) -> Result<Self, LatencyError> {
+        let scale = check("scale_ms", scale_ms, 0.0, true)?;
+        let shape = check("shape", shape, 0.0, true)?;
+        let dist = rand_distr::Weibull::new(scale * NS_PER_MS, shape)
+            .map_err(|e| LatencyError::new("shape", e.to_string()))?;
+        Ok(Self { dist })
+    }
+}
+
+impl Delay for Weibull {
+    const KIND: &'static str = "weibull";
+    const FIELDS: &'static [(&'static str, &'static str)] = &[
+        ("scale_ms", "scale (> 0)"),
+        ("shape", "shape (> 0; 1 is exponential)"),
+    ];
+
+    fn from_fields(fields: &mut Fields<'_>) -> Result<Self, FieldError> {
+        let scale = number(fields, "scale_ms")?;
+        let shape = number(fields, "shape")?;
+        built(fields, Self::new(scale, shape))
+    }
+
+    #[inline]
+    fn sample_ns(&self, rng: &mut SimRng) -> u64 {
+        to_ns(self.dist.sample(rng))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::latency::tests::{assert_cdf, parse};
+
+    #[test]
+    fn matches_the_weibull_distribution() {
+        let d = parse("kind = \"weibull\"\nscale_ms = 2\nshape = 1.5").unwrap();
+        for x in [1e6, 2e6, 4e6] {
+            let cdf = 1.0 - (-(x / 2e6f64).powf(1.5)).exp();
+            assert_cdf(&d, x, cdf, 200_000);
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! Run directories and the files written into them, each behind the [`Export`] trait.
+//!
+//! A run directory holds `summary.parquet` (one row per cell), `histograms.parquet` (the
+//! non-empty histogram buckets of every cell) and `sweep.toml` (the sweep as run). Every file
+//! is written under a temporary name and renamed into place, so a crash never leaves a
+//! truncated file under a final name.
+
+mod histograms;
+mod summary;
+mod sweep_copy;
+pub mod table;
+
+pub use histograms::Histograms;
+pub use summary::SummaryFile;
+pub use sweep_copy::SweepCopy;
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use parquet::file::metadata::KeyValue;
+use thiserror::Error;
+
+use crate::engine::{CHUNK_TRIALS, CellRun};
+use crate::stats::Summary;
+use crate::sweep::Sweep;
+use crate::tally::Tally;
+
+/// A run directory or a file in it could not be written.
+#[derive(Debug, Error)]
+pub enum OutputError {
+    /// The output directory exists already; runs never overwrite.
+    #[error("output directory {0} already exists (choose another --out, or remove it)")]
+    Exists(PathBuf),
+    /// An I/O error on a path.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What went wrong.
+        source: io::Error,
+    },
+    /// The Parquet or Arrow writer failed.
+    #[error("{path}: {message}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl OutputError {
+    fn io(path: &Path) -> impl FnOnce(io::Error) -> Self + '_ {
+        move |source| Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// One finished cell, reduced to what the outputs need.
+#[derive(Debug, Clone)]
+pub struct CellRecord {
+    /// The cell's id.
+    pub cell_id: u32,
+    /// Its summary row.
+    pub summary: Summary,
+    /// Its non-empty histogram buckets.
+    pub buckets: Vec<Bucket>,
+}
+
+/// One histogram bucket of one metric.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bucket {
+    /// Which histogram.
+    pub metric: Metric,
+    /// Smallest value in the bucket, in the metric's unit.
+    pub low: f64,
+    /// Largest value in the bucket, in the metric's unit.
+    pub high: f64,
+    /// Trials in the bucket.
+    pub count: u64,
+}
+
+/// A histogram of a cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// Latency of successful trials, in milliseconds.
+    LatencyMs,
+    /// Messages per trial.
+    Messages,
+    /// Rounds per trial.
+    Rounds,
+}
+
+impl Metric {
+    /// The name in `histograms.parquet`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::LatencyMs => "latency_ms",
+            Self::Messages => "messages",
+            Self::Rounds => "rounds",
+        }
+    }
+}
+
+impl CellRecord {
+    /// Reduces a finished cell.
+    pub fn of(run: &CellRun) -> Self {
+        Self {
+            cell_id: run.cell_id,
+            summary: Summary::of(&run.tally),
+            buckets: buckets(&run.tally),
+        }
+    }
+}
+
+fn buckets(tally: &Tally) -> Vec<Bucket> {
+    let mut out = Vec::new();
+    let metrics = [
+        (Metric::LatencyMs, tally.latency_ns(), 1e6),
+        (Metric::Messages, tally.messages(), 1.0),
+        (Metric::Rounds, tally.rounds(), 1.0),
+    ];
+    for (metric, histogram, per_unit) in metrics {
+        for v in histogram.iter_recorded() {
+            let high = v.value_iterated_to();
+            out.push(Bucket {
+                metric,
+                low: histogram.lowest_equivalent(high) as f64 / per_unit,
+                high: high as f64 / per_unit,
+                count: v.count_at_value(),
+            });
+        }
+    }
+    out
+}
+
+/// Facts about a run that are not results: stored as Parquet key-value metadata.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    /// When the run started, UTC, RFC 3339.
+    pub started: String,
+    /// When the last cell finished, UTC, RFC 3339.
+    pub finished: String,
+    /// Worker threads.
+    pub threads: usize,
+    /// Wall-clock seconds from start to the last cell.
+    pub wall_s: f64,
+}
+
+/// Everything a file of a run directory is written from.
+pub struct Results<'a> {
+    /// The sweep as run (seed and trials included).
+    pub sweep: &'a Sweep,
+    /// Its cells, in cell order.
+    pub cells: &'a [CellRecord],
+    /// Facts about the run.
+    pub info: &'a RunInfo,
+}
+
+impl Results<'_> {
+    /// The key-value metadata every Parquet file carries.
+    pub fn metadata(&self) -> Vec<KeyValue> {
+        let s = self.sweep;
+        [
+            ("coordsim.version", env!("CARGO_PKG_VERSION").to_string()),
+            ("coordsim.sweep_name", s.name.clone()),
+            ("coordsim.sweep_origin", s.origin.clone()),
+            ("coordsim.seed", s.seed.to_string()),
+            ("coordsim.trials_per_cell", s.trials.to_string()),
+            ("coordsim.cells", s.cells.len().to_string()),
+            ("coordsim.chunk_trials", CHUNK_TRIALS.to_string()),
+            ("coordsim.started_utc", self.info.started.clone()),
+            ("coordsim.finished_utc", self.info.finished.clone()),
+            ("coordsim.threads", self.info.threads.to_string()),
+            ("coordsim.sweep", s.text.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| KeyValue::new(k.to_string(), v))
+        .collect()
+    }
+}
+
+/// One file of a run directory.
+pub trait Export {
+    /// Its name in the run directory.
+    fn file_name(&self) -> &'static str;
+
+    /// Writes it to `file` (a temporary file, renamed into place afterwards).
+    fn write(&self, results: &Results<'_>, file: File, path: &Path) -> Result<(), OutputError>;
+}
+
+/// Every file of a run directory.
+pub fn exporters() -> Vec<Box<dyn Export>> {
+    vec![
+        Box::new(SummaryFile),
+        Box::new(Histograms),
+        Box::new(SweepCopy),
+    ]
+}
+
+/// An output directory this run created; removed again unless [`RunDir::keep`] is called.
+#[derive(Debug)]
+pub struct RunDir {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl RunDir {
+    /// Creates `path`, which must not exist (its parents are created as needed).
+    pub fn create(path: &Path) -> Result<Self, OutputError> {
+        if path.exists() {
+            return Err(OutputError::Exists(path.to_path_buf()));
+        }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(parent).map_err(OutputError::io(parent))?;
+        }
+        match fs::create_dir(path) {
+            Ok(()) => Ok(Self {
+                path: path.to_path_buf(),
+                keep: false,
+            }),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                Err(OutputError::Exists(path.to_path_buf()))
+            }
+            Err(e) => Err(OutputError::io(path)(e)),
+        }
+    }
+
+    /// Creates a new directory `<parent>/<name>-<stamp>`, adding `-2`, `-3`, ... if taken.
+    pub fn create_unique(parent: &Path, name: &str, stamp: &str) -> Result<Self, OutputError> {
+        for n in 1u32.. {
+            let leaf = if n == 1 {
+                format!("{name}-{stamp}")
+            } else {
+                format!("{name}-{stamp}-{n}")
+            };
+            match Self::create(&parent.join(leaf)) {
+                Err(OutputError::Exists(_)) => continue,
+                other => return other,
+            }
+        }
+        unreachable!("u32 names run out")
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes one file atomically: to a temporary name, synced, then renamed into place.
+    pub fn write(
+        &self,
+        export: &dyn Export,
+        results: &Results<'_>,
+    ) -> Result<PathBuf, OutputError> {
+        let path = self.path.join(export.file_name());
+        let tmp = self.path.join(format!(".{}.tmp", export.file_name()));
+        let file = File::create(&tmp).map_err(OutputError::io(&tmp))?;
+        let written = export.write(results, file, &path).and_then(|()| {
+            File::open(&tmp)
+                .and_then(|f| f.sync_all())
+                .map_err(OutputError::io(&tmp))
+        });
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+        fs::rename(&tmp, &path).map_err(OutputError::io(&path))?;
+        Ok(path)
+    }
+
+    /// Writes every file of [`exporters`].
+    pub fn write_all(&self, results: &Results<'_>) -> Result<Vec<PathBuf>, OutputError> {
+        exporters()
+            .iter()
+            .map(|e| self.write(e.as_ref(), results))
+            .collect()
+    }
+
+    /// Keeps the directory: the run succeeded.
+    pub fn keep(mut self) -> PathBuf {
+        self.keep = true;
+        std::mem::take(&mut self.path)
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        if !self.keep && !self.path.as_os_str().is_empty() {
+            let _ = fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// Writes `bytes` to `file`, blaming `path` for errors.
+fn write_bytes(mut file: File, path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
+    file.write_all(bytes)
+        .and_then(|()| file.flush())
+        .map_err(OutputError::io(path))
+}
+
+/// Writes one record batch as a zstd-compressed Parquet file with the run's metadata.
+fn write_parquet(
+    file: File,
+    path: &Path,
+    batch: &arrow_array::RecordBatch,
+    results: &Results<'_>,
+) -> Result<(), OutputError> {
+    use parquet::arrow::ArrowWriter;
+    use parquet::basic::{Compression, ZstdLevel};
+    use parquet::file::properties::WriterProperties;
+
+    let fail = |e: &dyn std::fmt::Display| OutputError::Format {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let level = ZstdLevel::try_new(3).map_err(|e| fail(&e))?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(level))
+        .set_key_value_metadata(Some(results.metadata()))
+        .build();
+    let mut writer =
+        ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(|e| fail(&e))?;
+    writer.write(batch).map_err(|e| fail(&e))?;
+    writer.close().map_err(|e| fail(&e))?;
+    Ok(())
+}

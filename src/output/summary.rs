@@ -1,0 +1,178 @@
+//! `summary.parquet`: one row per cell, parameters and results as typed columns.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::types::Int32Type;
+use arrow_array::{ArrayRef, DictionaryArray, Float64Array, RecordBatch, UInt32Array, UInt64Array};
+use arrow_schema::{Field, Schema};
+
+use super::{Export, OutputError, Results, write_parquet};
+use crate::protocols::{ParamKind, Value};
+use crate::stats::{LatencyMs, Summary};
+
+/// Reads one statistic of a cell's latency.
+type Stat = fn(&LatencyMs) -> f64;
+
+/// The summary table; its columns are listed in the README.
+pub struct SummaryFile;
+
+/// Columns under construction: fields and arrays side by side.
+#[derive(Default)]
+struct Columns {
+    fields: Vec<Field>,
+    arrays: Vec<ArrayRef>,
+}
+
+impl Columns {
+    fn push(&mut self, name: &str, nullable: bool, array: ArrayRef) {
+        self.fields
+            .push(Field::new(name, array.data_type().clone(), nullable));
+        self.arrays.push(array);
+    }
+
+    fn u32(&mut self, name: &str, nullable: bool, values: impl Iterator<Item = Option<u32>>) {
+        self.push(name, nullable, Arc::new(values.collect::<UInt32Array>()));
+    }
+
+    fn u64(&mut self, name: &str, values: impl Iterator<Item = u64>) {
+        self.push(name, false, Arc::new(values.collect::<UInt64Array>()));
+    }
+
+    fn f64(&mut self, name: &str, nullable: bool, values: impl Iterator<Item = Option<f64>>) {
+        self.push(name, nullable, Arc::new(values.collect::<Float64Array>()));
+    }
+
+    fn strings<'a>(
+        &mut self,
+        name: &str,
+        nullable: bool,
+        values: impl Iterator<Item = Option<&'a str>>,
+    ) {
+        let array: DictionaryArray<Int32Type> = values.collect();
+        self.push(name, nullable, Arc::new(array));
+    }
+}
+
+impl SummaryFile {
+    /// The summary as an Arrow record batch.
+    pub fn batch(results: &Results<'_>) -> Result<RecordBatch, arrow_schema::ArrowError> {
+        let sweep = results.sweep;
+        let rows = || {
+            results
+                .cells
+                .iter()
+                .map(|r| (&sweep.cells[r.cell_id as usize], &r.summary))
+        };
+        let mut c = Columns::default();
+        c.u32("cell_id", false, rows().map(|(cell, _)| Some(cell.id)));
+        c.strings(
+            "protocol",
+            false,
+            rows().map(|(cell, _)| Some(cell.protocol.name)),
+        );
+        c.u32("nodes", false, rows().map(|(cell, _)| Some(cell.nodes)));
+        c.f64("crash", false, rows().map(|(cell, _)| Some(cell.crash)));
+        c.f64("loss", false, rows().map(|(cell, _)| Some(cell.loss)));
+        c.strings(
+            "latency",
+            false,
+            rows().map(|(cell, _)| Some(&*cell.latency_name)),
+        );
+        for spec in &sweep.params {
+            let value = |cell: &crate::sweep::Cell| cell.value(spec.name);
+            match spec.kind {
+                ParamKind::Count { .. } => c.u32(
+                    spec.name,
+                    true,
+                    rows().map(|(cell, _)| match value(cell) {
+                        Some(Value::Count(n)) => Some(n),
+                        _ => None,
+                    }),
+                ),
+                ParamKind::Millis | ParamKind::Probability => c.f64(
+                    spec.name,
+                    true,
+                    rows().map(|(cell, _)| match value(cell) {
+                        Some(Value::Millis(x) | Value::Probability(x)) => Some(x),
+                        _ => None,
+                    }),
+                ),
+                ParamKind::Quorum => {
+                    let rules = || {
+                        rows().map(|(cell, _)| match value(cell) {
+                            Some(Value::Quorum(rule)) => Some((rule, cell.nodes)),
+                            _ => None,
+                        })
+                    };
+                    c.u32(
+                        spec.name,
+                        true,
+                        rules().map(|r| r.map(|(rule, n)| rule.resolve(n))),
+                    );
+                    let labels: Vec<Option<String>> = rules()
+                        .map(|r| r.map(|(rule, _)| rule.to_string()))
+                        .collect();
+                    c.strings(
+                        &format!("{}_spec", spec.name),
+                        true,
+                        labels.iter().map(|l| l.as_deref()),
+                    );
+                }
+            }
+        }
+        let s = || rows().map(|(_, s)| s);
+        c.u64("trials", s().map(|s| s.trials));
+        c.u64("successes", s().map(|s| s.successes));
+        c.u64("failures", s().map(|s| s.failures));
+        c.u64("blocked", s().map(|s| s.blocked));
+        c.f64("success_rate", false, s().map(|s| Some(s.success_rate)));
+        c.f64(
+            "success_ci95_low",
+            false,
+            s().map(|s| Some(s.success_ci95_low)),
+        );
+        c.f64(
+            "success_ci95_high",
+            false,
+            s().map(|s| Some(s.success_ci95_high)),
+        );
+        let latency: [(&str, Stat); 6] = [
+            ("latency_ms_mean", |l| l.mean),
+            ("latency_ms_p50", |l| l.p50),
+            ("latency_ms_p90", |l| l.p90),
+            ("latency_ms_p99", |l| l.p99),
+            ("latency_ms_p999", |l| l.p999),
+            ("latency_ms_max", |l| l.max),
+        ];
+        for (name, get) in latency {
+            c.f64(
+                name,
+                true,
+                s().map(|s: &Summary| s.latency_ms.as_ref().map(get)),
+            );
+        }
+        c.f64("messages_mean", false, s().map(|s| Some(s.messages_mean)));
+        c.u64("messages_p99", s().map(|s| s.messages_p99));
+        c.u64("messages_max", s().map(|s| s.messages_max));
+        c.f64("rounds_mean", false, s().map(|s| Some(s.rounds_mean)));
+        c.f64("elapsed_s", false, s().map(|s| Some(s.elapsed_s)));
+        c.f64("trials_per_s", false, s().map(|s| Some(s.trials_per_s)));
+        RecordBatch::try_new(Arc::new(Schema::new(c.fields)), c.arrays)
+    }
+}
+
+impl Export for SummaryFile {
+    fn file_name(&self) -> &'static str {
+        "summary.parquet"
+    }
+
+    fn write(&self, results: &Results<'_>, file: File, path: &Path) -> Result<(), OutputError> {
+        let batch = Self::batch(results).map_err(|e| OutputError::Format {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        write_parquet(file, path, &batch, results)
+    }
+}

@@ -1,0 +1,232 @@
+//! The protocols coordsim simulates, one file each, behind the [`Protocol`] trait.
+//!
+//! A protocol file holds the model (a struct implementing [`Protocol`], whose documentation
+//! states what one trial is, what success means and which messages count) and a
+//! [`ProtocolInfo`] named `SPEC` that lists its parameters and builds it from a grid cell.
+//! Adding a protocol is one new file and one line in [`REGISTRY`].
+
+mod ack;
+mod env;
+mod fire_and_forget;
+pub mod param;
+mod quorum;
+mod two_phase_commit;
+
+pub use ack::Ack;
+pub use env::Env;
+pub use fire_and_forget::FireAndForget;
+pub use param::{ParamKind, ParamSpec, QuorumRule, Value};
+pub use quorum::Quorum;
+pub use two_phase_commit::TwoPhaseCommit;
+
+use std::fmt;
+
+use thiserror::Error;
+
+use crate::rng::SimRng;
+use crate::sweep::Cell;
+use crate::tally::Tally;
+
+/// Every protocol, in the order `coordsim protocols` lists them.
+pub const REGISTRY: &[&ProtocolInfo] = &[
+    &fire_and_forget::SPEC,
+    &ack::SPEC,
+    &quorum::SPEC,
+    &two_phase_commit::SPEC,
+];
+
+/// The protocol named `name`.
+pub fn find(name: &str) -> Option<&'static ProtocolInfo> {
+    REGISTRY.iter().copied().find(|p| p.name == name)
+}
+
+/// How one trial ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// The operation completed.
+    Success,
+    /// The operation did not complete, and every node knows it.
+    Failure,
+    /// The operation did not complete and some node cannot decide until a failure is repaired
+    /// (e.g. a 2PC participant that voted yes when its coordinator crashed).
+    Blocked,
+}
+
+/// What one trial measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// How it ended.
+    pub status: Status,
+    /// Time to complete, in nanoseconds; meaningful for successes only.
+    pub latency_ns: u64,
+    /// Messages sent by every node during the trial, delivered or not.
+    pub messages: u64,
+    /// Sequential communication rounds on the critical path (as each protocol defines them).
+    pub rounds: u32,
+}
+
+impl Outcome {
+    /// A success after `latency_ns`.
+    #[inline(always)]
+    pub fn success(latency_ns: u64, messages: u64, rounds: u32) -> Self {
+        Self {
+            status: Status::Success,
+            latency_ns,
+            messages,
+            rounds,
+        }
+    }
+
+    /// A failure.
+    #[inline(always)]
+    pub fn failure(messages: u64, rounds: u32) -> Self {
+        Self {
+            status: Status::Failure,
+            latency_ns: 0,
+            messages,
+            rounds,
+        }
+    }
+
+    /// A blocked trial.
+    #[inline(always)]
+    pub fn blocked(messages: u64, rounds: u32) -> Self {
+        Self {
+            status: Status::Blocked,
+            latency_ns: 0,
+            messages,
+            rounds,
+        }
+    }
+}
+
+/// A protocol model with all its parameters fixed: it runs one trial at a time.
+pub trait Protocol: Send + Sync + 'static {
+    /// Working memory reused across the trials of a chunk, so that trials allocate nothing.
+    type Scratch: Send;
+
+    /// Fresh working memory, sized for this model.
+    fn scratch(&self) -> Self::Scratch;
+
+    /// Runs one independent trial.
+    fn trial(&self, rng: &mut SimRng, scratch: &mut Self::Scratch) -> Outcome;
+}
+
+/// A [`Protocol`] behind a trait object: runs a chunk of trials in a loop compiled for the
+/// concrete protocol, so dynamic dispatch costs one call per chunk, not per trial.
+pub trait Simulate: Send + Sync {
+    /// Runs `trials` trials drawing from `rng` and records them in `tally`.
+    fn run(&self, rng: &mut SimRng, trials: u64, tally: &mut Tally);
+}
+
+impl<P: Protocol> Simulate for P {
+    fn run(&self, rng: &mut SimRng, trials: u64, tally: &mut Tally) {
+        let mut scratch = self.scratch();
+        for _ in 0..trials {
+            let outcome = self.trial(rng, &mut scratch);
+            tally.record(&outcome);
+        }
+    }
+}
+
+/// A parameter combination a protocol cannot run.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{message}")]
+pub struct ModelError {
+    /// The parameter to blame: one of the protocol's, or `nodes`, `crash`, `loss`.
+    pub param: &'static str,
+    /// Why, on one line.
+    pub message: String,
+}
+
+impl ModelError {
+    /// An error blamed on `param`.
+    pub fn new(param: &'static str, message: impl fmt::Display) -> Self {
+        Self {
+            param,
+            message: message.to_string(),
+        }
+    }
+}
+
+/// A protocol as the registry knows it: its name, documentation, parameters and constructor.
+pub struct ProtocolInfo {
+    /// Its name in `grid.protocol`.
+    pub name: &'static str,
+    /// One line on what it models.
+    pub summary: &'static str,
+    /// The full model: what a trial is, what success means, which messages count.
+    pub model: &'static str,
+    /// Its parameters besides `nodes`, `crash`, `loss` and `latency`.
+    pub params: &'static [ParamSpec],
+    /// Builds the model of one grid cell.
+    pub build: fn(&Cell) -> Result<Box<dyn Simulate>, ModelError>,
+}
+
+impl ProtocolInfo {
+    /// The parameter named `name`.
+    pub fn param(&self, name: &str) -> Option<&'static ParamSpec> {
+        self.params.iter().find(|p| p.name == name)
+    }
+}
+
+impl PartialEq for ProtocolInfo {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl fmt::Debug for ProtocolInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProtocolInfo")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::engine::{RunOptions, run_all};
+    use crate::sweep::Sweep;
+
+    /// Runs a one-cell sweep of `protocol` with extra `[grid]` lines and a latency table
+    /// (exponential, mean 0.5 ms, when empty), and returns the cell's tally.
+    pub fn run(protocol: &str, grid: &str, latency: &str, trials: u64) -> Tally {
+        let latency = if latency.is_empty() {
+            "kind = \"exponential\"\nmean_ms = 0.5"
+        } else {
+            latency
+        };
+        let text = format!(
+            "name = \"test\"\nseed = 1\ntrials = {trials}\n[grid]\nprotocol = \"{protocol}\"\n\
+             latency = \"l\"\n{grid}\n[latency.l]\n{latency}\n"
+        );
+        let sweep = Sweep::parse(&text, "test.toml").unwrap();
+        assert_eq!(sweep.cells.len(), 1, "one cell");
+        let mut cells = run_all(&sweep, &RunOptions::default()).unwrap();
+        cells.pop().unwrap().tally
+    }
+
+    #[test]
+    fn registry_names_are_unique_and_params_are_consistent() {
+        let mut seen: Vec<&ParamSpec> = Vec::new();
+        for (i, p) in REGISTRY.iter().enumerate() {
+            assert!(REGISTRY[..i].iter().all(|q| q.name != p.name), "{}", p.name);
+            assert!(!p.model.is_empty() && !p.summary.is_empty());
+            for spec in p.params {
+                assert!(
+                    !["nodes", "crash", "loss", "latency", "protocol"].contains(&spec.name),
+                    "{}.{} shadows a grid axis",
+                    p.name,
+                    spec.name
+                );
+                // A name means the same kind of value in every protocol: one summary column.
+                if let Some(other) = seen.iter().find(|s| s.name == spec.name) {
+                    assert_eq!(other.kind, spec.kind, "{}.{}", p.name, spec.name);
+                }
+                seen.push(spec);
+            }
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Quorum: ask N replicas, proceed on the k-th reply.
+//!
+//! The workhorse of replicated storage. A coordinator sends a request to every replica and
+//! waits for k replies; with k = majority any two quorums overlap, which is what lets reads
+//! see the latest write. Waiting for the k-th reply instead of all N hides slow and crashed
+//! replicas: latency is the k-th order statistic of the replicas' round trips, and the
+//! operation survives as long as k replicas are up and reachable.
+
+use super::{
+    Env, ModelError, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, QuorumRule, Value,
+};
+use crate::rng::SimRng;
+
+macro_rules! model {
+    () => {
+        "One trial: a coordinator (always up) sends a request to each of N replicas and waits for
+k replies. Each replica is crashed with probability crash for the whole trial; each request
+and each reply is lost independently with probability loss; a reply arrives one round trip
+(two one-way delays) after the request was sent.
+Success: at least k replies arrive; with no loss, probability P(Binomial(N, 1 - crash) >= k).
+Latency: the k-th smallest round trip among the replies that arrive.
+Messages: N requests plus the replies sent (by live replicas that got the request).
+Rounds: 1."
+    };
+}
+
+#[doc = model!()]
+///
+/// ```
+/// use coordsim::latency::Exponential;
+/// use coordsim::protocols::{Env, Protocol, Quorum};
+/// use coordsim::rng::stream;
+/// let env = Env::new(0.01, 0.0, Exponential::new(0.5).unwrap().into()).unwrap();
+/// let model = Quorum::new(env, 5, 3).unwrap();
+/// let outcome = model.trial(&mut stream(1, 0, 0), &mut model.scratch());
+/// assert!(outcome.messages >= 5);
+/// assert!(Quorum::new(Env::new(0.0, 0.0, Exponential::new(0.5).unwrap().into()).unwrap(), 3, 4).is_err());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Quorum {
+    env: Env,
+    nodes: u32,
+    k: u32,
+}
+
+impl Quorum {
+    /// Wait for `k` of `nodes` replies, `1 <= k <= nodes`.
+    pub fn new(env: Env, nodes: u32, k: u32) -> Result<Self, ModelError> {
+        if k == 0 {
+            return Err(ModelError::new("k", "k must be at least 1"));
+        }
+        if k > nodes {
+            return Err(ModelError::new(
+                "k",
+                format!("k = {k} exceeds nodes = {nodes}"),
+            ));
+        }
+        Ok(Self { env, nodes, k })
+    }
+}
+
+impl Protocol for Quorum {
+    /// Round trips of the replies that arrived.
+    type Scratch = Vec<u64>;
+
+    fn scratch(&self) -> Vec<u64> {
+        Vec::with_capacity(self.nodes as usize)
+    }
+
+    #[inline]
+    fn trial(&self, rng: &mut SimRng, replies: &mut Vec<u64>) -> Outcome {
+        replies.clear();
+        let mut messages = u64::from(self.nodes);
+        for _ in 0..self.nodes {
+            if self.env.crashed(rng) || self.env.lost(rng) {
+                continue;
+            }
+            messages += 1;
+            if self.env.lost(rng) {
+                continue;
+            }
+            replies.push(self.env.round_trip_ns(rng));
+        }
+        let k = self.k as usize;
+        if replies.len() < k {
+            return Outcome::failure(messages, 1);
+        }
+        let (_, kth, _) = replies.select_nth_unstable(k - 1);
+        Outcome::success(*kth, messages, 1)
+    }
+}
+
+/// The registry entry.
+pub const SPEC: ProtocolInfo = ProtocolInfo {
+    name: "quorum",
+    summary: "a coordinator asks N replicas and proceeds on the k-th reply",
+    model: model!(),
+    params: &[ParamSpec {
+        name: "k",
+        kind: ParamKind::Quorum,
+        default: Value::Quorum(QuorumRule::Majority),
+        doc: "replies the coordinator waits for (majority = N/2 + 1, all = N)",
+    }],
+    build: |cell| {
+        let k = cell.quorum("k").resolve(cell.nodes);
+        Ok(Box::new(Quorum::new(cell.env()?, cell.nodes, k)?))
+    },
+};
+
+#[cfg(test)]
+mod tests {
+    use statrs::distribution::{Binomial, DiscreteCDF};
+
+    use crate::protocols::tests::run;
+    use crate::stats::assert_rate;
+
+    #[test]
+    fn availability_is_binomial() {
+        for (nodes, k, crash) in [(5u32, 3u32, 0.1), (9, 5, 0.3), (3, 3, 0.05)] {
+            let tally = run(
+                "quorum",
+                &format!("nodes = {nodes}\ncrash = {crash}\nk = {k}"),
+                "",
+                1_000_000,
+            );
+            let b = Binomial::new(1.0 - crash, nodes.into()).unwrap();
+            let p = 1.0 - b.cdf(u64::from(k) - 1);
+            assert_rate(tally.successes, tally.trials(), p);
+        }
+    }
+
+    #[test]
+    fn median_round_trip_of_one_replica_is_the_gamma_median() {
+        // N = k = 1, one-way delay Exp(mean m): the round trip is Gamma(2, m), whose median x
+        // solves 1 - e^(-x/m) (1 + x/m) = 1/2, x = 1.678346990016661 m.
+        let m_ns: f64 = 500_000.0;
+        let trials = 1_000_000u64;
+        let tally = run("quorum", "nodes = 1\nk = 1", "", trials);
+        let median = tally.latency_ns().value_at_quantile(0.5) as f64;
+        let expected = 1.678_346_990_016_661 * m_ns;
+        // Sampling: sd of the sample median = sqrt(1/4n) / f(x), f the Gamma(2, m) density;
+        // histogram: 3 significant digits, so the reported value is within 1e-3 above.
+        let density = (expected / m_ns) * (-expected / m_ns).exp() / m_ns;
+        let sd = (0.25 / trials as f64).sqrt() / density;
+        let tolerance = 5.0 * sd + 1e-3 * expected;
+        assert!(
+            (median - expected).abs() <= tolerance,
+            "median {median} ns, expected {expected} ns +- {tolerance}"
+        );
+    }
+
+    #[test]
+    fn messages_count_requests_and_sent_replies() {
+        let tally = run("quorum", "nodes = 7\nk = 4", "", 10_000);
+        assert_eq!(tally.messages_sum, 14 * 10_000);
+        let tally = run("quorum", "nodes = 7\nk = 4\ncrash = 1.0", "", 1_000);
+        assert_eq!((tally.successes, tally.messages_max), (0, 7));
+    }
+}

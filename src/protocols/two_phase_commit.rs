@@ -1,0 +1,221 @@
+//! Two-phase commit: atomic commitment, and the protocol that blocks.
+//!
+//! A coordinator asks every participant to prepare (phase 1); each participant that can
+//! commit makes its changes durable and votes yes, after which it may no longer decide alone.
+//! If every vote arrives before the timeout the coordinator decides commit and tells everyone
+//! (phase 2), resending until each participant acknowledges; a missing vote means abort. All
+//! of N participants must be up and reachable, so availability falls as (1 - p)^N. Worse, if
+//! the coordinator crashes after participants voted yes and before they learn the decision,
+//! they are stuck holding locks: blocked, until the coordinator recovers.
+
+use super::{Env, ModelError, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Value};
+use crate::latency::NS_PER_MS;
+use crate::rng::{Chance, SimRng};
+
+macro_rules! model {
+    () => {
+        "One trial: a coordinator and N participants commit one transaction.
+Phase 1: the coordinator sends PREPARE to each participant; a participant that is up and gets
+it votes YES (and is then prepared). Each participant is crashed with probability crash for
+the whole trial; each message is lost independently with probability loss.
+With probability coordinator_crash the coordinator crashes after sending PREPARE and before
+deciding: the trial is blocked if any participant is prepared (it cannot decide alone), and a
+failure otherwise.
+Otherwise, if all N votes arrive within timeout_ms of the PREPAREs the coordinator decides
+COMMIT; if not, it sends ABORT to all N participants at the timeout: a failure.
+Phase 2 (commit): COMMIT goes to each participant, which acknowledges it; a lost COMMIT or
+acknowledgement is resent every timeout_ms until acknowledged.
+Success: the transaction commits; with no timeout hit, probability
+(1 - crash)^N (1 - loss)^(2N) (1 - coordinator_crash).
+Latency: slowest PREPARE round trip plus slowest COMMIT acknowledgement.
+Messages: PREPAREs, votes, then COMMITs and acknowledgements (or N ABORTs).
+Rounds: 2 (prepare, then commit or abort); 1 when the coordinator crashed."
+    };
+}
+
+#[doc = model!()]
+///
+/// ```
+/// use coordsim::latency::Constant;
+/// use coordsim::protocols::{Env, Protocol, Status, TwoPhaseCommit};
+/// use coordsim::rng::stream;
+/// let env = Env::new(0.0, 0.0, Constant::new(1.0).unwrap().into()).unwrap();
+/// let model = TwoPhaseCommit::new(env, 4, 50.0, 0.0).unwrap();
+/// let outcome = model.trial(&mut stream(1, 0, 0), &mut ());
+/// assert_eq!(outcome.status, Status::Success);
+/// assert_eq!((outcome.latency_ns, outcome.messages), (4_000_000, 16));
+/// ```
+#[derive(Debug, Clone)]
+pub struct TwoPhaseCommit {
+    env: Env,
+    nodes: u32,
+    timeout_ns: u64,
+    coordinator_crash: Chance,
+}
+
+impl TwoPhaseCommit {
+    /// `nodes` participants, a vote timeout of `timeout_ms`, and a coordinator that crashes
+    /// between the phases with probability `coordinator_crash`.
+    pub fn new(
+        env: Env,
+        nodes: u32,
+        timeout_ms: f64,
+        coordinator_crash: f64,
+    ) -> Result<Self, ModelError> {
+        if nodes == 0 {
+            return Err(ModelError::new("nodes", "needs at least one participant"));
+        }
+        if !(timeout_ms.is_finite() && timeout_ms > 0.0) {
+            return Err(ModelError::new("timeout_ms", "must be a finite number > 0"));
+        }
+        let coordinator_crash =
+            Chance::new(coordinator_crash).map_err(|e| ModelError::new("coordinator_crash", e))?;
+        Ok(Self {
+            env,
+            nodes,
+            timeout_ns: (timeout_ms * NS_PER_MS) as u64,
+            coordinator_crash,
+        })
+    }
+}
+
+impl Protocol for TwoPhaseCommit {
+    type Scratch = ();
+
+    fn scratch(&self) {}
+
+    #[inline]
+    fn trial(&self, rng: &mut SimRng, _: &mut ()) -> Outcome {
+        let n = u64::from(self.nodes);
+        // Phase 1: who is prepared, and how many votes reach the coordinator.
+        let mut prepared = 0u64;
+        let mut votes = 0u64;
+        for _ in 0..self.nodes {
+            if self.env.crashed(rng) || self.env.lost(rng) {
+                continue;
+            }
+            prepared += 1;
+            if !self.env.lost(rng) {
+                votes += 1;
+            }
+        }
+        let mut messages = n + prepared;
+        if self.coordinator_crash.happens(rng) {
+            return if prepared > 0 {
+                Outcome::blocked(messages, 1)
+            } else {
+                Outcome::failure(messages, 1)
+            };
+        }
+        let abort = |messages: u64| Outcome::failure(messages + n, 2);
+        if votes < n {
+            return abort(messages);
+        }
+        let mut prepare_ns = 0;
+        for _ in 0..self.nodes {
+            prepare_ns = prepare_ns.max(self.env.round_trip_ns(rng));
+        }
+        if prepare_ns > self.timeout_ns {
+            return abort(messages);
+        }
+        // Phase 2: every participant is up; resend until acknowledged.
+        let mut commit_ns = 0;
+        for _ in 0..self.nodes {
+            let exchange = self.env.exchange(rng, true, self.timeout_ns, u32::MAX);
+            messages += exchange.messages;
+            commit_ns = commit_ns.max(exchange.ack_ns.unwrap_or(u64::MAX));
+        }
+        Outcome::success(prepare_ns.saturating_add(commit_ns), messages, 2)
+    }
+}
+
+/// The registry entry.
+pub const SPEC: ProtocolInfo = ProtocolInfo {
+    name: "two-phase-commit",
+    summary: "atomic commit: prepare/vote then commit/ack; blocks if the coordinator dies",
+    model: model!(),
+    params: &[
+        ParamSpec {
+            name: "timeout_ms",
+            kind: ParamKind::Millis,
+            default: Value::Millis(50.0),
+            doc: "how long the coordinator waits for votes, and between COMMIT resends",
+        },
+        ParamSpec {
+            name: "coordinator_crash",
+            kind: ParamKind::Probability,
+            default: Value::Probability(0.0),
+            doc: "probability the coordinator crashes between the phases",
+        },
+    ],
+    build: |cell| {
+        Ok(Box::new(TwoPhaseCommit::new(
+            cell.env()?,
+            cell.nodes,
+            cell.millis("timeout_ms"),
+            cell.probability("coordinator_crash"),
+        )?))
+    },
+};
+
+#[cfg(test)]
+mod tests {
+    use crate::protocols::tests::run;
+    use crate::stats::assert_rate;
+
+    #[test]
+    fn success_needs_every_participant_and_every_phase_one_message() {
+        // A 1 s timeout is never hit by 1 ms exponential delays (P ~ e^-1000).
+        for (nodes, crash, loss) in [(3u32, 0.01f64, 0.001f64), (10, 0.005, 0.01)] {
+            let tally = run(
+                "two-phase-commit",
+                &format!("nodes = {nodes}\ncrash = {crash}\nloss = {loss}\ntimeout_ms = 1000"),
+                "kind = \"exponential\"\nmean_ms = 1",
+                1_000_000,
+            );
+            let n = f64::from(nodes);
+            let p = (1.0 - crash).powf(n) * (1.0 - loss).powf(2.0 * n);
+            assert_rate(tally.successes, tally.trials(), p);
+            assert_eq!(tally.blocked, 0);
+        }
+    }
+
+    #[test]
+    fn a_coordinator_crash_between_phases_blocks_prepared_participants() {
+        // Blocked iff the coordinator crashes and some participant is prepared:
+        // P = cc (1 - crash^N) with no loss.
+        let (nodes, crash, cc) = (2, 0.3, 0.1);
+        let tally = run(
+            "two-phase-commit",
+            &format!("nodes = {nodes}\ncrash = {crash}\ncoordinator_crash = {cc}"),
+            "",
+            1_000_000,
+        );
+        assert_rate(
+            tally.blocked,
+            tally.trials(),
+            cc * (1.0 - f64::powi(crash, nodes)),
+        );
+    }
+
+    #[test]
+    fn one_participant_commits_after_four_one_way_delays() {
+        // N = 1, no failures: latency = PREPARE + vote + COMMIT + ack, the sum of four
+        // Exp(m) delays: Gamma(4, m), mean 4m, standard deviation 2m.
+        let m_ns = 500_000.0;
+        let trials = 1_000_000u64;
+        let tally = run("two-phase-commit", "nodes = 1", "", trials);
+        assert_eq!(tally.successes, trials);
+        let mean = tally.latency_sum_ns as f64 / trials as f64;
+        let tolerance = 5.0 * 2.0 * m_ns / (trials as f64).sqrt();
+        assert!((mean - 4.0 * m_ns).abs() <= tolerance, "mean {mean} ns");
+    }
+
+    #[test]
+    fn commits_cost_four_messages_per_participant() {
+        let tally = run("two-phase-commit", "nodes = 6", "", 10_000);
+        assert_eq!(tally.successes, 10_000);
+        assert_eq!(tally.messages_sum, 24 * 10_000);
+        assert_eq!(tally.rounds_sum, 2 * 10_000);
+    }
+}

@@ -1,0 +1,187 @@
+//! Statistics of a cell: confidence intervals, histogram percentiles, the summary row.
+
+use crate::tally::Tally;
+
+/// The two-sided 95% normal quantile, `Phi^-1(0.975)`.
+pub const Z95: f64 = 1.959_963_984_540_054;
+
+/// The Wilson score interval for a binomial proportion (Wilson, 1927).
+///
+/// ```
+/// use coordsim::stats::{wilson, Z95};
+/// let (lo, hi) = wilson(50, 100, Z95);
+/// assert!((lo - 0.4038).abs() < 1e-4 && (hi - 0.5962).abs() < 1e-4);
+/// assert_eq!(wilson(0, 10, Z95).0, 0.0);
+/// ```
+pub fn wilson(successes: u64, trials: u64, z: f64) -> (f64, f64) {
+    if trials == 0 {
+        return (0.0, 1.0);
+    }
+    let n = trials as f64;
+    let p = successes as f64 / n;
+    let z2 = z * z;
+    let center = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = z / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    let lo = if successes == 0 {
+        0.0
+    } else {
+        (center - half).max(0.0)
+    };
+    let hi = if successes == trials {
+        1.0
+    } else {
+        (center + half).min(1.0)
+    };
+    (lo, hi)
+}
+
+/// How many standard errors `successes / trials` lies from `p`; infinite if `p` is 0 or 1 and
+/// the count disagrees.
+pub fn z_score(successes: u64, trials: u64, p: f64) -> f64 {
+    let n = trials as f64;
+    let expected = n * p;
+    let sd = (n * p * (1.0 - p)).sqrt();
+    let diff = successes as f64 - expected;
+    if sd == 0.0 {
+        return if diff.abs() < 0.5 { 0.0 } else { f64::INFINITY };
+    }
+    diff / sd
+}
+
+/// Panics unless `successes / trials` is within 5 standard errors of `p`.
+pub fn assert_rate(successes: u64, trials: u64, p: f64) {
+    let z = z_score(successes, trials, p);
+    assert!(
+        z.abs() <= 5.0,
+        "{successes}/{trials} = {} is {z:.2} standard errors from {p}",
+        successes as f64 / trials as f64
+    );
+}
+
+/// One cell's results in the units of the summary table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// Trials run.
+    pub trials: u64,
+    /// Successful trials.
+    pub successes: u64,
+    /// Failed trials.
+    pub failures: u64,
+    /// Blocked trials.
+    pub blocked: u64,
+    /// `successes / trials`.
+    pub success_rate: f64,
+    /// Wilson 95% interval, lower end.
+    pub success_ci95_low: f64,
+    /// Wilson 95% interval, upper end.
+    pub success_ci95_high: f64,
+    /// Latency of successful trials, in ms: mean, p50, p90, p99, p99.9, max (None without any).
+    pub latency_ms: Option<LatencyMs>,
+    /// Mean messages per trial.
+    pub messages_mean: f64,
+    /// 99th percentile of messages per trial.
+    pub messages_p99: u64,
+    /// Most messages in one trial.
+    pub messages_max: u64,
+    /// Mean rounds per trial.
+    pub rounds_mean: f64,
+    /// Thread time spent, in seconds.
+    pub elapsed_s: f64,
+    /// Trials per second of thread time.
+    pub trials_per_s: f64,
+}
+
+/// Latency statistics in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LatencyMs {
+    /// Exact mean.
+    pub mean: f64,
+    /// Median, as the histogram's bucket upper edge (3 significant digits).
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Exact maximum.
+    pub max: f64,
+}
+
+const NS_PER_MS: f64 = 1e6;
+
+impl Summary {
+    /// Summarizes a cell's tally.
+    pub fn of(tally: &Tally) -> Self {
+        let trials = tally.trials();
+        let (lo, hi) = wilson(tally.successes, trials, Z95);
+        let per_trial = |sum: u128| {
+            if trials == 0 {
+                0.0
+            } else {
+                sum as f64 / trials as f64
+            }
+        };
+        let latency_ms = (tally.successes > 0).then(|| {
+            let h = tally.latency_ns();
+            let q = |q: f64| h.value_at_quantile(q) as f64 / NS_PER_MS;
+            LatencyMs {
+                mean: tally.latency_sum_ns as f64 / tally.successes as f64 / NS_PER_MS,
+                p50: q(0.5),
+                p90: q(0.9),
+                p99: q(0.99),
+                p999: q(0.999),
+                max: tally.latency_max_ns as f64 / NS_PER_MS,
+            }
+        });
+        let elapsed_s = tally.busy_ns as f64 / 1e9;
+        Self {
+            trials,
+            successes: tally.successes,
+            failures: tally.failures,
+            blocked: tally.blocked,
+            success_rate: if trials == 0 {
+                0.0
+            } else {
+                tally.successes as f64 / trials as f64
+            },
+            success_ci95_low: lo,
+            success_ci95_high: hi,
+            latency_ms,
+            messages_mean: per_trial(tally.messages_sum),
+            messages_p99: tally.messages().value_at_quantile(0.99),
+            messages_max: tally.messages_max,
+            rounds_mean: per_trial(tally.rounds_sum),
+            elapsed_s,
+            trials_per_s: if elapsed_s > 0.0 {
+                trials as f64 / elapsed_s
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wilson_matches_published_values() {
+        // Newcombe (1998), Table I: 81/263 -> (0.2553, 0.3662).
+        let (lo, hi) = wilson(81, 263, Z95);
+        assert!((lo - 0.2553).abs() < 5e-5, "{lo}");
+        assert!((hi - 0.3662).abs() < 5e-5, "{hi}");
+        let (lo, hi) = wilson(10, 10, Z95);
+        assert_eq!(hi, 1.0);
+        assert!((lo - 0.7225).abs() < 5e-5, "{lo}");
+    }
+
+    #[test]
+    fn z_scores() {
+        assert_eq!(z_score(50, 100, 0.5), 0.0);
+        assert!((z_score(60, 100, 0.5) - 2.0).abs() < 1e-12);
+        assert_eq!(z_score(0, 100, 0.0), 0.0);
+        assert!(z_score(1, 100, 0.0).is_infinite());
+    }
+}

@@ -1,0 +1,104 @@
+//! One grid cell: a protocol with every parameter fixed.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::latency::Latency;
+use crate::protocols::{Env, ModelError, ParamSpec, ProtocolInfo, QuorumRule, Value};
+
+/// One point of the grid: a protocol, its environment and its parameters.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    /// Position in the grid's expansion order, from 0; names the cell in every output.
+    pub id: u32,
+    /// The protocol.
+    pub protocol: &'static ProtocolInfo,
+    /// Number of nodes N.
+    pub nodes: u32,
+    /// Per-node crash probability per trial.
+    pub crash: f64,
+    /// Per-message loss probability.
+    pub loss: f64,
+    /// Name of the latency model in the sweep file.
+    pub latency_name: Arc<str>,
+    /// The one-way delay model.
+    pub latency: Arc<Latency>,
+    /// One value per parameter of the protocol, in the order of `protocol.params`.
+    pub params: Vec<Value>,
+}
+
+impl Cell {
+    /// The failure and delay environment of this cell.
+    pub fn env(&self) -> Result<Env, ModelError> {
+        Env::new(self.crash, self.loss, Latency::clone(&self.latency))
+    }
+
+    /// The value of parameter `name`, if the protocol has it.
+    pub fn value(&self, name: &str) -> Option<Value> {
+        let i = self.protocol.params.iter().position(|p| p.name == name)?;
+        Some(self.params[i])
+    }
+
+    /// The parameters with their specs.
+    pub fn param_values(&self) -> impl Iterator<Item = (&'static ParamSpec, Value)> + '_ {
+        self.protocol.params.iter().zip(self.params.iter().copied())
+    }
+
+    fn expect(&self, name: &str) -> Value {
+        self.value(name)
+            .unwrap_or_else(|| panic!("{} has no parameter {name}", self.protocol.name))
+    }
+
+    /// A [`Value::Count`] parameter. Panics if the protocol declares no such parameter.
+    pub fn count(&self, name: &str) -> u32 {
+        match self.expect(name) {
+            Value::Count(n) => n,
+            other => panic!("{name} is not a count: {other:?}"),
+        }
+    }
+
+    /// A [`Value::Millis`] parameter. Panics if the protocol declares no such parameter.
+    pub fn millis(&self, name: &str) -> f64 {
+        match self.expect(name) {
+            Value::Millis(ms) => ms,
+            other => panic!("{name} is not a duration: {other:?}"),
+        }
+    }
+
+    /// A [`Value::Probability`] parameter. Panics if the protocol declares no such parameter.
+    pub fn probability(&self, name: &str) -> f64 {
+        match self.expect(name) {
+            Value::Probability(p) => p,
+            other => panic!("{name} is not a probability: {other:?}"),
+        }
+    }
+
+    /// A [`Value::Quorum`] parameter. Panics if the protocol declares no such parameter.
+    pub fn quorum(&self, name: &str) -> QuorumRule {
+        match self.expect(name) {
+            Value::Quorum(rule) => rule,
+            other => panic!("{name} is not a quorum size: {other:?}"),
+        }
+    }
+}
+
+/// The protocol parameters as `k=majority(3) timeout_ms=50`.
+pub struct ParamsDisplay<'a>(pub &'a Cell);
+
+impl fmt::Display for ParamsDisplay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cell = self.0;
+        for (i, (spec, value)) in cell.param_values().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            match value {
+                Value::Quorum(rule @ (QuorumRule::Majority | QuorumRule::All)) => {
+                    write!(f, "{}={rule}({})", spec.name, rule.resolve(cell.nodes))?
+                }
+                _ => write!(f, "{}={value}", spec.name)?,
+            }
+        }
+        Ok(())
+    }
+}

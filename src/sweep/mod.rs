@@ -1,0 +1,417 @@
+//! Sweep files: the TOML format, its validation, and the grid of cells it names.
+//!
+//! ```toml
+//! name = "example"
+//! seed = 42
+//! trials = 1_000_000
+//!
+//! [grid]                      # every list is an axis of the cartesian product
+//! protocol = ["quorum", "two-phase-commit"]
+//! nodes = [3, 5, 9]
+//! crash = [0.0, 0.01]
+//! loss = 0.0
+//! latency = ["lan"]
+//!
+//! [params.quorum]             # per-protocol parameters; a list is an axis for that protocol only
+//! k = [2, "majority"]
+//!
+//! [latency.lan]               # one-way message delay
+//! kind = "shifted"
+//! shift_ms = 0.05
+//! of = { kind = "exponential", mean_ms = 0.5 }
+//! ```
+//!
+//! A protocol parameter set under `[grid]` is an axis for every protocol of the sweep that has
+//! it; `[params.<protocol>]` overrides it for one protocol. Unknown keys are errors.
+
+mod cell;
+pub mod fields;
+mod grid;
+
+pub use cell::{Cell, ParamsDisplay};
+pub use grid::{Axes, ParamAxis};
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use thiserror::Error;
+
+use crate::latency::Latency;
+use crate::protocols::{self, ModelError, ParamSpec, ProtocolInfo, Simulate};
+use fields::{Field, FieldError, Fields};
+
+/// The sweep that `coordsim run` runs when given no file.
+pub const DEFAULT_SWEEP: &str = include_str!("../../sweeps/default.toml");
+
+/// How the default sweep is named in messages and metadata.
+pub const DEFAULT_ORIGIN: &str = "sweeps/default.toml (embedded)";
+
+/// Most trials a cell may ask for.
+pub const MAX_TRIALS: u64 = 1_000_000_000_000;
+
+/// Most nodes a cell may have.
+pub const MAX_NODES: u64 = 1_000_000_000;
+
+/// A sweep file that cannot be run, with the file and the field to blame.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{file}: {}{message}", if location.is_empty() { String::new() } else { format!("{location}: ") })]
+pub struct SweepError {
+    /// The sweep file, as given.
+    pub file: String,
+    /// The dotted field path, or `line L, column C` for a syntax error.
+    pub location: String,
+    /// What is wrong, on one line.
+    pub message: String,
+}
+
+impl SweepError {
+    fn field(file: &str, error: FieldError) -> Self {
+        Self {
+            file: file.to_string(),
+            location: error.field,
+            message: error.message,
+        }
+    }
+}
+
+/// A validated sweep: every cell expanded and its model built.
+pub struct Sweep {
+    /// `name`: names the run directory.
+    pub name: String,
+    /// `seed`: with the cell and chunk index, determines every random number.
+    pub seed: u64,
+    /// `trials` per cell.
+    pub trials: u64,
+    /// Where the sweep came from: a path, or [`DEFAULT_ORIGIN`].
+    pub origin: String,
+    /// The sweep file's text, stored in the output's metadata.
+    pub text: String,
+    /// The cells, in expansion order (`cells[i].id == i`).
+    pub cells: Vec<Cell>,
+    /// The parameters of the sweep's protocols, each once, in registry order: the summary's
+    /// parameter columns.
+    pub params: Vec<&'static ParamSpec>,
+    models: Vec<Box<dyn Simulate>>,
+}
+
+impl std::fmt::Debug for Sweep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sweep")
+            .field("name", &self.name)
+            .field("seed", &self.seed)
+            .field("trials", &self.trials)
+            .field("cells", &self.cells.len())
+            .finish()
+    }
+}
+
+impl Sweep {
+    /// Reads and validates the sweep file at `path`.
+    pub fn load(path: &Path) -> Result<Self, SweepError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| SweepError {
+            file: file.clone(),
+            location: String::new(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::parse(&text, &file)
+    }
+
+    /// The embedded default sweep.
+    pub fn default_sweep() -> Self {
+        Self::parse(DEFAULT_SWEEP, DEFAULT_ORIGIN).expect("the embedded default sweep is valid")
+    }
+
+    /// Validates sweep `text`; errors name `file`.
+    pub fn parse(text: &str, file: &str) -> Result<Self, SweepError> {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            let location = e
+                .span()
+                .map(|span| {
+                    let before = &text[..span.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                    format!("line {line}, column {column}")
+                })
+                .unwrap_or_default();
+            SweepError {
+                file: file.to_string(),
+                location,
+                message: format!("invalid TOML: {}", e.message().trim().replace('\n', "; ")),
+            }
+        })?;
+        let parsed = Parsed::read(&table).map_err(|e| SweepError::field(file, e))?;
+        let cells = parsed.axes.expand();
+        let mut models = Vec::with_capacity(cells.len());
+        for cell in &cells {
+            let model = (cell.protocol.build)(cell)
+                .map_err(|e| SweepError::field(file, parsed.blame(cell, e)))?;
+            models.push(model);
+        }
+        let params = protocols::REGISTRY
+            .iter()
+            .filter(|p| parsed.axes.protocols.iter().any(|(q, _)| q.name == p.name))
+            .flat_map(|p| p.params.iter())
+            .fold(Vec::<&'static ParamSpec>::new(), |mut acc, spec| {
+                if !acc.iter().any(|s| s.name == spec.name) {
+                    acc.push(spec);
+                }
+                acc
+            });
+        Ok(Self {
+            name: parsed.name,
+            seed: parsed.seed,
+            trials: parsed.trials,
+            origin: file.to_string(),
+            text: text.to_string(),
+            cells,
+            params,
+            models,
+        })
+    }
+
+    /// The model of cell `id`.
+    pub fn model(&self, id: usize) -> &dyn Simulate {
+        self.models[id].as_ref()
+    }
+
+    /// Trials over all cells.
+    pub fn total_trials(&self) -> u128 {
+        u128::from(self.trials) * self.cells.len() as u128
+    }
+
+    /// The same sweep with another seed.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The same sweep with another trial count per cell.
+    pub fn with_trials(mut self, trials: u64) -> Self {
+        self.trials = trials;
+        self
+    }
+}
+
+/// A sweep file read into axes, before its cells are built.
+struct Parsed {
+    name: String,
+    seed: u64,
+    trials: u64,
+    axes: Axes,
+}
+
+impl Parsed {
+    fn read(table: &toml::Table) -> Result<Self, FieldError> {
+        let mut top = Fields::new("", table);
+        let name = top.require("name")?;
+        let name = name_of(&name)?;
+        let seed = top.require("seed")?.integer(0, i64::MAX as u64)?;
+        let trials = top.require("trials")?.integer(1, MAX_TRIALS)?;
+        if let Some(description) = top.take("description") {
+            description.string()?;
+        }
+        let latency_models = match top.take("latency") {
+            Some(field) => read_latency_models(field.table()?)?,
+            None => BTreeMap::new(),
+        };
+        let grid_field = top.require("grid")?;
+        let mut grid = grid_field.table()?;
+        let params_field = top.take("params");
+        top.finish()?;
+
+        let protocols = read_protocols(&grid.require("protocol")?)?;
+        let nodes = distinct(&grid.require("nodes")?, |f| {
+            f.integer(1, MAX_NODES).map(|n| n as u32)
+        })?;
+        let crash = match grid.take("crash") {
+            Some(f) => distinct(&f, Field::probability)?,
+            None => vec![0.0],
+        };
+        let loss = match grid.take("loss") {
+            Some(f) => distinct(&f, Field::probability)?,
+            None => vec![0.0],
+        };
+        let latency_names = distinct(&grid.require("latency")?, |f| {
+            let name = f.string()?;
+            if !latency_models.contains_key(name) {
+                let defined: Vec<&str> = latency_models.keys().map(String::as_str).collect();
+                return Err(f.error(format!(
+                    "no latency model `{name}` is defined (defined: {})",
+                    if defined.is_empty() {
+                        "none".to_string()
+                    } else {
+                        defined.join(", ")
+                    }
+                )));
+            }
+            Ok(name)
+        })?;
+        let latency = latency_names
+            .into_iter()
+            .map(|name| (Arc::<str>::from(name), latency_models[name].clone()))
+            .collect();
+
+        // Protocol parameters under [grid]: an axis for every protocol that has the key.
+        let mut grid_params: BTreeMap<&str, Field<'_>> = BTreeMap::new();
+        let untaken: Vec<(&str, &toml::Value)> = grid.untaken().collect();
+        for (key, _) in untaken {
+            if !protocols.iter().any(|p| p.param(key).is_some()) {
+                let names: Vec<&str> = protocols.iter().map(|p| p.name).collect();
+                return Err(FieldError::new(
+                    grid.path_of(key),
+                    format!(
+                        "unknown key `{key}`: not an axis (protocol, nodes, crash, loss, latency) \
+                         nor a parameter of {}",
+                        names.join(", ")
+                    ),
+                ));
+            }
+            let field = grid.take(key).expect("key is present");
+            grid_params.insert(key, field);
+        }
+        grid.finish()?;
+
+        let mut overrides: BTreeMap<&str, Fields<'_>> = BTreeMap::new();
+        if let Some(field) = &params_field {
+            let mut params = field.table()?;
+            let keys: Vec<&str> = params.untaken().map(|(k, _)| k).collect();
+            for key in keys {
+                let section = params.take(key).expect("key is present");
+                if protocols::find(key).is_none() {
+                    return Err(section.error(format!("unknown protocol `{key}`")));
+                }
+                if !protocols.iter().any(|p| p.name == key) {
+                    return Err(section.error(format!("`{key}` is not in grid.protocol")));
+                }
+                overrides.insert(key, section.table()?);
+            }
+        }
+
+        let mut with_axes = Vec::with_capacity(protocols.len());
+        for protocol in protocols {
+            let mut section = overrides.remove(protocol.name);
+            let mut axes = Vec::with_capacity(protocol.params.len());
+            for spec in protocol.params {
+                let field = match section.as_mut().and_then(|s| s.take(spec.name)) {
+                    Some(f) => Some(f),
+                    None => grid_params.get(spec.name).cloned(),
+                };
+                let axis = match field {
+                    Some(f) => ParamAxis {
+                        values: distinct(&f, |item| spec.kind.parse(item))?,
+                        source: f.path().to_string(),
+                    },
+                    None => ParamAxis {
+                        values: vec![spec.default],
+                        source: format!("params.{}.{}", protocol.name, spec.name),
+                    },
+                };
+                axes.push(axis);
+            }
+            if let Some(section) = section {
+                section.finish()?;
+            }
+            with_axes.push((protocol, axes));
+        }
+
+        let axes = Axes {
+            protocols: with_axes,
+            nodes,
+            crash,
+            loss,
+            latency,
+        };
+        Ok(Self {
+            name,
+            seed,
+            trials,
+            axes,
+        })
+    }
+
+    /// Turns a model's complaint about one cell into an error about the field to change.
+    fn blame(&self, cell: &Cell, error: ModelError) -> FieldError {
+        let field = match error.param {
+            "nodes" | "crash" | "loss" | "latency" => format!("grid.{}", error.param),
+            param => self
+                .axes
+                .protocols
+                .iter()
+                .find(|(p, _)| p.name == cell.protocol.name)
+                .and_then(|(p, axes)| {
+                    let i = p.params.iter().position(|s| s.name == param)?;
+                    Some(axes[i].source.clone())
+                })
+                .unwrap_or_else(|| format!("params.{}.{param}", cell.protocol.name)),
+        };
+        FieldError::new(
+            field,
+            format!(
+                "{} (cell {}: {} with nodes = {})",
+                error.message, cell.id, cell.protocol.name, cell.nodes
+            ),
+        )
+    }
+}
+
+fn name_of(field: &Field<'_>) -> Result<String, FieldError> {
+    let name = field.string()?;
+    let ok = !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.');
+    if !ok {
+        return Err(field.error(format!(
+            "`{name}` is not a valid name (1 to 100 of A-Z a-z 0-9 - _ . , not starting with .)"
+        )));
+    }
+    Ok(name.to_string())
+}
+
+fn read_latency_models(
+    mut section: Fields<'_>,
+) -> Result<BTreeMap<String, Arc<Latency>>, FieldError> {
+    let keys: Vec<&str> = section.untaken().map(|(k, _)| k).collect();
+    let mut models = BTreeMap::new();
+    for key in keys {
+        let field = section.take(key).expect("key is present");
+        models.insert(key.to_string(), Arc::new(Latency::from_field(&field)?));
+    }
+    Ok(models)
+}
+
+fn read_protocols(field: &Field<'_>) -> Result<Vec<&'static ProtocolInfo>, FieldError> {
+    distinct(field, |item| {
+        let name = item.string()?;
+        protocols::find(name).ok_or_else(|| {
+            let known: Vec<&str> = protocols::REGISTRY.iter().map(|p| p.name).collect();
+            item.error(format!(
+                "unknown protocol `{name}` (known: {})",
+                known.join(", ")
+            ))
+        })
+    })
+}
+
+/// The values of an axis (a value or a non-empty list), each read by `read`, none repeated.
+fn distinct<'a, T: PartialEq>(
+    field: &Field<'a>,
+    read: impl Fn(&Field<'a>) -> Result<T, FieldError>,
+) -> Result<Vec<T>, FieldError> {
+    let mut values: Vec<T> = Vec::new();
+    for item in field.one_or_many()? {
+        let value = read(&item)?;
+        if values.contains(&value) {
+            return Err(item.error("repeats an earlier value of this axis"));
+        }
+        values.push(value);
+    }
+    Ok(values)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,208 @@
+//! Sweep files: what they expand to, and the one-line errors they produce.
+
+use super::*;
+use crate::protocols::{QuorumRule, Value};
+
+const EXAMPLE: &str = r#"
+name = "example"
+seed = 42
+trials = 1_000_000
+
+[grid]
+protocol = ["quorum", "two-phase-commit"]
+nodes = [3, 5, 9]
+crash = [0.0, 0.01]
+loss = 0.0
+latency = ["lan"]
+
+[params.quorum]
+k = [2, "majority"]
+
+[params.two-phase-commit]
+timeout_ms = 50
+
+[latency.lan]
+kind = "shifted"
+shift_ms = 0.05
+of = { kind = "exponential", mean_ms = 0.5 }
+"#;
+
+fn error(text: &str) -> SweepError {
+    Sweep::parse(text, "bad.toml").unwrap_err()
+}
+
+#[test]
+fn the_example_expands_in_order() {
+    let sweep = Sweep::parse(EXAMPLE, "example.toml").unwrap();
+    // quorum: 3 nodes x 2 crash x 2 k; 2pc: 3 x 2.
+    assert_eq!(sweep.cells.len(), 12 + 6);
+    assert!(
+        sweep
+            .cells
+            .iter()
+            .enumerate()
+            .all(|(i, c)| c.id as usize == i)
+    );
+    let first = &sweep.cells[0];
+    assert_eq!(
+        (first.protocol.name, first.nodes, first.crash),
+        ("quorum", 3, 0.0)
+    );
+    assert_eq!(first.params, vec![Value::Quorum(QuorumRule::Fixed(2))]);
+    assert_eq!(
+        sweep.cells[1].params,
+        vec![Value::Quorum(QuorumRule::Majority)]
+    );
+    assert_eq!(sweep.cells[2].crash, 0.01);
+    assert_eq!(sweep.cells[12].protocol.name, "two-phase-commit");
+    assert_eq!(sweep.cells[12].millis("timeout_ms"), 50.0);
+    assert_eq!(sweep.cells[12].probability("coordinator_crash"), 0.0);
+    let names: Vec<&str> = sweep.params.iter().map(|p| p.name).collect();
+    assert_eq!(names, ["k", "timeout_ms", "coordinator_crash"]);
+    assert_eq!(sweep.total_trials(), 18_000_000);
+}
+
+#[test]
+fn grid_parameters_apply_to_every_protocol_that_has_them() {
+    let text = EXAMPLE
+        .replace(
+            "protocol = [\"quorum\", \"two-phase-commit\"]",
+            "protocol = [\"ack\", \"two-phase-commit\"]",
+        )
+        .replace("[params.quorum]\nk = [2, \"majority\"]\n", "")
+        .replace("loss = 0.0", "loss = 0.0\ntimeout_ms = [5, 20]");
+    let sweep = Sweep::parse(&text, "t.toml").unwrap();
+    let ack: Vec<f64> = sweep
+        .cells
+        .iter()
+        .filter(|c| c.protocol.name == "ack")
+        .map(|c| c.millis("timeout_ms"))
+        .collect();
+    assert_eq!(ack.len(), 12);
+    assert_eq!(&ack[..2], [5.0, 20.0]);
+    // [params.two-phase-commit] overrides the grid axis.
+    assert!(
+        sweep
+            .cells
+            .iter()
+            .filter(|c| c.protocol.name == "two-phase-commit")
+            .all(|c| c.millis("timeout_ms") == 50.0)
+    );
+}
+
+#[test]
+fn the_default_sweep_is_valid() {
+    let sweep = Sweep::default_sweep();
+    assert_eq!(sweep.name, "default");
+    assert!(sweep.cells.len() >= 24);
+    let protocols: Vec<&str> = crate::protocols::REGISTRY.iter().map(|p| p.name).collect();
+    for name in protocols {
+        assert!(
+            sweep.cells.iter().any(|c| c.protocol.name == name),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn errors_name_the_file_and_the_field() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "protocol = [\"quorum\", \"two-phase-commit\"]",
+            "protocol = [\"quorum\", \"paxo\"]",
+            "bad.toml: grid.protocol[1]: unknown protocol `paxo`",
+        ),
+        (
+            "crash = [0.0, 0.01]",
+            "crash = [0.0, 1.5]",
+            "bad.toml: grid.crash[1]: 1.5 is not a probability in [0, 1]",
+        ),
+        (
+            "k = [2, \"majority\"]",
+            "k = [2, 7]",
+            "bad.toml: params.quorum.k: k = 7 exceeds nodes = 3",
+        ),
+        (
+            "mean_ms = 0.5",
+            "mean_ms = -0.5",
+            "bad.toml: latency.lan.of.mean_ms: mean_ms = -0.5 must be a finite number > 0",
+        ),
+        (
+            "loss = 0.0",
+            "loss = 0.0\nlos = 0.1",
+            "bad.toml: grid.los: unknown key `los`",
+        ),
+        (
+            "seed = 42",
+            "seed = 42\ncolour = 1",
+            "bad.toml: colour: unknown key `colour`",
+        ),
+        (
+            "nodes = [3, 5, 9]",
+            "nodes = [3, 0]",
+            "bad.toml: grid.nodes[1]: 0 is outside [1, 1000000000]",
+        ),
+        (
+            "nodes = [3, 5, 9]",
+            "nodes = [3, 3]",
+            "bad.toml: grid.nodes[1]: repeats an earlier value",
+        ),
+        (
+            "latency = [\"lan\"]",
+            "latency = [\"wan\"]",
+            "bad.toml: grid.latency[0]: no latency model `wan` is defined (defined: lan)",
+        ),
+        (
+            "timeout_ms = 50",
+            "timeout_ms = 50\nretries = 2",
+            "bad.toml: params.two-phase-commit.retries: unknown key `retries`",
+        ),
+        (
+            "[params.two-phase-commit]",
+            "[params.ack]",
+            "bad.toml: params.ack: `ack` is not in grid.protocol",
+        ),
+        (
+            "trials = 1_000_000",
+            "trials = 0",
+            "bad.toml: trials: 0 is outside [1, ",
+        ),
+        (
+            "crash = [0.0, 0.01]",
+            "crash = []",
+            "bad.toml: grid.crash: empty list",
+        ),
+        (
+            "crash = [0.0, 0.01]",
+            "crash = nan",
+            "bad.toml: grid.crash: NaN is not a finite number",
+        ),
+        (
+            "name = \"example\"",
+            "name = \"../up\"",
+            "bad.toml: name: `../up` is not a valid name",
+        ),
+        ("seed = 42\n", "", "bad.toml: seed: missing (required)"),
+    ];
+    for (from, to, expected) in cases {
+        assert!(EXAMPLE.contains(from), "{from}");
+        let message = error(&EXAMPLE.replacen(from, to, 1)).to_string();
+        assert!(
+            message.starts_with(expected),
+            "{message}\n  expected {expected}"
+        );
+        assert!(!message.contains('\n'), "{message}");
+    }
+}
+
+#[test]
+fn syntax_errors_give_a_line_and_column() {
+    let e = error("name = \"x\"\nseed = = 1\n");
+    assert_eq!(e.location, "line 2, column 8");
+    assert!(
+        e.to_string()
+            .starts_with("bad.toml: line 2, column 8: invalid TOML"),
+        "{e}"
+    );
+    assert!(!e.to_string().contains('\n'));
+}

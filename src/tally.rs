@@ -1,0 +1,206 @@
+//! Per-worker accumulators of trial outcomes, merged exactly in any order.
+
+use hdrhistogram::Histogram;
+
+use crate::protocols::{Outcome, Status};
+
+/// Significant decimal digits kept by every histogram.
+pub const SIGNIFICANT_DIGITS: u8 = 3;
+/// Largest latency a histogram tells apart (one hour); larger values are recorded as this.
+pub const LATENCY_MAX_NS: u64 = 3_600_000_000_000;
+/// Largest message count per trial a histogram tells apart.
+pub const MESSAGES_MAX: u64 = 1 << 40;
+/// Largest round count per trial a histogram tells apart.
+pub const ROUNDS_MAX: u64 = u32::MAX as u64;
+
+/// Counters and histograms of the trials of one cell, or of a part of them.
+///
+/// Everything that reaches an output is an integer: counts, exact sums and maxima, histogram
+/// buckets. Merging is therefore exact, associative and commutative, so the result does not
+/// depend on how trials were split among threads or in what order the parts are merged.
+///
+/// ```
+/// use coordsim::protocols::Outcome;
+/// use coordsim::tally::Tally;
+/// let mut a = Tally::empty();
+/// a.record(&Outcome::success(1_500, 2, 1));
+/// let mut b = Tally::empty();
+/// b.record(&Outcome::failure(2, 1));
+/// a.merge(&b);
+/// assert_eq!((a.successes, a.failures, a.trials()), (1, 1, 2));
+/// assert_eq!(a.messages_sum, 4);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Tally {
+    /// Successful trials.
+    pub successes: u64,
+    /// Failed trials.
+    pub failures: u64,
+    /// Blocked trials.
+    pub blocked: u64,
+    /// Sum of the latencies of successful trials, in nanoseconds.
+    pub latency_sum_ns: u128,
+    /// Largest latency of a successful trial, in nanoseconds (exact, not bucketed).
+    pub latency_max_ns: u64,
+    /// Sum of messages over all trials.
+    pub messages_sum: u128,
+    /// Most messages in one trial.
+    pub messages_max: u64,
+    /// Sum of rounds over all trials.
+    pub rounds_sum: u128,
+    /// Most rounds in one trial.
+    pub rounds_max: u64,
+    /// Thread time spent on these trials, in nanoseconds: a measurement, not a result, and
+    /// the one field that differs between runs.
+    pub busy_ns: u64,
+    latency_ns: Histogram<u64>,
+    messages: Histogram<u64>,
+    rounds: Histogram<u64>,
+}
+
+fn histogram(max: u64) -> Histogram<u64> {
+    Histogram::new_with_bounds(1, max, SIGNIFICANT_DIGITS).expect("valid histogram bounds")
+}
+
+impl Tally {
+    /// A tally of no trials.
+    pub fn empty() -> Self {
+        Self {
+            successes: 0,
+            failures: 0,
+            blocked: 0,
+            latency_sum_ns: 0,
+            latency_max_ns: 0,
+            messages_sum: 0,
+            messages_max: 0,
+            rounds_sum: 0,
+            rounds_max: 0,
+            busy_ns: 0,
+            latency_ns: histogram(LATENCY_MAX_NS),
+            messages: histogram(MESSAGES_MAX),
+            rounds: histogram(ROUNDS_MAX),
+        }
+    }
+
+    /// Adds one trial; never allocates and never fails (out-of-range values saturate in the
+    /// histograms and stay exact in the sums and maxima).
+    #[inline]
+    pub fn record(&mut self, outcome: &Outcome) {
+        match outcome.status {
+            Status::Success => {
+                self.successes += 1;
+                self.latency_ns.saturating_record(outcome.latency_ns);
+                self.latency_sum_ns += u128::from(outcome.latency_ns);
+                self.latency_max_ns = self.latency_max_ns.max(outcome.latency_ns);
+            }
+            Status::Failure => self.failures += 1,
+            Status::Blocked => self.blocked += 1,
+        }
+        self.messages.saturating_record(outcome.messages);
+        self.messages_sum += u128::from(outcome.messages);
+        self.messages_max = self.messages_max.max(outcome.messages);
+        let rounds = u64::from(outcome.rounds);
+        self.rounds.saturating_record(rounds);
+        self.rounds_sum += u128::from(rounds);
+        self.rounds_max = self.rounds_max.max(rounds);
+    }
+
+    /// Adds every trial of `other`.
+    pub fn merge(&mut self, other: &Tally) {
+        self.successes += other.successes;
+        self.failures += other.failures;
+        self.blocked += other.blocked;
+        self.latency_sum_ns += other.latency_sum_ns;
+        self.latency_max_ns = self.latency_max_ns.max(other.latency_max_ns);
+        self.messages_sum += other.messages_sum;
+        self.messages_max = self.messages_max.max(other.messages_max);
+        self.rounds_sum += other.rounds_sum;
+        self.rounds_max = self.rounds_max.max(other.rounds_max);
+        self.busy_ns += other.busy_ns;
+        let same = "histograms of equal bounds always add";
+        self.latency_ns.add(&other.latency_ns).expect(same);
+        self.messages.add(&other.messages).expect(same);
+        self.rounds.add(&other.rounds).expect(same);
+    }
+
+    /// Trials recorded.
+    pub fn trials(&self) -> u64 {
+        self.successes + self.failures + self.blocked
+    }
+
+    /// Latencies of successful trials, in nanoseconds.
+    pub fn latency_ns(&self) -> &Histogram<u64> {
+        &self.latency_ns
+    }
+
+    /// Messages per trial.
+    pub fn messages(&self) -> &Histogram<u64> {
+        &self.messages
+    }
+
+    /// Rounds per trial.
+    pub fn rounds(&self) -> &Histogram<u64> {
+        &self.rounds
+    }
+}
+
+/// Equal results: every field but the measured [`Tally::busy_ns`].
+impl PartialEq for Tally {
+    fn eq(&self, other: &Self) -> bool {
+        self.successes == other.successes
+            && self.failures == other.failures
+            && self.blocked == other.blocked
+            && self.latency_sum_ns == other.latency_sum_ns
+            && self.latency_max_ns == other.latency_max_ns
+            && self.messages_sum == other.messages_sum
+            && self.messages_max == other.messages_max
+            && self.rounds_sum == other.rounds_sum
+            && self.rounds_max == other.rounds_max
+            && self.latency_ns == other.latency_ns
+            && self.messages == other.messages
+            && self.rounds == other.rounds
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tally(outcomes: &[Outcome]) -> Tally {
+        let mut t = Tally::empty();
+        outcomes.iter().for_each(|o| t.record(o));
+        t
+    }
+
+    #[test]
+    fn merge_is_order_independent() {
+        let a = tally(&[Outcome::success(10, 3, 1), Outcome::blocked(4, 1)]);
+        let b = tally(&[Outcome::success(5_000_000, 300, 2)]);
+        let c = tally(&[Outcome::failure(7, 2), Outcome::success(42, 1, 1)]);
+        let mut abc = a.clone();
+        abc.merge(&b);
+        abc.merge(&c);
+        let mut cba = c.clone();
+        cba.merge(&b);
+        cba.merge(&a);
+        let mut bc = b.clone();
+        bc.merge(&c);
+        let mut a_bc = a.clone();
+        a_bc.merge(&bc);
+        assert_eq!(abc, cba);
+        assert_eq!(abc, a_bc);
+        assert_eq!(abc.trials(), 5);
+        assert_eq!(abc.latency_max_ns, 5_000_000);
+        assert_eq!(abc.latency_ns().len(), 3);
+    }
+
+    #[test]
+    fn out_of_range_values_saturate_but_stay_exact_in_sums() {
+        let huge = LATENCY_MAX_NS * 10;
+        let t = tally(&[Outcome::success(huge, MESSAGES_MAX * 2, u32::MAX)]);
+        assert_eq!(t.latency_max_ns, huge);
+        assert_eq!(t.latency_sum_ns, u128::from(huge));
+        assert!(t.latency_ns().max() <= LATENCY_MAX_NS * 2);
+        assert_eq!(t.messages_max, MESSAGES_MAX * 2);
+    }
+}
