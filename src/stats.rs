@@ -83,8 +83,12 @@ pub struct Summary {
     pub messages_p99: u64,
     /// Most messages in one trial.
     pub messages_max: u64,
+    /// Messages per successful trial (None without any).
+    pub messages_per_success: Option<f64>,
     /// Mean rounds per trial.
     pub rounds_mean: f64,
+    /// Means per trial of the protocol's own counts.
+    pub extras_mean: [f64; crate::protocols::MAX_EXTRAS],
     /// Thread time spent, in seconds.
     pub elapsed_s: f64,
     /// Trials per second of thread time.
@@ -151,7 +155,10 @@ impl Summary {
             messages_mean: per_trial(tally.messages_sum),
             messages_p99: tally.messages().value_at_quantile(0.99),
             messages_max: tally.messages_max,
+            messages_per_success: (tally.successes > 0)
+                .then(|| tally.messages_sum as f64 / tally.successes as f64),
             rounds_mean: per_trial(tally.rounds_sum),
+            extras_mean: tally.extras_sum.map(per_trial),
             elapsed_s,
             trials_per_s: if elapsed_s > 0.0 {
                 trials as f64 / elapsed_s

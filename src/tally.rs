@@ -2,7 +2,7 @@
 
 use hdrhistogram::Histogram;
 
-use crate::protocols::{Outcome, Status};
+use crate::protocols::{MAX_EXTRAS, Outcome, Status};
 
 /// Significant decimal digits kept by every histogram.
 pub const SIGNIFICANT_DIGITS: u8 = 3;
@@ -23,9 +23,9 @@ pub const ROUNDS_MAX: u64 = u32::MAX as u64;
 /// use coordsim::protocols::Outcome;
 /// use coordsim::tally::Tally;
 /// let mut a = Tally::empty();
-/// a.record(&Outcome::success(1_500, 2, 1));
+/// a.record(&Outcome::success(1_500, 2, 1), 0);
 /// let mut b = Tally::empty();
-/// b.record(&Outcome::failure(2, 1));
+/// b.record(&Outcome::failure(2, 1), 0);
 /// a.merge(&b);
 /// assert_eq!((a.successes, a.failures, a.trials()), (1, 1, 2));
 /// assert_eq!(a.messages_sum, 4);
@@ -50,6 +50,8 @@ pub struct Tally {
     pub rounds_sum: u128,
     /// Most rounds in one trial.
     pub rounds_max: u64,
+    /// Sums of the protocol's own counts ([`crate::protocols::Protocol::EXTRAS`]).
+    pub extras_sum: [u128; MAX_EXTRAS],
     /// Thread time spent on these trials, in nanoseconds: a measurement, not a result, and
     /// the one field that differs between runs.
     pub busy_ns: u64,
@@ -75,6 +77,7 @@ impl Tally {
             messages_max: 0,
             rounds_sum: 0,
             rounds_max: 0,
+            extras_sum: [0; MAX_EXTRAS],
             busy_ns: 0,
             latency_ns: histogram(LATENCY_MAX_NS),
             messages: histogram(MESSAGES_MAX),
@@ -82,10 +85,11 @@ impl Tally {
         }
     }
 
-    /// Adds one trial; never allocates and never fails (out-of-range values saturate in the
-    /// histograms and stay exact in the sums and maxima).
+    /// Adds one trial and the first `extras` of its own counts; never allocates and never
+    /// fails (out-of-range values saturate in the histograms and stay exact in the sums and
+    /// maxima).
     #[inline]
-    pub fn record(&mut self, outcome: &Outcome) {
+    pub fn record(&mut self, outcome: &Outcome, extras: usize) {
         match outcome.status {
             Status::Success => {
                 self.successes += 1;
@@ -103,6 +107,9 @@ impl Tally {
         self.rounds.saturating_record(rounds);
         self.rounds_sum += u128::from(rounds);
         self.rounds_max = self.rounds_max.max(rounds);
+        for (sum, &x) in self.extras_sum.iter_mut().zip(&outcome.extras).take(extras) {
+            *sum += u128::from(x);
+        }
     }
 
     /// Adds every trial of `other`.
@@ -116,6 +123,9 @@ impl Tally {
         self.messages_max = self.messages_max.max(other.messages_max);
         self.rounds_sum += other.rounds_sum;
         self.rounds_max = self.rounds_max.max(other.rounds_max);
+        for (sum, x) in self.extras_sum.iter_mut().zip(other.extras_sum) {
+            *sum += x;
+        }
         self.busy_ns += other.busy_ns;
         let same = "histograms of equal bounds always add";
         self.latency_ns.add(&other.latency_ns).expect(same);
@@ -156,6 +166,7 @@ impl PartialEq for Tally {
             && self.messages_max == other.messages_max
             && self.rounds_sum == other.rounds_sum
             && self.rounds_max == other.rounds_max
+            && self.extras_sum == other.extras_sum
             && self.latency_ns == other.latency_ns
             && self.messages == other.messages
             && self.rounds == other.rounds
@@ -168,13 +179,16 @@ mod tests {
 
     fn tally(outcomes: &[Outcome]) -> Tally {
         let mut t = Tally::empty();
-        outcomes.iter().for_each(|o| t.record(o));
+        outcomes.iter().for_each(|o| t.record(o, 1));
         t
     }
 
     #[test]
     fn merge_is_order_independent() {
-        let a = tally(&[Outcome::success(10, 3, 1), Outcome::blocked(4, 1)]);
+        let a = tally(&[
+            Outcome::success(10, 3, 1).with_extras([2, 9, 0, 0]),
+            Outcome::blocked(4, 1),
+        ]);
         let b = tally(&[Outcome::success(5_000_000, 300, 2)]);
         let c = tally(&[Outcome::failure(7, 2), Outcome::success(42, 1, 1)]);
         let mut abc = a.clone();
@@ -192,6 +206,11 @@ mod tests {
         assert_eq!(abc.trials(), 5);
         assert_eq!(abc.latency_max_ns, 5_000_000);
         assert_eq!(abc.latency_ns().len(), 3);
+        assert_eq!(
+            abc.extras_sum,
+            [2, 0, 0, 0],
+            "only the first extra was recorded"
+        );
     }
 
     #[test]

@@ -75,10 +75,27 @@ impl SummaryFile {
         c.u32("nodes", false, rows().map(|(cell, _)| Some(cell.nodes)));
         c.f64("crash", false, rows().map(|(cell, _)| Some(cell.crash)));
         c.f64("loss", false, rows().map(|(cell, _)| Some(cell.loss)));
+        c.u32("zones", false, rows().map(|(cell, _)| Some(cell.zones)));
+        c.f64(
+            "zone_crash",
+            false,
+            rows().map(|(cell, _)| Some(cell.zone_crash)),
+        );
+        c.f64(
+            "partition",
+            false,
+            rows().map(|(cell, _)| Some(cell.partition)),
+        );
+        c.u32("regions", false, rows().map(|(cell, _)| Some(cell.regions)));
         c.strings(
             "latency",
             false,
             rows().map(|(cell, _)| Some(&*cell.latency_name)),
+        );
+        c.strings(
+            "cross_latency",
+            true,
+            rows().map(|(cell, _)| cell.cross_latency.as_ref().map(|(name, _)| &**name)),
         );
         for spec in &sweep.params {
             let value = |cell: &crate::sweep::Cell| cell.value(spec.name);
@@ -91,11 +108,21 @@ impl SummaryFile {
                         _ => None,
                     }),
                 ),
-                ParamKind::Millis | ParamKind::Probability => c.f64(
+                ParamKind::Millis { .. } | ParamKind::Positive | ParamKind::Probability => c.f64(
                     spec.name,
                     true,
                     rows().map(|(cell, _)| match value(cell) {
-                        Some(Value::Millis(x) | Value::Probability(x)) => Some(x),
+                        Some(Value::Millis(x) | Value::Positive(x) | Value::Probability(x)) => {
+                            Some(x)
+                        }
+                        _ => None,
+                    }),
+                ),
+                ParamKind::Choice(_) => c.strings(
+                    spec.name,
+                    true,
+                    rows().map(|(cell, _)| match value(cell) {
+                        Some(Value::Choice(word)) => Some(word),
                         _ => None,
                     }),
                 ),
@@ -156,7 +183,26 @@ impl SummaryFile {
         c.f64("messages_mean", false, s().map(|s| Some(s.messages_mean)));
         c.u64("messages_p99", s().map(|s| s.messages_p99));
         c.u64("messages_max", s().map(|s| s.messages_max));
+        c.f64(
+            "messages_per_success",
+            true,
+            s().map(|s| s.messages_per_success),
+        );
         c.f64("rounds_mean", false, s().map(|s| Some(s.rounds_mean)));
+        for extra in &sweep.extras {
+            c.f64(
+                &format!("{}_mean", extra.name),
+                true,
+                rows().map(|(cell, s)| {
+                    let i = cell
+                        .protocol
+                        .extras
+                        .iter()
+                        .position(|e| e.name == extra.name)?;
+                    Some(s.extras_mean[i])
+                }),
+            );
+        }
         c.f64("elapsed_s", false, s().map(|s| Some(s.elapsed_s)));
         c.f64("trials_per_s", false, s().map(|s| Some(s.trials_per_s)));
         RecordBatch::try_new(Arc::new(Schema::new(c.fields)), c.arrays)

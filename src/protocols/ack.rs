@@ -5,13 +5,15 @@
 //! budget. Each retry converts a lost message into latency. A receiver that is down never
 //! answers, and retries cannot fix that: they only spend messages.
 
-use super::{Env, ModelError, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Value};
+use super::{
+    CLIENT, Env, ModelError, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Value,
+};
 use crate::latency::NS_PER_MS;
 use crate::rng::SimRng;
 
 macro_rules! model {
     () => {
-        "One trial: a sender sends a request to one receiver at times 0, T, 2T, ... (T = timeout_ms)
+        "One trial: a sender (the client) sends a request to one receiver (node 0) at times 0, T, 2T, ... (T = timeout_ms)
 until an acknowledgement arrives, at most 1 + retries times, and gives up at (1 + retries) T.
 The receiver is crashed with probability crash for the whole trial; each request and each
 acknowledgement is lost independently with probability loss; the receiver acknowledges every
@@ -64,8 +66,9 @@ impl Protocol for Ack {
 
     #[inline]
     fn trial(&self, rng: &mut SimRng, _: &mut ()) -> Outcome {
-        let up = !self.env.crashed(rng);
-        let exchange = self.env.exchange(rng, up, self.timeout_ns, self.attempts);
+        let net = self.env.begin(rng);
+        let up = net.up(rng, 0);
+        let exchange = net.exchange(rng, CLIENT, 0, up, self.timeout_ns, self.attempts);
         match exchange.ack_ns {
             Some(ns) => Outcome::success(ns, exchange.messages, exchange.attempts),
             None => Outcome::failure(exchange.messages, exchange.attempts),
@@ -87,11 +90,12 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
         },
         ParamSpec {
             name: "timeout_ms",
-            kind: ParamKind::Millis,
+            kind: ParamKind::Millis { zero_ok: false },
             default: Value::Millis(10.0),
             doc: "time to wait for an acknowledgement before sending again",
         },
     ],
+    extras: &[],
     build: |cell| {
         Ok(Box::new(Ack::new(
             cell.env()?,

@@ -5,12 +5,13 @@
 //! the system. The price is knowledge: the sender never learns whether the message arrived.
 //! Success here is what an omniscient observer would see.
 
-use super::{Env, ModelError, Outcome, ParamSpec, Protocol, ProtocolInfo};
+use super::{CLIENT, Env, ModelError, Outcome, ParamSpec, Protocol, ProtocolInfo};
 use crate::rng::SimRng;
 
 macro_rules! model {
     () => {
-        "One trial: a sender sends one message to one receiver and waits for nothing.
+        "One trial: a sender (the client) sends one message to one receiver (node 0) and waits for
+nothing.
 Success: the receiver is up and the message is not lost; probability (1 - crash)(1 - loss).
 Latency: the message's one-way delay.
 Messages: 1. Rounds: 1.
@@ -47,10 +48,11 @@ impl Protocol for FireAndForget {
 
     #[inline]
     fn trial(&self, rng: &mut SimRng, _: &mut ()) -> Outcome {
-        if self.env.crashed(rng) || self.env.lost(rng) {
+        let net = self.env.begin(rng);
+        if !net.up(rng, 0) || net.lost(rng, CLIENT, 0) {
             return Outcome::failure(1, 1);
         }
-        Outcome::success(self.env.delay_ns(rng), 1, 1)
+        Outcome::success(net.delay_ns(rng, CLIENT, 0), 1, 1)
     }
 }
 
@@ -60,6 +62,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     summary: "one message, no acknowledgement: no coordination at all",
     model: model!(),
     params: &[] as &[ParamSpec],
+    extras: &[],
     build: |cell| -> Result<_, ModelError> { Ok(Box::new(FireAndForget::new(cell.env()?))) },
 };
 

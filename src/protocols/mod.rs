@@ -13,7 +13,7 @@ mod quorum;
 mod two_phase_commit;
 
 pub use ack::Ack;
-pub use env::Env;
+pub use env::{CLIENT, Env, Exchange, MAX_ZONES, Net};
 pub use fire_and_forget::FireAndForget;
 pub use param::{ParamKind, ParamSpec, QuorumRule, Value};
 pub use quorum::Quorum;
@@ -52,6 +52,19 @@ pub enum Status {
     Blocked,
 }
 
+/// Most protocol-specific counts a trial may carry.
+pub const MAX_EXTRAS: usize = 4;
+
+/// A protocol-specific count of each trial (duplicates suppressed, elections held, ...),
+/// summed over trials and reported as the column `<name>_mean`, its mean per trial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extra {
+    /// Name of the count; the summary column is `<name>_mean`.
+    pub name: &'static str,
+    /// One line for `coordsim protocols`.
+    pub doc: &'static str,
+}
+
 /// What one trial measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Outcome {
@@ -63,6 +76,8 @@ pub struct Outcome {
     pub messages: u64,
     /// Sequential communication rounds on the critical path (as each protocol defines them).
     pub rounds: u32,
+    /// The protocol's own counts, in the order of its [`Protocol::EXTRAS`]; the rest are 0.
+    pub extras: [u64; MAX_EXTRAS],
 }
 
 impl Outcome {
@@ -74,6 +89,7 @@ impl Outcome {
             latency_ns,
             messages,
             rounds,
+            extras: [0; MAX_EXTRAS],
         }
     }
 
@@ -85,6 +101,7 @@ impl Outcome {
             latency_ns: 0,
             messages,
             rounds,
+            extras: [0; MAX_EXTRAS],
         }
     }
 
@@ -96,12 +113,25 @@ impl Outcome {
             latency_ns: 0,
             messages,
             rounds,
+            extras: [0; MAX_EXTRAS],
         }
+    }
+}
+
+impl Outcome {
+    /// The same outcome carrying the protocol's own counts.
+    #[inline(always)]
+    pub fn with_extras(mut self, extras: [u64; MAX_EXTRAS]) -> Self {
+        self.extras = extras;
+        self
     }
 }
 
 /// A protocol model with all its parameters fixed: it runs one trial at a time.
 pub trait Protocol: Send + Sync + 'static {
+    /// The protocol's own counts, reported in [`Outcome::extras`].
+    const EXTRAS: &'static [Extra] = &[];
+
     /// Working memory reused across the trials of a chunk, so that trials allocate nothing.
     type Scratch: Send;
 
@@ -124,7 +154,7 @@ impl<P: Protocol> Simulate for P {
         let mut scratch = self.scratch();
         for _ in 0..trials {
             let outcome = self.trial(rng, &mut scratch);
-            tally.record(&outcome);
+            tally.record(&outcome, Self::EXTRAS.len());
         }
     }
 }
@@ -157,8 +187,10 @@ pub struct ProtocolInfo {
     pub summary: &'static str,
     /// The full model: what a trial is, what success means, which messages count.
     pub model: &'static str,
-    /// Its parameters besides `nodes`, `crash`, `loss` and `latency`.
+    /// Its parameters besides the grid's environment axes.
     pub params: &'static [ParamSpec],
+    /// Its own counts: the model's [`Protocol::EXTRAS`].
+    pub extras: &'static [Extra],
     /// Builds the model of one grid cell.
     pub build: fn(&Cell) -> Result<Box<dyn Simulate>, ModelError>,
 }
@@ -214,9 +246,10 @@ pub(crate) mod tests {
         for (i, p) in REGISTRY.iter().enumerate() {
             assert!(REGISTRY[..i].iter().all(|q| q.name != p.name), "{}", p.name);
             assert!(!p.model.is_empty() && !p.summary.is_empty());
+            assert!(p.extras.len() <= MAX_EXTRAS, "{}", p.name);
             for spec in p.params {
                 assert!(
-                    !["nodes", "crash", "loss", "latency", "protocol"].contains(&spec.name),
+                    !crate::sweep::AXES.contains(&spec.name),
                     "{}.{} shadows a grid axis",
                     p.name,
                     spec.name

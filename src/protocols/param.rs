@@ -46,8 +46,15 @@ pub enum ParamKind {
         /// Largest allowed value.
         max: u32,
     },
-    /// A duration in milliseconds, finite and > 0; a `Float64` column.
-    Millis,
+    /// A duration in milliseconds, finite and > 0 (>= 0 if `zero_ok`); a `Float64` column.
+    Millis {
+        /// Whether 0 is allowed.
+        zero_ok: bool,
+    },
+    /// A finite number > 0; a `Float64` column.
+    Positive,
+    /// One of a fixed set of words; a dictionary string column.
+    Choice(&'static [&'static str]),
     /// A probability in `[0, 1]`; a `Float64` column.
     Probability,
     /// A [`QuorumRule`]: an integer >= 1, `"majority"` or `"all"`; a `UInt32` column of the
@@ -62,6 +69,10 @@ pub enum Value {
     Count(u32),
     /// A [`ParamKind::Millis`], in milliseconds.
     Millis(f64),
+    /// A [`ParamKind::Positive`].
+    Positive(f64),
+    /// A [`ParamKind::Choice`].
+    Choice(&'static str),
     /// A [`ParamKind::Probability`].
     Probability(f64),
     /// A [`ParamKind::Quorum`].
@@ -73,6 +84,8 @@ impl fmt::Display for Value {
         match self {
             Self::Count(n) => write!(f, "{n}"),
             Self::Millis(ms) => write!(f, "{ms}"),
+            Self::Positive(x) => write!(f, "{x}"),
+            Self::Choice(word) => f.write_str(word),
             Self::Probability(p) => write!(f, "{p}"),
             Self::Quorum(rule) => write!(f, "{rule}"),
         }
@@ -99,13 +112,39 @@ impl ParamKind {
             Self::Count { min, max } => field
                 .integer(min.into(), max.into())
                 .map(|n| Value::Count(n as u32)),
-            Self::Millis => {
+            Self::Millis { zero_ok } => {
                 let ms = field.number()?;
-                if ms > 0.0 {
+                if ms > 0.0 || (zero_ok && ms == 0.0) {
                     Ok(Value::Millis(ms))
                 } else {
-                    Err(field.error(format!("{ms} must be > 0 (milliseconds)")))
+                    let bound = if zero_ok { ">=" } else { ">" };
+                    Err(field.error(format!("{ms} must be {bound} 0 (milliseconds)")))
                 }
+            }
+            Self::Positive => {
+                let x = field.number()?;
+                if x > 0.0 {
+                    Ok(Value::Positive(x))
+                } else {
+                    Err(field.error(format!("{x} must be > 0")))
+                }
+            }
+            Self::Choice(words) => {
+                let word = field.string()?;
+                words
+                    .iter()
+                    .find(|w| **w == word)
+                    .map(|w| Value::Choice(w))
+                    .ok_or_else(|| {
+                        field.error(format!(
+                            "`{word}` is not one of {}",
+                            words
+                                .iter()
+                                .map(|w| format!("\"{w}\""))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ))
+                    })
             }
             Self::Probability => field.probability().map(Value::Probability),
             Self::Quorum => match field.value {
@@ -128,7 +167,14 @@ impl ParamKind {
         match self {
             Self::Count { min, max } if max == u32::MAX => format!("integer >= {min}"),
             Self::Count { min, max } => format!("integer in [{min}, {max}]"),
-            Self::Millis => "milliseconds > 0".into(),
+            Self::Millis { zero_ok: false } => "milliseconds > 0".into(),
+            Self::Millis { zero_ok: true } => "milliseconds >= 0".into(),
+            Self::Positive => "number > 0".into(),
+            Self::Choice(words) => words
+                .iter()
+                .map(|w| format!("\"{w}\""))
+                .collect::<Vec<_>>()
+                .join(" | "),
             Self::Probability => "probability in [0, 1]".into(),
             Self::Quorum => "integer >= 1, \"majority\" or \"all\"".into(),
         }
@@ -167,8 +213,17 @@ mod tests {
         assert_eq!(parse(retries, "v = 3"), Ok(Value::Count(3)));
         assert!(parse(retries, "v = 101").is_err());
         assert!(parse(retries, "v = 1.5").is_err());
-        assert!(parse(ParamKind::Millis, "v = 0").is_err());
-        assert_eq!(parse(ParamKind::Millis, "v = 50"), Ok(Value::Millis(50.0)));
+        let ms = ParamKind::Millis { zero_ok: false };
+        assert!(parse(ms, "v = 0").is_err());
+        assert_eq!(parse(ms, "v = 50"), Ok(Value::Millis(50.0)));
+        assert_eq!(
+            parse(ParamKind::Millis { zero_ok: true }, "v = 0"),
+            Ok(Value::Millis(0.0))
+        );
+        let mode = ParamKind::Choice(&["push", "pull"]);
+        assert_eq!(parse(mode, "v = \"pull\""), Ok(Value::Choice("pull")));
+        let e = parse(mode, "v = \"shove\"").unwrap_err();
+        assert_eq!(e.message, "`shove` is not one of \"push\", \"pull\"");
         let e = parse(ParamKind::Probability, "v = 1.5").unwrap_err();
         assert_eq!(e.field, "params.p.v");
     }

@@ -7,14 +7,15 @@
 //! operation survives as long as k replicas are up and reachable.
 
 use super::{
-    Env, ModelError, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, QuorumRule, Value,
+    CLIENT, Env, ModelError, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, QuorumRule,
+    Value,
 };
 use crate::rng::SimRng;
 
 macro_rules! model {
     () => {
-        "One trial: a coordinator (always up) sends a request to each of N replicas and waits for
-k replies. Each replica is crashed with probability crash for the whole trial; each request
+        "One trial: a coordinator (the client, always up) sends a request to each of N replicas
+(nodes 0..N) and waits for k replies. Each replica is crashed with probability crash for the whole trial; each request
 and each reply is lost independently with probability loss; a reply arrives one round trip
 (two one-way delays) after the request was sent.
 Success: at least k replies arrive; with no loss, probability P(Binomial(N, 1 - crash) >= k).
@@ -70,16 +71,17 @@ impl Protocol for Quorum {
     #[inline]
     fn trial(&self, rng: &mut SimRng, replies: &mut Vec<u64>) -> Outcome {
         replies.clear();
+        let net = self.env.begin(rng);
         let mut messages = u64::from(self.nodes);
-        for _ in 0..self.nodes {
-            if self.env.crashed(rng) || self.env.lost(rng) {
+        for replica in 0..self.nodes {
+            if !net.up(rng, replica) || net.lost(rng, CLIENT, replica) {
                 continue;
             }
             messages += 1;
-            if self.env.lost(rng) {
+            if net.lost(rng, replica, CLIENT) {
                 continue;
             }
-            replies.push(self.env.round_trip_ns(rng));
+            replies.push(net.round_trip_ns(rng, CLIENT, replica));
         }
         let k = self.k as usize;
         if replies.len() < k {
@@ -101,6 +103,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
         default: Value::Quorum(QuorumRule::Majority),
         doc: "replies the coordinator waits for (majority = N/2 + 1, all = N)",
     }],
+    extras: &[],
     build: |cell| {
         let k = cell.quorum("k").resolve(cell.nodes);
         Ok(Box::new(Quorum::new(cell.env()?, cell.nodes, k)?))

@@ -8,13 +8,16 @@
 //! the coordinator crashes after participants voted yes and before they learn the decision,
 //! they are stuck holding locks: blocked, until the coordinator recovers.
 
-use super::{Env, ModelError, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Value};
+use super::{
+    CLIENT, Env, ModelError, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Value,
+};
 use crate::latency::NS_PER_MS;
 use crate::rng::{Chance, SimRng};
 
 macro_rules! model {
     () => {
-        "One trial: a coordinator and N participants commit one transaction.
+        "One trial: a coordinator (the client) and N participants (nodes 0..N) commit one
+transaction.
 Phase 1: the coordinator sends PREPARE to each participant; a participant that is up and gets
 it votes YES (and is then prepared). Each participant is crashed with probability crash for
 the whole trial; each message is lost independently with probability loss.
@@ -87,15 +90,16 @@ impl Protocol for TwoPhaseCommit {
     #[inline]
     fn trial(&self, rng: &mut SimRng, _: &mut ()) -> Outcome {
         let n = u64::from(self.nodes);
+        let net = self.env.begin(rng);
         // Phase 1: who is prepared, and how many votes reach the coordinator.
         let mut prepared = 0u64;
         let mut votes = 0u64;
-        for _ in 0..self.nodes {
-            if self.env.crashed(rng) || self.env.lost(rng) {
+        for participant in 0..self.nodes {
+            if !net.up(rng, participant) || net.lost(rng, CLIENT, participant) {
                 continue;
             }
             prepared += 1;
-            if !self.env.lost(rng) {
+            if !net.lost(rng, participant, CLIENT) {
                 votes += 1;
             }
         }
@@ -112,16 +116,16 @@ impl Protocol for TwoPhaseCommit {
             return abort(messages);
         }
         let mut prepare_ns = 0;
-        for _ in 0..self.nodes {
-            prepare_ns = prepare_ns.max(self.env.round_trip_ns(rng));
+        for participant in 0..self.nodes {
+            prepare_ns = prepare_ns.max(net.round_trip_ns(rng, CLIENT, participant));
         }
         if prepare_ns > self.timeout_ns {
             return abort(messages);
         }
         // Phase 2: every participant is up; resend until acknowledged.
         let mut commit_ns = 0;
-        for _ in 0..self.nodes {
-            let exchange = self.env.exchange(rng, true, self.timeout_ns, u32::MAX);
+        for participant in 0..self.nodes {
+            let exchange = net.exchange(rng, CLIENT, participant, true, self.timeout_ns, u32::MAX);
             messages += exchange.messages;
             commit_ns = commit_ns.max(exchange.ack_ns.unwrap_or(u64::MAX));
         }
@@ -137,7 +141,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     params: &[
         ParamSpec {
             name: "timeout_ms",
-            kind: ParamKind::Millis,
+            kind: ParamKind::Millis { zero_ok: false },
             default: Value::Millis(50.0),
             doc: "how long the coordinator waits for votes, and between COMMIT resends",
         },
@@ -148,6 +152,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
             doc: "probability the coordinator crashes between the phases",
         },
     ],
+    extras: &[],
     build: |cell| {
         Ok(Box::new(TwoPhaseCommit::new(
             cell.env()?,

@@ -19,10 +19,20 @@ pub struct Cell {
     pub crash: f64,
     /// Per-message loss probability.
     pub loss: f64,
+    /// Failure zones the nodes are spread over.
+    pub zones: u32,
+    /// Per-zone failure probability per trial.
+    pub zone_crash: f64,
+    /// Probability per trial that the nodes split in two.
+    pub partition: f64,
+    /// Regions the nodes are spread over.
+    pub regions: u32,
     /// Name of the latency model in the sweep file.
     pub latency_name: Arc<str>,
-    /// The one-way delay model.
+    /// The one-way delay model (within a region).
     pub latency: Arc<Latency>,
+    /// Name and model of the delay between regions (only when `regions > 1`).
+    pub cross_latency: Option<(Arc<str>, Arc<Latency>)>,
     /// One value per parameter of the protocol, in the order of `protocol.params`.
     pub params: Vec<Value>,
 }
@@ -30,7 +40,13 @@ pub struct Cell {
 impl Cell {
     /// The failure and delay environment of this cell.
     pub fn env(&self) -> Result<Env, ModelError> {
-        Env::new(self.crash, self.loss, Latency::clone(&self.latency))
+        Env::new(self.crash, self.loss, Latency::clone(&self.latency))?
+            .with_zones(self.zones, self.zone_crash)?
+            .with_partition(self.partition)?
+            .with_regions(
+                self.regions,
+                self.cross_latency.as_ref().map(|(_, l)| Latency::clone(l)),
+            )
     }
 
     /// The value of parameter `name`, if the protocol has it.
@@ -82,12 +98,29 @@ impl Cell {
     }
 }
 
-/// The protocol parameters as `k=majority(3) timeout_ms=50`.
+/// The environment settings that differ from the defaults, then the protocol parameters, as
+/// `zones=3 zone_crash=0.01 k=majority(3) timeout_ms=50`.
 pub struct ParamsDisplay<'a>(pub &'a Cell);
 
 impl fmt::Display for ParamsDisplay<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let cell = self.0;
+        let mut words: Vec<String> = Vec::new();
+        if cell.zones > 1 {
+            words.push(format!(
+                "zones={} zone_crash={}",
+                cell.zones, cell.zone_crash
+            ));
+        }
+        if cell.partition > 0.0 {
+            words.push(format!("partition={}", cell.partition));
+        }
+        if let Some((name, _)) = &cell.cross_latency {
+            words.push(format!("regions={} cross_latency={name}", cell.regions));
+        }
+        for word in &words {
+            write!(f, "{word} ")?;
+        }
         for (i, (spec, value)) in cell.param_values().enumerate() {
             if i > 0 {
                 f.write_str(" ")?;

@@ -26,49 +26,125 @@ pub struct Axes {
     pub crash: Vec<f64>,
     /// `grid.loss`.
     pub loss: Vec<f64>,
+    /// `grid.zones`.
+    pub zones: Vec<u32>,
+    /// `grid.zone_crash`.
+    pub zone_crash: Vec<f64>,
+    /// `grid.partition`.
+    pub partition: Vec<f64>,
+    /// `grid.regions`.
+    pub regions: Vec<u32>,
     /// `grid.latency`: names and models.
     pub latency: Vec<(Arc<str>, Arc<Latency>)>,
+    /// `grid.cross_latency`: names and models; an axis only for cells with `regions > 1`.
+    pub cross_latency: Vec<(Arc<str>, Arc<Latency>)>,
+}
+
+/// The environment of a cell, before its protocol parameters.
+struct Environment {
+    nodes: u32,
+    crash: f64,
+    loss: f64,
+    zones: u32,
+    zone_crash: f64,
+    partition: f64,
+    regions: u32,
+    latency: (Arc<str>, Arc<Latency>),
+    cross_latency: Option<(Arc<str>, Arc<Latency>)>,
 }
 
 impl Axes {
-    /// Number of cells the grid expands to, without expanding it.
+    /// Every environment, in expansion order: nodes, crash, loss, zones, zone_crash,
+    /// partition, regions, latency, cross_latency (the last varying fastest). Cells with one
+    /// region take no cross-region latency, so that axis does not multiply them.
+    fn environments(&self) -> impl Iterator<Item = Environment> + '_ {
+        let crosses = |regions: u32| -> Vec<Option<(Arc<str>, Arc<Latency>)>> {
+            if regions == 1 || self.cross_latency.is_empty() {
+                vec![None]
+            } else {
+                self.cross_latency.iter().cloned().map(Some).collect()
+            }
+        };
+        let mut out = Vec::new();
+        for &nodes in &self.nodes {
+            for &crash in &self.crash {
+                for &loss in &self.loss {
+                    for &zones in &self.zones {
+                        for &zone_crash in &self.zone_crash {
+                            for &partition in &self.partition {
+                                for &regions in &self.regions {
+                                    for latency in &self.latency {
+                                        for cross_latency in crosses(regions) {
+                                            out.push(Environment {
+                                                nodes,
+                                                crash,
+                                                loss,
+                                                zones,
+                                                zone_crash,
+                                                partition,
+                                                regions,
+                                                latency: latency.clone(),
+                                                cross_latency,
+                                            });
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out.into_iter()
+    }
+
+    /// Number of cells the grid expands to, without building them.
     pub fn cell_count(&self) -> u128 {
-        let common =
-            (self.nodes.len() * self.crash.len() * self.loss.len() * self.latency.len()) as u128;
-        self.protocols
+        let per_protocol: u128 = self
+            .protocols
             .iter()
             .map(|(_, axes)| {
                 axes.iter()
                     .map(|a| a.values.len() as u128)
                     .product::<u128>()
             })
-            .sum::<u128>()
-            * common
+            .sum();
+        let regions =
+            |multi: bool| self.regions.iter().filter(|&&r| (r > 1) == multi).count() as u128;
+        let cross = self.cross_latency.len().max(1) as u128;
+        let environments = (self.nodes.len()
+            * self.crash.len()
+            * self.loss.len()
+            * self.zones.len()
+            * self.zone_crash.len()
+            * self.partition.len()
+            * self.latency.len()) as u128
+            * (regions(false) + regions(true) * cross);
+        per_protocol * environments
     }
 
-    /// The cells, in expansion order: protocol, nodes, crash, loss, latency, then the
+    /// The cells, in expansion order: protocol, then the environment (see above), then the
     /// protocol's parameters in declaration order; the last axis varies fastest.
     pub fn expand(&self) -> Vec<Cell> {
         let mut cells = Vec::new();
         for (protocol, axes) in &self.protocols {
-            for &nodes in &self.nodes {
-                for &crash in &self.crash {
-                    for &loss in &self.loss {
-                        for (latency_name, latency) in &self.latency {
-                            for params in product(axes) {
-                                cells.push(Cell {
-                                    id: cells.len() as u32,
-                                    protocol,
-                                    nodes,
-                                    crash,
-                                    loss,
-                                    latency_name: latency_name.clone(),
-                                    latency: latency.clone(),
-                                    params,
-                                });
-                            }
-                        }
-                    }
+            for env in self.environments() {
+                for params in product(axes) {
+                    cells.push(Cell {
+                        id: cells.len() as u32,
+                        protocol,
+                        nodes: env.nodes,
+                        crash: env.crash,
+                        loss: env.loss,
+                        zones: env.zones,
+                        zone_crash: env.zone_crash,
+                        partition: env.partition,
+                        regions: env.regions,
+                        latency_name: env.latency.0.clone(),
+                        latency: env.latency.1.clone(),
+                        cross_latency: env.cross_latency.clone(),
+                        params,
+                    });
                 }
             }
         }

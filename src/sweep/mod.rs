@@ -38,7 +38,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use crate::latency::Latency;
-use crate::protocols::{self, ModelError, ParamSpec, ProtocolInfo, Simulate};
+use crate::protocols::{self, Extra, MAX_ZONES, ModelError, ParamSpec, ProtocolInfo, Simulate};
 use fields::{Field, FieldError, Fields};
 
 /// The sweep that `coordsim run` runs when given no file.
@@ -52,6 +52,23 @@ pub const MAX_TRIALS: u64 = 1_000_000_000_000;
 
 /// Most nodes a cell may have.
 pub const MAX_NODES: u64 = 1_000_000_000;
+
+/// Most regions a cell may have.
+pub const MAX_REGIONS: u32 = 1_000;
+
+/// The environment axes of `[grid]`, shared by every protocol.
+pub const AXES: &[&str] = &[
+    "protocol",
+    "nodes",
+    "crash",
+    "loss",
+    "zones",
+    "zone_crash",
+    "partition",
+    "regions",
+    "latency",
+    "cross_latency",
+];
 
 /// A sweep file that cannot be run, with the file and the field to blame.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -92,6 +109,9 @@ pub struct Sweep {
     /// The parameters of the sweep's protocols, each once, in registry order: the summary's
     /// parameter columns.
     pub params: Vec<&'static ParamSpec>,
+    /// The protocols' own counts, each once, in registry order: the summary's `<name>_mean`
+    /// columns.
+    pub extras: Vec<&'static Extra>,
     models: Vec<Box<dyn Simulate>>,
 }
 
@@ -149,16 +169,13 @@ impl Sweep {
                 .map_err(|e| SweepError::field(file, parsed.blame(cell, e)))?;
             models.push(model);
         }
-        let params = protocols::REGISTRY
-            .iter()
-            .filter(|p| parsed.axes.protocols.iter().any(|(q, _)| q.name == p.name))
-            .flat_map(|p| p.params.iter())
-            .fold(Vec::<&'static ParamSpec>::new(), |mut acc, spec| {
-                if !acc.iter().any(|s| s.name == spec.name) {
-                    acc.push(spec);
-                }
-                acc
-            });
+        let used = || {
+            protocols::REGISTRY
+                .iter()
+                .filter(|p| parsed.axes.protocols.iter().any(|(q, _)| q.name == p.name))
+        };
+        let params = once_each(used().flat_map(|p| p.params.iter()), |s| s.name);
+        let extras = once_each(used().flat_map(|p| p.extras.iter()), |e| e.name);
         Ok(Self {
             name: parsed.name,
             seed: parsed.seed,
@@ -167,6 +184,7 @@ impl Sweep {
             text: text.to_string(),
             cells,
             params,
+            extras,
             models,
         })
     }
@@ -225,33 +243,54 @@ impl Parsed {
         let nodes = distinct(&grid.require("nodes")?, |f| {
             f.integer(1, MAX_NODES).map(|n| n as u32)
         })?;
-        let crash = match grid.take("crash") {
-            Some(f) => distinct(&f, Field::probability)?,
-            None => vec![0.0],
+        let probabilities = |grid: &mut Fields<'_>, key| match grid.take(key) {
+            Some(f) => distinct(&f, Field::probability),
+            None => Ok(vec![0.0]),
         };
-        let loss = match grid.take("loss") {
-            Some(f) => distinct(&f, Field::probability)?,
-            None => vec![0.0],
+        let crash = probabilities(&mut grid, "crash")?;
+        let loss = probabilities(&mut grid, "loss")?;
+        let zone_crash = probabilities(&mut grid, "zone_crash")?;
+        let partition = probabilities(&mut grid, "partition")?;
+        let counts = |grid: &mut Fields<'_>, key, max: u32| match grid.take(key) {
+            Some(f) => distinct(&f, |item| item.integer(1, max.into()).map(|n| n as u32)),
+            None => Ok(vec![1]),
         };
-        let latency_names = distinct(&grid.require("latency")?, |f| {
-            let name = f.string()?;
-            if !latency_models.contains_key(name) {
-                let defined: Vec<&str> = latency_models.keys().map(String::as_str).collect();
-                return Err(f.error(format!(
-                    "no latency model `{name}` is defined (defined: {})",
-                    if defined.is_empty() {
-                        "none".to_string()
-                    } else {
-                        defined.join(", ")
-                    }
-                )));
-            }
-            Ok(name)
-        })?;
-        let latency = latency_names
-            .into_iter()
-            .map(|name| (Arc::<str>::from(name), latency_models[name].clone()))
-            .collect();
+        let zones = counts(&mut grid, "zones", MAX_ZONES)?;
+        let regions = counts(&mut grid, "regions", MAX_REGIONS)?;
+        let latency_names = |field: &Field<'_>| {
+            distinct(field, |f| {
+                let name = f.string()?;
+                let model = latency_models.get(name).ok_or_else(|| {
+                    let defined: Vec<&str> = latency_models.keys().map(String::as_str).collect();
+                    f.error(format!(
+                        "no latency model `{name}` is defined (defined: {})",
+                        if defined.is_empty() {
+                            "none".to_string()
+                        } else {
+                            defined.join(", ")
+                        }
+                    ))
+                })?;
+                Ok(Named(Arc::<str>::from(name), model.clone()))
+            })
+            .map(|named| {
+                named
+                    .into_iter()
+                    .map(|Named(n, m)| (n, m))
+                    .collect::<Vec<_>>()
+            })
+        };
+        let latency = latency_names(&grid.require("latency")?)?;
+        let cross_latency = match grid.take("cross_latency") {
+            Some(field) => latency_names(&field)?,
+            None => Vec::new(),
+        };
+        if regions.iter().any(|&r| r > 1) && cross_latency.is_empty() {
+            return Err(FieldError::new(
+                grid.path_of("cross_latency"),
+                "missing: grid.regions > 1 needs a cross-region latency model",
+            ));
+        }
 
         // Protocol parameters under [grid]: an axis for every protocol that has the key.
         let mut grid_params: BTreeMap<&str, Field<'_>> = BTreeMap::new();
@@ -262,8 +301,8 @@ impl Parsed {
                 return Err(FieldError::new(
                     grid.path_of(key),
                     format!(
-                        "unknown key `{key}`: not an axis (protocol, nodes, crash, loss, latency) \
-                         nor a parameter of {}",
+                        "unknown key `{key}`: not an axis ({}) nor a parameter of {}",
+                        AXES.join(", "),
                         names.join(", ")
                     ),
                 ));
@@ -321,7 +360,12 @@ impl Parsed {
             nodes,
             crash,
             loss,
+            zones,
+            zone_crash,
+            partition,
+            regions,
             latency,
+            cross_latency,
         };
         Ok(Self {
             name,
@@ -334,7 +378,7 @@ impl Parsed {
     /// Turns a model's complaint about one cell into an error about the field to change.
     fn blame(&self, cell: &Cell, error: ModelError) -> FieldError {
         let field = match error.param {
-            "nodes" | "crash" | "loss" | "latency" => format!("grid.{}", error.param),
+            axis if AXES.contains(&axis) => format!("grid.{axis}"),
             param => self
                 .axes
                 .protocols
@@ -354,6 +398,17 @@ impl Parsed {
             ),
         )
     }
+}
+
+/// The items of `items`, without a second item of the same `name`.
+fn once_each<T>(items: impl Iterator<Item = T>, name: impl Fn(&T) -> &'static str) -> Vec<T> {
+    let mut out: Vec<T> = Vec::new();
+    for item in items {
+        if !out.iter().any(|o| name(o) == name(&item)) {
+            out.push(item);
+        }
+    }
+    out
 }
 
 fn name_of(field: &Field<'_>) -> Result<String, FieldError> {
@@ -395,6 +450,15 @@ fn read_protocols(field: &Field<'_>) -> Result<Vec<&'static ProtocolInfo>, Field
             ))
         })
     })
+}
+
+/// A latency model compared by name.
+struct Named(Arc<str>, Arc<Latency>);
+
+impl PartialEq for Named {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
 }
 
 /// The values of an axis (a value or a non-empty list), each read by `read`, none repeated.
