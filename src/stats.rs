@@ -58,6 +58,14 @@ pub fn assert_rate(successes: u64, trials: u64, p: f64) {
     );
 }
 
+/// How far a histogram's median of `trials` draws may lie from the true `median` at 5 sigma:
+/// the sample median's standard deviation `sqrt(1 / 4n) / f(median)` (`f` the density) plus
+/// the histogram's resolution (3 significant digits: the reported value is at most 1/1000
+/// above).
+pub fn median_tolerance(trials: u64, density: f64, median: f64) -> f64 {
+    5.0 * (0.25 / trials as f64).sqrt() / density + 1e-3 * median
+}
+
 /// One cell's results in the units of the summary table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {

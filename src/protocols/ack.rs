@@ -6,7 +6,8 @@
 //! answers, and retries cannot fix that: they only spend messages.
 
 use super::{
-    CLIENT, Env, ModelError, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Value,
+    CLIENT, Env, Extra, MAX_EXTRAS, ModelError, Outcome, ParamKind, ParamSpec, Protocol,
+    ProtocolInfo, Value,
 };
 use crate::latency::NS_PER_MS;
 use crate::rng::SimRng;
@@ -20,7 +21,9 @@ acknowledgement is lost independently with probability loss; the receiver acknow
 request it gets, so a late acknowledgement of an earlier attempt still counts.
 Success: an acknowledgement arrives before the sender gives up.
 Latency: time from the first send to the first acknowledgement.
-Messages: requests plus acknowledgements sent. Rounds: requests sent (attempts)."
+Messages: requests plus acknowledgements sent. Rounds: requests sent (attempts).
+duplicates: requests delivered after the first; with no deduplication each one applies the
+operation again (compare exactly-once)."
     };
 }
 
@@ -60,6 +63,10 @@ impl Ack {
 }
 
 impl Protocol for Ack {
+    const EXTRAS: &'static [Extra] = &[Extra {
+        name: "duplicates",
+        doc: "requests delivered after the first: without deduplication each applies the effect again",
+    }];
     type Scratch = ();
 
     fn scratch(&self) {}
@@ -69,10 +76,13 @@ impl Protocol for Ack {
         let net = self.env.begin(rng);
         let up = net.up(rng, 0);
         let exchange = net.exchange(rng, CLIENT, 0, up, self.timeout_ns, self.attempts);
-        match exchange.ack_ns {
+        let outcome = match exchange.ack_ns {
             Some(ns) => Outcome::success(ns, exchange.messages, exchange.attempts),
             None => Outcome::failure(exchange.messages, exchange.attempts),
-        }
+        };
+        let mut extras = [0; MAX_EXTRAS];
+        extras[0] = u64::from(exchange.delivered.saturating_sub(1));
+        outcome.with_extras(extras)
     }
 }
 
@@ -95,7 +105,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
             doc: "time to wait for an acknowledgement before sending again",
         },
     ],
-    extras: &[],
+    extras: Ack::EXTRAS,
     build: |cell| {
         Ok(Box::new(Ack::new(
             cell.env()?,
@@ -138,6 +148,7 @@ mod tests {
         );
         assert_eq!(tally.successes, 10_000);
         assert_eq!(tally.messages_sum, 6 * 10_000);
+        assert_eq!(tally.extras_sum[0], 2 * 10_000, "two duplicates per trial");
         assert_eq!(tally.latency_max_ns, 30_000_000);
     }
 }

@@ -23,6 +23,8 @@ pub struct Exchange {
     pub messages: u64,
     /// Requests sent.
     pub attempts: u32,
+    /// Requests that reached the receiver (more than one means duplicates).
+    pub delivered: u32,
 }
 
 /// The failure and delay model that every protocol of a cell shares.
@@ -248,11 +250,13 @@ impl Net<'_> {
                 ack_ns: None,
                 messages: max_attempts.into(),
                 attempts: max_attempts,
+                delivered: 0,
             };
         }
         let mut first_ack = u64::MAX;
         let mut messages = 0;
         let mut attempts = 0;
+        let mut delivered = 0;
         while attempts < max_attempts {
             let start = u64::from(attempts).saturating_mul(timeout_ns);
             if first_ack <= start {
@@ -263,6 +267,7 @@ impl Net<'_> {
             if self.env.loss.happens(rng) {
                 continue;
             }
+            delivered += 1;
             messages += 1;
             if self.env.loss.happens(rng) {
                 continue;
@@ -274,6 +279,7 @@ impl Net<'_> {
             ack_ns: (first_ack <= deadline).then_some(first_ack),
             messages,
             attempts,
+            delivered,
         }
     }
 }

@@ -6,17 +6,29 @@
 //! Adding a protocol is one new file and one line in [`REGISTRY`].
 
 mod ack;
+mod batched;
+mod chatty;
 mod env;
+mod exactly_once;
 mod fire_and_forget;
+mod full_mesh;
+mod gossip;
 pub mod param;
 mod quorum;
+mod tree;
 mod two_phase_commit;
 
 pub use ack::Ack;
+pub use batched::Batched;
+pub use chatty::Chatty;
 pub use env::{CLIENT, Env, Exchange, MAX_ZONES, Net};
+pub use exactly_once::ExactlyOnce;
 pub use fire_and_forget::FireAndForget;
+pub use full_mesh::FullMesh;
+pub use gossip::{Gossip, Mode as GossipMode};
 pub use param::{ParamKind, ParamSpec, QuorumRule, Value};
 pub use quorum::Quorum;
+pub use tree::Tree;
 pub use two_phase_commit::TwoPhaseCommit;
 
 use std::fmt;
@@ -31,8 +43,14 @@ use crate::tally::Tally;
 pub const REGISTRY: &[&ProtocolInfo] = &[
     &fire_and_forget::SPEC,
     &ack::SPEC,
+    &exactly_once::SPEC,
     &quorum::SPEC,
     &two_phase_commit::SPEC,
+    &tree::SPEC,
+    &full_mesh::SPEC,
+    &gossip::SPEC,
+    &chatty::SPEC,
+    &batched::SPEC,
 ];
 
 /// The protocol named `name`.

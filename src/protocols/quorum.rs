@@ -115,7 +115,7 @@ mod tests {
     use statrs::distribution::{Binomial, DiscreteCDF};
 
     use crate::protocols::tests::run;
-    use crate::stats::assert_rate;
+    use crate::stats::{assert_rate, median_tolerance};
 
     #[test]
     fn availability_is_binomial() {
@@ -141,11 +141,9 @@ mod tests {
         let tally = run("quorum", "nodes = 1\nk = 1", "", trials);
         let median = tally.latency_ns().value_at_quantile(0.5) as f64;
         let expected = 1.678_346_990_016_661 * m_ns;
-        // Sampling: sd of the sample median = sqrt(1/4n) / f(x), f the Gamma(2, m) density;
-        // histogram: 3 significant digits, so the reported value is within 1e-3 above.
+        // The Gamma(2, m) density at x is (x/m) e^(-x/m) / m.
         let density = (expected / m_ns) * (-expected / m_ns).exp() / m_ns;
-        let sd = (0.25 / trials as f64).sqrt() / density;
-        let tolerance = 5.0 * sd + 1e-3 * expected;
+        let tolerance = median_tolerance(trials, density, expected);
         assert!(
             (median - expected).abs() <= tolerance,
             "median {median} ns, expected {expected} ns +- {tolerance}"

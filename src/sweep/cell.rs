@@ -89,6 +89,22 @@ impl Cell {
         }
     }
 
+    /// A [`Value::Choice`] parameter. Panics if the protocol declares no such parameter.
+    pub fn choice(&self, name: &str) -> &'static str {
+        match self.expect(name) {
+            Value::Choice(word) => word,
+            other => panic!("{name} is not a choice: {other:?}"),
+        }
+    }
+
+    /// A [`Value::Positive`] parameter. Panics if the protocol declares no such parameter.
+    pub fn positive(&self, name: &str) -> f64 {
+        match self.expect(name) {
+            Value::Positive(x) => x,
+            other => panic!("{name} is not a positive number: {other:?}"),
+        }
+    }
+
     /// A [`Value::Quorum`] parameter. Panics if the protocol declares no such parameter.
     pub fn quorum(&self, name: &str) -> QuorumRule {
         match self.expect(name) {

@@ -1,0 +1,365 @@
+//! Gossip: epidemic dissemination in synchronous rounds.
+//!
+//! Instead of one node telling everyone, every node that knows tells a few random others
+//! (push), every node asks a few random others (pull), or both (push-pull). No node does more
+//! than a constant amount of work per round, and the rumor reaches all N nodes in O(log N)
+//! rounds: push with one call per round needs log2 N + ln N + O(1) rounds (Frieze and
+//! Grimmett 1985, Pittel 1987), push-pull log3 N + O(log log N) (Karp, Schindelhauer, Shenker
+//! and Vöcking 2000). The price is redundancy: O(N log N) messages where N - 1 would do.
+
+use rand::RngExt;
+
+use super::{Env, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Value};
+use crate::latency::NS_PER_MS;
+use crate::rng::SimRng;
+
+macro_rules! model {
+    () => {
+        "One trial: node 0 knows a rumor at round 0; in every synchronous round each live node
+calls `fanout` targets chosen uniformly among the other N - 1 nodes. push: each informed node
+sends the rumor to its targets. pull: each node asks its targets, which answer (with the
+rumor if they had it at the start of the round). push-pull: each call carries the rumor both
+ways. Nodes informed in a round start spreading in the next. Node 0 is up; every other node
+is crashed with probability crash for the whole trial; each message is lost independently
+with probability loss.
+Success: every live node is informed within max_rounds rounds (a partition or loss can make
+that impossible: a failure at the cap).
+Latency: rounds x round_ms.
+Messages: push: one per call; pull and push-pull: a request per call and a reply from each
+live target that got it; counted until every live node is informed (or the cap).
+Rounds: rounds played."
+    };
+}
+
+/// Who carries the rumor in a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The caller sends it.
+    Push,
+    /// The callee answers with it.
+    Pull,
+    /// Both.
+    PushPull,
+}
+
+#[doc = model!()]
+///
+/// ```
+/// use coordsim::latency::Constant;
+/// use coordsim::protocols::{Env, Gossip, GossipMode, Protocol, Status};
+/// use coordsim::rng::stream;
+/// let env = Env::new(0.0, 0.0, Constant::new(1.0).unwrap().into()).unwrap();
+/// let model = Gossip::new(env, 1000, GossipMode::Push, 1, 100, 10.0).unwrap();
+/// let outcome = model.trial(&mut stream(1, 0, 0), &mut model.scratch());
+/// assert_eq!(outcome.status, Status::Success);
+/// assert!((10..40).contains(&outcome.rounds));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Gossip {
+    env: Env,
+    nodes: u32,
+    mode: Mode,
+    fanout: u32,
+    max_rounds: u32,
+    round_ns: u64,
+}
+
+/// Per node: up or not, and the round it was informed in (`u32::MAX`: not yet).
+#[derive(Debug, Default)]
+pub struct GossipScratch {
+    up: Vec<bool>,
+    informed_in: Vec<u32>,
+    informed: Vec<u32>,
+}
+
+impl Gossip {
+    /// Gossip among `nodes` nodes.
+    pub fn new(
+        env: Env,
+        nodes: u32,
+        mode: Mode,
+        fanout: u32,
+        max_rounds: u32,
+        round_ms: f64,
+    ) -> Result<Self, ModelError> {
+        if fanout == 0 {
+            return Err(ModelError::new("fanout", "fanout must be at least 1"));
+        }
+        if !(round_ms.is_finite() && round_ms > 0.0) {
+            return Err(ModelError::new("round_ms", "must be a finite number > 0"));
+        }
+        Ok(Self {
+            env,
+            nodes,
+            mode,
+            fanout,
+            max_rounds,
+            round_ns: (round_ms * NS_PER_MS) as u64,
+        })
+    }
+
+    /// A node other than `caller`, uniformly.
+    #[inline(always)]
+    fn target(&self, rng: &mut SimRng, caller: u32) -> u32 {
+        let t = rng.random_range(0..self.nodes - 1);
+        if t >= caller { t + 1 } else { t }
+    }
+
+    /// One call from `caller` in `round`; returns (messages, node newly informed).
+    #[inline(always)]
+    fn call(
+        &self,
+        rng: &mut SimRng,
+        net: &Net<'_>,
+        s: &GossipScratch,
+        caller: u32,
+        round: u32,
+    ) -> (u64, Option<u32>) {
+        let callee = self.target(rng, caller);
+        let knew = |node: u32| s.informed_in[node as usize] < round;
+        let (caller_knew, callee_knew) = (knew(caller), knew(callee));
+        if !s.up[callee as usize] {
+            return (1, None);
+        }
+        match self.mode {
+            Mode::Push => {
+                let learns = !callee_knew && s.informed_in[callee as usize] == u32::MAX;
+                if learns && !net.lost(rng, caller, callee) {
+                    return (1, Some(callee));
+                }
+                (1, None)
+            }
+            Mode::Pull | Mode::PushPull => {
+                if net.lost(rng, caller, callee) {
+                    return (1, None);
+                }
+                let pushes = self.mode == Mode::PushPull && caller_knew;
+                if pushes && s.informed_in[callee as usize] == u32::MAX {
+                    return (2, Some(callee));
+                }
+                let pulls = callee_knew && s.informed_in[caller as usize] == u32::MAX;
+                if pulls && !net.lost(rng, callee, caller) {
+                    return (2, Some(caller));
+                }
+                (2, None)
+            }
+        }
+    }
+}
+
+impl Protocol for Gossip {
+    type Scratch = GossipScratch;
+
+    fn scratch(&self) -> GossipScratch {
+        let n = self.nodes as usize;
+        GossipScratch {
+            up: vec![false; n],
+            informed_in: vec![u32::MAX; n],
+            informed: Vec::with_capacity(n),
+        }
+    }
+
+    fn trial(&self, rng: &mut SimRng, s: &mut GossipScratch) -> Outcome {
+        let net = self.env.begin(rng);
+        s.up[0] = true;
+        let mut live = 1;
+        for node in 1..self.nodes {
+            s.up[node as usize] = net.up(rng, node);
+            live += u32::from(s.up[node as usize]);
+        }
+        s.informed_in.fill(u32::MAX);
+        s.informed_in[0] = 0;
+        s.informed.clear();
+        s.informed.push(0);
+        let (mut messages, mut round) = (0u64, 0u32);
+        while (s.informed.len() as u32) < live && round < self.max_rounds {
+            round += 1;
+            match self.mode {
+                Mode::Push => {
+                    for i in 0..s.informed.len() {
+                        let caller = s.informed[i];
+                        for _ in 0..self.fanout {
+                            let (m, new) = self.call(rng, &net, s, caller, round);
+                            messages += m;
+                            if let Some(node) = new {
+                                s.informed_in[node as usize] = round;
+                                s.informed.push(node);
+                            }
+                        }
+                    }
+                }
+                Mode::Pull | Mode::PushPull => {
+                    for caller in 0..self.nodes {
+                        if !s.up[caller as usize] {
+                            continue;
+                        }
+                        for _ in 0..self.fanout {
+                            let (m, new) = self.call(rng, &net, s, caller, round);
+                            messages += m;
+                            if let Some(node) = new {
+                                s.informed_in[node as usize] = round;
+                                s.informed.push(node);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if (s.informed.len() as u32) < live {
+            return Outcome::failure(messages, round);
+        }
+        Outcome::success(u64::from(round) * self.round_ns, messages, round)
+    }
+}
+
+/// The registry entry.
+pub const SPEC: ProtocolInfo = ProtocolInfo {
+    name: "gossip",
+    summary: "epidemic spreading in rounds: push, pull or push-pull to random nodes",
+    model: model!(),
+    params: &[
+        ParamSpec {
+            name: "mode",
+            kind: ParamKind::Choice(&["push", "pull", "push-pull"]),
+            default: Value::Choice("push"),
+            doc: "who carries the rumor in a call",
+        },
+        ParamSpec {
+            name: "fanout",
+            kind: ParamKind::Count { min: 1, max: 1000 },
+            default: Value::Count(1),
+            doc: "calls per node per round",
+        },
+        ParamSpec {
+            name: "max_rounds",
+            kind: ParamKind::Count {
+                min: 1,
+                max: 1_000_000,
+            },
+            default: Value::Count(200),
+            doc: "rounds before giving up (a failure)",
+        },
+        ParamSpec {
+            name: "round_ms",
+            kind: ParamKind::Millis { zero_ok: false },
+            default: Value::Millis(10.0),
+            doc: "length of a round",
+        },
+    ],
+    extras: &[],
+    build: |cell| {
+        let mode = match cell.choice("mode") {
+            "push" => Mode::Push,
+            "pull" => Mode::Pull,
+            _ => Mode::PushPull,
+        };
+        Ok(Box::new(Gossip::new(
+            cell.env()?,
+            cell.nodes,
+            mode,
+            cell.count("fanout"),
+            cell.count("max_rounds"),
+            cell.millis("round_ms"),
+        )?))
+    },
+};
+
+#[cfg(test)]
+mod tests {
+    use crate::protocols::tests::run;
+
+    /// Mean rounds and its standard error over `trials` trials.
+    fn rounds(mode: &str, nodes: u32, trials: u64) -> (f64, f64) {
+        let tally = run(
+            "gossip",
+            &format!("nodes = {nodes}\nmode = \"{mode}\""),
+            "",
+            trials,
+        );
+        assert_eq!(
+            tally.successes, trials,
+            "no failures, so every trial completes"
+        );
+        let h = tally.rounds();
+        let mean = tally.rounds_sum as f64 / trials as f64;
+        let var = h
+            .iter_recorded()
+            .map(|v| (v.value_iterated_to() as f64 - mean).powi(2) * v.count_at_value() as f64)
+            .sum::<f64>()
+            / (trials - 1) as f64;
+        (mean, (var / trials as f64).sqrt())
+    }
+
+    #[test]
+    fn push_needs_log2_n_plus_ln_n_rounds() {
+        // Pittel (1987): rounds = log2 n + ln n + O(1). The O(1) term must neither grow nor
+        // shrink with n: it stays within one round across n = 16 ... 10^4.
+        let mut excess = Vec::new();
+        for (n, trials) in [
+            (16u32, 40_000u64),
+            (100, 20_000),
+            (1_000, 4_000),
+            (10_000, 1_000),
+        ] {
+            let (mean, se) = rounds("push", n, trials);
+            let nf = f64::from(n);
+            let x = mean - (nf.log2() + nf.ln());
+            excess.push((n, x, se));
+        }
+        for &(n, x, se) in &excess {
+            assert!(
+                (-1.0 - 5.0 * se..=3.0 + 5.0 * se).contains(&x),
+                "n = {n}: O(1) term {x}"
+            );
+        }
+        let (lo, hi) = excess
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), &(_, x, _)| {
+                (lo.min(x), hi.max(x))
+            });
+        let slack = 5.0 * excess.iter().map(|e| e.2).fold(0.0, f64::max);
+        assert!(
+            hi - lo <= 1.0 + 2.0 * slack,
+            "O(1) term varies with n: {excess:?}"
+        );
+    }
+
+    #[test]
+    fn push_pull_needs_log3_n_plus_log_log_n_rounds() {
+        // Karp et al. (2000): log3 n + O(log log n) rounds. The excess over log3 n is positive
+        // and, divided by ln ln n, does not grow with n.
+        let mut ratios = Vec::new();
+        for (n, trials) in [(16u32, 20_000u64), (1_000, 2_000), (10_000, 500)] {
+            let (mean, se) = rounds("push-pull", n, trials);
+            let nf = f64::from(n);
+            let excess = mean - nf.log(3.0);
+            assert!(excess + 5.0 * se > 0.0, "n = {n}: {mean} rounds");
+            ratios.push((excess / nf.ln().ln(), se / nf.ln().ln()));
+        }
+        let (first, last) = (ratios[0], ratios[ratios.len() - 1]);
+        let slack = 5.0 * (first.1.powi(2) + last.1.powi(2)).sqrt();
+        assert!(
+            last.0 <= first.0 + slack,
+            "excess / ln ln n grows: {ratios:?}"
+        );
+    }
+
+    #[test]
+    fn push_sends_one_message_per_informed_node_per_round() {
+        let tally = run("gossip", "nodes = 2", "", 1_000);
+        // Two nodes: node 0 reaches node 1 in the first round with one message.
+        assert_eq!((tally.messages_sum, tally.rounds_sum), (1_000, 1_000));
+    }
+
+    #[test]
+    fn a_permanent_partition_hits_the_round_cap() {
+        let tally = run(
+            "gossip",
+            "nodes = 50\npartition = 1.0\nmax_rounds = 30",
+            "",
+            1_000,
+        );
+        assert_eq!(tally.rounds_max, 30);
+        assert!(tally.failures > 900, "{}", tally.failures);
+    }
+}
