@@ -9,7 +9,8 @@ use arrow_array::{ArrayRef, DictionaryArray, Float64Array, RecordBatch, UInt32Ar
 use arrow_schema::{Field, Schema};
 
 use super::{Export, OutputError, Results, write_parquet};
-use crate::protocols::{ParamKind, Value};
+use crate::protocols::Value;
+use crate::protocols::param::Column;
 use crate::stats::{LatencyMs, Summary};
 
 /// Reads one statistic of a cell's latency.
@@ -99,8 +100,8 @@ impl SummaryFile {
         );
         for spec in &sweep.params {
             let value = |cell: &crate::sweep::Cell| cell.value(spec.name);
-            match spec.kind {
-                ParamKind::Count { .. } => c.u32(
+            match spec.kind.column() {
+                Column::UInt32 => c.u32(
                     spec.name,
                     true,
                     rows().map(|(cell, _)| match value(cell) {
@@ -108,7 +109,7 @@ impl SummaryFile {
                         _ => None,
                     }),
                 ),
-                ParamKind::Millis { .. } | ParamKind::Positive | ParamKind::Probability => c.f64(
+                Column::Float64 => c.f64(
                     spec.name,
                     true,
                     rows().map(|(cell, _)| match value(cell) {
@@ -118,7 +119,7 @@ impl SummaryFile {
                         _ => None,
                     }),
                 ),
-                ParamKind::Choice(_) => c.strings(
+                Column::String => c.strings(
                     spec.name,
                     true,
                     rows().map(|(cell, _)| match value(cell) {
@@ -126,7 +127,7 @@ impl SummaryFile {
                         _ => None,
                     }),
                 ),
-                ParamKind::Quorum => {
+                Column::QuorumSize => {
                     let rules = || {
                         rows().map(|(cell, _)| match value(cell) {
                             Some(Value::Quorum(rule)) => Some((rule, cell.nodes)),

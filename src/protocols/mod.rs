@@ -8,13 +8,16 @@
 mod ack;
 mod batched;
 mod chatty;
+mod election;
 mod env;
 mod exactly_once;
 mod fire_and_forget;
 mod full_mesh;
 mod gossip;
+mod leader;
 pub mod param;
 mod quorum;
+mod raft;
 mod tree;
 mod two_phase_commit;
 
@@ -26,8 +29,10 @@ pub use exactly_once::ExactlyOnce;
 pub use fire_and_forget::FireAndForget;
 pub use full_mesh::FullMesh;
 pub use gossip::{Gossip, Mode as GossipMode};
+pub use leader::{Leader, Mode as LeaderMode};
 pub use param::{ParamKind, ParamSpec, QuorumRule, Value};
 pub use quorum::Quorum;
+pub use raft::{Phase as RaftPhase, Raft};
 pub use tree::Tree;
 pub use two_phase_commit::TwoPhaseCommit;
 
@@ -45,7 +50,9 @@ pub const REGISTRY: &[&ProtocolInfo] = &[
     &ack::SPEC,
     &exactly_once::SPEC,
     &quorum::SPEC,
+    &leader::SPEC,
     &two_phase_commit::SPEC,
+    &raft::SPEC,
     &tree::SPEC,
     &full_mesh::SPEC,
     &gossip::SPEC,
@@ -272,9 +279,15 @@ pub(crate) mod tests {
                     p.name,
                     spec.name
                 );
-                // A name means the same kind of value in every protocol: one summary column.
+                // A name is one summary column, of one type, in every protocol.
                 if let Some(other) = seen.iter().find(|s| s.name == spec.name) {
-                    assert_eq!(other.kind, spec.kind, "{}.{}", p.name, spec.name);
+                    assert_eq!(
+                        other.kind.column(),
+                        spec.kind.column(),
+                        "{}.{}",
+                        p.name,
+                        spec.name
+                    );
                 }
                 seen.push(spec);
             }

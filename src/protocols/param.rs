@@ -62,6 +62,19 @@ pub enum ParamKind {
     Quorum,
 }
 
+/// How a parameter is stored in `summary.parquet`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    /// `UInt32`.
+    UInt32,
+    /// `Float64`.
+    Float64,
+    /// A dictionary-encoded string.
+    String,
+    /// `UInt32` of the resolved size, and a string column `<name>_spec` as written.
+    QuorumSize,
+}
+
 /// A parameter value, of the variant its [`ParamKind`] names.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Value {
@@ -159,6 +172,17 @@ impl ParamKind {
                     .integer(1, u32::MAX.into())
                     .map(|k| Value::Quorum(QuorumRule::Fixed(k as u32))),
             },
+        }
+    }
+
+    /// The summary column(s) this kind is written as: two kinds with the same column can
+    /// share a parameter name across protocols.
+    pub fn column(self) -> Column {
+        match self {
+            Self::Count { .. } => Column::UInt32,
+            Self::Millis { .. } | Self::Positive | Self::Probability => Column::Float64,
+            Self::Choice(_) => Column::String,
+            Self::Quorum => Column::QuorumSize,
         }
     }
 

@@ -1,0 +1,300 @@
+//! Raft leader election (Ongaro and Ousterhout, 2014), shared by `raft` and `leader` failover.
+//!
+//! Every live node starts as a follower whose election timer fires after a random timeout
+//! drawn uniformly from [T, T (1 + spread)]. A node whose timer fires becomes a candidate: it
+//! increments its term, votes for itself, asks every other node for a vote and re-arms its
+//! timer. A node grants at most one vote per term, to the first candidate that asks, and
+//! re-arms its timer when it does; a node that sees a higher term adopts it and becomes a
+//! follower. A candidate with votes from a majority of all N nodes is leader. When
+//! candidates split the votes, no one wins the term and the next timer to fire starts a new
+//! one: randomized timeouts make that rare, the more so the wider the range.
+//!
+//! The simulation is event driven: timers, vote requests and vote replies are events in time
+//! order. It stops starting elections once a leader exists, then lets the messages in flight
+//! arrive, so that a second leader in some term would be seen.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use rand::RngExt;
+
+use super::Net;
+use crate::rng::SimRng;
+
+/// No vote cast in the current term.
+const NOBODY: u32 = u32::MAX;
+
+/// What an election cost and produced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Election {
+    /// When the first leader was elected, from the moment every timer was armed.
+    pub elected_ns: Option<u64>,
+    /// The first leader.
+    pub leader: Option<u32>,
+    /// Vote requests and replies sent.
+    pub messages: u64,
+    /// Terms in which at least one node stood as candidate.
+    pub terms: u32,
+    /// Of those terms, the ones that ended without a leader (split votes, lost messages).
+    pub split_votes: u32,
+    /// Terms that produced more than one leader: Raft's safety property says none.
+    pub unsafe_terms: u32,
+}
+
+/// The election's parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timeouts {
+    /// Shortest election timeout T, in ns.
+    pub base_ns: u64,
+    /// Width of the timeout range as a fraction of T: timeouts are uniform on [T, T (1 + spread)].
+    pub spread: f64,
+    /// Most terms before giving up.
+    pub max_terms: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Event {
+    Timer {
+        node: u32,
+        epoch: u32,
+    },
+    RequestVote {
+        from: u32,
+        to: u32,
+        term: u32,
+    },
+    Vote {
+        from: u32,
+        to: u32,
+        term: u32,
+        granted: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Down,
+    Follower,
+    Candidate,
+    Leader,
+}
+
+/// Per-node state and the event queue, reused across trials.
+#[derive(Debug, Default)]
+pub struct ElectionScratch {
+    role: Vec<Role>,
+    term: Vec<u32>,
+    voted_for: Vec<u32>,
+    votes: Vec<u32>,
+    epoch: Vec<u32>,
+    /// Per term: candidates that stood, leaders elected.
+    terms: Vec<(u32, u32)>,
+    queue: BinaryHeap<Reverse<(u64, u64, Event)>>,
+}
+
+impl ElectionScratch {
+    /// Working memory for `nodes` nodes.
+    pub fn new(nodes: u32) -> Self {
+        let n = nodes as usize;
+        Self {
+            role: vec![Role::Down; n],
+            term: vec![0; n],
+            voted_for: vec![NOBODY; n],
+            votes: vec![0; n],
+            epoch: vec![0; n],
+            terms: Vec::with_capacity(64),
+            queue: BinaryHeap::with_capacity(4 * n + 16),
+        }
+    }
+}
+
+struct Sim<'s, 'n> {
+    s: &'s mut ElectionScratch,
+    net: &'s Net<'n>,
+    timeouts: Timeouts,
+    nodes: u32,
+    majority: u32,
+    seq: u64,
+    result: Election,
+}
+
+impl Sim<'_, '_> {
+    fn push(&mut self, at: u64, event: Event) {
+        self.seq += 1;
+        self.s.queue.push(Reverse((at, self.seq, event)));
+    }
+
+    fn arm(&mut self, rng: &mut SimRng, node: u32, now: u64) {
+        let i = node as usize;
+        self.s.epoch[i] += 1;
+        let spread = rng.random::<f64>() * self.timeouts.spread * self.timeouts.base_ns as f64;
+        let at = now + self.timeouts.base_ns + spread as u64;
+        let epoch = self.s.epoch[i];
+        self.push(at, Event::Timer { node, epoch });
+    }
+
+    fn term_slot(&mut self, term: u32) -> &mut (u32, u32) {
+        let t = term as usize;
+        if self.s.terms.len() <= t {
+            self.s.terms.resize(t + 1, (0, 0));
+        }
+        &mut self.s.terms[t]
+    }
+
+    fn adopt(&mut self, node: u32, term: u32) {
+        let i = node as usize;
+        if term > self.s.term[i] {
+            self.s.term[i] = term;
+            self.s.role[i] = Role::Follower;
+            self.s.voted_for[i] = NOBODY;
+        }
+    }
+
+    fn win(&mut self, node: u32, now: u64) {
+        let i = node as usize;
+        self.s.role[i] = Role::Leader;
+        let term = self.s.term[i];
+        self.term_slot(term).1 += 1;
+        if self.result.elected_ns.is_none() {
+            self.result.elected_ns = Some(now);
+            self.result.leader = Some(node);
+        }
+    }
+
+    fn stand(&mut self, rng: &mut SimRng, node: u32, now: u64) -> bool {
+        let i = node as usize;
+        self.s.term[i] += 1;
+        let term = self.s.term[i];
+        if term > self.timeouts.max_terms {
+            return false;
+        }
+        self.s.role[i] = Role::Candidate;
+        self.s.voted_for[i] = node;
+        self.s.votes[i] = 1;
+        self.term_slot(term).0 += 1;
+        self.arm(rng, node, now);
+        for to in (0..self.nodes).filter(|&to| to != node) {
+            self.result.messages += 1;
+            if self.s.role[to as usize] != Role::Down && !self.net.lost(rng, node, to) {
+                let at = now + self.net.delay_ns(rng, node, to);
+                self.push(
+                    at,
+                    Event::RequestVote {
+                        from: node,
+                        to,
+                        term,
+                    },
+                );
+            }
+        }
+        if self.s.votes[i] >= self.majority {
+            self.win(node, now);
+        }
+        true
+    }
+
+    fn run(&mut self, rng: &mut SimRng) {
+        while let Some(Reverse((now, _, event))) = self.s.queue.pop() {
+            match event {
+                Event::Timer { node, epoch } => {
+                    let i = node as usize;
+                    let stale = epoch != self.s.epoch[i] || self.s.role[i] == Role::Leader;
+                    if stale || self.result.elected_ns.is_some() {
+                        continue;
+                    }
+                    if !self.stand(rng, node, now) {
+                        return;
+                    }
+                }
+                Event::RequestVote { from, to, term } => {
+                    self.adopt(to, term);
+                    let j = to as usize;
+                    let granted = term == self.s.term[j]
+                        && (self.s.voted_for[j] == NOBODY || self.s.voted_for[j] == from);
+                    if granted {
+                        self.s.voted_for[j] = from;
+                        self.arm(rng, to, now);
+                    }
+                    self.result.messages += 1;
+                    if !self.net.lost(rng, to, from) {
+                        let at = now + self.net.delay_ns(rng, to, from);
+                        let term = self.s.term[j];
+                        self.push(
+                            at,
+                            Event::Vote {
+                                from: to,
+                                to: from,
+                                term,
+                                granted,
+                            },
+                        );
+                    }
+                }
+                Event::Vote {
+                    to, term, granted, ..
+                } => {
+                    self.adopt(to, term);
+                    let c = to as usize;
+                    if self.s.role[c] == Role::Candidate && term == self.s.term[c] && granted {
+                        self.s.votes[c] += 1;
+                        if self.s.votes[c] >= self.majority {
+                            self.win(to, now);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Runs one election among the nodes `0..nodes` for which `up` is true; a leader needs the
+/// votes of a majority of all `nodes`.
+pub fn elect(
+    rng: &mut SimRng,
+    net: &Net<'_>,
+    s: &mut ElectionScratch,
+    up: impl Fn(u32) -> bool,
+    nodes: u32,
+    timeouts: Timeouts,
+) -> Election {
+    s.queue.clear();
+    s.terms.clear();
+    let majority = nodes / 2 + 1;
+    let mut live = 0;
+    for node in 0..nodes {
+        let i = node as usize;
+        s.role[i] = if up(node) { Role::Follower } else { Role::Down };
+        s.term[i] = 0;
+        s.voted_for[i] = NOBODY;
+        s.votes[i] = 0;
+        s.epoch[i] = 0;
+        live += u32::from(s.role[i] != Role::Down);
+    }
+    let mut sim = Sim {
+        s,
+        net,
+        timeouts,
+        nodes,
+        majority,
+        seq: 0,
+        result: Election::default(),
+    };
+    if live < majority {
+        return sim.result;
+    }
+    for node in 0..nodes {
+        if sim.s.role[node as usize] != Role::Down {
+            sim.arm(rng, node, 0);
+        }
+    }
+    sim.run(rng);
+    let mut result = sim.result;
+    for &(candidates, leaders) in &s.terms {
+        if candidates > 0 {
+            result.terms += 1;
+            result.split_votes += u32::from(leaders == 0);
+            result.unsafe_terms += u32::from(leaders > 1);
+        }
+    }
+    result
+}

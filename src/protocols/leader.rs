@@ -1,0 +1,247 @@
+//! Leader/replica replication: one node orders every write and copies it to the others.
+//!
+//! The most common way to replicate: clients write to a leader (primary), which forwards
+//! each write to its replicas. How long the client waits is the design choice: for every
+//! replica (sync: durable everywhere, but one slow or dead replica stalls writes), for one
+//! (semi-sync), or for none (async: fast, but an acknowledged write can be lost with the
+//! leader). When the leader dies, a new one must be elected before writes resume.
+
+use super::election::{ElectionScratch, Timeouts, elect};
+use super::raft::{ELECTION_TIMEOUT, TIMEOUT_SPREAD, timeouts};
+use super::{
+    CLIENT, Env, Extra, MAX_EXTRAS, ModelError, Outcome, ParamKind, ParamSpec, Protocol,
+    ProtocolInfo, Value,
+};
+use crate::rng::SimRng;
+
+macro_rules! model {
+    () => {
+        "One trial: a client sends a write to the leader (node 0), which forwards it to the other
+nodes and answers the client after sync: every replica acknowledged; semi-sync: one did;
+async: at once. Each node is crashed with probability crash for the whole trial; each message
+is lost independently with probability loss (no retransmission).
+If the leader is down, the live nodes first elect a new leader with the Raft election model
+(see `coordsim protocols raft`, timeouts from election_timeout_ms and timeout_spread); the
+old leader leaves the replica set and the write goes to the new leader.
+Success: the client gets its answer: a leader exists, the write and answer arrive, and the
+acknowledgements the mode waits for arrive (sync fails if any replica is down).
+Latency: failover time (if any) + client to leader + the wait for acknowledgements + leader
+to client. Messages: election messages, the write, copies to replicas, acknowledgements,
+the answer. Rounds: 2 (client round trip and replication), plus election terms.
+failovers: trials that needed a new leader."
+    };
+}
+
+/// What the leader waits for before answering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Every replica.
+    Sync,
+    /// One replica.
+    SemiSync,
+    /// No replica.
+    Async,
+}
+
+#[doc = model!()]
+///
+/// ```
+/// use coordsim::latency::Constant;
+/// use coordsim::protocols::{Env, Leader, LeaderMode, Protocol};
+/// use coordsim::rng::stream;
+/// let env = Env::new(0.0, 0.0, Constant::new(1.0).unwrap().into()).unwrap();
+/// let model = Leader::new(env, 3, LeaderMode::Sync, 150.0, 1.0).unwrap();
+/// let outcome = model.trial(&mut stream(1, 0, 0), &mut model.scratch());
+/// assert_eq!((outcome.latency_ns, outcome.messages), (4_000_000, 6));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Leader {
+    env: Env,
+    nodes: u32,
+    mode: Mode,
+    timeouts: Timeouts,
+}
+
+impl Leader {
+    /// A leader and `nodes - 1` replicas.
+    pub fn new(
+        env: Env,
+        nodes: u32,
+        mode: Mode,
+        election_timeout_ms: f64,
+        timeout_spread: f64,
+    ) -> Result<Self, ModelError> {
+        Ok(Self {
+            env,
+            nodes,
+            mode,
+            timeouts: timeouts(election_timeout_ms, timeout_spread)?,
+        })
+    }
+}
+
+/// Working memory: who is up, and the election's state.
+#[derive(Debug)]
+pub struct LeaderScratch {
+    up: Vec<bool>,
+    election: ElectionScratch,
+}
+
+impl Protocol for Leader {
+    const EXTRAS: &'static [Extra] = &[Extra {
+        name: "failovers",
+        doc: "trials in which the leader was down and a new one was elected",
+    }];
+    type Scratch = LeaderScratch;
+
+    fn scratch(&self) -> LeaderScratch {
+        LeaderScratch {
+            up: vec![false; self.nodes as usize],
+            election: ElectionScratch::new(self.nodes),
+        }
+    }
+
+    fn trial(&self, rng: &mut SimRng, s: &mut LeaderScratch) -> Outcome {
+        let net = self.env.begin(rng);
+        for node in 0..self.nodes {
+            s.up[node as usize] = net.up(rng, node);
+        }
+        let (mut elapsed, mut messages, mut rounds) = (0u64, 0u64, 2u32);
+        let mut extras = [0; MAX_EXTRAS];
+        let mut leader = 0;
+        if !s.up[0] {
+            extras[0] = 1;
+            let up = &s.up;
+            let e = elect(
+                rng,
+                &net,
+                &mut s.election,
+                |n| up[n as usize],
+                self.nodes,
+                self.timeouts,
+            );
+            messages += e.messages;
+            rounds += e.terms;
+            match (e.elected_ns, e.leader) {
+                (Some(ns), Some(new)) => {
+                    elapsed = ns;
+                    leader = new;
+                }
+                _ => return Outcome::failure(messages, rounds).with_extras(extras),
+            }
+        }
+        let fail = |messages| Outcome::failure(messages, rounds).with_extras(extras);
+        messages += 1;
+        if net.lost(rng, CLIENT, leader) {
+            return fail(messages);
+        }
+        elapsed += net.delay_ns(rng, CLIENT, leader);
+        let (mut acks, mut first, mut last, mut replicas) = (0u32, u64::MAX, 0u64, 0u32);
+        // After a failover the old leader (node 0) has left the replica set.
+        let members = (0..self.nodes).filter(|&r| r != leader && (leader == 0 || r != 0));
+        for replica in members {
+            replicas += 1;
+            messages += 1;
+            if !s.up[replica as usize] || net.lost(rng, leader, replica) {
+                continue;
+            }
+            messages += 1;
+            if net.lost(rng, replica, leader) || self.mode == Mode::Async {
+                continue;
+            }
+            let rtt = net.round_trip_ns(rng, leader, replica);
+            acks += 1;
+            first = first.min(rtt);
+            last = last.max(rtt);
+        }
+        let wait = match self.mode {
+            Mode::Async => Some(0),
+            Mode::SemiSync if replicas == 0 => Some(0),
+            Mode::SemiSync => (acks > 0).then_some(first),
+            Mode::Sync => (acks == replicas).then_some(last),
+        };
+        let Some(wait) = wait else {
+            return fail(messages);
+        };
+        messages += 1;
+        if net.lost(rng, leader, CLIENT) {
+            return fail(messages);
+        }
+        elapsed += wait + net.delay_ns(rng, leader, CLIENT);
+        Outcome::success(elapsed, messages, rounds).with_extras(extras)
+    }
+}
+
+/// The registry entry.
+pub const SPEC: ProtocolInfo = ProtocolInfo {
+    name: "leader",
+    summary: "primary/replica replication (sync, semi-sync, async) with failover by election",
+    model: model!(),
+    params: &[
+        ParamSpec {
+            name: "mode",
+            kind: ParamKind::Choice(&["sync", "semi-sync", "async"]),
+            default: Value::Choice("semi-sync"),
+            doc: "what the leader waits for before answering",
+        },
+        ELECTION_TIMEOUT,
+        TIMEOUT_SPREAD,
+    ],
+    extras: Leader::EXTRAS,
+    build: |cell| {
+        let mode = match cell.choice("mode") {
+            "sync" => Mode::Sync,
+            "async" => Mode::Async,
+            _ => Mode::SemiSync,
+        };
+        Ok(Box::new(Leader::new(
+            cell.env()?,
+            cell.nodes,
+            mode,
+            cell.millis("election_timeout_ms"),
+            cell.positive("timeout_spread"),
+        )?))
+    },
+};
+
+#[cfg(test)]
+mod tests {
+    use crate::protocols::tests::run;
+    use crate::stats::assert_rate;
+
+    fn leader(mode: &str, nodes: u32, crash: f64) -> crate::tally::Tally {
+        let grid = format!("nodes = {nodes}\ncrash = {crash}\nmode = \"{mode}\"");
+        run("leader", &grid, "", 1_000_000)
+    }
+
+    #[test]
+    fn availability_by_mode() {
+        let (n, p): (u32, f64) = (4, 0.05);
+        let q = 1.0 - p;
+        // Leader up: sync needs all 3 replicas; semi-sync one of them; async none.
+        // Leader down: a majority (3 of 4) must be up among the other 3 to elect, and then
+        // sync needs the 2 remaining replicas up (they are: all 3 are up), semi-sync one.
+        let elect = q.powi(3);
+        assert_rate(
+            leader("sync", n, p).successes,
+            1_000_000,
+            q.powi(4) + p * elect,
+        );
+        let semi = q * (1.0 - p.powi(3)) + p * elect;
+        assert_rate(leader("semi-sync", n, p).successes, 1_000_000, semi);
+        assert_rate(leader("async", n, p).successes, 1_000_000, q + p * elect);
+    }
+
+    #[test]
+    fn failovers_cost_an_election_timeout() {
+        let tally = leader("async", 3, 0.2);
+        assert_rate(tally.extras_sum[0] as u64, tally.trials(), 0.2);
+        // A failover waits at least T = 150 ms; without one, a write takes ~1 ms.
+        assert!(tally.latency_max_ns >= 150_000_000);
+        let p99 = tally.latency_ns().value_at_quantile(0.99);
+        assert!(
+            p99 >= 150_000_000,
+            "more than 1% of successes needed a failover: {p99}"
+        );
+    }
+}

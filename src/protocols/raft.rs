@@ -1,0 +1,319 @@
+//! Raft: leader election with randomized timeouts, and log replication to a majority.
+//!
+//! Raft (Ongaro and Ousterhout, 2014) splits consensus in two. While a leader lives, every
+//! command costs one round trip from the leader to its followers and commits when a majority
+//! has it: its latency is an order statistic of the followers' round trips. When the leader
+//! dies, followers wait out a randomized election timeout and elect a new one (see the
+//! election model in `election.rs`); split votes cost extra timeouts, and the wider the
+//! timeout range, the rarer they are. This model measures either phase.
+
+use super::election::{ElectionScratch, Timeouts, elect};
+use super::{
+    Env, Extra, MAX_EXTRAS, ModelError, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo,
+    Value,
+};
+use crate::latency::NS_PER_MS;
+use crate::rng::SimRng;
+
+macro_rules! model {
+    () => {
+        "One trial, phase = \"election\": N nodes, none of them leader, arm election timers drawn
+uniformly from [T, T (1 + timeout_spread)] (T = election_timeout_ms) at time 0, and run Raft
+elections (one vote per node per term, majority of all N to win, split votes followed by new
+terms) until a leader is elected. Each node is crashed with probability crash for the whole
+trial; each message is lost independently with probability loss.
+Success: a leader is elected within 1000 terms (impossible without a live majority).
+Latency: time to elect, from the arming of the timers. Messages: vote requests and replies.
+Rounds: terms with a candidate. elections: the same terms; split_votes: terms without a
+leader; unsafe_terms: terms with two leaders (Raft's safety says never).
+One trial, phase = \"replication\": the leader (node 0, up) sends an entry to N - 1 followers
+and commits when a majority of N (itself included) has it.
+Success: N/2 followers acknowledge. Latency: the (N/2)-th fastest follower round trip.
+Messages: N - 1 entries plus acknowledgements. Rounds: 1."
+    };
+}
+
+/// Which part of Raft a trial measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Electing a leader.
+    Election,
+    /// Committing one entry under a stable leader.
+    Replication,
+}
+
+#[doc = model!()]
+///
+/// ```
+/// use coordsim::latency::Constant;
+/// use coordsim::protocols::{Env, Protocol, Raft, RaftPhase, Status};
+/// use coordsim::rng::stream;
+/// let env = Env::new(0.0, 0.0, Constant::new(1.0).unwrap().into()).unwrap();
+/// let model = Raft::new(env, 5, RaftPhase::Election, 150.0, 1.0).unwrap();
+/// let outcome = model.trial(&mut stream(1, 0, 0), &mut model.scratch());
+/// assert_eq!(outcome.status, Status::Success);
+/// assert!(outcome.latency_ns >= 150_000_000);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Raft {
+    env: Env,
+    nodes: u32,
+    phase: Phase,
+    timeouts: Timeouts,
+}
+
+/// Timeout parameters shared with `leader`.
+pub(super) const ELECTION_TIMEOUT: ParamSpec = ParamSpec {
+    name: "election_timeout_ms",
+    kind: ParamKind::Millis { zero_ok: false },
+    default: Value::Millis(150.0),
+    doc: "shortest election timeout T",
+};
+
+/// Timeout range shared with `leader`.
+pub(super) const TIMEOUT_SPREAD: ParamSpec = ParamSpec {
+    name: "timeout_spread",
+    kind: ParamKind::Positive,
+    default: Value::Positive(1.0),
+    doc: "width of the timeout range as a fraction of T: [T, T (1 + spread)]",
+};
+
+/// Terms before an election gives up.
+pub(super) const MAX_TERMS: u32 = 1000;
+
+/// Election timeouts from parameters in milliseconds.
+pub(super) fn timeouts(election_timeout_ms: f64, spread: f64) -> Result<Timeouts, ModelError> {
+    if !(election_timeout_ms.is_finite() && election_timeout_ms > 0.0) {
+        return Err(ModelError::new(
+            "election_timeout_ms",
+            "must be a finite number > 0",
+        ));
+    }
+    if !(spread.is_finite() && spread > 0.0) {
+        return Err(ModelError::new(
+            "timeout_spread",
+            "must be a finite number > 0",
+        ));
+    }
+    Ok(Timeouts {
+        base_ns: (election_timeout_ms * NS_PER_MS) as u64,
+        spread,
+        max_terms: MAX_TERMS,
+    })
+}
+
+impl Raft {
+    /// Raft among `nodes` nodes.
+    pub fn new(
+        env: Env,
+        nodes: u32,
+        phase: Phase,
+        election_timeout_ms: f64,
+        timeout_spread: f64,
+    ) -> Result<Self, ModelError> {
+        Ok(Self {
+            env,
+            nodes,
+            phase,
+            timeouts: timeouts(election_timeout_ms, timeout_spread)?,
+        })
+    }
+}
+
+/// Working memory of both phases.
+#[derive(Debug)]
+pub struct RaftScratch {
+    election: ElectionScratch,
+    up: Vec<bool>,
+    acks: Vec<u64>,
+}
+
+impl Protocol for Raft {
+    const EXTRAS: &'static [Extra] = &[
+        Extra {
+            name: "elections",
+            doc: "terms in which some node stood as candidate",
+        },
+        Extra {
+            name: "split_votes",
+            doc: "terms that ended without a leader",
+        },
+        Extra {
+            name: "unsafe_terms",
+            doc: "terms with more than one leader (always 0 in a correct Raft)",
+        },
+    ];
+    type Scratch = RaftScratch;
+
+    fn scratch(&self) -> RaftScratch {
+        RaftScratch {
+            election: ElectionScratch::new(self.nodes),
+            up: vec![false; self.nodes as usize],
+            acks: Vec::with_capacity(self.nodes as usize),
+        }
+    }
+
+    fn trial(&self, rng: &mut SimRng, s: &mut RaftScratch) -> Outcome {
+        let net = self.env.begin(rng);
+        match self.phase {
+            Phase::Election => {
+                for node in 0..self.nodes {
+                    s.up[node as usize] = net.up(rng, node);
+                }
+                let up = &s.up;
+                let e = elect(
+                    rng,
+                    &net,
+                    &mut s.election,
+                    |n| up[n as usize],
+                    self.nodes,
+                    self.timeouts,
+                );
+                let mut extras = [0; MAX_EXTRAS];
+                extras[..3].copy_from_slice(&[
+                    e.terms.into(),
+                    e.split_votes.into(),
+                    e.unsafe_terms.into(),
+                ]);
+                let outcome = match e.elected_ns {
+                    Some(ns) => Outcome::success(ns, e.messages, e.terms),
+                    None => Outcome::failure(e.messages, e.terms),
+                };
+                outcome.with_extras(extras)
+            }
+            Phase::Replication => {
+                let needed = (self.nodes / 2) as usize;
+                s.acks.clear();
+                let mut messages = u64::from(self.nodes - 1);
+                for follower in 1..self.nodes {
+                    if !net.up(rng, follower) || net.lost(rng, 0, follower) {
+                        continue;
+                    }
+                    messages += 1;
+                    if !net.lost(rng, follower, 0) {
+                        s.acks.push(net.round_trip_ns(rng, 0, follower));
+                    }
+                }
+                if s.acks.len() < needed {
+                    return Outcome::failure(messages, 1);
+                }
+                if needed == 0 {
+                    return Outcome::success(0, messages, 1);
+                }
+                let (_, kth, _) = s.acks.select_nth_unstable(needed - 1);
+                Outcome::success(*kth, messages, 1)
+            }
+        }
+    }
+}
+
+/// The registry entry.
+pub const SPEC: ProtocolInfo = ProtocolInfo {
+    name: "raft",
+    summary: "Raft: randomized-timeout leader election, or majority log replication",
+    model: model!(),
+    params: &[
+        ParamSpec {
+            name: "phase",
+            kind: ParamKind::Choice(&["election", "replication"]),
+            default: Value::Choice("replication"),
+            doc: "which part of Raft a trial measures",
+        },
+        ELECTION_TIMEOUT,
+        TIMEOUT_SPREAD,
+    ],
+    extras: Raft::EXTRAS,
+    build: |cell| {
+        let phase = match cell.choice("phase") {
+            "election" => Phase::Election,
+            _ => Phase::Replication,
+        };
+        Ok(Box::new(Raft::new(
+            cell.env()?,
+            cell.nodes,
+            phase,
+            cell.millis("election_timeout_ms"),
+            cell.positive("timeout_spread"),
+        )?))
+    },
+};
+
+#[cfg(test)]
+mod tests {
+    use statrs::distribution::{Binomial, DiscreteCDF};
+
+    use crate::protocols::tests::run;
+    use crate::stats::{assert_rate, z_score};
+
+    #[test]
+    fn never_two_leaders_in_one_term() {
+        for (nodes, spread, loss) in [(3, 0.002, 0.0), (5, 0.005, 0.0), (9, 0.01, 0.05)] {
+            let tally = run(
+                "raft",
+                &format!(
+                    "nodes = {nodes}\nphase = \"election\"\ntimeout_spread = {spread}\nloss = {loss}"
+                ),
+                "",
+                100_000,
+            );
+            assert_eq!(tally.successes, 100_000, "a leader is always found");
+            // Timeout ranges narrower than a message delay: many terms split, so the safety
+            // check below is exercised under heavy contention.
+            assert!(
+                tally.extras_sum[1] * 4 > tally.extras_sum[0],
+                "narrow ranges split often"
+            );
+            assert_eq!(tally.extras_sum[2], 0, "two leaders in one term");
+        }
+    }
+
+    #[test]
+    fn split_votes_fall_as_the_timeout_range_widens() {
+        // Fraction of terms without a leader, for widening timeout ranges on a 5-node cluster.
+        let mut last: Option<(u64, u64)> = None;
+        for spread in [0.01, 0.05, 0.2, 1.0] {
+            let tally = run(
+                "raft",
+                &format!("nodes = 5\nphase = \"election\"\ntimeout_spread = {spread}"),
+                "",
+                200_000,
+            );
+            let (terms, splits) = (tally.extras_sum[0] as u64, tally.extras_sum[1] as u64);
+            if let Some((t0, s0)) = last {
+                // The new fraction must lie more than 5 standard errors below the previous one.
+                let p0 = s0 as f64 / t0 as f64;
+                assert!(
+                    z_score(splits, terms, p0) < -5.0,
+                    "spread {spread}: {splits}/{terms} vs {p0}"
+                );
+            }
+            last = Some((terms, splits));
+        }
+    }
+
+    #[test]
+    fn replication_commits_on_a_majority() {
+        // Node 0 leads and is up; N/2 of the other N - 1 must be up.
+        let (nodes, crash) = (5u64, 0.3);
+        let tally = run(
+            "raft",
+            &format!("nodes = {nodes}\ncrash = {crash}"),
+            "",
+            1_000_000,
+        );
+        let b = Binomial::new(1.0 - crash, nodes - 1).unwrap();
+        assert_rate(tally.successes, tally.trials(), 1.0 - b.cdf(nodes / 2 - 1));
+    }
+
+    #[test]
+    fn an_election_needs_a_live_majority() {
+        let tally = run(
+            "raft",
+            "nodes = 3\nphase = \"election\"\ncrash = 0.4",
+            "",
+            200_000,
+        );
+        // P(at least 2 of 3 up) = 0.6^3 + 3 (0.6^2)(0.4) = 0.648.
+        assert_rate(tally.successes, tally.trials(), 0.648);
+    }
+}
