@@ -5,6 +5,7 @@
 //! two independent draws.
 
 mod constant;
+mod empirical;
 mod exponential;
 mod lognormal;
 mod mixture;
@@ -14,6 +15,7 @@ mod uniform;
 mod weibull;
 
 pub use constant::Constant;
+pub use empirical::Empirical;
 pub use exponential::Exponential;
 pub use lognormal::LogNormal;
 pub use mixture::Mixture;
@@ -144,7 +146,8 @@ registry!(
     Pareto,
     Weibull,
     Shifted,
-    Mixture
+    Mixture,
+    Empirical
 );
 
 impl Latency {
@@ -249,6 +252,6 @@ pub(crate) mod tests {
         kinds.sort_unstable();
         kinds.dedup();
         assert_eq!(kinds.len(), n);
-        assert_eq!(n, 8);
+        assert_eq!(n, 9);
     }
 }

@@ -16,8 +16,12 @@ mod full_mesh;
 mod gossip;
 mod leader;
 pub mod param;
+mod paxos;
+mod pbft;
 mod quorum;
 mod raft;
+mod sequencer;
+mod three_phase_commit;
 mod tree;
 mod two_phase_commit;
 
@@ -31,8 +35,12 @@ pub use full_mesh::FullMesh;
 pub use gossip::{Gossip, Mode as GossipMode};
 pub use leader::{Leader, Mode as LeaderMode};
 pub use param::{ParamKind, ParamSpec, QuorumRule, Value};
+pub use paxos::{Paxos, Variant as PaxosVariant};
+pub use pbft::{Behavior as PbftBehavior, Pbft};
 pub use quorum::Quorum;
 pub use raft::{Phase as RaftPhase, Raft};
+pub use sequencer::Sequencer;
+pub use three_phase_commit::ThreePhaseCommit;
 pub use tree::Tree;
 pub use two_phase_commit::TwoPhaseCommit;
 
@@ -52,10 +60,14 @@ pub const REGISTRY: &[&ProtocolInfo] = &[
     &quorum::SPEC,
     &leader::SPEC,
     &two_phase_commit::SPEC,
+    &three_phase_commit::SPEC,
     &raft::SPEC,
+    &paxos::SPEC,
+    &pbft::SPEC,
     &tree::SPEC,
     &full_mesh::SPEC,
     &gossip::SPEC,
+    &sequencer::SPEC,
     &chatty::SPEC,
     &batched::SPEC,
 ];

@@ -9,7 +9,7 @@
 //! they are stuck holding locks: blocked, until the coordinator recovers.
 
 use super::{
-    CLIENT, Env, ModelError, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Value,
+    CLIENT, Env, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Value,
 };
 use crate::latency::NS_PER_MS;
 use crate::rng::{Chance, SimRng};
@@ -91,18 +91,7 @@ impl Protocol for TwoPhaseCommit {
     fn trial(&self, rng: &mut SimRng, _: &mut ()) -> Outcome {
         let n = u64::from(self.nodes);
         let net = self.env.begin(rng);
-        // Phase 1: who is prepared, and how many votes reach the coordinator.
-        let mut prepared = 0u64;
-        let mut votes = 0u64;
-        for participant in 0..self.nodes {
-            if !net.up(rng, participant) || net.lost(rng, CLIENT, participant) {
-                continue;
-            }
-            prepared += 1;
-            if !net.lost(rng, participant, CLIENT) {
-                votes += 1;
-            }
-        }
+        let (prepared, votes) = prepare(&net, rng, self.nodes);
         let mut messages = n + prepared;
         if self.coordinator_crash.happens(rng) {
             return if prepared > 0 {
@@ -115,22 +104,55 @@ impl Protocol for TwoPhaseCommit {
         if votes < n {
             return abort(messages);
         }
-        let mut prepare_ns = 0;
-        for participant in 0..self.nodes {
-            prepare_ns = prepare_ns.max(net.round_trip_ns(rng, CLIENT, participant));
-        }
+        let prepare_ns = slowest_round_trip(&net, rng, self.nodes);
         if prepare_ns > self.timeout_ns {
             return abort(messages);
         }
-        // Phase 2: every participant is up; resend until acknowledged.
-        let mut commit_ns = 0;
-        for participant in 0..self.nodes {
-            let exchange = net.exchange(rng, CLIENT, participant, true, self.timeout_ns, u32::MAX);
-            messages += exchange.messages;
-            commit_ns = commit_ns.max(exchange.ack_ns.unwrap_or(u64::MAX));
-        }
+        let (commit_ns, sent) = until_acknowledged(&net, rng, self.nodes, self.timeout_ns);
+        messages += sent;
         Outcome::success(prepare_ns.saturating_add(commit_ns), messages, 2)
     }
+}
+
+/// Phase 1 of an atomic commit from the coordinator ([`CLIENT`]) to participants
+/// `0..nodes`: returns (participants prepared, votes that reached the coordinator).
+pub(super) fn prepare(net: &Net<'_>, rng: &mut SimRng, nodes: u32) -> (u64, u64) {
+    let (mut prepared, mut votes) = (0, 0);
+    for participant in 0..nodes {
+        if !net.up(rng, participant) || net.lost(rng, CLIENT, participant) {
+            continue;
+        }
+        prepared += 1;
+        if !net.lost(rng, participant, CLIENT) {
+            votes += 1;
+        }
+    }
+    (prepared, votes)
+}
+
+/// The slowest round trip from the coordinator to participants `0..nodes`.
+pub(super) fn slowest_round_trip(net: &Net<'_>, rng: &mut SimRng, nodes: u32) -> u64 {
+    (0..nodes)
+        .map(|participant| net.round_trip_ns(rng, CLIENT, participant))
+        .max()
+        .unwrap_or(0)
+}
+
+/// A message from the coordinator to every live participant, resent every `timeout_ns` until
+/// acknowledged: returns (time of the slowest acknowledgement, messages sent).
+pub(super) fn until_acknowledged(
+    net: &Net<'_>,
+    rng: &mut SimRng,
+    nodes: u32,
+    timeout_ns: u64,
+) -> (u64, u64) {
+    let (mut slowest, mut messages) = (0u64, 0u64);
+    for participant in 0..nodes {
+        let exchange = net.exchange(rng, CLIENT, participant, true, timeout_ns, u32::MAX);
+        messages += exchange.messages;
+        slowest = slowest.max(exchange.ack_ns.unwrap_or(u64::MAX));
+    }
+    (slowest, messages)
 }
 
 /// The registry entry.

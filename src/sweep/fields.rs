@@ -1,6 +1,7 @@
 //! Reading a TOML table key by key, so that every error names the field it is about.
 
 use std::fmt;
+use std::path::Path;
 
 use toml::{Table, Value};
 
@@ -28,6 +29,7 @@ pub struct Fields<'a> {
     path: String,
     table: &'a Table,
     known: Vec<&'a str>,
+    base: &'a Path,
 }
 
 /// One value of a sweep file and the path it was found at.
@@ -36,6 +38,7 @@ pub struct Field<'a> {
     path: String,
     /// The raw TOML value.
     pub value: &'a Value,
+    base: &'a Path,
 }
 
 fn join(path: &str, key: &str) -> String {
@@ -61,11 +64,22 @@ fn type_name(value: &Value) -> &'static str {
 impl<'a> Fields<'a> {
     /// The keys of `table`, found at `path` (empty for the top level).
     pub fn new(path: impl Into<String>, table: &'a Table) -> Self {
+        Self::with_base(path, table, Path::new(""))
+    }
+
+    /// Like [`Fields::new`], with relative file names resolved against `base`.
+    pub fn with_base(path: impl Into<String>, table: &'a Table, base: &'a Path) -> Self {
         Self {
             path: path.into(),
             table,
             known: Vec::new(),
+            base,
         }
+    }
+
+    /// The directory relative file names are resolved against.
+    pub fn base(&self) -> &'a Path {
+        self.base
     }
 
     /// The path of this table.
@@ -85,6 +99,7 @@ impl<'a> Fields<'a> {
         table.get(key).map(|value| Field {
             path: self.path_of(key),
             value,
+            base: self.base,
         })
     }
 
@@ -134,6 +149,7 @@ impl<'a> Field<'a> {
         Self {
             path: path.into(),
             value,
+            base: Path::new(""),
         }
     }
 
@@ -196,7 +212,7 @@ impl<'a> Field<'a> {
     /// A table, as [`Fields`].
     pub fn table(&self) -> Result<Fields<'a>, FieldError> {
         match self.value {
-            Value::Table(t) => Ok(Fields::new(self.path.clone(), t)),
+            Value::Table(t) => Ok(Fields::with_base(self.path.clone(), t, self.base)),
             _ => Err(self.expected("a table")),
         }
     }
@@ -225,6 +241,7 @@ impl<'a> Field<'a> {
             .map(|(i, value)| Field {
                 path: format!("{}[{i}]", self.path),
                 value,
+                base: self.base,
             })
             .collect()
     }

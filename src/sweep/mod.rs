@@ -161,7 +161,8 @@ impl Sweep {
                 message: format!("invalid TOML: {}", e.message().trim().replace('\n', "; ")),
             }
         })?;
-        let parsed = Parsed::read(&table).map_err(|e| SweepError::field(file, e))?;
+        let base = Path::new(file).parent().unwrap_or(Path::new(""));
+        let parsed = Parsed::read(&table, base).map_err(|e| SweepError::field(file, e))?;
         let cells = parsed.axes.expand();
         let mut models = Vec::with_capacity(cells.len());
         for cell in &cells {
@@ -221,8 +222,8 @@ struct Parsed {
 }
 
 impl Parsed {
-    fn read(table: &toml::Table) -> Result<Self, FieldError> {
-        let mut top = Fields::new("", table);
+    fn read(table: &toml::Table, base: &Path) -> Result<Self, FieldError> {
+        let mut top = Fields::with_base("", table, base);
         let name = top.require("name")?;
         let name = name_of(&name)?;
         let seed = top.require("seed")?.integer(0, i64::MAX as u64)?;

@@ -1,0 +1,312 @@
+//! A delay resampled from measured latencies: a CSV column or an HdrHistogram log.
+
+use std::path::Path;
+
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+use rand::RngExt;
+
+use super::{Delay, LatencyError, NS_PER_MS, to_ns};
+use crate::rng::SimRng;
+use crate::sweep::fields::{FieldError, Fields};
+
+/// Draws from the empirical distribution of measured delays: the bootstrap (each draw is one
+/// of the measurements, uniformly) for a CSV column; for an HdrHistogram log, a bucket with
+/// probability proportional to its count, then a uniform value within the bucket.
+///
+/// ```
+/// use coordsim::latency::{Delay, Empirical};
+/// use coordsim::rng::stream;
+/// let d = Empirical::from_values_ms(&[1.0, 2.0, 3.0]).unwrap();
+/// let ns = d.sample_ns(&mut stream(1, 0, 0));
+/// assert!([1_000_000, 2_000_000, 3_000_000].contains(&ns));
+/// assert!(Empirical::from_values_ms(&[]).is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Empirical {
+    /// Buckets: (cumulative count up to and including this bucket, low ns, high ns).
+    buckets: Vec<(u64, u64, u64)>,
+}
+
+/// Nanoseconds per unit of the file's values.
+fn unit_ns(unit: &str) -> Option<f64> {
+    Some(match unit {
+        "ns" => 1.0,
+        "us" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        _ => return None,
+    })
+}
+
+impl Empirical {
+    /// The bootstrap distribution of `values`, in milliseconds (finite, >= 0, at least one).
+    pub fn from_values_ms(values: &[f64]) -> Result<Self, LatencyError> {
+        Self::from_values(values, NS_PER_MS)
+    }
+
+    fn from_values(values: &[f64], unit_ns: f64) -> Result<Self, LatencyError> {
+        if values.is_empty() {
+            return Err(LatencyError::new("file", "no latencies in the file"));
+        }
+        let mut ns = Vec::with_capacity(values.len());
+        for &v in values {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(LatencyError::new(
+                    "file",
+                    format!("latency {v} is not a finite number >= 0"),
+                ));
+            }
+            ns.push(to_ns(v * unit_ns));
+        }
+        ns.sort_unstable();
+        Ok(Self {
+            buckets: ns
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| (i as u64 + 1, v, v))
+                .collect(),
+        })
+    }
+
+    /// The distribution recorded in `histogram`, whose values are in units of `unit_ns`.
+    pub fn from_histogram(histogram: &Histogram<u64>, unit_ns: f64) -> Result<Self, LatencyError> {
+        let mut buckets = Vec::new();
+        let mut total = 0;
+        for v in histogram.iter_recorded() {
+            total += v.count_at_value();
+            let high = v.value_iterated_to();
+            let low = histogram.lowest_equivalent(high);
+            buckets.push((
+                total,
+                to_ns(low as f64 * unit_ns),
+                to_ns(high as f64 * unit_ns),
+            ));
+        }
+        if total == 0 {
+            return Err(LatencyError::new(
+                "file",
+                "the histogram log records no latencies",
+            ));
+        }
+        Ok(Self { buckets })
+    }
+
+    fn read_csv(path: &Path, column: Option<&str>) -> Result<Vec<f64>, String> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(column.is_some())
+            .from_path(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let index = match column {
+            Some(name) => reader
+                .headers()
+                .map_err(|e| e.to_string())?
+                .iter()
+                .position(|h| h.trim() == name)
+                .ok_or_else(|| format!("{} has no column `{name}`", path.display()))?,
+            None => 0,
+        };
+        let mut values = Vec::new();
+        for (line, record) in reader.records().enumerate() {
+            let record = record.map_err(|e| format!("{}: {e}", path.display()))?;
+            let cell = record.get(index).unwrap_or("").trim();
+            let row = line + 1 + usize::from(column.is_some());
+            let value: f64 = cell
+                .parse()
+                .map_err(|_| format!("{} line {row}: `{cell}` is not a number", path.display()))?;
+            values.push(value);
+        }
+        Ok(values)
+    }
+
+    fn read_hdr_log(path: &Path) -> Result<Histogram<u64>, String> {
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mut merged: Option<Histogram<u64>> = None;
+        let mut deserializer = Deserializer::new();
+        for entry in IntervalLogIterator::new(&bytes) {
+            let entry = entry
+                .map_err(|e| format!("{}: not an HdrHistogram log ({e:?})", path.display()))?;
+            let LogEntry::Interval(interval) = entry else {
+                continue;
+            };
+            let decoded = base64_decode(interval.encoded_histogram())
+                .ok_or_else(|| format!("{}: bad base64 in an interval", path.display()))?;
+            let h: Histogram<u64> = deserializer
+                .deserialize(&mut decoded.as_slice())
+                .map_err(|e| format!("{}: bad histogram ({e:?})", path.display()))?;
+            match merged.as_mut() {
+                Some(m) => m
+                    .add(&h)
+                    .map_err(|e| format!("{}: {e:?}", path.display()))?,
+                None => merged = Some(h),
+            }
+        }
+        merged.ok_or_else(|| format!("{}: the log holds no histogram", path.display()))
+    }
+}
+
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .ok()
+}
+
+impl Delay for Empirical {
+    const KIND: &'static str = "empirical";
+    const FIELDS: &'static [(&'static str, &'static str)] = &[
+        (
+            "file",
+            "CSV of latencies, or an HdrHistogram interval log (.hlog); relative to the sweep file",
+        ),
+        (
+            "column",
+            "CSV column name (the file then has a header row); default: the first column, no header",
+        ),
+        (
+            "unit",
+            "unit of the file's values: \"ns\", \"us\", \"ms\" (default) or \"s\"",
+        ),
+    ];
+
+    fn from_fields(fields: &mut Fields<'_>) -> Result<Self, FieldError> {
+        let file_field = fields.require("file")?;
+        let file = file_field.string()?;
+        let column = match fields.take("column") {
+            Some(f) => Some(f.string()?),
+            None => None,
+        };
+        let unit = match fields.take("unit") {
+            Some(f) => {
+                let unit = f.string()?;
+                unit_ns(unit).ok_or_else(|| {
+                    f.error(format!(
+                        "`{unit}` is not one of \"ns\", \"us\", \"ms\", \"s\""
+                    ))
+                })?
+            }
+            None => NS_PER_MS,
+        };
+        let path = fields.base().join(file);
+        let is_log = path.extension().is_some_and(|e| e == "hlog");
+        let built = if is_log {
+            let histogram = Self::read_hdr_log(&path).map_err(|e| file_field.error(e))?;
+            Self::from_histogram(&histogram, unit)
+        } else {
+            let values = Self::read_csv(&path, column).map_err(|e| file_field.error(e))?;
+            Self::from_values(&values, unit)
+        };
+        built.map_err(|e| file_field.error(format!("{}: {}", path.display(), e.reason)))
+    }
+
+    #[inline]
+    fn sample_ns(&self, rng: &mut SimRng) -> u64 {
+        let total = self.buckets.last().map_or(0, |b| b.0);
+        let u = rng.random_range(0..total);
+        let i = self.buckets.partition_point(|b| b.0 <= u);
+        let (_, low, high) = self.buckets[i];
+        if low == high {
+            low
+        } else {
+            rng.random_range(low..=high)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use hdrhistogram::serialization::V2DeflateSerializer;
+    use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
+
+    use crate::latency::Latency;
+    use crate::latency::tests::assert_cdf;
+    use crate::sweep::fields::Fields;
+
+    fn parse(
+        dir: &std::path::Path,
+        text: &str,
+    ) -> Result<Latency, crate::sweep::fields::FieldError> {
+        let table: toml::Table = text.parse().unwrap();
+        Latency::from_fields(Fields::with_base("latency.prod", &table, dir))
+    }
+
+    #[test]
+    fn resamples_a_csv_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = std::fs::File::create(dir.path().join("lat.csv")).unwrap();
+        writeln!(f, "host,latency_ms").unwrap();
+        for i in 0..100 {
+            writeln!(f, "a,{}", f64::from(i) / 10.0).unwrap();
+        }
+        drop(f);
+        let d = parse(
+            dir.path(),
+            "kind = \"empirical\"\nfile = \"lat.csv\"\ncolumn = \"latency_ms\"",
+        )
+        .unwrap();
+        // Values 0.0, 0.1, ..., 9.9 ms: P(X <= 4.95 ms) = 0.5.
+        assert_cdf(&d, 4.95e6, 0.5, 200_000);
+    }
+
+    #[test]
+    fn resamples_an_hdr_histogram_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 1_000_000, 3).unwrap();
+        h.record_n(100, 900).unwrap(); // 100 us
+        h.record_n(10_000, 100).unwrap(); // 10 ms
+        let mut bytes = Vec::new();
+        let mut serializer = V2DeflateSerializer::new();
+        let mut log = IntervalLogWriterBuilder::new()
+            .begin_log_with(&mut bytes, &mut serializer)
+            .unwrap();
+        log.write_histogram(
+            &h,
+            std::time::Duration::ZERO,
+            std::time::Duration::from_secs(1),
+            None,
+        )
+        .unwrap();
+        drop(log);
+        std::fs::write(dir.path().join("lat.hlog"), &bytes).unwrap();
+        let d = parse(
+            dir.path(),
+            "kind = \"empirical\"\nfile = \"lat.hlog\"\nunit = \"us\"",
+        )
+        .unwrap();
+        assert_cdf(&d, 1e6, 0.9, 200_000);
+    }
+
+    #[test]
+    fn bad_files_are_refused_with_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = parse(dir.path(), "kind = \"empirical\"\nfile = \"missing.csv\"").unwrap_err();
+        assert_eq!(e.field, "latency.prod.file");
+        assert!(e.message.starts_with("cannot read"), "{}", e.message);
+        std::fs::write(dir.path().join("empty.csv"), "").unwrap();
+        let e = parse(dir.path(), "kind = \"empirical\"\nfile = \"empty.csv\"").unwrap_err();
+        assert!(
+            e.message.ends_with("no latencies in the file"),
+            "{}",
+            e.message
+        );
+        std::fs::write(dir.path().join("text.csv"), "1.5\nfast\n").unwrap();
+        let e = parse(dir.path(), "kind = \"empirical\"\nfile = \"text.csv\"").unwrap_err();
+        assert!(
+            e.message.ends_with("line 2: `fast` is not a number"),
+            "{}",
+            e.message
+        );
+        std::fs::write(dir.path().join("neg.csv"), "1.5\n-2\n").unwrap();
+        let e = parse(dir.path(), "kind = \"empirical\"\nfile = \"neg.csv\"").unwrap_err();
+        assert!(
+            e.message
+                .ends_with("latency -2 is not a finite number >= 0"),
+            "{}",
+            e.message
+        );
+    }
+}

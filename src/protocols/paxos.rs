@@ -1,0 +1,192 @@
+//! Paxos: consensus by majority, in two phases or one.
+//!
+//! Classic Paxos (Lamport) decides a value in two round trips from a proposer to the
+//! acceptors: prepare/promise reserves a ballot, accept/accepted chooses the value, each phase
+//! needing a majority. Multi-Paxos keeps a stable leader whose ballot is already reserved, so
+//! each further decision costs only the second phase: one round trip. Either way a decision
+//! survives any minority of failures, and learners are told the outcome.
+
+use super::{Env, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Value};
+use crate::rng::SimRng;
+
+macro_rules! model {
+    () => {
+        "One trial: the proposer (node 0, up, also an acceptor) decides one value with the N
+acceptors (nodes 0..N). classic: phase 1 sends PREPARE to the other N - 1 acceptors and waits
+for promises from a majority (N/2 + 1, itself included); phase 2 sends ACCEPT and waits for
+a majority of ACCEPTED. multi (stable leader): phase 2 only. Then the proposer sends DECIDE
+to the other N - 1 nodes (learners). Each acceptor is crashed with probability crash for the
+whole trial; each message is lost independently with probability loss (no retransmission).
+Success: every phase gets its majority; with no loss, P(Binomial(N - 1, 1 - crash) >= N/2).
+Latency: the sum over phases of the (N/2)-th fastest round trip to the other acceptors.
+Messages: requests and replies of each phase plus N - 1 DECIDEs: 5(N - 1) (classic) or
+3(N - 1) (multi) with no failures. Rounds: phases run."
+    };
+}
+
+/// Which Paxos.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// Prepare/promise, then accept/accepted.
+    Classic,
+    /// A stable leader: accept/accepted only.
+    Multi,
+}
+
+#[doc = model!()]
+///
+/// ```
+/// use coordsim::latency::Constant;
+/// use coordsim::protocols::{Env, Paxos, PaxosVariant, Protocol};
+/// use coordsim::rng::stream;
+/// let env = Env::new(0.0, 0.0, Constant::new(1.0).unwrap().into()).unwrap();
+/// let model = Paxos::new(env, 5, PaxosVariant::Classic).unwrap();
+/// let outcome = model.trial(&mut stream(1, 0, 0), &mut model.scratch());
+/// assert_eq!((outcome.latency_ns, outcome.messages, outcome.rounds), (4_000_000, 20, 2));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Paxos {
+    env: Env,
+    nodes: u32,
+    variant: Variant,
+}
+
+impl Paxos {
+    /// Paxos among `nodes` acceptors.
+    pub fn new(env: Env, nodes: u32, variant: Variant) -> Result<Self, ModelError> {
+        Ok(Self {
+            env,
+            nodes,
+            variant,
+        })
+    }
+
+    /// One phase: returns (time to a majority, messages), or None without a majority.
+    fn phase(
+        &self,
+        rng: &mut SimRng,
+        net: &Net<'_>,
+        up: &[bool],
+        rtts: &mut Vec<u64>,
+        messages: &mut u64,
+    ) -> Option<u64> {
+        rtts.clear();
+        for acceptor in 1..self.nodes {
+            *messages += 1;
+            if !up[acceptor as usize] || net.lost(rng, 0, acceptor) {
+                continue;
+            }
+            *messages += 1;
+            if !net.lost(rng, acceptor, 0) {
+                rtts.push(net.round_trip_ns(rng, 0, acceptor));
+            }
+        }
+        let needed = (self.nodes / 2) as usize;
+        if rtts.len() < needed {
+            return None;
+        }
+        if needed == 0 {
+            return Some(0);
+        }
+        let (_, kth, _) = rtts.select_nth_unstable(needed - 1);
+        Some(*kth)
+    }
+}
+
+/// Who is up, and round trips of one phase.
+#[derive(Debug, Default)]
+pub struct PaxosScratch {
+    up: Vec<bool>,
+    rtts: Vec<u64>,
+}
+
+impl Protocol for Paxos {
+    type Scratch = PaxosScratch;
+
+    fn scratch(&self) -> PaxosScratch {
+        PaxosScratch {
+            up: vec![true; self.nodes as usize],
+            rtts: Vec::with_capacity(self.nodes as usize),
+        }
+    }
+
+    fn trial(&self, rng: &mut SimRng, s: &mut PaxosScratch) -> Outcome {
+        let net = self.env.begin(rng);
+        for acceptor in 1..self.nodes {
+            s.up[acceptor as usize] = net.up(rng, acceptor);
+        }
+        let phases = match self.variant {
+            Variant::Classic => 2,
+            Variant::Multi => 1,
+        };
+        let (mut elapsed, mut messages) = (0, 0);
+        for phase in 1..=phases {
+            match self.phase(rng, &net, &s.up, &mut s.rtts, &mut messages) {
+                Some(ns) => elapsed += ns,
+                None => return Outcome::failure(messages, phase),
+            }
+        }
+        messages += u64::from(self.nodes - 1);
+        Outcome::success(elapsed, messages, phases)
+    }
+}
+
+/// The registry entry.
+pub const SPEC: ProtocolInfo = ProtocolInfo {
+    name: "paxos",
+    summary: "consensus: classic two-phase Paxos, or Multi-Paxos with a stable leader",
+    model: model!(),
+    params: &[ParamSpec {
+        name: "variant",
+        kind: ParamKind::Choice(&["classic", "multi"]),
+        default: Value::Choice("classic"),
+        doc: "classic: prepare then accept; multi: accept only (stable leader)",
+    }],
+    extras: &[],
+    build: |cell| {
+        let variant = match cell.choice("variant") {
+            "multi" => Variant::Multi,
+            _ => Variant::Classic,
+        };
+        Ok(Box::new(Paxos::new(cell.env()?, cell.nodes, variant)?))
+    },
+};
+
+#[cfg(test)]
+mod tests {
+    use statrs::distribution::{Binomial, DiscreteCDF};
+
+    use crate::protocols::tests::run;
+    use crate::stats::assert_rate;
+
+    #[test]
+    fn a_majority_of_acceptors_decides() {
+        for (nodes, crash) in [(3u64, 0.2), (7, 0.3)] {
+            let tally = run(
+                "paxos",
+                &format!("nodes = {nodes}\ncrash = {crash}"),
+                "",
+                1_000_000,
+            );
+            let b = Binomial::new(1.0 - crash, nodes - 1).unwrap();
+            assert_rate(tally.successes, tally.trials(), 1.0 - b.cdf(nodes / 2 - 1));
+        }
+    }
+
+    #[test]
+    fn messages_per_decision() {
+        for (variant, per_node) in [("classic", 5u64), ("multi", 3)] {
+            let tally = run(
+                "paxos",
+                &format!("nodes = 9\nvariant = \"{variant}\""),
+                "",
+                1_000,
+            );
+            assert_eq!(
+                tally.messages_sum,
+                1_000 * u128::from(per_node * 8),
+                "{variant}"
+            );
+        }
+    }
+}

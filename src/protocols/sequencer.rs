@@ -1,0 +1,231 @@
+//! Sequencer: total order through one node, or one node per channel.
+//!
+//! The simplest way to make every node see messages in the same order is to send them all
+//! through one sequencer that numbers and broadcasts them. Total order is then a queue: as
+//! the message rate approaches the sequencer's capacity, waiting time explodes
+//! (M/M/1: mean wait rho / (mu - lambda)). Partitioning the order by channel (a chat room
+//! only needs order within the room) gives each channel its own sequencer and divides the
+//! load.
+
+use rand_distr::{Distribution, Exp};
+
+use super::{
+    CLIENT, Env, Extra, MAX_EXTRAS, ModelError, Outcome, ParamKind, ParamSpec, Protocol,
+    ProtocolInfo, Value,
+};
+use crate::latency::NS_PER_MS;
+use crate::rng::SimRng;
+
+macro_rules! model {
+    () => {
+        "One trial: one message of a channel. Messages reach the channel's sequencer (node 0) as
+a Poisson stream of rate rate_per_s / channels; the sequencer serves them in order, each for
+an exponential time of mean service_ms (an M/M/1 queue, advanced from trial to trial by the
+Lindley recursion and starting empty at each chunk of trials). The sender (the client) sends
+the message to the sequencer, which after queueing and service broadcasts it to the other
+N - 1 members (nodes 1..N). Each node is crashed with probability crash for the whole trial;
+each message is lost independently with probability loss; a message that does not reach the
+sequencer does not join its queue.
+Success: every member gets the message.
+Latency: send delay + queue wait + service + the slowest broadcast delay.
+Messages: 1 + (N - 1). Rounds: 2.
+queue_wait_ns: time spent waiting in the sequencer's queue (mean: rho / (mu - lambda))."
+    };
+}
+
+#[doc = model!()]
+///
+/// ```
+/// use coordsim::latency::Constant;
+/// use coordsim::protocols::{Env, Protocol, Sequencer};
+/// use coordsim::rng::stream;
+/// let env = Env::new(0.0, 0.0, Constant::new(1.0).unwrap().into()).unwrap();
+/// let model = Sequencer::new(env, 5, 1000.0, 0.5, 1).unwrap();
+/// let outcome = model.trial(&mut stream(1, 0, 0), &mut model.scratch());
+/// assert_eq!(outcome.messages, 5);
+/// assert!(Sequencer::new(Env::new(0.0, 0.0, Constant::new(1.0).unwrap().into()).unwrap(), 5, 3000.0, 0.5, 1).is_err());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Sequencer {
+    env: Env,
+    nodes: u32,
+    interarrival: Exp<f64>,
+    service: Exp<f64>,
+}
+
+impl Sequencer {
+    /// A channel of `nodes` members among `channels` channels sharing `rate_per_s` messages
+    /// per second, with a mean service time of `service_ms` per message.
+    pub fn new(
+        env: Env,
+        nodes: u32,
+        rate_per_s: f64,
+        service_ms: f64,
+        channels: u32,
+    ) -> Result<Self, ModelError> {
+        if !(rate_per_s.is_finite() && rate_per_s > 0.0) {
+            return Err(ModelError::new("rate_per_s", "must be a finite number > 0"));
+        }
+        if !(service_ms.is_finite() && service_ms > 0.0) {
+            return Err(ModelError::new("service_ms", "must be a finite number > 0"));
+        }
+        if channels == 0 {
+            return Err(ModelError::new("channels", "needs at least one channel"));
+        }
+        let lambda_per_ns = rate_per_s / f64::from(channels) / 1e9;
+        let service_ns = service_ms * NS_PER_MS;
+        let rho = lambda_per_ns * service_ns;
+        if rho >= 1.0 {
+            return Err(ModelError::new(
+                "rate_per_s",
+                format!(
+                    "load rho = rate_per_s / channels x service_ms = {rho:.3} >= 1: the queue \
+                     would grow without bound"
+                ),
+            ));
+        }
+        let exp = |rate: f64| Exp::new(rate).map_err(|e| ModelError::new("rate_per_s", e));
+        Ok(Self {
+            env,
+            nodes,
+            interarrival: exp(lambda_per_ns)?,
+            service: exp(1.0 / service_ns)?,
+        })
+    }
+}
+
+/// The queue: the wait of the next message to arrive, in ns.
+#[derive(Debug, Default)]
+pub struct Queue {
+    wait_ns: f64,
+}
+
+impl Protocol for Sequencer {
+    const EXTRAS: &'static [Extra] = &[Extra {
+        name: "queue_wait_ns",
+        doc: "time the message waited in the sequencer's queue, in ns",
+    }];
+    type Scratch = Queue;
+
+    fn scratch(&self) -> Queue {
+        Queue::default()
+    }
+
+    fn trial(&self, rng: &mut SimRng, queue: &mut Queue) -> Outcome {
+        let net = self.env.begin(rng);
+        let messages = u64::from(self.nodes);
+        if !net.up(rng, 0) || net.lost(rng, CLIENT, 0) {
+            return Outcome::failure(1, 1);
+        }
+        let send = net.delay_ns(rng, CLIENT, 0);
+        let wait = queue.wait_ns;
+        let service = self.service.sample(rng);
+        queue.wait_ns = (wait + service - self.interarrival.sample(rng)).max(0.0);
+        let mut extras = [0; MAX_EXTRAS];
+        extras[0] = wait as u64;
+        let mut slowest = 0;
+        for member in 1..self.nodes {
+            if !net.up(rng, member) || net.lost(rng, 0, member) {
+                return Outcome::failure(messages, 2).with_extras(extras);
+            }
+            slowest = slowest.max(net.delay_ns(rng, 0, member));
+        }
+        let ns = send + (wait + service) as u64 + slowest;
+        Outcome::success(ns, messages, 2).with_extras(extras)
+    }
+}
+
+/// The registry entry.
+pub const SPEC: ProtocolInfo = ProtocolInfo {
+    name: "sequencer",
+    summary: "total order through a sequencer's queue; partitioned per channel",
+    model: model!(),
+    params: &[
+        ParamSpec {
+            name: "rate_per_s",
+            kind: ParamKind::Positive,
+            default: Value::Positive(2000.0),
+            doc: "messages per second over all channels",
+        },
+        ParamSpec {
+            name: "service_ms",
+            kind: ParamKind::Millis { zero_ok: false },
+            default: Value::Millis(0.25),
+            doc: "mean time a sequencer spends on one message (exponential)",
+        },
+        ParamSpec {
+            name: "channels",
+            kind: ParamKind::Count {
+                min: 1,
+                max: 1_000_000,
+            },
+            default: Value::Count(1),
+            doc: "independent channels, each with its own sequencer (1: one global order)",
+        },
+    ],
+    extras: Sequencer::EXTRAS,
+    build: |cell| {
+        Ok(Box::new(Sequencer::new(
+            cell.env()?,
+            cell.nodes,
+            cell.positive("rate_per_s"),
+            cell.millis("service_ms"),
+            cell.count("channels"),
+        )?))
+    },
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::CHUNK_TRIALS;
+    use crate::latency::Exponential;
+    use crate::protocols::Simulate;
+    use crate::rng::stream;
+    use crate::tally::Tally;
+
+    /// Mean queue wait per chunk: chunks start empty and are independent replicates.
+    fn chunk_means(rate_per_s: f64, service_ms: f64, channels: u32, chunks: u64) -> Vec<f64> {
+        let env = Env::new(0.0, 0.0, Exponential::new(0.5).unwrap().into()).unwrap();
+        let model = Sequencer::new(env, 3, rate_per_s, service_ms, channels).unwrap();
+        (0..chunks)
+            .map(|chunk| {
+                let mut tally = Tally::empty();
+                model.run(&mut stream(5, 0, chunk), CHUNK_TRIALS, &mut tally);
+                tally.extras_sum[0] as f64 / CHUNK_TRIALS as f64
+            })
+            .collect()
+    }
+
+    #[test]
+    fn mean_wait_is_the_m_m_1_formula() {
+        // rho = 0.5 and 0.8: W_q = rho / (mu - lambda). Tolerance: 5 standard errors of the
+        // mean of independent chunk means, plus the empty start's deficit, which is at most the
+        // relaxation time 1 / (mu (1 - sqrt(rho))^2) times the wait, over a chunk.
+        for (rate, service_ms, channels) in [(2000.0, 0.25, 1u32), (8000.0, 0.4, 4)] {
+            let lambda = rate / f64::from(channels) / 1e9;
+            let mu = 1.0 / (service_ms * 1e6);
+            let rho = lambda / mu;
+            let expected = rho / (mu - lambda);
+            let means = chunk_means(rate, service_ms, channels, 200);
+            let k = means.len() as f64;
+            let mean = means.iter().sum::<f64>() / k;
+            let sd = (means.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / (k - 1.0)).sqrt();
+            let relaxation = 1.0 / (mu * (1.0 - rho.sqrt()).powi(2)) * lambda;
+            let warmup = expected * relaxation / CHUNK_TRIALS as f64;
+            let tolerance = 5.0 * sd / k.sqrt() + warmup;
+            assert!(
+                (mean - expected).abs() <= tolerance,
+                "rho {rho}: mean wait {mean} ns, expected {expected} +- {tolerance}"
+            );
+        }
+    }
+
+    #[test]
+    fn overload_is_refused() {
+        let env = Env::new(0.0, 0.0, Exponential::new(0.5).unwrap().into()).unwrap();
+        let e = Sequencer::new(env, 3, 10_000.0, 0.25, 2).unwrap_err();
+        assert_eq!(e.param, "rate_per_s");
+        assert!(e.message.contains("1.250"), "{}", e.message);
+    }
+}
