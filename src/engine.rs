@@ -205,7 +205,18 @@ mod tests {
 
     #[test]
     fn results_do_not_depend_on_the_thread_count() {
-        let sweep = crate::sweep::Sweep::default_sweep().with_trials(3 * CHUNK_TRIALS + 17);
+        let protocols: Vec<String> = crate::protocols::REGISTRY
+            .iter()
+            .map(|p| format!("\"{}\"", p.name))
+            .collect();
+        let text = format!(
+            "name = \"threads\"\nseed = 9\ntrials = {}\n[grid]\nprotocol = [{}]\n\
+             nodes = [3, 8]\ncrash = 0.05\nloss = 0.01\nlatency = \"l\"\n\
+             [latency.l]\nkind = \"exponential\"\nmean_ms = 0.5\n",
+            2 * CHUNK_TRIALS + 17,
+            protocols.join(", ")
+        );
+        let sweep = crate::sweep::Sweep::parse(&text, "threads.toml").unwrap();
         let runs: Vec<Vec<CellRun>> = [1, 2, 7]
             .iter()
             .map(|&threads| {

@@ -111,6 +111,7 @@ fn files_read_back_with_the_documented_schema() {
         ("messages_max", DataType::UInt64),
         ("messages_per_success", DataType::Float64),
         ("rounds_mean", DataType::Float64),
+        ("duplicates_mean", DataType::Float64),
         ("elapsed_s", DataType::Float64),
         ("trials_per_s", DataType::Float64),
     ];

@@ -19,6 +19,7 @@ pub mod param;
 mod paxos;
 mod pbft;
 mod quorum;
+mod quorum_rw;
 mod raft;
 mod sequencer;
 mod three_phase_commit;
@@ -38,6 +39,7 @@ pub use param::{ParamKind, ParamSpec, QuorumRule, Value};
 pub use paxos::{Paxos, Variant as PaxosVariant};
 pub use pbft::{Behavior as PbftBehavior, Pbft};
 pub use quorum::Quorum;
+pub use quorum_rw::{QuorumRw, Wars};
 pub use raft::{Phase as RaftPhase, Raft};
 pub use sequencer::Sequencer;
 pub use three_phase_commit::ThreePhaseCommit;
@@ -58,6 +60,7 @@ pub const REGISTRY: &[&ProtocolInfo] = &[
     &ack::SPEC,
     &exactly_once::SPEC,
     &quorum::SPEC,
+    &quorum_rw::SPEC,
     &leader::SPEC,
     &two_phase_commit::SPEC,
     &three_phase_commit::SPEC,
@@ -275,6 +278,25 @@ pub(crate) mod tests {
         assert_eq!(sweep.cells.len(), 1, "one cell");
         let mut cells = run_all(&sweep, &RunOptions::default()).unwrap();
         cells.pop().unwrap().tally
+    }
+
+    #[test]
+    fn every_protocol_runs_at_small_sizes_under_every_failure() {
+        // Edge sizes and every failure mechanism at once: no panic, every trial counted.
+        for p in REGISTRY {
+            let grid = "nodes = [1, 2, 3, 4, 7]\ncrash = [0.0, 0.3]\nloss = [0.0, 0.2]\n\
+                        zones = 2\nzone_crash = 0.1\npartition = [0.0, 0.5]\n\
+                        regions = [1, 2]\ncross_latency = \"l\"";
+            let text = format!(
+                "name = \"smoke\"\nseed = 3\ntrials = 300\n[grid]\nprotocol = \"{}\"\n\
+                 latency = \"l\"\n{grid}\n[latency.l]\nkind = \"exponential\"\nmean_ms = 0.5\n",
+                p.name
+            );
+            let sweep = Sweep::parse(&text, "smoke.toml").unwrap_or_else(|e| panic!("{e}"));
+            for cell in run_all(&sweep, &RunOptions::default()).unwrap() {
+                assert_eq!(cell.tally.trials(), 300, "{} cell {}", p.name, cell.cell_id);
+            }
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::rng::SimRng;
 macro_rules! model {
     () => {
         "One trial: a client sends a request to the primary (node 0) of N replicas, tolerating
-f = (N - 1) / 3 faults. The primary sends PRE-PREPARE to the N - 1 backups; each backup with
+f = (N - 1) / 3 faults (0 below 4 replicas). The primary sends PRE-PREPARE to the N - 1 backups; each backup with
 the PRE-PREPARE sends PREPARE to the N - 1 other replicas; a replica is prepared with the
 PRE-PREPARE and 2f matching PREPAREs from backups (its own included); each prepared replica
 sends COMMIT to the N - 1 others and commits with 2f + 1 matching COMMITs (its own included);
@@ -61,19 +61,14 @@ pub struct Pbft {
 }
 
 impl Pbft {
-    /// PBFT among `nodes` replicas (at least 4), the last `byzantine` of them faulty.
+    /// PBFT among `nodes` replicas, the last `byzantine` of them faulty. Below 4 replicas
+    /// f = 0: the protocol runs but tolerates no fault.
     pub fn new(
         env: Env,
         nodes: u32,
         byzantine: u32,
         behavior: Behavior,
     ) -> Result<Self, ModelError> {
-        if nodes < 4 {
-            return Err(ModelError::new(
-                "nodes",
-                format!("PBFT needs at least 4 replicas, got {nodes}"),
-            ));
-        }
         if byzantine >= nodes {
             return Err(ModelError::new(
                 "byzantine",
@@ -108,12 +103,13 @@ pub struct PbftScratch {
 
 const NEVER: u64 = u64::MAX;
 
-/// The `k`-th smallest of `values` (k >= 1), or NEVER if there are fewer.
+/// The `k`-th smallest of `values`: 0 if `k` is 0, NEVER if there are fewer than `k`.
 fn kth(values: &mut [u64], k: usize) -> u64 {
-    if values.len() < k {
-        return NEVER;
+    match k {
+        0 => 0,
+        k if values.len() < k => NEVER,
+        k => *values.select_nth_unstable(k - 1).1,
     }
-    *values.select_nth_unstable(k - 1).1
 }
 
 impl Protocol for Pbft {
