@@ -298,10 +298,10 @@ fn si(x: f64) -> String {
 fn protocol_list() -> String {
     let mut out = String::from("Protocols (coordsim protocols NAME prints the full model):\n\n");
     for p in protocols::REGISTRY {
-        out.push_str(&format!("  {:<18} {}\n", p.name, p.summary));
+        out.push_str(&format!("  {:<20} {}\n", p.name, p.summary));
         for spec in p.params {
             out.push_str(&format!(
-                "  {:<18}   {} = {} ({}): {}\n",
+                "  {:<20}   {} = {} ({}): {}\n",
                 "",
                 spec.name,
                 spec.default,
@@ -311,15 +311,17 @@ fn protocol_list() -> String {
         }
     }
     out.push_str(
-        "\nEvery protocol also takes the grid axes nodes, crash (per-node crash probability per \
-         trial), loss (per-message loss probability) and latency (one-way delay model).",
+        "\nEvery protocol also takes the grid's environment axes: nodes, crash (per-node crash \
+         probability per trial), loss (per-message loss probability), zones and zone_crash \
+         (correlated failures), partition (probability of a two-way split), regions and \
+         cross_latency, and latency (the one-way delay model).",
     );
     out
 }
 
 fn protocol_model(p: &ProtocolInfo) -> String {
     let mut out = format!("{}: {}\n\n{}\n\nParameters:\n", p.name, p.summary, p.model);
-    out.push_str("  nodes, crash, loss, latency: the grid axes\n");
+    out.push_str("  nodes, crash, loss, zones, zone_crash, partition, regions, latency, cross_latency: the grid's environment axes\n");
     for spec in p.params {
         out.push_str(&format!(
             "  {} = {} ({}): {}\n",
@@ -328,6 +330,12 @@ fn protocol_model(p: &ProtocolInfo) -> String {
             spec.kind.describe(),
             spec.doc
         ));
+    }
+    if !p.extras.is_empty() {
+        out.push_str("\nIts own counts (summary columns <name>_mean, the mean per trial):\n");
+        for extra in p.extras {
+            out.push_str(&format!("  {}: {}\n", extra.name, extra.doc));
+        }
     }
     out.trim_end().to_string()
 }

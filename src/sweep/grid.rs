@@ -15,11 +15,22 @@ pub struct ParamAxis {
     pub source: String,
 }
 
+/// One protocol of a sweep and its own axes.
+#[derive(Debug, Clone)]
+pub struct ProtocolAxes {
+    /// The protocol.
+    pub protocol: &'static ProtocolInfo,
+    /// Its parameter axes, in the order of its `params`.
+    pub params: Vec<ParamAxis>,
+    /// `params.<protocol>.nodes`, replacing `grid.nodes` for this protocol.
+    pub nodes: Option<Vec<u32>>,
+}
+
 /// The axes of a sweep, checked and ready to expand.
 #[derive(Debug, Clone)]
 pub struct Axes {
-    /// `grid.protocol`, with each protocol's parameter axes in the order of its `params`.
-    pub protocols: Vec<(&'static ProtocolInfo, Vec<ParamAxis>)>,
+    /// `grid.protocol`, with each protocol's own axes.
+    pub protocols: Vec<ProtocolAxes>,
     /// `grid.nodes`.
     pub nodes: Vec<u32>,
     /// `grid.crash`.
@@ -57,7 +68,7 @@ impl Axes {
     /// Every environment, in expansion order: nodes, crash, loss, zones, zone_crash,
     /// partition, regions, latency, cross_latency (the last varying fastest). Cells with one
     /// region take no cross-region latency, so that axis does not multiply them.
-    fn environments(&self) -> impl Iterator<Item = Environment> + '_ {
+    fn environments<'a>(&'a self, nodes: &'a [u32]) -> impl Iterator<Item = Environment> + 'a {
         let crosses = |regions: u32| -> Vec<Option<(Arc<str>, Arc<Latency>)>> {
             if regions == 1 || self.cross_latency.is_empty() {
                 vec![None]
@@ -66,7 +77,7 @@ impl Axes {
             }
         };
         let mut out = Vec::new();
-        for &nodes in &self.nodes {
+        for &nodes in nodes {
             for &crash in &self.crash {
                 for &loss in &self.loss {
                     for &zones in &self.zones {
@@ -100,39 +111,36 @@ impl Axes {
 
     /// Number of cells the grid expands to, without building them.
     pub fn cell_count(&self) -> u128 {
-        let per_protocol: u128 = self
-            .protocols
-            .iter()
-            .map(|(_, axes)| {
-                axes.iter()
-                    .map(|a| a.values.len() as u128)
-                    .product::<u128>()
-            })
-            .sum();
         let regions =
             |multi: bool| self.regions.iter().filter(|&&r| (r > 1) == multi).count() as u128;
         let cross = self.cross_latency.len().max(1) as u128;
-        let environments = (self.nodes.len()
-            * self.crash.len()
+        let environments = (self.crash.len()
             * self.loss.len()
             * self.zones.len()
             * self.zone_crash.len()
             * self.partition.len()
             * self.latency.len()) as u128
             * (regions(false) + regions(true) * cross);
-        per_protocol * environments
+        self.protocols
+            .iter()
+            .map(|p| {
+                let params: u128 = p.params.iter().map(|a| a.values.len() as u128).product();
+                let nodes = p.nodes.as_ref().unwrap_or(&self.nodes).len() as u128;
+                params * nodes * environments
+            })
+            .sum()
     }
 
     /// The cells, in expansion order: protocol, then the environment (see above), then the
     /// protocol's parameters in declaration order; the last axis varies fastest.
     pub fn expand(&self) -> Vec<Cell> {
         let mut cells = Vec::new();
-        for (protocol, axes) in &self.protocols {
-            for env in self.environments() {
-                for params in product(axes) {
+        for p in &self.protocols {
+            for env in self.environments(p.nodes.as_ref().unwrap_or(&self.nodes)) {
+                for params in product(&p.params) {
                     cells.push(Cell {
                         id: cells.len() as u32,
-                        protocol,
+                        protocol: p.protocol,
                         nodes: env.nodes,
                         crash: env.crash,
                         loss: env.loss,

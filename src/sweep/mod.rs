@@ -29,7 +29,7 @@ pub mod fields;
 mod grid;
 
 pub use cell::{Cell, ParamsDisplay};
-pub use grid::{Axes, ParamAxis};
+pub use grid::{Axes, ParamAxis, ProtocolAxes};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -104,6 +104,8 @@ pub struct Sweep {
     pub origin: String,
     /// The sweep file's text, stored in the output's metadata.
     pub text: String,
+    /// The axes the cells were expanded from.
+    pub axes: Axes,
     /// The cells, in expansion order (`cells[i].id == i`).
     pub cells: Vec<Cell>,
     /// The parameters of the sweep's protocols, each once, in registry order: the summary's
@@ -171,9 +173,13 @@ impl Sweep {
             models.push(model);
         }
         let used = || {
-            protocols::REGISTRY
-                .iter()
-                .filter(|p| parsed.axes.protocols.iter().any(|(q, _)| q.name == p.name))
+            protocols::REGISTRY.iter().filter(|p| {
+                parsed
+                    .axes
+                    .protocols
+                    .iter()
+                    .any(|q| q.protocol.name == p.name)
+            })
         };
         let params = once_each(used().flat_map(|p| p.params.iter()), |s| s.name);
         let extras = once_each(used().flat_map(|p| p.extras.iter()), |e| e.name);
@@ -183,6 +189,7 @@ impl Sweep {
             trials: parsed.trials,
             origin: file.to_string(),
             text: text.to_string(),
+            axes: parsed.axes,
             cells,
             params,
             extras,
@@ -350,10 +357,20 @@ impl Parsed {
                 };
                 axes.push(axis);
             }
+            let nodes = match section.as_mut().and_then(|s| s.take("nodes")) {
+                Some(f) => Some(distinct(&f, |item| {
+                    item.integer(1, MAX_NODES).map(|n| n as u32)
+                })?),
+                None => None,
+            };
             if let Some(section) = section {
                 section.finish()?;
             }
-            with_axes.push((protocol, axes));
+            with_axes.push(ProtocolAxes {
+                protocol,
+                params: axes,
+                nodes,
+            });
         }
 
         let axes = Axes {
@@ -376,18 +393,28 @@ impl Parsed {
         })
     }
 
+    fn nodes_overridden(&self, cell: &Cell) -> bool {
+        self.axes
+            .protocols
+            .iter()
+            .any(|p| p.protocol.name == cell.protocol.name && p.nodes.is_some())
+    }
+
     /// Turns a model's complaint about one cell into an error about the field to change.
     fn blame(&self, cell: &Cell, error: ModelError) -> FieldError {
         let field = match error.param {
+            "nodes" if self.nodes_overridden(cell) => {
+                format!("params.{}.nodes", cell.protocol.name)
+            }
             axis if AXES.contains(&axis) => format!("grid.{axis}"),
             param => self
                 .axes
                 .protocols
                 .iter()
-                .find(|(p, _)| p.name == cell.protocol.name)
-                .and_then(|(p, axes)| {
-                    let i = p.params.iter().position(|s| s.name == param)?;
-                    Some(axes[i].source.clone())
+                .find(|p| p.protocol.name == cell.protocol.name)
+                .and_then(|p| {
+                    let i = p.protocol.params.iter().position(|s| s.name == param)?;
+                    Some(p.params[i].source.clone())
                 })
                 .unwrap_or_else(|| format!("params.{}.{param}", cell.protocol.name)),
         };

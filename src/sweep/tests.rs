@@ -206,3 +206,41 @@ fn syntax_errors_give_a_line_and_column() {
     );
     assert!(!e.to_string().contains('\n'));
 }
+
+#[test]
+fn environment_axes_and_per_protocol_nodes_expand_as_counted() {
+    let text = EXAMPLE
+        .replace("loss = 0.0", "loss = 0.0\nzones = [1, 3]\nzone_crash = 0.01\nregions = [1, 2]\ncross_latency = [\"lan\", \"wan\"]")
+        .replace("k = [2, \"majority\"]", "k = [2, \"majority\"]\nnodes = [4, 6]")
+        + "\n[latency.wan]\nkind = \"constant\"\nms = 40\n";
+    let sweep = Sweep::parse(&text, "t.toml").unwrap();
+    // Per protocol: nodes x crash(2) x zones(2) x (regions 1 + regions 2 x 2 cross) x params.
+    // quorum: 2 nodes x 2 x 2 x 3 x 2 k = 48; 2pc: 3 nodes x 2 x 2 x 3 = 36.
+    assert_eq!(sweep.cells.len(), 48 + 36);
+    assert_eq!(sweep.axes.cell_count(), 84);
+    let quorum_nodes: Vec<u32> = sweep
+        .cells
+        .iter()
+        .filter(|c| c.protocol.name == "quorum")
+        .map(|c| c.nodes)
+        .collect();
+    assert!(quorum_nodes.iter().all(|&n| n == 4 || n == 6));
+    assert!(
+        sweep
+            .cells
+            .iter()
+            .all(|c| (c.regions > 1) == c.cross_latency.is_some())
+    );
+    let e = Sweep::parse(&text.replace("nodes = [4, 6]", "nodes = [1, 6]"), "t.toml").unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("t.toml: params.quorum.k: k = 2 exceeds nodes = 1"),
+        "{e}"
+    );
+    let e = Sweep::parse(
+        &text.replace("cross_latency = [\"lan\", \"wan\"]", ""),
+        "t.toml",
+    )
+    .unwrap_err();
+    assert_eq!(e.location, "grid.cross_latency");
+}
