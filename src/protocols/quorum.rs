@@ -151,6 +151,49 @@ mod tests {
     }
 
     #[test]
+    fn zones_fail_replicas_together() {
+        // Six replicas in three zones (two each), k = 4: at most one zone may be down.
+        let z: f64 = 0.1;
+        let tally = run(
+            "quorum",
+            &format!("nodes = 6\nk = 4\nzones = 3\nzone_crash = {z}"),
+            "",
+            1_000_000,
+        );
+        assert_rate(
+            tally.successes,
+            tally.trials(),
+            (1.0 - z).powi(3) + 3.0 * z * (1.0 - z).powi(2),
+        );
+    }
+
+    #[test]
+    fn a_partition_leaves_the_replicas_on_the_clients_side() {
+        // Always partitioned: each replica is on the client's side with probability 1/2.
+        let tally = run("quorum", "nodes = 5\nk = 3\npartition = 1.0", "", 1_000_000);
+        let b = Binomial::new(0.5, 5).unwrap();
+        assert_rate(tally.successes, tally.trials(), 1.0 - b.cdf(2));
+    }
+
+    #[test]
+    fn cross_region_replies_take_the_cross_region_delay() {
+        // Replicas 0 and 2 share the client's region (2 ms round trips), 1 and 3 do not
+        // (80 ms): the third reply is a cross-region one.
+        let grid = "nodes = 4\nk = 3\nregions = 2\ncross_latency = \"far\"\n";
+        let text = format!(
+            "name = \"t\"\nseed = 1\ntrials = 100\n[grid]\nprotocol = \"quorum\"\nlatency = \"near\"\n{grid}\n\
+             [latency.near]\nkind = \"constant\"\nms = 1\n[latency.far]\nkind = \"constant\"\nms = 40\n"
+        );
+        let sweep = crate::sweep::Sweep::parse(&text, "t.toml").unwrap();
+        let cells = crate::engine::run_all(&sweep, &Default::default()).unwrap();
+        assert_eq!(cells[0].tally.latency_max_ns, 80_000_000);
+        assert_eq!(
+            cells[0].tally.latency_ns().min(),
+            cells[0].tally.latency_ns().lowest_equivalent(80_000_000)
+        );
+    }
+
+    #[test]
     fn messages_count_requests_and_sent_replies() {
         let tally = run("quorum", "nodes = 7\nk = 4", "", 10_000);
         assert_eq!(tally.messages_sum, 14 * 10_000);
