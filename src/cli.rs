@@ -4,16 +4,18 @@ use std::io::IsTerminal;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use coordsim::engine::{self, Progress, RunOptions};
+use coordsim::engine::{Progress, RunOptions, Shard};
 use coordsim::latency::Latency;
-use coordsim::output::{CellRecord, OutputError, Results, RunDir, RunInfo, table};
+use coordsim::output::{OutputError, RunDir, table};
+use coordsim::run::{self, Finished, Plan, RunError};
 use coordsim::protocols::{self, ProtocolInfo};
 use coordsim::sweep::{MAX_TRIALS, Sweep, SweepError};
 
@@ -25,7 +27,10 @@ Examples:
                                        list the cells and the trial count, run nothing
   coordsim protocols                   what can be simulated, with parameters
   coordsim protocols quorum            the full model of one protocol
-  coordsim latency                     the latency models and their keys";
+  coordsim latency                     the latency models and their keys
+  coordsim run sweep.toml --shard 0/4 --out parts/0     one of four independent processes
+  coordsim merge 'parts/*' --out merged                 the four parts as one result
+  coordsim run sweep.toml --out out/big --resume        continue after a crash or Ctrl-C";
 
 const SWEEP_FORMAT: &str = "\
 A sweep file names a grid; every list is an axis of the cartesian product:
@@ -78,6 +83,8 @@ enum Command {
     /// Run a sweep and write summary.parquet, histograms.parquet and sweep.toml
     #[command(after_help = EXAMPLES, after_long_help = SWEEP_FORMAT)]
     Run(RunArgs),
+    /// Merge the parts of a sharded run into summary.parquet and histograms.parquet
+    Merge(MergeArgs),
     /// List the protocols with their parameters, or print one protocol's full model
     Protocols {
         /// A protocol name, e.g. quorum
@@ -109,6 +116,30 @@ struct RunArgs {
     /// Do not print the summary table at the end
     #[arg(long, short)]
     quiet: bool,
+    /// Run only shard K of N (0 <= K < N) and write a part for `coordsim merge`
+    /// [default: from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, or JOB_COMPLETION_INDEX and
+    /// COORDSIM_SHARD_COUNT, when set]
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
+    /// Continue an interrupted run in --out from its checkpoint
+    #[arg(long)]
+    resume: bool,
+    /// Seconds between checkpoints of finished work
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    checkpoint_secs: f64,
+}
+
+#[derive(Debug, Args)]
+struct MergeArgs {
+    /// Part directories (or their part.parquet files); globs such as 'parts/*' are expanded
+    #[arg(required = true)]
+    parts: Vec<PathBuf>,
+    /// Output directory, which must not exist
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Do not print the summary table
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 /// A request that cannot be carried out as asked (exit code 2).
@@ -117,12 +148,13 @@ struct RunArgs {
 struct UsageError(String);
 
 /// Runs the parsed command line.
-pub fn execute(cli: Cli) -> Result<()> {
+pub fn execute(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run(args),
+        Command::Merge(args) => merge(args),
         Command::Protocols { name: None } => {
             println!("{}", protocol_list());
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Protocols { name: Some(name) } => {
             let protocol = protocols::find(&name).ok_or_else(|| {
@@ -133,11 +165,11 @@ pub fn execute(cli: Cli) -> Result<()> {
                 ))
             })?;
             println!("{}", protocol_model(protocol));
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Latency => {
             println!("{}", latency_list());
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
@@ -157,7 +189,7 @@ pub fn report(error: &anyhow::Error) -> ExitCode {
     ExitCode::from(if usage { 2 } else { 1 })
 }
 
-fn run(args: RunArgs) -> Result<()> {
+fn run(args: RunArgs) -> Result<ExitCode> {
     let mut sweep = match &args.sweep {
         Some(path) => Sweep::load(path)?,
         None => Sweep::default_sweep(),
@@ -178,72 +210,189 @@ fn run(args: RunArgs) -> Result<()> {
             sweep.total_trials(),
             sweep.seed
         );
-        return Ok(());
+        return Ok(ExitCode::SUCCESS);
     }
-
-    let started = jiff::Timestamp::now();
+    let shard = match args.shard {
+        Some(shard) => shard,
+        None => match shard_from_env()? {
+            Some((shard, source)) => {
+                eprintln!("running shard {shard} (from {source})");
+                shard
+            }
+            None => Shard::WHOLE,
+        },
+    };
     let dir = match &args.out {
-        Some(path) => RunDir::create(path)?,
+        Some(path) => path.clone(),
+        None if args.resume => {
+            return Err(UsageError("--resume needs --out: the directory of the run to resume".into()).into());
+        }
         None => {
-            let stamp = started.strftime("%Y%m%dT%H%M%SZ").to_string();
-            RunDir::create_unique(Path::new("results"), &sweep.name, &stamp)?
+            let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
+            let name = match shard.count {
+                1 => sweep.name.clone(),
+                n => format!("{}-shard-{}-of-{n}", sweep.name, shard.index),
+            };
+            RunDir::fresh_path(Path::new("results"), &name, &stamp)
         }
     };
+    if !args.resume && dir.exists() {
+        return Err(OutputError::Exists(dir).into());
+    }
     let threads = args
         .threads
         .or_else(|| std::thread::available_parallelism().ok())
         .map_or(1, usize::from);
     eprintln!(
-        "running {} cells x {} trials from {} on {threads} threads into {}",
+        "{} {} cells x {} trials from {}{} on {threads} threads into {}",
+        if args.resume { "resuming" } else { "running" },
         sweep.cells.len(),
         sweep.trials,
         sweep.origin,
-        dir.path().display()
+        if shard.count > 1 { format!(" (shard {shard})") } else { String::new() },
+        dir.display()
     );
 
+    let stop = Arc::new(AtomicBool::new(false));
+    let handler_stop = stop.clone();
+    // A second Ctrl-C exits at once; the checkpoint on disk stays resumable.
+    let _ = ctrlc::set_handler(move || {
+        if handler_stop.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupted: finishing the work items in flight and saving (Ctrl-C again to quit now)");
+    });
+    let plan = Plan {
+        options: RunOptions {
+            threads: Some(threads),
+            shard,
+        },
+        dir,
+        resume: args.resume,
+        checkpoint_every: Duration::from_secs_f64(args.checkpoint_secs),
+    };
     let clock = Instant::now();
     let progress = Progress::default();
-    let options = RunOptions {
-        threads: Some(threads),
-    };
-    let mut records = Vec::with_capacity(sweep.cells.len());
-    with_progress_bar(&sweep, &progress, || {
-        engine::run(&sweep, &options, &progress, |cell| {
-            records.push(CellRecord::of(&cell));
-            Ok::<(), anyhow::Error>(())
-        })
-    })?;
+    let finished = with_progress_bar(&sweep, &progress, || run::execute(&sweep, &plan, &stop, &progress))
+        .map_err(|e| match e {
+            RunError::Mismatch(m) => anyhow::Error::new(UsageError(m)),
+            RunError::Output(OutputError::Exists(p)) => anyhow::Error::new(OutputError::Exists(p)),
+            other => anyhow::Error::new(other),
+        })?;
     let wall_s = clock.elapsed().as_secs_f64();
-    let info = RunInfo {
-        started: started.to_string(),
-        finished: jiff::Timestamp::now().to_string(),
-        threads,
-        wall_s,
-    };
-    let results = Results {
-        sweep: &sweep,
-        cells: &records,
-        info: &info,
-    };
-    let files = dir.write_all(&results).context("writing results")?;
-    let path = dir.keep();
-
-    if !args.quiet {
-        println!("{}", table::summary(&sweep, &records));
+    match finished {
+        Finished::Interrupted { done, total, dir } => {
+            eprintln!("saved {done} of {total} work items in {}", dir.display());
+            eprintln!("resume with: {}", resume_command(&args, &dir, shard));
+            Ok(ExitCode::from(130))
+        }
+        Finished::Complete { files, records, dir } => {
+            if !args.quiet && !records.is_empty() {
+                println!("{}", table::summary(&sweep, &records));
+            }
+            let names: Vec<String> = files
+                .iter()
+                .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .collect();
+            let trials = progress.trials_done.load(Ordering::Relaxed);
+            println!(
+                "{} cells, {trials} trials in {wall_s:.2} s ({}/s on {threads} threads); wrote {} in {}",
+                sweep.cells.len(),
+                si(trials as f64 / wall_s.max(1e-9)),
+                names.join(", "),
+                dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
-    let names: Vec<String> = files
-        .iter()
-        .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .collect();
-    let total = sweep.total_trials();
+}
+
+/// The command that resumes this run.
+fn resume_command(args: &RunArgs, dir: &Path, shard: Shard) -> String {
+    let mut words = vec!["coordsim".to_string(), "run".to_string()];
+    if let Some(sweep) = &args.sweep {
+        words.push(sweep.display().to_string());
+    }
+    words.extend(["--out".to_string(), dir.display().to_string(), "--resume".to_string()]);
+    if let Some(seed) = args.seed {
+        words.push(format!("--seed {seed}"));
+    }
+    if let Some(trials) = args.trials {
+        words.push(format!("--trials {trials}"));
+    }
+    if shard.count > 1 {
+        words.push(format!("--shard {shard}"));
+    }
+    words.join(" ")
+}
+
+/// The shard a batch scheduler assigned to this process, and the variables that said so.
+fn shard_from_env() -> Result<Option<(Shard, &'static str)>> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let number = |name: &str, value: String| -> Result<u64> {
+        value
+            .trim()
+            .parse()
+            .map_err(|_| UsageError(format!("{name} = `{value}` is not a number")).into())
+    };
+    if let (Some(id), Some(count)) = (var("SLURM_ARRAY_TASK_ID"), var("SLURM_ARRAY_TASK_COUNT")) {
+        let min = match var("SLURM_ARRAY_TASK_MIN") {
+            Some(min) => number("SLURM_ARRAY_TASK_MIN", min)?,
+            None => 0,
+        };
+        let id = number("SLURM_ARRAY_TASK_ID", id)?;
+        let count = number("SLURM_ARRAY_TASK_COUNT", count)?;
+        let shard = Shard::new(id.saturating_sub(min), count).map_err(|e| UsageError(e.to_string()))?;
+        return Ok(Some((shard, "SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT")));
+    }
+    if let Some(index) = var("JOB_COMPLETION_INDEX") {
+        let count = var("COORDSIM_SHARD_COUNT").ok_or_else(|| {
+            UsageError("JOB_COMPLETION_INDEX is set: set COORDSIM_SHARD_COUNT to the job's completions, or pass --shard K/N".into())
+        })?;
+        let shard = Shard::new(number("JOB_COMPLETION_INDEX", index)?, number("COORDSIM_SHARD_COUNT", count)?)
+            .map_err(|e| UsageError(e.to_string()))?;
+        return Ok(Some((shard, "JOB_COMPLETION_INDEX and COORDSIM_SHARD_COUNT")));
+    }
+    Ok(None)
+}
+
+fn merge(args: MergeArgs) -> Result<ExitCode> {
+    let mut parts = Vec::new();
+    for pattern in &args.parts {
+        let text = pattern.to_string_lossy();
+        if pattern.exists() || !text.contains(['*', '?', '[']) {
+            parts.push(pattern.clone());
+            continue;
+        }
+        let matches: Vec<PathBuf> = glob::glob(&text)
+            .map_err(|e| UsageError(format!("{text}: {e}")))?
+            .filter_map(|m| m.ok())
+            .collect();
+        if matches.is_empty() {
+            return Err(UsageError(format!("{text}: matches no part")).into());
+        }
+        parts.extend(matches);
+    }
+    let merged = run::merge(&parts, &args.out).map_err(|e| match e {
+        RunError::Mismatch(m) => anyhow::Error::new(UsageError(m)),
+        RunError::Output(OutputError::Exists(p)) => anyhow::Error::new(OutputError::Exists(p)),
+        other => anyhow::Error::new(other),
+    })?;
+    if !args.quiet {
+        println!("{}", table::summary(&merged.sweep, &merged.records));
+    }
     println!(
-        "{} cells, {total} trials in {wall_s:.2} s ({}/s on {threads} threads); wrote {} in {}",
-        sweep.cells.len(),
-        si(total as f64 / wall_s.max(1e-9)),
-        names.join(", "),
-        path.display()
+        "merged {} parts: {} cells; wrote {}",
+        parts.len(),
+        merged.records.len(),
+        merged
+            .files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `work` with a progress bar on stderr when stderr is a terminal.

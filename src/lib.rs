@@ -40,6 +40,7 @@ pub mod latency;
 pub mod output;
 pub mod protocols;
 pub mod rng;
+pub mod run;
 pub mod stats;
 pub mod sweep;
 pub mod tally;

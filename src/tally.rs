@@ -52,6 +52,8 @@ pub struct Tally {
     pub rounds_max: u64,
     /// Sums of the protocol's own counts ([`crate::protocols::Protocol::EXTRAS`]).
     pub extras_sum: [u128; MAX_EXTRAS],
+    /// Work items (chunks) merged into this tally.
+    pub chunks: u64,
     /// Thread time spent on these trials, in nanoseconds: a measurement, not a result, and
     /// the one field that differs between runs.
     pub busy_ns: u64,
@@ -78,11 +80,44 @@ impl Tally {
             rounds_sum: 0,
             rounds_max: 0,
             extras_sum: [0; MAX_EXTRAS],
+            chunks: 0,
             busy_ns: 0,
             latency_ns: histogram(LATENCY_MAX_NS),
             messages: histogram(MESSAGES_MAX),
             rounds: histogram(ROUNDS_MAX),
         }
+    }
+
+    /// A tally from its scalar fields (taken from `scalars`) and its three histograms, which
+    /// must have the bounds of [`Tally::empty`]'s so that tallies keep merging exactly.
+    pub fn from_parts(
+        mut scalars: Tally,
+        latency_ns: Histogram<u64>,
+        messages: Histogram<u64>,
+        rounds: Histogram<u64>,
+    ) -> Result<Self, String> {
+        for (name, h, max) in [
+            ("latency", &latency_ns, LATENCY_MAX_NS),
+            ("messages", &messages, MESSAGES_MAX),
+            ("rounds", &rounds, ROUNDS_MAX),
+        ] {
+            let reference = histogram(max);
+            if (h.low(), h.high(), h.sigfig()) != (reference.low(), reference.high(), reference.sigfig()) {
+                return Err(format!(
+                    "{name} histogram has bounds {}..{} at {} digits, not {}..{} at {}",
+                    h.low(),
+                    h.high(),
+                    h.sigfig(),
+                    reference.low(),
+                    reference.high(),
+                    reference.sigfig()
+                ));
+            }
+        }
+        scalars.latency_ns = latency_ns;
+        scalars.messages = messages;
+        scalars.rounds = rounds;
+        Ok(scalars)
     }
 
     /// Adds one trial and the first `extras` of its own counts; never allocates and never
@@ -126,6 +161,7 @@ impl Tally {
         for (sum, x) in self.extras_sum.iter_mut().zip(other.extras_sum) {
             *sum += x;
         }
+        self.chunks += other.chunks;
         self.busy_ns += other.busy_ns;
         let same = "histograms of equal bounds always add";
         self.latency_ns.add(&other.latency_ns).expect(same);
@@ -167,6 +203,7 @@ impl PartialEq for Tally {
             && self.rounds_sum == other.rounds_sum
             && self.rounds_max == other.rounds_max
             && self.extras_sum == other.extras_sum
+            && self.chunks == other.chunks
             && self.latency_ns == other.latency_ns
             && self.messages == other.messages
             && self.rounds == other.rounds

@@ -9,6 +9,7 @@ mod histograms;
 mod summary;
 mod sweep_copy;
 pub mod table;
+pub mod tallies;
 
 pub use histograms::Histograms;
 pub use summary::SummaryFile;
@@ -51,7 +52,7 @@ pub enum OutputError {
 }
 
 impl OutputError {
-    fn io(path: &Path) -> impl FnOnce(io::Error) -> Self + '_ {
+    pub(crate) fn io(path: &Path) -> impl FnOnce(io::Error) -> Self + '_ {
         move |source| Self::Io {
             path: path.to_path_buf(),
             source,
@@ -201,7 +202,8 @@ pub fn exporters() -> Vec<Box<dyn Export>> {
     ]
 }
 
-/// An output directory this run created; removed again unless [`RunDir::keep`] is called.
+/// An output directory of a run. One this run created is removed again if the run fails
+/// before [`RunDir::keep`] is called, unless it holds checkpointed work.
 #[derive(Debug)]
 pub struct RunDir {
     path: PathBuf,
@@ -229,20 +231,24 @@ impl RunDir {
         }
     }
 
-    /// Creates a new directory `<parent>/<name>-<stamp>`, adding `-2`, `-3`, ... if taken.
-    pub fn create_unique(parent: &Path, name: &str, stamp: &str) -> Result<Self, OutputError> {
-        for n in 1u32.. {
-            let leaf = if n == 1 {
-                format!("{name}-{stamp}")
-            } else {
-                format!("{name}-{stamp}-{n}")
-            };
-            match Self::create(&parent.join(leaf)) {
-                Err(OutputError::Exists(_)) => continue,
-                other => return other,
-            }
+    /// A path `<parent>/<name>-<stamp>` that does not exist yet, adding `-2`, `-3`, ... if
+    /// taken.
+    pub fn fresh_path(parent: &Path, name: &str, stamp: &str) -> PathBuf {
+        (1u32..)
+            .map(|n| match n {
+                1 => parent.join(format!("{name}-{stamp}")),
+                n => parent.join(format!("{name}-{stamp}-{n}")),
+            })
+            .find(|p| !p.exists())
+            .expect("some name is free")
+    }
+
+    /// An existing directory (a run being resumed): never removed.
+    pub fn existing(path: &Path) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            keep: true,
         }
-        unreachable!("u32 names run out")
     }
 
     /// The directory.
@@ -289,14 +295,44 @@ impl RunDir {
 
 impl Drop for RunDir {
     fn drop(&mut self) {
-        if !self.keep && !self.path.as_os_str().is_empty() {
+        if self.keep || self.path.as_os_str().is_empty() {
+            return;
+        }
+        let checkpointed = fs::read_dir(self.path.join(crate::run::CHECKPOINTS))
+            .map(|entries| {
+                entries.flatten().any(|e| e.file_name().to_string_lossy().ends_with(".parquet"))
+            })
+            .unwrap_or(false);
+        if !checkpointed {
             let _ = fs::remove_dir_all(&self.path);
         }
     }
 }
 
+/// Writes `path` through `write` under the temporary name `.<name>.tmp` beside it, syncs it
+/// and renames it into place: a crash leaves either the old file or the new one, never a
+/// truncated one. The temporary file is removed if `write` fails.
+pub fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(File) -> Result<(), OutputError>,
+) -> Result<(), OutputError> {
+    let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let file = File::create(&tmp).map_err(OutputError::io(&tmp))?;
+    let written = write(file).and_then(|()| {
+        File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(OutputError::io(&tmp))
+    });
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    fs::rename(&tmp, path).map_err(OutputError::io(path))
+}
+
 /// Writes `bytes` to `file`, blaming `path` for errors.
-fn write_bytes(mut file: File, path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
+pub(crate) fn write_bytes(mut file: File, path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
     file.write_all(bytes)
         .and_then(|()| file.flush())
         .map_err(OutputError::io(path))

@@ -1,0 +1,276 @@
+//! Work items: their global numbering, shards, and sets of finished items.
+
+use std::fmt;
+use std::str::FromStr;
+
+use thiserror::Error;
+
+/// Trials per work item. Part of what a seed means: changing it changes every result.
+pub const CHUNK_TRIALS: u64 = 1 << 14;
+
+/// A piece of work: one chunk of one cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkItem {
+    /// Its global index: cell-major, `cell * chunks_per_cell + chunk`.
+    pub index: u64,
+    /// The cell's id.
+    pub cell: u32,
+    /// The chunk's index within the cell.
+    pub chunk: u64,
+    /// Trials in the chunk.
+    pub trials: u64,
+}
+
+/// The work items of a sweep: every cell cut into chunks of [`CHUNK_TRIALS`] trials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// Cells in the sweep.
+    pub cells: u32,
+    /// Trials per cell.
+    pub trials: u64,
+}
+
+impl Layout {
+    /// Work items per cell.
+    pub fn chunks_per_cell(&self) -> u64 {
+        self.trials.div_ceil(CHUNK_TRIALS)
+    }
+
+    /// Work items in the sweep.
+    pub fn items(&self) -> u64 {
+        u64::from(self.cells) * self.chunks_per_cell()
+    }
+
+    /// The work item with global index `index`.
+    pub fn item(&self, index: u64) -> WorkItem {
+        let per_cell = self.chunks_per_cell();
+        let chunk = index % per_cell;
+        WorkItem {
+            index,
+            cell: (index / per_cell) as u32,
+            chunk,
+            trials: CHUNK_TRIALS.min(self.trials - chunk * CHUNK_TRIALS),
+        }
+    }
+
+    /// How many work items of `cell` belong to `shard`.
+    pub fn cell_items_in(&self, cell: u32, shard: Shard) -> u64 {
+        let per_cell = self.chunks_per_cell();
+        let first = u64::from(cell) * per_cell;
+        let count_below = |end: u64| {
+            // Items g < end with g = shard.index (mod shard.count).
+            if end <= shard.index { 0 } else { (end - shard.index).div_ceil(shard.count) }
+        };
+        count_below(first + per_cell) - count_below(first)
+    }
+}
+
+/// One of `count` independent processes sharing a sweep: it runs the work items whose global
+/// index is `index` modulo `count`, so every cell, even a single huge one, is spread evenly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This process's share, from 0.
+    pub index: u64,
+    /// How many shares there are.
+    pub count: u64,
+}
+
+impl Shard {
+    /// The whole sweep in one process.
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// Share `index` of `count`, `index < count`.
+    pub fn new(index: u64, count: u64) -> Result<Self, ShardError> {
+        if count == 0 || index >= count {
+            return Err(ShardError(format!("{index}/{count}")));
+        }
+        Ok(Self { index, count })
+    }
+
+    /// Whether work item `index` is in this shard.
+    pub fn contains(&self, index: u64) -> bool {
+        index % self.count == self.index
+    }
+}
+
+/// A shard that is not `K/N` with `0 <= K < N`.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("shard `{0}` is not K/N with 0 <= K < N")]
+pub struct ShardError(String);
+
+impl FromStr for Shard {
+    type Err = ShardError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (k, n) = s.split_once('/').ok_or_else(|| ShardError(s.to_string()))?;
+        let parse = |x: &str| x.trim().parse::<u64>().map_err(|_| ShardError(s.to_string()));
+        Shard::new(parse(k)?, parse(n)?).map_err(|_| ShardError(s.to_string()))
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// A set of work item indices, as sorted disjoint half-open ranges.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ItemSet {
+    ranges: Vec<(u64, u64)>,
+}
+
+impl ItemSet {
+    /// The empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `index`.
+    pub fn insert(&mut self, index: u64) {
+        self.insert_range(index, index + 1);
+    }
+
+    /// Adds `[start, end)`.
+    pub fn insert_range(&mut self, start: u64, end: u64) {
+        if start >= end {
+            return;
+        }
+        let i = self.ranges.partition_point(|r| r.1 < start);
+        let mut j = i;
+        let (mut lo, mut hi) = (start, end);
+        while j < self.ranges.len() && self.ranges[j].0 <= hi {
+            lo = lo.min(self.ranges[j].0);
+            hi = hi.max(self.ranges[j].1);
+            j += 1;
+        }
+        self.ranges.splice(i..j, [(lo, hi)]);
+    }
+
+    /// Adds every item of `other`.
+    pub fn extend(&mut self, other: &ItemSet) {
+        for &(a, b) in &other.ranges {
+            self.insert_range(a, b);
+        }
+    }
+
+    /// Whether `index` is in the set.
+    pub fn contains(&self, index: u64) -> bool {
+        let i = self.ranges.partition_point(|r| r.1 <= index);
+        self.ranges.get(i).is_some_and(|r| r.0 <= index)
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// Items in the set.
+    pub fn len(&self) -> u64 {
+        self.ranges.iter().map(|(a, b)| b - a).sum()
+    }
+
+    /// The ranges.
+    pub fn ranges(&self) -> &[(u64, u64)] {
+        &self.ranges
+    }
+
+    /// Whether the two sets share an item.
+    pub fn overlaps(&self, other: &ItemSet) -> bool {
+        other.ranges.iter().any(|&(a, b)| {
+            let i = self.ranges.partition_point(|r| r.1 <= a);
+            self.ranges.get(i).is_some_and(|r| r.0 < b)
+        })
+    }
+}
+
+impl fmt::Display for ItemSet {
+    /// `a-b,c-d` with inclusive bounds; empty for the empty set.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (a, b)) in self.ranges.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{a}-{}", b - 1)?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for ItemSet {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut set = ItemSet::new();
+        for part in s.split(',').filter(|p| !p.is_empty()) {
+            let (a, b) = part.split_once('-').ok_or_else(|| format!("bad range `{part}`"))?;
+            let a: u64 = a.parse().map_err(|_| format!("bad range `{part}`"))?;
+            let b: u64 = b.parse().map_err(|_| format!("bad range `{part}`"))?;
+            if b < a {
+                return Err(format!("bad range `{part}`"));
+            }
+            set.insert_range(a, b + 1);
+        }
+        Ok(set)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_cover_each_cell_exactly() {
+        let layout = Layout { cells: 3, trials: 2 * CHUNK_TRIALS + 5 };
+        assert_eq!(layout.chunks_per_cell(), 3);
+        let items: Vec<WorkItem> = (0..layout.items()).map(|g| layout.item(g)).collect();
+        assert_eq!(items[4].cell, 1);
+        assert_eq!(items[4].chunk, 1);
+        assert_eq!(items[5].trials, 5);
+        assert_eq!(items.iter().map(|i| i.trials).sum::<u64>(), 3 * layout.trials);
+    }
+
+    #[test]
+    fn shards_partition_the_items() {
+        let layout = Layout { cells: 5, trials: 7 * CHUNK_TRIALS };
+        for count in 1..=6 {
+            let mut seen = vec![0; layout.items() as usize];
+            for index in 0..count {
+                let shard = Shard::new(index, count).unwrap();
+                for g in (0..layout.items()).filter(|&g| shard.contains(g)) {
+                    seen[g as usize] += 1;
+                }
+                for cell in 0..layout.cells {
+                    let expected = (0..layout.items())
+                        .filter(|&g| shard.contains(g) && layout.item(g).cell == cell)
+                        .count() as u64;
+                    assert_eq!(layout.cell_items_in(cell, shard), expected);
+                }
+            }
+            assert!(seen.iter().all(|&n| n == 1));
+        }
+        assert_eq!("2/4".parse::<Shard>().unwrap(), Shard::new(2, 4).unwrap());
+        assert!("4/4".parse::<Shard>().is_err());
+        assert!("x".parse::<Shard>().is_err());
+    }
+
+    #[test]
+    fn item_sets_merge_ranges() {
+        let mut s = ItemSet::new();
+        for i in [5, 3, 4, 10, 9, 0] {
+            s.insert(i);
+        }
+        assert_eq!(s.to_string(), "0-0,3-5,9-10");
+        assert_eq!(s.len(), 6);
+        assert!(s.contains(4) && !s.contains(6) && !s.contains(11));
+        let parsed: ItemSet = s.to_string().parse().unwrap();
+        assert_eq!(parsed, s);
+        let mut t = ItemSet::new();
+        t.insert_range(6, 9);
+        assert!(!s.overlaps(&t));
+        s.extend(&t);
+        assert_eq!(s.to_string(), "0-0,3-10");
+        assert!(s.overlaps(&t));
+        assert_eq!("".parse::<ItemSet>().unwrap(), ItemSet::new());
+    }
+}

@@ -1,0 +1,581 @@
+//! A run from start to files: its directory, identity, checkpoints, resumption, and what it
+//! ends with: the summary of a whole sweep, or the part of one shard.
+//!
+//! A run directory holds, while the run goes on, `coordsim-run.toml` (what is being run, so
+//! that `--resume` and `merge` can refuse a mismatch) and `checkpoint/NNNNNN.parquet`, tally
+//! files each covering a set of finished work items, written atomically every few seconds.
+//! After a crash, `--resume` reloads them and runs only the missing items; the result is the
+//! same as an uninterrupted run's because tallies merge exactly. When the run completes, the
+//! final files are written and the checkpoints removed.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+
+use crate::engine::{self, Assembler, CHUNK_TRIALS, CellRun, EngineError, ItemSet, Progress, RunOptions, Shard};
+use crate::output::tallies::{TallyWriter, read_tallies, write_tallies};
+use crate::output::{CellRecord, OutputError, Results, RunDir, RunInfo, SweepCopy};
+use crate::sweep::Sweep;
+use crate::tally::Tally;
+
+/// The run description in a run directory.
+pub const RUN_FILE: &str = "coordsim-run.toml";
+/// The checkpoint folder in a run directory.
+pub const CHECKPOINTS: &str = "checkpoint";
+/// The mergeable result of one shard.
+pub const PART_FILE: &str = "part.parquet";
+/// The summary of a whole run.
+pub const SUMMARY_FILE: &str = "summary.parquet";
+
+/// A run that cannot go on, or cannot start as asked.
+#[derive(Debug, Error)]
+pub enum RunError {
+    /// A file could not be written or read.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    /// The engine could not start.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// `--resume` or `merge` was given something that does not fit (exit code 2).
+    #[error("{0}")]
+    Mismatch(String),
+}
+
+/// What must be equal for tallies to be merged, or a run to be resumed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// coordsim's version: models may change between versions.
+    pub version: String,
+    /// The sweep file's text.
+    pub sweep: String,
+    /// Where the sweep came from.
+    pub origin: String,
+    /// The seed actually used.
+    pub seed: u64,
+    /// Trials per cell actually used.
+    pub trials: u64,
+    /// Trials per work item.
+    pub chunk_trials: u64,
+    /// The share of the work items.
+    pub shard: Shard,
+}
+
+impl Identity {
+    /// The identity of running `sweep` as `shard`.
+    pub fn of(sweep: &Sweep, shard: Shard) -> Self {
+        Self {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            sweep: sweep.text.clone(),
+            origin: sweep.origin.clone(),
+            seed: sweep.seed,
+            trials: sweep.trials,
+            chunk_trials: CHUNK_TRIALS,
+            shard,
+        }
+    }
+
+    /// As key-value metadata.
+    pub fn metadata(&self) -> Vec<(String, String)> {
+        [
+            ("coordsim.version", self.version.clone()),
+            ("coordsim.sweep", self.sweep.clone()),
+            ("coordsim.sweep_origin", self.origin.clone()),
+            ("coordsim.seed", self.seed.to_string()),
+            ("coordsim.trials_per_cell", self.trials.to_string()),
+            ("coordsim.chunk_trials", self.chunk_trials.to_string()),
+            ("coordsim.shard", self.shard.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    /// From key-value metadata written by [`Identity::metadata`].
+    pub fn from_metadata(map: &BTreeMap<String, String>) -> Result<Self, String> {
+        let get = |key: &str| {
+            map.get(key)
+                .cloned()
+                .ok_or_else(|| format!("no `{key}` in its metadata"))
+        };
+        let number = |key: &str| -> Result<u64, String> {
+            get(key)?.parse().map_err(|_| format!("bad `{key}` in its metadata"))
+        };
+        Ok(Self {
+            version: get("coordsim.version")?,
+            sweep: get("coordsim.sweep")?,
+            origin: get("coordsim.sweep_origin")?,
+            seed: number("coordsim.seed")?,
+            trials: number("coordsim.trials_per_cell")?,
+            chunk_trials: number("coordsim.chunk_trials")?,
+            shard: get("coordsim.shard")?.parse().map_err(|e| format!("{e}"))?,
+        })
+    }
+
+    /// How `other` differs from this identity, in words, ignoring the shard index.
+    pub fn difference(&self, other: &Identity) -> Option<String> {
+        if self.version != other.version {
+            return Some(format!("coordsim version {} vs {}", other.version, self.version));
+        }
+        if self.sweep != other.sweep {
+            return Some("a different sweep file".to_string());
+        }
+        if self.seed != other.seed {
+            return Some(format!("seed {} vs {}", other.seed, self.seed));
+        }
+        if self.trials != other.trials {
+            return Some(format!("trials {} vs {}", other.trials, self.trials));
+        }
+        if self.chunk_trials != other.chunk_trials {
+            return Some(format!("chunk size {} vs {}", other.chunk_trials, self.chunk_trials));
+        }
+        if self.shard.count != other.shard.count {
+            return Some(format!("{} shards vs {}", other.shard.count, self.shard.count));
+        }
+        None
+    }
+
+    fn to_toml(&self) -> String {
+        let mut table = toml::Table::new();
+        for (k, v) in self.metadata() {
+            table.insert(k.trim_start_matches("coordsim.").to_string(), toml::Value::String(v));
+        }
+        toml::to_string(&table).expect("strings serialize")
+    }
+
+    fn from_toml(text: &str) -> Result<Self, String> {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.message().to_string())?;
+        let map = table
+            .into_iter()
+            .filter_map(|(k, v)| v.as_str().map(|s| (format!("coordsim.{k}"), s.to_string())))
+            .collect();
+        Self::from_metadata(&map)
+    }
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub enum Finished {
+    /// Every work item ran; the final files are in place.
+    Complete {
+        /// The files written.
+        files: Vec<PathBuf>,
+        /// The cells (for a whole run; empty for a shard).
+        records: Vec<CellRecord>,
+        /// The run directory.
+        dir: PathBuf,
+    },
+    /// Stopped early; the checkpoint holds the finished work.
+    Interrupted {
+        /// Work items done.
+        done: u64,
+        /// Work items of the shard.
+        total: u64,
+        /// The run directory.
+        dir: PathBuf,
+    },
+}
+
+/// Where and how to run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Threads and shard.
+    pub options: RunOptions,
+    /// The run directory.
+    pub dir: PathBuf,
+    /// Continue a run in an existing directory instead of starting a new one.
+    pub resume: bool,
+    /// How often finished work is committed to the checkpoint.
+    pub checkpoint_every: Duration,
+}
+
+/// Starts (or, with `plan.resume`, continues) a run of `sweep`; see the module documentation.
+/// `stop` interrupts it between work items.
+pub fn execute(
+    sweep: &Sweep,
+    plan: &Plan,
+    stop: &AtomicBool,
+    progress: &Progress,
+) -> Result<Finished, RunError> {
+    let identity = Identity::of(sweep, plan.options.shard);
+    let started = jiff::Timestamp::now();
+    let clock = Instant::now();
+    let dir = if plan.resume {
+        open_for_resume(&plan.dir, &identity)?
+    } else {
+        let dir = RunDir::create(&plan.dir)?;
+        let run_file = dir.path().join(RUN_FILE);
+        crate::output::write_atomically(&run_file, |file| {
+            crate::output::write_bytes(file, &run_file, identity.to_toml().as_bytes())
+        })?;
+        dir
+    };
+    let checkpoints = dir.path().join(CHECKPOINTS);
+    fs::create_dir_all(&checkpoints).map_err(OutputError::io(&checkpoints))?;
+
+    let layout = engine::layout(sweep);
+    let shard = plan.options.shard;
+    let total = (shard.index..layout.items()).step_by(shard.count as usize).count() as u64;
+    let mut assembler = Assembler::new(layout, shard);
+    let mut sink = Sink::new(dir.path(), shard)?;
+
+    // Reload the checkpoint.
+    let mut done = ItemSet::new();
+    let mut files = checkpoint_files(&checkpoints)?;
+    files.sort();
+    for file in &files {
+        let (tallies, metadata) = read_tallies(file)?;
+        let theirs = Identity::from_metadata(&metadata)
+            .map_err(|e| RunError::Mismatch(format!("{}: {e}", file.display())))?;
+        if let Some(d) = identity.difference(&theirs).or_else(|| {
+            (theirs.shard != shard).then(|| format!("shard {} vs {shard}", theirs.shard))
+        }) {
+            return Err(RunError::Mismatch(format!("{}: checkpoint of {d}", file.display())));
+        }
+        let items: ItemSet = metadata
+            .get("coordsim.items")
+            .ok_or_else(|| RunError::Mismatch(format!("{}: no work items", file.display())))?
+            .parse()
+            .map_err(|e| RunError::Mismatch(format!("{}: {e}", file.display())))?;
+        if done.overlaps(&items) {
+            return Err(RunError::Mismatch(format!("{}: work items counted twice", file.display())));
+        }
+        done.extend(&items);
+        for (cell, tally) in tallies {
+            if let Some(run) = assembler.add(cell, tally) {
+                sink.push(run)?;
+            }
+        }
+    }
+    let done_trials: u64 = done
+        .ranges()
+        .iter()
+        .flat_map(|&(a, b)| a..b)
+        .map(|g| layout.item(g).trials)
+        .sum();
+    progress.trials_done.store(done_trials, Ordering::Relaxed);
+    progress.cells_done.store(sink.cells(), Ordering::Relaxed);
+
+    let mut next = files.len() + 1;
+    let mut pending = Pending::default();
+    let mut last_flush = Instant::now();
+    let complete = engine::run(sweep, &plan.options, &done, stop, progress, |batch| {
+        pending.add(&batch);
+        for run in assembler.add_batch(batch) {
+            sink.push(run)?;
+            progress.cells_done.fetch_add(1, Ordering::Relaxed);
+        }
+        if last_flush.elapsed() >= plan.checkpoint_every {
+            pending.flush(&checkpoints, &mut next, &identity)?;
+            last_flush = Instant::now();
+        }
+        Ok::<(), RunError>(())
+    })?;
+    pending.flush(&checkpoints, &mut next, &identity)?;
+    if !complete {
+        let done = checkpoint_files(&checkpoints)?
+            .iter()
+            .map(|f| crate::output::tallies::read_metadata(f))
+            .collect::<Result<Vec<_>, _>>()?
+            .iter()
+            .filter_map(|m| m.get("coordsim.items")?.parse::<ItemSet>().ok())
+            .map(|s| s.len())
+            .sum();
+        return Ok(Finished::Interrupted {
+            done,
+            total,
+            dir: dir.keep(),
+        });
+    }
+    let info = RunInfo {
+        started: started.to_string(),
+        finished: jiff::Timestamp::now().to_string(),
+        threads: plan.options.threads.unwrap_or_else(rayon::current_num_threads),
+        wall_s: clock.elapsed().as_secs_f64(),
+    };
+    let (files, records) = sink.finish(sweep, &dir, &identity, &info)?;
+    fs::remove_dir_all(&checkpoints).map_err(OutputError::io(&checkpoints))?;
+    Ok(Finished::Complete {
+        files,
+        records,
+        dir: dir.keep(),
+    })
+}
+
+fn checkpoint_files(dir: &Path) -> Result<Vec<PathBuf>, RunError> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).map_err(OutputError::io(dir))? {
+        let path = entry.map_err(OutputError::io(dir))?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if name.starts_with('.') {
+            // A temporary file of a checkpoint that was being written when the run died.
+            let _ = fs::remove_file(&path);
+        } else if name.ends_with(".parquet") {
+            files.push(path);
+        }
+    }
+    Ok(files)
+}
+
+fn open_for_resume(path: &Path, identity: &Identity) -> Result<RunDir, RunError> {
+    let run_file = path.join(RUN_FILE);
+    let text = fs::read_to_string(&run_file).map_err(|_| {
+        RunError::Mismatch(format!(
+            "{}: nothing to resume (no {RUN_FILE}; start a new run without --resume)",
+            path.display()
+        ))
+    })?;
+    let theirs = Identity::from_toml(&text)
+        .map_err(|e| RunError::Mismatch(format!("{}: {e}", run_file.display())))?;
+    if let Some(d) = identity.difference(&theirs).or_else(|| {
+        (theirs.shard != identity.shard).then(|| format!("shard {} vs {}", theirs.shard, identity.shard))
+    }) {
+        return Err(RunError::Mismatch(format!(
+            "{} holds a run of {d}: resume it with the same sweep, seed, trials and shard",
+            path.display()
+        )));
+    }
+    for done in [SUMMARY_FILE, PART_FILE] {
+        if path.join(done).exists() {
+            return Err(RunError::Mismatch(format!("{} is complete: nothing to resume", path.display())));
+        }
+    }
+    Ok(RunDir::existing(path))
+}
+
+/// Tallies of batches not yet committed to the checkpoint.
+#[derive(Default)]
+struct Pending {
+    items: ItemSet,
+    tallies: BTreeMap<u32, Tally>,
+}
+
+impl Pending {
+    fn add(&mut self, batch: &engine::Batch) {
+        self.items.extend(&batch.items);
+        for (cell, tally) in &batch.tallies {
+            self.tallies.entry(*cell).or_insert_with(Tally::empty).merge(tally);
+        }
+    }
+
+    fn flush(&mut self, dir: &Path, next: &mut usize, identity: &Identity) -> Result<(), RunError> {
+        if self.items.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<(u32, &Tally)> = self.tallies.iter().map(|(c, t)| (*c, t)).collect();
+        let mut metadata = identity.metadata();
+        metadata.push(("coordsim.kind".into(), "checkpoint".into()));
+        metadata.push(("coordsim.items".into(), self.items.to_string()));
+        write_tallies(&dir.join(format!("{next:06}.parquet")), &rows, metadata)?;
+        *next += 1;
+        *self = Pending::default();
+        Ok(())
+    }
+}
+
+/// Where finished cells go: summary records for a whole run, a part file for a shard.
+enum Sink {
+    Whole { records: Vec<CellRecord>, cells: u64 },
+    Part { writer: TallyWriter, path: PathBuf, cells: u64 },
+}
+
+impl Sink {
+    fn new(dir: &Path, shard: Shard) -> Result<Self, RunError> {
+        Ok(if shard.count == 1 {
+            Sink::Whole { records: Vec::new(), cells: 0 }
+        } else {
+            let path = dir.join(PART_FILE);
+            Sink::Part { writer: TallyWriter::create(&path)?, path, cells: 0 }
+        })
+    }
+
+    fn push(&mut self, run: CellRun) -> Result<(), RunError> {
+        match self {
+            Sink::Whole { records, cells } => {
+                records.push(CellRecord::of(&run));
+                *cells += 1;
+            }
+            Sink::Part { writer, cells, .. } => {
+                writer.write(&[(run.cell_id, &run.tally)])?;
+                *cells += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(
+        self,
+        sweep: &Sweep,
+        dir: &RunDir,
+        identity: &Identity,
+        info: &RunInfo,
+    ) -> Result<(Vec<PathBuf>, Vec<CellRecord>), RunError> {
+        match self {
+            Sink::Whole { mut records, .. } => {
+                records.sort_by_key(|r| r.cell_id);
+                let results = Results { sweep, cells: &records, info };
+                let files = dir.write_all(&results)?;
+                Ok((files, records))
+            }
+            Sink::Part { writer, path, .. } => {
+                let mut metadata = identity.metadata();
+                metadata.extend([
+                    ("coordsim.kind".to_string(), "part".to_string()),
+                    ("coordsim.host".to_string(), host()),
+                    ("coordsim.started_utc".to_string(), info.started.clone()),
+                    ("coordsim.finished_utc".to_string(), info.finished.clone()),
+                ]);
+                writer.finish(metadata)?;
+                let records: Vec<CellRecord> = Vec::new();
+                let copy = dir.write(&SweepCopy, &Results { sweep, cells: &records, info })?;
+                Ok((vec![path, copy], records))
+            }
+        }
+    }
+
+}
+
+impl Sink {
+    fn cells(&self) -> u64 {
+        match self {
+            Sink::Whole { cells, .. } | Sink::Part { cells, .. } => *cells,
+        }
+    }
+}
+
+/// This machine's name, as well as the environment tells it.
+fn host() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// What [`merge`] produced.
+#[derive(Debug)]
+pub struct Merged {
+    /// The sweep the parts ran.
+    pub sweep: Sweep,
+    /// Its cells, in order.
+    pub records: Vec<CellRecord>,
+    /// The files written.
+    pub files: Vec<PathBuf>,
+}
+
+/// The part file of `path`, a part directory or the file itself.
+fn part_file(path: &Path) -> Result<PathBuf, RunError> {
+    if path.is_file() {
+        return Ok(path.to_path_buf());
+    }
+    let file = path.join(PART_FILE);
+    if file.is_file() {
+        return Ok(file);
+    }
+    if path.join(CHECKPOINTS).is_dir() {
+        return Err(RunError::Mismatch(format!(
+            "{}: the shard did not finish (run it again with --resume)",
+            path.display()
+        )));
+    }
+    Err(RunError::Mismatch(format!("{}: not a part (no {PART_FILE})", path.display())))
+}
+
+/// Merges the parts of a sharded run into the files of a whole run in `out`: the same
+/// values a single process would have produced. Refuses parts of different sweeps, seeds or
+/// shard counts, and a missing or duplicated shard.
+pub fn merge(parts: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
+    use crate::output::tallies::TallyReader;
+
+    if parts.is_empty() {
+        return Err(RunError::Mismatch("no parts to merge".into()));
+    }
+    let mut readers = Vec::with_capacity(parts.len());
+    let mut identities: Vec<(Identity, PathBuf)> = Vec::with_capacity(parts.len());
+    for part in parts {
+        let file = part_file(part)?;
+        let reader = TallyReader::open(&file)?;
+        let identity = Identity::from_metadata(&reader.metadata)
+            .map_err(|e| RunError::Mismatch(format!("{}: {e}", file.display())))?;
+        if let Some((first, first_file)) = identities.first() {
+            if let Some(d) = Identity::difference(first, &identity) {
+                return Err(RunError::Mismatch(format!(
+                    "{} is a part of {d} than {}",
+                    file.display(),
+                    first_file.display()
+                )));
+            }
+        }
+        identities.push((identity, file));
+        readers.push(reader.peekable());
+    }
+    let count = identities[0].0.shard.count;
+    let mut by_index: BTreeMap<u64, &PathBuf> = BTreeMap::new();
+    for (identity, file) in &identities {
+        if let Some(other) = by_index.insert(identity.shard.index, file) {
+            return Err(RunError::Mismatch(format!(
+                "{} and {} are both shard {}",
+                other.display(),
+                file.display(),
+                identity.shard
+            )));
+        }
+    }
+    let missing: Vec<String> = (0..count)
+        .filter(|k| !by_index.contains_key(k))
+        .map(|k| format!("{k}/{count}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(RunError::Mismatch(format!("missing shard(s) {}", missing.join(", "))));
+    }
+
+    let identity = &identities[0].0;
+    let sweep = Sweep::parse(&identity.sweep, &identity.origin)
+        .map_err(|e| RunError::Mismatch(format!("the parts' sweep no longer parses: {e}")))?
+        .with_seed(identity.seed)
+        .with_trials(identity.trials);
+    let layout = engine::layout(&sweep);
+    let mut records = Vec::with_capacity(sweep.cells.len());
+    for cell in 0..layout.cells {
+        let mut tally = Tally::empty();
+        for reader in &mut readers {
+            while let Some(row) = reader.next_if(|row| row.as_ref().map_or(true, |(c, _)| *c <= cell)) {
+                let (c, part) = row?;
+                if c < cell {
+                    return Err(RunError::Mismatch(format!("cell {c} appears out of order in a part")));
+                }
+                tally.merge(&part);
+            }
+        }
+        if tally.chunks != layout.chunks_per_cell() {
+            return Err(RunError::Mismatch(format!(
+                "cell {cell}: the parts hold {} of its {} work items",
+                tally.chunks,
+                layout.chunks_per_cell()
+            )));
+        }
+        records.push(CellRecord::of(&CellRun { cell_id: cell, tally }));
+    }
+    let dir = RunDir::create(out)?;
+    let info = RunInfo {
+        started: String::new(),
+        finished: jiff::Timestamp::now().to_string(),
+        threads: 0,
+        wall_s: 0.0,
+    };
+    let files = dir.write_all(&Results {
+        sweep: &sweep,
+        cells: &records,
+        info: &info,
+    })?;
+    dir.keep();
+    Ok(Merged {
+        sweep,
+        records,
+        files,
+    })
+}
