@@ -15,8 +15,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use coordsim::engine::{Progress, RunOptions, Shard};
 use coordsim::latency::Latency;
 use coordsim::output::{OutputError, RunDir, table};
-use coordsim::run::{self, Finished, Plan, RunError};
 use coordsim::protocols::{self, ProtocolInfo};
+use coordsim::run::{self, Finished, Plan, RunError};
 use coordsim::sweep::{MAX_TRIALS, Sweep, SweepError};
 
 const EXAMPLES: &str = "\
@@ -225,10 +225,15 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let dir = match &args.out {
         Some(path) => path.clone(),
         None if args.resume => {
-            return Err(UsageError("--resume needs --out: the directory of the run to resume".into()).into());
+            return Err(UsageError(
+                "--resume needs --out: the directory of the run to resume".into(),
+            )
+            .into());
         }
         None => {
-            let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
+            let stamp = jiff::Timestamp::now()
+                .strftime("%Y%m%dT%H%M%SZ")
+                .to_string();
             let name = match shard.count {
                 1 => sweep.name.clone(),
                 n => format!("{}-shard-{}-of-{n}", sweep.name, shard.index),
@@ -249,7 +254,11 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         sweep.cells.len(),
         sweep.trials,
         sweep.origin,
-        if shard.count > 1 { format!(" (shard {shard})") } else { String::new() },
+        if shard.count > 1 {
+            format!(" (shard {shard})")
+        } else {
+            String::new()
+        },
         dir.display()
     );
 
@@ -260,7 +269,9 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         if handler_stop.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
-        eprintln!("\ninterrupted: finishing the work items in flight and saving (Ctrl-C again to quit now)");
+        eprintln!(
+            "\ninterrupted: finishing the work items in flight and saving (Ctrl-C again to quit now)"
+        );
     });
     let plan = Plan {
         options: RunOptions {
@@ -273,12 +284,14 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     };
     let clock = Instant::now();
     let progress = Progress::default();
-    let finished = with_progress_bar(&sweep, &progress, || run::execute(&sweep, &plan, &stop, &progress))
-        .map_err(|e| match e {
-            RunError::Mismatch(m) => anyhow::Error::new(UsageError(m)),
-            RunError::Output(OutputError::Exists(p)) => anyhow::Error::new(OutputError::Exists(p)),
-            other => anyhow::Error::new(other),
-        })?;
+    let finished = with_progress_bar(&sweep, &progress, || {
+        run::execute(&sweep, &plan, &stop, &progress)
+    })
+    .map_err(|e| match e {
+        RunError::Mismatch(m) => anyhow::Error::new(UsageError(m)),
+        RunError::Output(OutputError::Exists(p)) => anyhow::Error::new(OutputError::Exists(p)),
+        other => anyhow::Error::new(other),
+    })?;
     let wall_s = clock.elapsed().as_secs_f64();
     match finished {
         Finished::Interrupted { done, total, dir } => {
@@ -286,7 +299,11 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             eprintln!("resume with: {}", resume_command(&args, &dir, shard));
             Ok(ExitCode::from(130))
         }
-        Finished::Complete { files, records, dir } => {
+        Finished::Complete {
+            files,
+            records,
+            dir,
+        } => {
             if !args.quiet && !records.is_empty() {
                 println!("{}", table::summary(&sweep, &records));
             }
@@ -313,7 +330,11 @@ fn resume_command(args: &RunArgs, dir: &Path, shard: Shard) -> String {
     if let Some(sweep) = &args.sweep {
         words.push(sweep.display().to_string());
     }
-    words.extend(["--out".to_string(), dir.display().to_string(), "--resume".to_string()]);
+    words.extend([
+        "--out".to_string(),
+        dir.display().to_string(),
+        "--resume".to_string(),
+    ]);
     if let Some(seed) = args.seed {
         words.push(format!("--seed {seed}"));
     }
@@ -342,16 +363,26 @@ fn shard_from_env() -> Result<Option<(Shard, &'static str)>> {
         };
         let id = number("SLURM_ARRAY_TASK_ID", id)?;
         let count = number("SLURM_ARRAY_TASK_COUNT", count)?;
-        let shard = Shard::new(id.saturating_sub(min), count).map_err(|e| UsageError(e.to_string()))?;
-        return Ok(Some((shard, "SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT")));
+        let shard =
+            Shard::new(id.saturating_sub(min), count).map_err(|e| UsageError(e.to_string()))?;
+        return Ok(Some((
+            shard,
+            "SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT",
+        )));
     }
     if let Some(index) = var("JOB_COMPLETION_INDEX") {
         let count = var("COORDSIM_SHARD_COUNT").ok_or_else(|| {
             UsageError("JOB_COMPLETION_INDEX is set: set COORDSIM_SHARD_COUNT to the job's completions, or pass --shard K/N".into())
         })?;
-        let shard = Shard::new(number("JOB_COMPLETION_INDEX", index)?, number("COORDSIM_SHARD_COUNT", count)?)
-            .map_err(|e| UsageError(e.to_string()))?;
-        return Ok(Some((shard, "JOB_COMPLETION_INDEX and COORDSIM_SHARD_COUNT")));
+        let shard = Shard::new(
+            number("JOB_COMPLETION_INDEX", index)?,
+            number("COORDSIM_SHARD_COUNT", count)?,
+        )
+        .map_err(|e| UsageError(e.to_string()))?;
+        return Ok(Some((
+            shard,
+            "JOB_COMPLETION_INDEX and COORDSIM_SHARD_COUNT",
+        )));
     }
     Ok(None)
 }

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
-use crate::engine::{self, Assembler, CHUNK_TRIALS, CellRun, EngineError, ItemSet, Progress, RunOptions, Shard};
+use crate::engine::{
+    self, Assembler, CHUNK_TRIALS, CellRun, EngineError, ItemSet, Progress, RunOptions, Shard,
+};
 use crate::output::tallies::{TallyWriter, read_tallies, write_tallies};
 use crate::output::{CellRecord, OutputError, Results, RunDir, RunInfo, SweepCopy};
 use crate::sweep::Sweep;
@@ -102,7 +104,9 @@ impl Identity {
                 .ok_or_else(|| format!("no `{key}` in its metadata"))
         };
         let number = |key: &str| -> Result<u64, String> {
-            get(key)?.parse().map_err(|_| format!("bad `{key}` in its metadata"))
+            get(key)?
+                .parse()
+                .map_err(|_| format!("bad `{key}` in its metadata"))
         };
         Ok(Self {
             version: get("coordsim.version")?,
@@ -115,25 +119,29 @@ impl Identity {
         })
     }
 
-    /// How `other` differs from this identity, in words, ignoring the shard index.
+    /// How `other` differs from this identity, in words ("seed 7 (not 2024)"), ignoring the
+    /// shard index.
     pub fn difference(&self, other: &Identity) -> Option<String> {
+        let differ = |what: &str, theirs: &dyn std::fmt::Display, ours: &dyn std::fmt::Display| {
+            Some(format!("{what} {theirs} (not {ours})"))
+        };
         if self.version != other.version {
-            return Some(format!("coordsim version {} vs {}", other.version, self.version));
+            return differ("coordsim version", &other.version, &self.version);
         }
         if self.sweep != other.sweep {
-            return Some("a different sweep file".to_string());
+            return Some("another sweep file".to_string());
         }
         if self.seed != other.seed {
-            return Some(format!("seed {} vs {}", other.seed, self.seed));
+            return differ("seed", &other.seed, &self.seed);
         }
         if self.trials != other.trials {
-            return Some(format!("trials {} vs {}", other.trials, self.trials));
+            return differ("trials", &other.trials, &self.trials);
         }
         if self.chunk_trials != other.chunk_trials {
-            return Some(format!("chunk size {} vs {}", other.chunk_trials, self.chunk_trials));
+            return differ("chunk size", &other.chunk_trials, &self.chunk_trials);
         }
         if self.shard.count != other.shard.count {
-            return Some(format!("{} shards vs {}", other.shard.count, self.shard.count));
+            return differ("shard count", &other.shard.count, &self.shard.count);
         }
         None
     }
@@ -141,13 +149,18 @@ impl Identity {
     fn to_toml(&self) -> String {
         let mut table = toml::Table::new();
         for (k, v) in self.metadata() {
-            table.insert(k.trim_start_matches("coordsim.").to_string(), toml::Value::String(v));
+            table.insert(
+                k.trim_start_matches("coordsim.").to_string(),
+                toml::Value::String(v),
+            );
         }
         toml::to_string(&table).expect("strings serialize")
     }
 
     fn from_toml(text: &str) -> Result<Self, String> {
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.message().to_string())?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| e.message().to_string())?;
         let map = table
             .into_iter()
             .filter_map(|(k, v)| v.as_str().map(|s| (format!("coordsim.{k}"), s.to_string())))
@@ -218,7 +231,9 @@ pub fn execute(
 
     let layout = engine::layout(sweep);
     let shard = plan.options.shard;
-    let total = (shard.index..layout.items()).step_by(shard.count as usize).count() as u64;
+    let total = (shard.index..layout.items())
+        .step_by(shard.count as usize)
+        .count() as u64;
     let mut assembler = Assembler::new(layout, shard);
     let mut sink = Sink::new(dir.path(), shard)?;
 
@@ -231,9 +246,12 @@ pub fn execute(
         let theirs = Identity::from_metadata(&metadata)
             .map_err(|e| RunError::Mismatch(format!("{}: {e}", file.display())))?;
         if let Some(d) = identity.difference(&theirs).or_else(|| {
-            (theirs.shard != shard).then(|| format!("shard {} vs {shard}", theirs.shard))
+            (theirs.shard != shard).then(|| format!("shard {} (not {shard})", theirs.shard))
         }) {
-            return Err(RunError::Mismatch(format!("{}: checkpoint of {d}", file.display())));
+            return Err(RunError::Mismatch(format!(
+                "{}: a checkpoint of another run: {d}",
+                file.display()
+            )));
         }
         let items: ItemSet = metadata
             .get("coordsim.items")
@@ -241,7 +259,10 @@ pub fn execute(
             .parse()
             .map_err(|e| RunError::Mismatch(format!("{}: {e}", file.display())))?;
         if done.overlaps(&items) {
-            return Err(RunError::Mismatch(format!("{}: work items counted twice", file.display())));
+            return Err(RunError::Mismatch(format!(
+                "{}: work items counted twice",
+                file.display()
+            )));
         }
         done.extend(&items);
         for (cell, tally) in tallies {
@@ -293,7 +314,10 @@ pub fn execute(
     let info = RunInfo {
         started: started.to_string(),
         finished: jiff::Timestamp::now().to_string(),
-        threads: plan.options.threads.unwrap_or_else(rayon::current_num_threads),
+        threads: plan
+            .options
+            .threads
+            .unwrap_or_else(rayon::current_num_threads),
         wall_s: clock.elapsed().as_secs_f64(),
     };
     let (files, records) = sink.finish(sweep, &dir, &identity, &info)?;
@@ -309,7 +333,10 @@ fn checkpoint_files(dir: &Path) -> Result<Vec<PathBuf>, RunError> {
     let mut files = Vec::new();
     for entry in fs::read_dir(dir).map_err(OutputError::io(dir))? {
         let path = entry.map_err(OutputError::io(dir))?.path();
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if name.starts_with('.') {
             // A temporary file of a checkpoint that was being written when the run died.
             let _ = fs::remove_file(&path);
@@ -331,16 +358,20 @@ fn open_for_resume(path: &Path, identity: &Identity) -> Result<RunDir, RunError>
     let theirs = Identity::from_toml(&text)
         .map_err(|e| RunError::Mismatch(format!("{}: {e}", run_file.display())))?;
     if let Some(d) = identity.difference(&theirs).or_else(|| {
-        (theirs.shard != identity.shard).then(|| format!("shard {} vs {}", theirs.shard, identity.shard))
+        (theirs.shard != identity.shard)
+            .then(|| format!("shard {} (not {})", theirs.shard, identity.shard))
     }) {
         return Err(RunError::Mismatch(format!(
-            "{} holds a run of {d}: resume it with the same sweep, seed, trials and shard",
+            "{} holds another run: {d}; resume with the same sweep, seed, trials and shard",
             path.display()
         )));
     }
     for done in [SUMMARY_FILE, PART_FILE] {
         if path.join(done).exists() {
-            return Err(RunError::Mismatch(format!("{} is complete: nothing to resume", path.display())));
+            return Err(RunError::Mismatch(format!(
+                "{} is complete: nothing to resume",
+                path.display()
+            )));
         }
     }
     Ok(RunDir::existing(path))
@@ -357,7 +388,10 @@ impl Pending {
     fn add(&mut self, batch: &engine::Batch) {
         self.items.extend(&batch.items);
         for (cell, tally) in &batch.tallies {
-            self.tallies.entry(*cell).or_insert_with(Tally::empty).merge(tally);
+            self.tallies
+                .entry(*cell)
+                .or_insert_with(Tally::empty)
+                .merge(tally);
         }
     }
 
@@ -378,17 +412,31 @@ impl Pending {
 
 /// Where finished cells go: summary records for a whole run, a part file for a shard.
 enum Sink {
-    Whole { records: Vec<CellRecord>, cells: u64 },
-    Part { writer: TallyWriter, path: PathBuf, cells: u64 },
+    Whole {
+        records: Vec<CellRecord>,
+        cells: u64,
+    },
+    Part {
+        writer: Box<TallyWriter>,
+        path: PathBuf,
+        cells: u64,
+    },
 }
 
 impl Sink {
     fn new(dir: &Path, shard: Shard) -> Result<Self, RunError> {
         Ok(if shard.count == 1 {
-            Sink::Whole { records: Vec::new(), cells: 0 }
+            Sink::Whole {
+                records: Vec::new(),
+                cells: 0,
+            }
         } else {
             let path = dir.join(PART_FILE);
-            Sink::Part { writer: TallyWriter::create(&path)?, path, cells: 0 }
+            Sink::Part {
+                writer: Box::new(TallyWriter::create(&path)?),
+                path,
+                cells: 0,
+            }
         })
     }
 
@@ -416,7 +464,11 @@ impl Sink {
         match self {
             Sink::Whole { mut records, .. } => {
                 records.sort_by_key(|r| r.cell_id);
-                let results = Results { sweep, cells: &records, info };
+                let results = Results {
+                    sweep,
+                    cells: &records,
+                    info,
+                };
                 let files = dir.write_all(&results)?;
                 Ok((files, records))
             }
@@ -430,12 +482,18 @@ impl Sink {
                 ]);
                 writer.finish(metadata)?;
                 let records: Vec<CellRecord> = Vec::new();
-                let copy = dir.write(&SweepCopy, &Results { sweep, cells: &records, info })?;
+                let copy = dir.write(
+                    &SweepCopy,
+                    &Results {
+                        sweep,
+                        cells: &records,
+                        info,
+                    },
+                )?;
                 Ok((vec![path, copy], records))
             }
         }
     }
-
 }
 
 impl Sink {
@@ -482,7 +540,10 @@ fn part_file(path: &Path) -> Result<PathBuf, RunError> {
             path.display()
         )));
     }
-    Err(RunError::Mismatch(format!("{}: not a part (no {PART_FILE})", path.display())))
+    Err(RunError::Mismatch(format!(
+        "{}: not a part (no {PART_FILE})",
+        path.display()
+    )))
 }
 
 /// Merges the parts of a sharded run into the files of a whole run in `out`: the same
@@ -501,14 +562,14 @@ pub fn merge(parts: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
         let reader = TallyReader::open(&file)?;
         let identity = Identity::from_metadata(&reader.metadata)
             .map_err(|e| RunError::Mismatch(format!("{}: {e}", file.display())))?;
-        if let Some((first, first_file)) = identities.first() {
-            if let Some(d) = Identity::difference(first, &identity) {
-                return Err(RunError::Mismatch(format!(
-                    "{} is a part of {d} than {}",
-                    file.display(),
-                    first_file.display()
-                )));
-            }
+        if let Some((first, first_file)) = identities.first()
+            && let Some(d) = Identity::difference(first, &identity)
+        {
+            return Err(RunError::Mismatch(format!(
+                "{} does not belong with {}: {d}",
+                file.display(),
+                first_file.display()
+            )));
         }
         identities.push((identity, file));
         readers.push(reader.peekable());
@@ -530,7 +591,10 @@ pub fn merge(parts: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
         .map(|k| format!("{k}/{count}"))
         .collect();
     if !missing.is_empty() {
-        return Err(RunError::Mismatch(format!("missing shard(s) {}", missing.join(", "))));
+        return Err(RunError::Mismatch(format!(
+            "missing shard(s) {}",
+            missing.join(", ")
+        )));
     }
 
     let identity = &identities[0].0;
@@ -543,10 +607,14 @@ pub fn merge(parts: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
     for cell in 0..layout.cells {
         let mut tally = Tally::empty();
         for reader in &mut readers {
-            while let Some(row) = reader.next_if(|row| row.as_ref().map_or(true, |(c, _)| *c <= cell)) {
+            while let Some(row) =
+                reader.next_if(|row| row.as_ref().map_or(true, |(c, _)| *c <= cell))
+            {
                 let (c, part) = row?;
                 if c < cell {
-                    return Err(RunError::Mismatch(format!("cell {c} appears out of order in a part")));
+                    return Err(RunError::Mismatch(format!(
+                        "cell {c} appears out of order in a part"
+                    )));
                 }
                 tally.merge(&part);
             }
@@ -558,7 +626,10 @@ pub fn merge(parts: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
                 layout.chunks_per_cell()
             )));
         }
-        records.push(CellRecord::of(&CellRun { cell_id: cell, tally }));
+        records.push(CellRecord::of(&CellRun {
+            cell_id: cell,
+            tally,
+        }));
     }
     let dir = RunDir::create(out)?;
     let info = RunInfo {

@@ -102,7 +102,9 @@ impl Tally {
             ("rounds", &rounds, ROUNDS_MAX),
         ] {
             let reference = histogram(max);
-            if (h.low(), h.high(), h.sigfig()) != (reference.low(), reference.high(), reference.sigfig()) {
+            if (h.low(), h.high(), h.sigfig())
+                != (reference.low(), reference.high(), reference.sigfig())
+            {
                 return Err(format!(
                     "{name} histogram has bounds {}..{} at {} digits, not {}..{} at {}",
                     h.low(),

@@ -71,7 +71,12 @@ fn files_read_back_with_the_documented_schema() {
     names.sort();
     assert_eq!(
         names,
-        ["coordsim-run.toml", "histograms.parquet", "summary.parquet", "sweep.toml"]
+        [
+            "coordsim-run.toml",
+            "histograms.parquet",
+            "summary.parquet",
+            "sweep.toml"
+        ]
     );
 
     let (summary, metadata) = read_parquet(&dir.join("summary.parquet"));

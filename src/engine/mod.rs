@@ -176,7 +176,9 @@ pub fn run<E: From<EngineError>>(
                     let (_, tally) = partial.tallies.last_mut().expect("just pushed");
                     run_item(sweep.model(item.cell as usize), sweep.seed, item, tally);
                     partial.items.insert(item.index);
-                    progress.trials_done.fetch_add(item.trials, Ordering::Relaxed);
+                    progress
+                        .trials_done
+                        .fetch_add(item.trials, Ordering::Relaxed);
                     partial
                 })
                 .reduce(Batch::default, merge_batches)
@@ -273,7 +275,10 @@ mod tests {
         // Shards and interruptions split the items differently; the cells come out the same.
         let mut assembled: Vec<Option<Tally>> = vec![None; sweep.cells.len()];
         for index in 0..3 {
-            let options = RunOptions { threads: Some(2), shard: Shard::new(index, 3).unwrap() };
+            let options = RunOptions {
+                threads: Some(2),
+                shard: Shard::new(index, 3).unwrap(),
+            };
             for cell in run_all(&sweep, &options).unwrap() {
                 let slot = &mut assembled[cell.cell_id as usize];
                 match slot {
@@ -285,7 +290,14 @@ mod tests {
         for (a, b) in runs[0].iter().zip(&assembled) {
             assert_eq!(Some(&a.tally), b.as_ref(), "cell {} from shards", a.cell_id);
         }
-        let reseeded = run_all(&sweep.with_seed(12345), &RunOptions { threads: Some(2), ..Default::default() }).unwrap();
+        let reseeded = run_all(
+            &sweep.with_seed(12345),
+            &RunOptions {
+                threads: Some(2),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert!(
             reseeded
                 .iter()

@@ -59,7 +59,11 @@ impl Layout {
         let first = u64::from(cell) * per_cell;
         let count_below = |end: u64| {
             // Items g < end with g = shard.index (mod shard.count).
-            if end <= shard.index { 0 } else { (end - shard.index).div_ceil(shard.count) }
+            if end <= shard.index {
+                0
+            } else {
+                (end - shard.index).div_ceil(shard.count)
+            }
         };
         count_below(first + per_cell) - count_below(first)
     }
@@ -103,7 +107,11 @@ impl FromStr for Shard {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (k, n) = s.split_once('/').ok_or_else(|| ShardError(s.to_string()))?;
-        let parse = |x: &str| x.trim().parse::<u64>().map_err(|_| ShardError(s.to_string()));
+        let parse = |x: &str| {
+            x.trim()
+                .parse::<u64>()
+                .map_err(|_| ShardError(s.to_string()))
+        };
         Shard::new(parse(k)?, parse(n)?).map_err(|_| ShardError(s.to_string()))
     }
 }
@@ -203,7 +211,9 @@ impl FromStr for ItemSet {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut set = ItemSet::new();
         for part in s.split(',').filter(|p| !p.is_empty()) {
-            let (a, b) = part.split_once('-').ok_or_else(|| format!("bad range `{part}`"))?;
+            let (a, b) = part
+                .split_once('-')
+                .ok_or_else(|| format!("bad range `{part}`"))?;
             let a: u64 = a.parse().map_err(|_| format!("bad range `{part}`"))?;
             let b: u64 = b.parse().map_err(|_| format!("bad range `{part}`"))?;
             if b < a {
@@ -221,18 +231,27 @@ mod tests {
 
     #[test]
     fn items_cover_each_cell_exactly() {
-        let layout = Layout { cells: 3, trials: 2 * CHUNK_TRIALS + 5 };
+        let layout = Layout {
+            cells: 3,
+            trials: 2 * CHUNK_TRIALS + 5,
+        };
         assert_eq!(layout.chunks_per_cell(), 3);
         let items: Vec<WorkItem> = (0..layout.items()).map(|g| layout.item(g)).collect();
         assert_eq!(items[4].cell, 1);
         assert_eq!(items[4].chunk, 1);
         assert_eq!(items[5].trials, 5);
-        assert_eq!(items.iter().map(|i| i.trials).sum::<u64>(), 3 * layout.trials);
+        assert_eq!(
+            items.iter().map(|i| i.trials).sum::<u64>(),
+            3 * layout.trials
+        );
     }
 
     #[test]
     fn shards_partition_the_items() {
-        let layout = Layout { cells: 5, trials: 7 * CHUNK_TRIALS };
+        let layout = Layout {
+            cells: 5,
+            trials: 7 * CHUNK_TRIALS,
+        };
         for count in 1..=6 {
             let mut seen = vec![0; layout.items() as usize];
             for index in 0..count {

@@ -300,7 +300,9 @@ impl Drop for RunDir {
         }
         let checkpointed = fs::read_dir(self.path.join(crate::run::CHECKPOINTS))
             .map(|entries| {
-                entries.flatten().any(|e| e.file_name().to_string_lossy().ends_with(".parquet"))
+                entries
+                    .flatten()
+                    .any(|e| e.file_name().to_string_lossy().ends_with(".parquet"))
             })
             .unwrap_or(false);
         if !checkpointed {
@@ -316,7 +318,9 @@ pub fn write_atomically(
     path: &Path,
     write: impl FnOnce(File) -> Result<(), OutputError>,
 ) -> Result<(), OutputError> {
-    let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     let tmp = path.with_file_name(format!(".{name}.tmp"));
     let file = File::create(&tmp).map_err(OutputError::io(&tmp))?;
     let written = write(file).and_then(|()| {

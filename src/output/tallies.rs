@@ -37,7 +37,9 @@ fn format_error(path: &Path) -> impl Fn(&dyn std::fmt::Display) -> OutputError +
 }
 
 fn decimal(values: Vec<i128>) -> Result<ArrayRef, ArrowError> {
-    Ok(Arc::new(Decimal128Array::from(values).with_precision_and_scale(38, 0)?))
+    Ok(Arc::new(
+        Decimal128Array::from(values).with_precision_and_scale(38, 0)?,
+    ))
 }
 
 fn schema() -> SchemaRef {
@@ -51,7 +53,9 @@ fn batch(rows: &[(u32, &Tally)]) -> Result<RecordBatch, String> {
     )];
     let mut u64s = |name: &str, get: &dyn Fn(&Tally) -> u64| {
         fields.push(Field::new(name, DataType::UInt64, false));
-        columns.push(Arc::new(rows.iter().map(|(_, t)| get(t)).collect::<UInt64Array>()));
+        columns.push(Arc::new(
+            rows.iter().map(|(_, t)| get(t)).collect::<UInt64Array>(),
+        ));
     };
     u64s("chunks", &|t| t.chunks);
     u64s("successes", &|t| t.successes);
@@ -61,24 +65,34 @@ fn batch(rows: &[(u32, &Tally)]) -> Result<RecordBatch, String> {
     u64s(MAXIMA[1], &|t| t.messages_max);
     u64s(MAXIMA[2], &|t| t.rounds_max);
     u64s("busy_ns", &|t| t.busy_ns);
-    let sums: [fn(&Tally) -> u128; 3] = [|t| t.latency_sum_ns, |t| t.messages_sum, |t| t.rounds_sum];
+    let sums: [fn(&Tally) -> u128; 3] =
+        [|t| t.latency_sum_ns, |t| t.messages_sum, |t| t.rounds_sum];
     let extras = (0..MAX_EXTRAS).map(|i| (format!("extra_{i}_sum"), i));
     let decimal_type = DataType::Decimal128(38, 0);
     for (name, get) in SUMS.iter().zip(sums) {
         fields.push(Field::new(*name, decimal_type.clone(), false));
-        columns.push(decimal(rows.iter().map(|(_, t)| get(t) as i128).collect()).map_err(|e| e.to_string())?);
+        columns.push(
+            decimal(rows.iter().map(|(_, t)| get(t) as i128).collect())
+                .map_err(|e| e.to_string())?,
+        );
     }
     for (name, i) in extras {
         fields.push(Field::new(name, decimal_type.clone(), false));
-        columns.push(decimal(rows.iter().map(|(_, t)| t.extras_sum[i] as i128).collect()).map_err(|e| e.to_string())?);
+        columns.push(
+            decimal(rows.iter().map(|(_, t)| t.extras_sum[i] as i128).collect())
+                .map_err(|e| e.to_string())?,
+        );
     }
-    let histograms: [fn(&Tally) -> &Histogram<u64>; 3] = [Tally::latency_ns, Tally::messages, Tally::rounds];
+    let histograms: [fn(&Tally) -> &Histogram<u64>; 3] =
+        [Tally::latency_ns, Tally::messages, Tally::rounds];
     let mut serializer = V2Serializer::new();
     for (name, get) in HISTOGRAMS.iter().zip(histograms) {
         let mut blobs = Vec::with_capacity(rows.len());
         for (_, t) in rows {
             let mut bytes = Vec::new();
-            serializer.serialize(get(t), &mut bytes).map_err(|e| format!("{e:?}"))?;
+            serializer
+                .serialize(get(t), &mut bytes)
+                .map_err(|e| format!("{e:?}"))?;
             blobs.push(bytes);
         }
         fields.push(Field::new(*name, DataType::Binary, false));
@@ -99,7 +113,9 @@ impl TallyWriter {
     /// Starts the tally file `path`.
     pub fn create(path: &Path) -> Result<Self, OutputError> {
         let fail = format_error(path);
-        let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let name = path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         let tmp = path.with_file_name(format!(".{name}.tmp"));
         let file = File::create(&tmp).map_err(OutputError::io(&tmp))?;
         let level = ZstdLevel::try_new(3).map_err(|e| fail(&e))?;
@@ -161,7 +177,8 @@ pub fn write_tallies(
 /// The metadata of the tally file at `path`, without reading its rows.
 pub fn read_metadata(path: &Path) -> Result<BTreeMap<String, String>, OutputError> {
     let file = File::open(path).map_err(OutputError::io(path))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format_error(path)(&e))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format_error(path)(&e))?;
     Ok(metadata_of(&builder))
 }
 
@@ -247,8 +264,9 @@ impl TallyReader {
                 .map_err(|e| fail(&format!("cell {cell}: bad histogram: {e:?}")))?;
             histograms.push(h);
         }
-        let [latency_ns, messages, rounds]: [Histogram<u64>; 3] =
-            histograms.try_into().map_err(|_| fail(&"three histograms"))?;
+        let [latency_ns, messages, rounds]: [Histogram<u64>; 3] = histograms
+            .try_into()
+            .map_err(|_| fail(&"three histograms"))?;
         let mut extras_sum = [0; MAX_EXTRAS];
         for (k, slot) in extras_sum.iter_mut().enumerate() {
             *slot = sum_at(&format!("extra_{k}_sum"))?;
@@ -291,8 +309,11 @@ impl Iterator for TallyReader {
     }
 }
 
+/// Rows of a tally file, and its key-value metadata.
+pub type TallyFile = (Vec<(u32, Tally)>, BTreeMap<String, String>);
+
 /// The tallies and metadata of the tally file at `path`.
-pub fn read_tallies(path: &Path) -> Result<(Vec<(u32, Tally)>, BTreeMap<String, String>), OutputError> {
+pub fn read_tallies(path: &Path) -> Result<TallyFile, OutputError> {
     let mut reader = TallyReader::open(path)?;
     let metadata = std::mem::take(&mut reader.metadata);
     let rows = reader.collect::<Result<Vec<_>, _>>()?;
