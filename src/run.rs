@@ -231,9 +231,10 @@ pub fn execute(
 
     let layout = engine::layout(sweep);
     let shard = plan.options.shard;
-    let total = (shard.index..layout.items())
-        .step_by(shard.count as usize)
-        .count() as u64;
+    let total = {
+        let block = layout.shard_items(shard);
+        block.end - block.start
+    };
     let mut assembler = Assembler::new(layout, shard);
     let mut sink = Sink::new(dir.path(), shard)?;
 

@@ -142,8 +142,8 @@ pub fn run<E: From<EngineError>>(
     let layout = layout(sweep);
     let shard = options.shard;
     let batch_items = BATCH_ITEMS_PER_THREAD * pool.current_num_threads();
-    let mut todo = (shard.index..layout.items())
-        .step_by(shard.count as usize)
+    let mut todo = layout
+        .shard_items(shard)
         .filter(|&g| !done.contains(g))
         .map(|g| layout.item(g))
         .peekable();

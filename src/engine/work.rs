@@ -53,24 +53,27 @@ impl Layout {
         }
     }
 
+    /// The work items of `shard`: the `index`-th of `count` contiguous blocks of nearly equal
+    /// size, `[floor(index * items / count), floor((index + 1) * items / count))`.
+    pub fn shard_items(&self, shard: Shard) -> std::ops::Range<u64> {
+        let items = u128::from(self.items());
+        let bound = |k: u64| (u128::from(k) * items / u128::from(shard.count)) as u64;
+        bound(shard.index)..bound(shard.index + 1)
+    }
+
     /// How many work items of `cell` belong to `shard`.
     pub fn cell_items_in(&self, cell: u32, shard: Shard) -> u64 {
         let per_cell = self.chunks_per_cell();
         let first = u64::from(cell) * per_cell;
-        let count_below = |end: u64| {
-            // Items g < end with g = shard.index (mod shard.count).
-            if end <= shard.index {
-                0
-            } else {
-                (end - shard.index).div_ceil(shard.count)
-            }
-        };
-        count_below(first + per_cell) - count_below(first)
+        let block = self.shard_items(shard);
+        let (start, end) = (block.start.max(first), block.end.min(first + per_cell));
+        end.saturating_sub(start)
     }
 }
 
-/// One of `count` independent processes sharing a sweep: it runs the work items whose global
-/// index is `index` modulo `count`, so every cell, even a single huge one, is spread evenly.
+/// One of `count` independent processes sharing a sweep: it runs the `index`-th of `count`
+/// contiguous blocks of work items ([`Layout::shard_items`]), so the shares are equal within
+/// one item and even a single huge cell is spread over every process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
     /// This process's share, from 0.
@@ -89,11 +92,6 @@ impl Shard {
             return Err(ShardError(format!("{index}/{count}")));
         }
         Ok(Self { index, count })
-    }
-
-    /// Whether work item `index` is in this shard.
-    pub fn contains(&self, index: u64) -> bool {
-        index % self.count == self.index
     }
 }
 
@@ -254,19 +252,27 @@ mod tests {
         };
         for count in 1..=6 {
             let mut seen = vec![0; layout.items() as usize];
+            let mut sizes = Vec::new();
             for index in 0..count {
                 let shard = Shard::new(index, count).unwrap();
-                for g in (0..layout.items()).filter(|&g| shard.contains(g)) {
+                let block = layout.shard_items(shard);
+                sizes.push(block.end - block.start);
+                for g in block.clone() {
                     seen[g as usize] += 1;
                 }
                 for cell in 0..layout.cells {
-                    let expected = (0..layout.items())
-                        .filter(|&g| shard.contains(g) && layout.item(g).cell == cell)
+                    let expected = block
+                        .clone()
+                        .filter(|&g| layout.item(g).cell == cell)
                         .count() as u64;
                     assert_eq!(layout.cell_items_in(cell, shard), expected);
                 }
             }
             assert!(seen.iter().all(|&n| n == 1));
+            assert!(
+                sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1,
+                "{sizes:?}"
+            );
         }
         assert_eq!("2/4".parse::<Shard>().unwrap(), Shard::new(2, 4).unwrap());
         assert!("4/4".parse::<Shard>().is_err());
