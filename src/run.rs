@@ -321,7 +321,10 @@ pub fn execute(
             .unwrap_or_else(rayon::current_num_threads),
         wall_s: clock.elapsed().as_secs_f64(),
     };
-    let (files, records) = sink.finish(sweep, &dir, &identity, &info)?;
+    let mut items = ItemSet::new();
+    let block = layout.shard_items(shard);
+    items.insert_range(block.start, block.end);
+    let (files, records) = sink.finish(sweep, &dir, &identity, &info, &items)?;
     fs::remove_dir_all(&checkpoints).map_err(OutputError::io(&checkpoints))?;
     Ok(Finished::Complete {
         files,
@@ -461,6 +464,7 @@ impl Sink {
         dir: &RunDir,
         identity: &Identity,
         info: &RunInfo,
+        items: &ItemSet,
     ) -> Result<(Vec<PathBuf>, Vec<CellRecord>), RunError> {
         match self {
             Sink::Whole { mut records, .. } => {
@@ -477,6 +481,8 @@ impl Sink {
                 let mut metadata = identity.metadata();
                 metadata.extend([
                     ("coordsim.kind".to_string(), "part".to_string()),
+                    ("coordsim.items".to_string(), items.to_string()),
+                    ("coordsim.work_items".to_string(), items.len().to_string()),
                     ("coordsim.host".to_string(), host()),
                     ("coordsim.started_utc".to_string(), info.started.clone()),
                     ("coordsim.finished_utc".to_string(), info.finished.clone()),

@@ -50,6 +50,22 @@ fn merged_shards_equal_a_single_process() {
         );
         assert!(dir.join(format!("parts/part-{k}/part.parquet")).is_file());
         assert!(!dir.join(format!("parts/part-{k}/summary.parquet")).exists());
+        let (_, metadata) = read_parquet(&dir.join(format!("parts/part-{k}/part.parquet")));
+        let metadata: std::collections::HashMap<_, _> = metadata.into_iter().collect();
+        assert_eq!(metadata["coordsim.shard"], format!("{k}/3"));
+        // 40 cells of 4 chunks: 160 work items in blocks of 53, 53 and 54.
+        assert_eq!(
+            metadata["coordsim.work_items"],
+            if k == 2 { "54" } else { "53" }
+        );
+        for key in [
+            "coordsim.version",
+            "coordsim.host",
+            "coordsim.started_utc",
+            "coordsim.finished_utc",
+        ] {
+            assert!(!metadata[key].is_empty(), "{key}");
+        }
     }
     coordsim(dir)
         .args(["merge", "parts/part-*", "--out", "merged", "--quiet"])
