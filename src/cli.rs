@@ -17,6 +17,7 @@ use coordsim::latency::Latency;
 use coordsim::output::{OutputError, RunDir, table};
 use coordsim::protocols::{self, ProtocolInfo};
 use coordsim::run::{self, Finished, Plan, RunError};
+use coordsim::show::{self, Filter, Format, ShowError};
 use coordsim::sweep::{MAX_TRIALS, Sweep, SweepError};
 
 const EXAMPLES: &str = "\
@@ -30,6 +31,7 @@ Examples:
   coordsim latency                     the latency models and their keys
   coordsim run sweep.toml --shard 0/4 --out parts/0     one of four independent processes
   coordsim merge 'parts/*' --out merged                 the four parts as one result
+  coordsim show merged --where protocol=raft            print a run's summary
   coordsim run sweep.toml --out out/big --resume        continue after a crash or Ctrl-C";
 
 const SWEEP_FORMAT: &str = "\
@@ -85,6 +87,14 @@ enum Command {
     Run(RunArgs),
     /// Merge the parts of a sharded run into summary.parquet and histograms.parquet
     Merge(MergeArgs),
+    /// Print a run's summary: a table, CSV, JSON or Markdown
+    #[command(after_help = "\
+Examples:
+  coordsim show results/default-20261124T065000Z
+  coordsim show out/ladder --where protocol=raft --where nodes>=10
+  coordsim show out/ladder --columns protocol,nodes,success_rate,latency_ms_p99 --format markdown
+  coordsim show out/ladder --format csv > ladder.csv")]
+    Show(ShowArgs),
     /// List the protocols with their parameters, or print one protocol's full model
     Protocols {
         /// A protocol name, e.g. quorum
@@ -130,6 +140,22 @@ struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+struct ShowArgs {
+    /// A run directory (holding summary.parquet)
+    dir: PathBuf,
+    /// Columns to show, comma-separated, or `all` [default: the varied parameters and the
+    /// headline results for a table; all columns for csv and json]
+    #[arg(long, value_delimiter = ',')]
+    columns: Vec<String>,
+    /// Keep rows where COLUMN=VALUE (also !=, <, <=, >, >=); repeat to combine
+    #[arg(long = "where", value_name = "FILTER")]
+    filters: Vec<Filter>,
+    /// Output format: table, csv, json or markdown
+    #[arg(long, default_value = "table")]
+    format: Format,
+}
+
+#[derive(Debug, Args)]
 struct MergeArgs {
     /// Part directories (or their part.parquet files); globs such as 'parts/*' are expanded
     #[arg(required = true)]
@@ -152,6 +178,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Merge(args) => merge(args),
+        Command::Show(args) => show(args),
         Command::Protocols { name: None } => {
             println!("{}", protocol_list());
             Ok(ExitCode::SUCCESS)
@@ -385,6 +412,28 @@ fn shard_from_env() -> Result<Option<(Shard, &'static str)>> {
         )));
     }
     Ok(None)
+}
+
+fn show(args: ShowArgs) -> Result<ExitCode> {
+    let usage = |e: ShowError| match e {
+        ShowError::Usage(m) => anyhow::Error::new(UsageError(m)),
+        other => anyhow::Error::new(other),
+    };
+    let rows = show::load(&args.dir)
+        .map_err(usage)?
+        .filter(&args.filters)
+        .map_err(usage)?;
+    let columns = match args.columns.as_slice() {
+        [all] if all == "all" => rows.columns.clone(),
+        [] if args.format == Format::Table || args.format == Format::Markdown => {
+            show::default_columns(&rows)
+        }
+        [] => rows.columns.clone(),
+        some => some.to_vec(),
+    };
+    let rows = rows.select(&columns).map_err(usage)?;
+    println!("{}", show::render(&rows, args.format));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn merge(args: MergeArgs) -> Result<ExitCode> {

@@ -41,6 +41,7 @@ pub mod output;
 pub mod protocols;
 pub mod rng;
 pub mod run;
+pub mod show;
 pub mod stats;
 pub mod sweep;
 pub mod tally;

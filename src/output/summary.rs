@@ -1,5 +1,6 @@
 //! `summary.parquet`: one row per cell, parameters and results as typed columns.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
@@ -12,6 +13,23 @@ use super::{Export, OutputError, Results, write_parquet};
 use crate::protocols::Value;
 use crate::protocols::param::Column;
 use crate::stats::{LatencyMs, Summary};
+use crate::sweep::Cell;
+
+/// Every environment axis of a cell, as a key.
+fn environment(cell: &Cell) -> String {
+    format!(
+        "{} {} {} {} {} {} {} {} {:?}",
+        cell.nodes,
+        cell.crash,
+        cell.loss,
+        cell.zones,
+        cell.zone_crash,
+        cell.partition,
+        cell.regions,
+        cell.latency_name,
+        cell.cross_latency.as_ref().map(|(name, _)| name)
+    )
+}
 
 /// Reads one statistic of a cell's latency.
 type Stat = fn(&LatencyMs) -> f64;
@@ -99,7 +117,7 @@ impl SummaryFile {
             rows().map(|(cell, _)| cell.cross_latency.as_ref().map(|(name, _)| &**name)),
         );
         for spec in &sweep.params {
-            let value = |cell: &crate::sweep::Cell| cell.value(spec.name);
+            let value = |cell: &Cell| cell.value(spec.name);
             match spec.kind.column() {
                 Column::UInt32 => c.u32(
                     spec.name,
@@ -184,6 +202,37 @@ impl SummaryFile {
         c.f64("messages_mean", false, s().map(|s| Some(s.messages_mean)));
         c.u64("messages_p99", s().map(|s| s.messages_p99));
         c.u64("messages_max", s().map(|s| s.messages_max));
+        let cost = &sweep.cost;
+        let usd =
+            |cell: &Cell, s: &Summary| cost.usd_per_month(cell.protocol.name, s.messages_mean);
+        // The fire-and-forget cell of the same environment, the unit of relative_cost.
+        let baseline: HashMap<String, f64> = rows()
+            .filter(|(cell, _)| cell.protocol.name == "fire-and-forget")
+            .map(|(cell, s)| (environment(cell), usd(cell, s)))
+            .collect();
+        c.f64(
+            "bytes_per_op",
+            false,
+            s().map(|s| Some(cost.bytes_per_op(s.messages_mean))),
+        );
+        c.f64(
+            "messages_per_month",
+            false,
+            s().map(|s| Some(cost.messages_per_month(s.messages_mean))),
+        );
+        c.f64(
+            "transfer_usd_per_month",
+            false,
+            rows().map(|(cell, s)| Some(usd(cell, s))),
+        );
+        c.f64(
+            "relative_cost",
+            true,
+            rows().map(|(cell, s)| {
+                let unit = baseline.get(&environment(cell))?;
+                (*unit > 0.0).then(|| usd(cell, s) / unit)
+            }),
+        );
         c.f64(
             "messages_per_success",
             true,

@@ -25,10 +25,12 @@
 //! it; `[params.<protocol>]` overrides it for one protocol. Unknown keys are errors.
 
 mod cell;
+mod cost;
 pub mod fields;
 mod grid;
 
 pub use cell::{Cell, ParamsDisplay};
+pub use cost::Cost;
 pub use grid::{Axes, ParamAxis, ProtocolAxes};
 
 use std::collections::BTreeMap;
@@ -106,6 +108,8 @@ pub struct Sweep {
     pub text: String,
     /// The axes the cells were expanded from.
     pub axes: Axes,
+    /// Prices for the cost columns.
+    pub cost: Cost,
     /// The cells, in expansion order (`cells[i].id == i`).
     pub cells: Vec<Cell>,
     /// The parameters of the sweep's protocols, each once, in registry order: the summary's
@@ -190,6 +194,7 @@ impl Sweep {
             origin: file.to_string(),
             text: text.to_string(),
             axes: parsed.axes,
+            cost: parsed.cost,
             cells,
             params,
             extras,
@@ -226,6 +231,7 @@ struct Parsed {
     seed: u64,
     trials: u64,
     axes: Axes,
+    cost: Cost,
 }
 
 impl Parsed {
@@ -245,6 +251,10 @@ impl Parsed {
         let grid_field = top.require("grid")?;
         let mut grid = grid_field.table()?;
         let params_field = top.take("params");
+        let cost = match top.take("cost") {
+            Some(field) => Cost::from_fields(field.table()?)?,
+            None => Cost::default(),
+        };
         top.finish()?;
 
         let protocols = read_protocols(&grid.require("protocol")?)?;
@@ -390,6 +400,7 @@ impl Parsed {
             seed,
             trials,
             axes,
+            cost,
         })
     }
 

@@ -1,0 +1,117 @@
+//! The `[cost]` section: what a message costs, for the dollar columns of the summary.
+
+use std::collections::BTreeMap;
+
+use super::fields::{FieldError, Fields};
+use crate::protocols;
+
+/// Prices that turn messages into bytes and dollars.
+///
+/// ```toml
+/// [cost]
+/// message_bytes = 1024          # bytes per message
+/// ops_per_month = 1_000_000     # operations per month
+/// usd_per_gb = 0.09             # transfer price
+/// [cost.premium]                # per-protocol multipliers, e.g. cross-region traffic
+/// two-phase-commit = 5
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cost {
+    /// Bytes per message.
+    pub message_bytes: f64,
+    /// Operations (trials) per month.
+    pub ops_per_month: f64,
+    /// Dollars per gigabyte (10^9 bytes) transferred.
+    pub usd_per_gb: f64,
+    /// Price multiplier per protocol (1 when absent).
+    pub premium: BTreeMap<String, f64>,
+}
+
+impl Default for Cost {
+    fn default() -> Self {
+        Self {
+            message_bytes: 1024.0,
+            ops_per_month: 1_000_000.0,
+            usd_per_gb: 0.09,
+            premium: BTreeMap::new(),
+        }
+    }
+}
+
+impl Cost {
+    /// Reads a `[cost]` table; absent keys keep their defaults.
+    pub fn from_fields(mut fields: Fields<'_>) -> Result<Self, FieldError> {
+        let mut cost = Cost::default();
+        let positive = |value: f64, field: &super::fields::Field<'_>| {
+            if value >= 0.0 {
+                Ok(value)
+            } else {
+                Err(field.error(format!("{value} must be >= 0")))
+            }
+        };
+        for (key, slot) in [
+            ("message_bytes", &mut cost.message_bytes),
+            ("ops_per_month", &mut cost.ops_per_month),
+            ("usd_per_gb", &mut cost.usd_per_gb),
+        ] {
+            if let Some(field) = fields.take(key) {
+                *slot = positive(field.number()?, &field)?;
+            }
+        }
+        if let Some(field) = fields.take("premium") {
+            let mut premiums = field.table()?;
+            let keys: Vec<&str> = premiums.untaken().map(|(k, _)| k).collect();
+            for key in keys {
+                let field = premiums.take(key).expect("key is present");
+                if protocols::find(key).is_none() {
+                    return Err(field.error(format!("unknown protocol `{key}`")));
+                }
+                cost.premium
+                    .insert(key.to_string(), positive(field.number()?, &field)?);
+            }
+        }
+        fields.finish()?;
+        Ok(cost)
+    }
+
+    /// The multiplier of `protocol`.
+    pub fn premium(&self, protocol: &str) -> f64 {
+        self.premium.get(protocol).copied().unwrap_or(1.0)
+    }
+
+    /// Bytes per operation for `messages` messages per operation.
+    pub fn bytes_per_op(&self, messages: f64) -> f64 {
+        messages * self.message_bytes
+    }
+
+    /// Messages per month.
+    pub fn messages_per_month(&self, messages: f64) -> f64 {
+        messages * self.ops_per_month
+    }
+
+    /// Transfer dollars per month of `protocol` at `messages` messages per operation.
+    pub fn usd_per_month(&self, protocol: &str, messages: f64) -> f64 {
+        self.messages_per_month(messages) * self.message_bytes / 1e9
+            * self.usd_per_gb
+            * self.premium(protocol)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_economics_arithmetic() {
+        let text = "message_bytes = 1000\nops_per_month = 1_000_000\nusd_per_gb = 0.09\n\
+                    [premium]\ntwo-phase-commit = 5\n";
+        let table: toml::Table = text.parse().unwrap();
+        let cost = Cost::from_fields(Fields::new("cost", &table)).unwrap();
+        // 2 messages per op: 2e6 messages, 2e9 bytes = 2 GB a month, $0.18; x5 for 2PC.
+        assert!((cost.usd_per_month("ack", 2.0) - 0.18).abs() < 1e-12);
+        assert!((cost.usd_per_month("two-phase-commit", 2.0) - 0.9).abs() < 1e-12);
+        let bad: toml::Table = "[premium]\nfoo = 2\n".parse().unwrap();
+        let e = Cost::from_fields(Fields::new("cost", &bad)).unwrap_err();
+        assert_eq!(e.field, "cost.premium.foo");
+    }
+}
