@@ -11,7 +11,8 @@ use crate::rng::SimRng;
 macro_rules! model {
     () => {
         "One trial: nodes 0..N form a complete b-ary tree (b = branching; the children of node i
-are b i + 1 ... b i + b) rooted at node 0. The root sends a request down to its children, each
+are b i + 1 ... b i + b) rooted at node 0; b = 1 is a chain, visiting the nodes one after
+another. The root sends a request down to its children, each
 node forwards it to its own children on arrival, and each node sends its aggregate up to its
 parent once it has its children's aggregates. Every node is crashed with probability crash
 (the root included); each message is lost independently with probability loss.
@@ -51,10 +52,10 @@ pub struct TreeScratch {
 }
 
 impl Tree {
-    /// A tree of `nodes` nodes with `branching` children per inner node (>= 2).
+    /// A tree of `nodes` nodes with `branching` children per inner node (>= 1; 1 is a chain).
     pub fn new(env: Env, nodes: u32, branching: u32) -> Result<Self, ModelError> {
-        if branching < 2 {
-            return Err(ModelError::new("branching", "branching must be at least 2"));
+        if branching == 0 {
+            return Err(ModelError::new("branching", "branching must be at least 1"));
         }
         // Height: levels below the root of a complete b-ary tree of N nodes.
         let (mut height, mut level_end, mut width) = (0u32, 1u64, 1u64);
@@ -145,11 +146,11 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     params: &[ParamSpec {
         name: "branching",
         kind: ParamKind::Count {
-            min: 2,
+            min: 1,
             max: 1_000_000,
         },
         default: Value::Count(4),
-        doc: "children per inner node (b)",
+        doc: "children per inner node (b; 1 is a chain: one node after another)",
     }],
     extras: &[],
     build: |cell| {
@@ -195,6 +196,13 @@ mod tests {
             assert_eq!(tally.messages_max, 2 * (nodes - 1));
             assert_eq!(tally.messages_sum, 2_000 * 2 * u128::from(nodes - 1));
         }
+    }
+
+    #[test]
+    fn a_chain_visits_the_nodes_one_after_another() {
+        // b = 1, N = 10, constant 1 ms links: 9 hops down and 9 back.
+        let tally = run("tree", "nodes = 10\nbranching = 1", "kind = \"constant\"\nms = 1", 100);
+        assert_eq!((tally.latency_max_ns, tally.rounds_max), (18_000_000, 18));
     }
 
     #[test]
