@@ -201,7 +201,12 @@ mod tests {
     #[test]
     fn a_chain_visits_the_nodes_one_after_another() {
         // b = 1, N = 10, constant 1 ms links: 9 hops down and 9 back.
-        let tally = run("tree", "nodes = 10\nbranching = 1", "kind = \"constant\"\nms = 1", 100);
+        let tally = run(
+            "tree",
+            "nodes = 10\nbranching = 1",
+            "kind = \"constant\"\nms = 1",
+            100,
+        );
         assert_eq!((tally.latency_max_ns, tally.rounds_max), (18_000_000, 18));
     }
 
