@@ -8,6 +8,8 @@
 //! of Probabilistically Bounded Staleness (Bailis et al., VLDB 2012) measures that chance
 //! from four delay distributions: Write to a replica, its Ack, Read request, read reSponse.
 
+use rand::RngExt;
+
 use super::{
     CLIENT, Env, Extra, MAX_EXTRAS, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol,
     ProtocolInfo, QuorumRule, Value,
@@ -25,8 +27,9 @@ the first r responses. Replica i's response is fresh if W_i <= C + t + R_i. Each
 crashed with probability crash for the whole trial; each message is lost independently with
 probability loss (a replica that missed the write is never fresh).
 Delays: wars = \"latency\" draws W, A, R and S from the cell's latency model; the presets
-are the production fits of the PBS paper (LNKD-SSD, LNKD-DISK, YMMR, and WAN: LNKD-DISK plus
-75 ms each way between the coordinator and every replica but node 0).
+are the production fits of the PBS work (LNKD-SSD, LNKD-DISK, YMMR, and WAN: LNKD-DISK plus
+75 ms each way to every replica but one in the coordinator's datacenter, picked at random for
+the write and again for the read).
 Success: the read returns the latest value (t-visibility; always at t = 0 when r + w > N).
 Latency: the read's latency (the r-th fastest R_i + S_i).
 Messages: N writes, acknowledgements, N read requests, responses. Rounds: 2.
@@ -42,7 +45,8 @@ pub struct Wars {
     ack: Latency,
     read: Latency,
     response: Latency,
-    /// Extra one-way delay to and from every replica but node 0 (the WAN preset).
+    /// Extra one-way delay to and from every replica but the coordinator's local one (the
+    /// WAN preset).
     remote_ns: u64,
 }
 
@@ -67,7 +71,8 @@ impl Wars {
         }
     }
 
-    /// A production fit of the PBS paper, by name: `lnkd-ssd`, `lnkd-disk`, `ymmr`, `wan`.
+    /// A production fit of the PBS work, by name: `lnkd-ssd`, `lnkd-disk`, `ymmr`, `wan`; the
+    /// parameters of the PBS simulator's delay models (ms; exponentials by their rate).
     pub fn preset(name: &str) -> Option<Self> {
         let ssd = || pareto_exp(0.9122, 0.235, 10.0, 1.66);
         let disk_write = || pareto_exp(0.38, 1.05, 1.51, 0.183);
@@ -87,7 +92,7 @@ impl Wars {
             "ymmr" => {
                 let ars = || pareto_exp(0.982, 1.5, 3.8, 0.0217);
                 Self {
-                    write: pareto_exp(0.939, 3.0, 3.35, 0.0028),
+                    write: pareto_exp(0.939, 3.0, 3.5, 0.0028),
                     ack: ars(),
                     read: ars(),
                     response: ars(),
@@ -98,8 +103,8 @@ impl Wars {
         })
     }
 
-    fn extra(&self, replica: u32) -> u64 {
-        if replica == 0 { 0 } else { self.remote_ns }
+    fn extra(&self, replica: u32, local: u32) -> u64 {
+        if replica == local { 0 } else { self.remote_ns }
     }
 }
 
@@ -169,10 +174,23 @@ impl QuorumRw {
         net: &Net<'_>,
         pick: fn(&Wars) -> &Latency,
         replica: u32,
+        local: u32,
     ) -> u64 {
         match &self.wars {
-            Some(wars) => pick(wars).sample_ns(rng) + wars.extra(replica),
+            Some(wars) => pick(wars).sample_ns(rng) + wars.extra(replica, local),
             None => net.delay_ns(rng, CLIENT, replica),
+        }
+    }
+
+    /// The replica in the coordinator's datacenter, for the write and for the read: chosen
+    /// at random per operation when remote replicas cost extra, else node 0.
+    fn locals(&self, rng: &mut SimRng) -> (u32, u32) {
+        match &self.wars {
+            Some(wars) if wars.remote_ns > 0 => (
+                rng.random_range(0..self.nodes),
+                rng.random_range(0..self.nodes),
+            ),
+            _ => (0, 0),
         }
     }
 }
@@ -209,6 +227,7 @@ impl Protocol for QuorumRw {
 
     fn trial(&self, rng: &mut SimRng, s: &mut QuorumRwScratch) -> Outcome {
         let net = self.env.begin(rng);
+        let (write_local, read_local) = self.locals(rng);
         let mut messages = u64::from(self.nodes);
         let mut extras = [0; MAX_EXTRAS];
         s.acks.clear();
@@ -222,11 +241,12 @@ impl Protocol for QuorumRw {
                 s.written[i] = MISSED;
                 continue;
             }
-            let w = self.delay(rng, &net, |x| &x.write, replica);
+            let w = self.delay(rng, &net, |x| &x.write, replica, write_local);
             s.written[i] = w;
             messages += 1;
             if !net.lost(rng, replica, CLIENT) {
-                s.acks.push(w + self.delay(rng, &net, |x| &x.ack, replica));
+                s.acks
+                    .push(w + self.delay(rng, &net, |x| &x.ack, replica, write_local));
             }
         }
         let w = self.w as usize;
@@ -244,11 +264,11 @@ impl Protocol for QuorumRw {
                 continue;
             }
             messages += 1;
-            let arrives = read_at + self.delay(rng, &net, |x| &x.read, replica);
+            let arrives = read_at + self.delay(rng, &net, |x| &x.read, replica, read_local);
             if net.lost(rng, replica, CLIENT) {
                 continue;
             }
-            let back = arrives + self.delay(rng, &net, |x| &x.response, replica);
+            let back = arrives + self.delay(rng, &net, |x| &x.response, replica, read_local);
             s.responses
                 .push((back - read_at, written != MISSED && written <= arrives));
         }
