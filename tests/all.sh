@@ -4,7 +4,9 @@
 #   2. the notebooks, executed headless against a fresh run of sweeps/quick.toml, and the
 #      Python interop tests (pandas, DuckDB, polars) on the same run, in a virtual
 #      environment (target/venv) built from notebooks/requirements.txt;
-#   3. the Slurm test: a one-node cluster on localhost (installs Slurm and MUNGE from
+#   3. the performance regression gate: instruction counts of the reference models' trial
+#      loops against benches/instructions.baseline (valgrind; see BENCHMARKS.md);
+#   4. the Slurm test: a one-node cluster on localhost (installs Slurm and MUNGE from
 #      Debian's packages when missing; needs root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,5 +26,7 @@ target/ci/coordsim run sweeps/quick.toml --out "$run" --quiet
 "$venv/bin/python" tests/python/interop.py "$run"
 COORDSIM_RUN="$run" "$venv/bin/python" tests/python/run_notebooks.py \
   notebooks/coordination-ladder.ipynb notebooks/latency-cdf.ipynb notebooks/essay-check.ipynb
+
+benches/gate.sh
 
 cargo test --locked --profile ci --test slurm -- --ignored

@@ -98,6 +98,7 @@ fn files_read_back_with_the_documented_schema() {
         ("k", DataType::UInt32),
         ("k_spec", dict.clone()),
         ("coordinator_crash", DataType::Float64),
+        ("commit", dict.clone()),
         ("trials", DataType::UInt64),
         ("successes", DataType::UInt64),
         ("failures", DataType::UInt64),

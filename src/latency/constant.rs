@@ -37,7 +37,7 @@ impl Delay for Constant {
         built(fields, Self::new(ms))
     }
 
-    #[inline]
+    #[inline(always)]
     fn sample_ns(&self, _rng: &mut SimRng) -> u64 {
         self.ns
     }

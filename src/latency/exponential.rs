@@ -42,7 +42,7 @@ impl Delay for Exponential {
         built(fields, Self::new(mean))
     }
 
-    #[inline]
+    #[inline(always)]
     fn sample_ns(&self, rng: &mut SimRng) -> u64 {
         to_ns(self.dist.sample(rng))
     }

@@ -47,7 +47,7 @@ impl Delay for LogNormal {
         built(fields, Self::new(median, sigma))
     }
 
-    #[inline]
+    #[inline(always)]
     fn sample_ns(&self, rng: &mut SimRng) -> u64 {
         to_ns(self.dist.sample(rng))
     }

@@ -92,7 +92,7 @@ impl Delay for Mixture {
     fn sample_ns(&self, rng: &mut SimRng) -> u64 {
         let u = rng.next_u64();
         let i = self.thresholds.iter().take_while(|&&t| u >= t).count();
-        self.components[i].sample_ns(rng)
+        self.components[i].sample_ns_outlined(rng)
     }
 }
 

@@ -111,11 +111,18 @@ macro_rules! registry {
                 &[$(($variant::KIND, $variant::FIELDS)),*];
 
             /// Draws one one-way delay, in nanoseconds.
-            #[inline]
+            #[inline(always)]
             pub fn sample_ns(&self, rng: &mut SimRng) -> u64 {
                 match self {
                     $(Self::$variant(model) => model.sample_ns(rng),)*
                 }
+            }
+
+            /// [`Latency::sample_ns`] behind a call: what composite models (shifted,
+            /// mixture) use for their components, so that inlining stops at one level.
+            #[inline(never)]
+            pub fn sample_ns_outlined(&self, rng: &mut SimRng) -> u64 {
+                self.sample_ns(rng)
             }
 
             fn build(kind: &str, fields: &mut Fields<'_>) -> Option<Result<Self, FieldError>> {

@@ -43,9 +43,16 @@ impl Delay for Shifted {
         built(fields, Self::new(shift, of))
     }
 
-    #[inline]
+    #[inline(always)]
     fn sample_ns(&self, rng: &mut SimRng) -> u64 {
-        self.shift_ns.saturating_add(self.of.sample_ns(rng))
+        // The common shifted leaves inline; deeper compositions take a call.
+        let inner = match &*self.of {
+            Latency::Exponential(m) => m.sample_ns(rng),
+            Latency::LogNormal(m) => m.sample_ns(rng),
+            Latency::Constant(m) => m.sample_ns(rng),
+            other => other.sample_ns_outlined(rng),
+        };
+        self.shift_ns.saturating_add(inner)
     }
 }
 

@@ -51,7 +51,7 @@ impl Delay for Uniform {
         built(fields, Self::new(low, high))
     }
 
-    #[inline]
+    #[inline(always)]
     fn sample_ns(&self, rng: &mut SimRng) -> u64 {
         to_ns(self.dist.sample(rng))
     }

@@ -45,7 +45,7 @@ impl Delay for Weibull {
         built(fields, Self::new(scale, shape))
     }
 
-    #[inline]
+    #[inline(always)]
     fn sample_ns(&self, rng: &mut SimRng) -> u64 {
         to_ns(self.dist.sample(rng))
     }

@@ -75,6 +75,25 @@ pub const REGISTRY: &[&ProtocolInfo] = &[
     &batched::SPEC,
 ];
 
+/// The `k`-th smallest of `values` (`1 <= k <= values.len()`), reordering them: an insertion
+/// sort for the few replies of small clusters, quickselect beyond.
+#[inline]
+pub(crate) fn kth_smallest(values: &mut [u64], k: usize) -> u64 {
+    debug_assert!((1..=values.len()).contains(&k));
+    if values.len() <= 16 {
+        for i in 1..values.len() {
+            let mut j = i;
+            while j > 0 && values[j - 1] > values[j] {
+                values.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+        values[k - 1]
+    } else {
+        *values.select_nth_unstable(k - 1).1
+    }
+}
+
 /// The protocol named `name`.
 pub fn find(name: &str) -> Option<&'static ProtocolInfo> {
     REGISTRY.iter().copied().find(|p| p.name == name)
@@ -196,6 +215,7 @@ impl<P: Protocol> Simulate for P {
             let outcome = self.trial(rng, &mut scratch);
             tally.record(&outcome, Self::EXTRAS.len());
         }
+        tally.settle();
     }
 }
 

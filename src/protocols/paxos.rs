@@ -6,7 +6,10 @@
 //! each further decision costs only the second phase: one round trip. Either way a decision
 //! survives any minority of failures, and learners are told the outcome.
 
-use super::{Env, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Value};
+use super::{
+    Env, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Value,
+    kth_smallest,
+};
 use crate::rng::SimRng;
 
 macro_rules! model {
@@ -88,8 +91,7 @@ impl Paxos {
         if needed == 0 {
             return Some(0);
         }
-        let (_, kth, _) = rtts.select_nth_unstable(needed - 1);
-        Some(*kth)
+        Some(kth_smallest(rtts, needed))
     }
 }
 

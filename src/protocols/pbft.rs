@@ -9,6 +9,7 @@
 
 use super::{
     CLIENT, Env, ModelError, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Value,
+    kth_smallest,
 };
 use crate::rng::SimRng;
 
@@ -108,7 +109,7 @@ fn kth(values: &mut [u64], k: usize) -> u64 {
     match k {
         0 => 0,
         k if values.len() < k => NEVER,
-        k => *values.select_nth_unstable(k - 1).1,
+        k => kth_smallest(values, k),
     }
 }
 

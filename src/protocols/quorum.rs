@@ -8,7 +8,7 @@
 
 use super::{
     CLIENT, Env, ModelError, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, QuorumRule,
-    Value,
+    Value, kth_smallest,
 };
 use crate::rng::SimRng;
 
@@ -87,8 +87,7 @@ impl Protocol for Quorum {
         if replies.len() < k {
             return Outcome::failure(messages, 1);
         }
-        let (_, kth, _) = replies.select_nth_unstable(k - 1);
-        Outcome::success(*kth, messages, 1)
+        Outcome::success(kth_smallest(replies, k), messages, 1)
     }
 }
 

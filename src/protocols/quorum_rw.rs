@@ -12,7 +12,7 @@ use rand::RngExt;
 
 use super::{
     CLIENT, Env, Extra, MAX_EXTRAS, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol,
-    ProtocolInfo, QuorumRule, Value,
+    ProtocolInfo, QuorumRule, Value, kth_smallest,
 };
 use crate::latency::{Exponential, Latency, Mixture, NS_PER_MS, Pareto};
 use crate::rng::SimRng;
@@ -253,7 +253,7 @@ impl Protocol for QuorumRw {
         if s.acks.len() < w {
             return Outcome::failure(messages, 1).with_extras(extras);
         }
-        let commit = *s.acks.select_nth_unstable(w - 1).1;
+        let commit = kth_smallest(&mut s.acks, w);
         extras[1] = commit;
         let read_at = commit + self.t_ns;
         messages += u64::from(self.nodes);

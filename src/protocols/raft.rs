@@ -10,7 +10,7 @@
 use super::election::{ElectionScratch, Timeouts, elect};
 use super::{
     Env, Extra, MAX_EXTRAS, ModelError, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo,
-    Value,
+    Value, kth_smallest,
 };
 use crate::latency::NS_PER_MS;
 use crate::rng::SimRng;
@@ -200,8 +200,7 @@ impl Protocol for Raft {
                 if needed == 0 {
                     return Outcome::success(0, messages, 1);
                 }
-                let (_, kth, _) = s.acks.select_nth_unstable(needed - 1);
-                Outcome::success(*kth, messages, 1)
+                Outcome::success(kth_smallest(&mut s.acks, needed), messages, 1)
             }
         }
     }

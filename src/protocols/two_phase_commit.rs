@@ -27,7 +27,8 @@ failure otherwise.
 Otherwise, if all N votes arrive within timeout_ms of the PREPAREs the coordinator decides
 COMMIT; if not, it sends ABORT to all N participants at the timeout: a failure.
 Phase 2 (commit): COMMIT goes to each participant, which acknowledges it; a lost COMMIT or
-acknowledgement is resent every timeout_ms until acknowledged.
+acknowledgement is resent every timeout_ms until acknowledged (commit = \"resend\"), or the
+phase runs over a reliable channel that loses nothing (commit = \"reliable\").
 Success: the transaction commits; with no timeout hit, probability
 (1 - crash)^N (1 - loss)^(2N) (1 - coordinator_crash).
 Latency: slowest PREPARE round trip plus slowest COMMIT acknowledgement.
@@ -54,9 +55,17 @@ pub struct TwoPhaseCommit {
     nodes: u32,
     timeout_ns: u64,
     coordinator_crash: Chance,
+    reliable_commit: bool,
 }
 
 impl TwoPhaseCommit {
+    /// Phase 2 over a reliable channel: COMMITs and acknowledgements are never lost, so the
+    /// commit phase costs exactly one round trip per participant.
+    pub fn with_reliable_commit(mut self, reliable: bool) -> Self {
+        self.reliable_commit = reliable;
+        self
+    }
+
     /// `nodes` participants, a vote timeout of `timeout_ms`, and a coordinator that crashes
     /// between the phases with probability `coordinator_crash`.
     pub fn new(
@@ -78,6 +87,7 @@ impl TwoPhaseCommit {
             nodes,
             timeout_ns: (timeout_ms * NS_PER_MS) as u64,
             coordinator_crash,
+            reliable_commit: false,
         })
     }
 }
@@ -108,7 +118,11 @@ impl Protocol for TwoPhaseCommit {
         if prepare_ns > self.timeout_ns {
             return abort(messages);
         }
-        let (commit_ns, sent) = until_acknowledged(&net, rng, self.nodes, self.timeout_ns);
+        let (commit_ns, sent) = if self.reliable_commit {
+            (slowest_round_trip(&net, rng, self.nodes), 2 * n)
+        } else {
+            until_acknowledged(&net, rng, self.nodes, self.timeout_ns)
+        };
         messages += sent;
         Outcome::success(prepare_ns.saturating_add(commit_ns), messages, 2)
     }
@@ -173,15 +187,24 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
             default: Value::Probability(0.0),
             doc: "probability the coordinator crashes between the phases",
         },
+        ParamSpec {
+            name: "commit",
+            kind: ParamKind::Choice(&["resend", "reliable"]),
+            default: Value::Choice("resend"),
+            doc: "phase 2 messages: lost like any other and resent, or never lost",
+        },
     ],
     extras: &[],
     build: |cell| {
-        Ok(Box::new(TwoPhaseCommit::new(
-            cell.env()?,
-            cell.nodes,
-            cell.millis("timeout_ms"),
-            cell.probability("coordinator_crash"),
-        )?))
+        Ok(Box::new(
+            TwoPhaseCommit::new(
+                cell.env()?,
+                cell.nodes,
+                cell.millis("timeout_ms"),
+                cell.probability("coordinator_crash"),
+            )?
+            .with_reliable_commit(cell.choice("commit") == "reliable"),
+        ))
     },
 };
 

@@ -58,7 +58,7 @@ fn the_example_expands_in_order() {
     assert_eq!(sweep.cells[12].millis("timeout_ms"), 50.0);
     assert_eq!(sweep.cells[12].probability("coordinator_crash"), 0.0);
     let names: Vec<&str> = sweep.params.iter().map(|p| p.name).collect();
-    assert_eq!(names, ["k", "timeout_ms", "coordinator_crash"]);
+    assert_eq!(names, ["k", "timeout_ms", "coordinator_crash", "commit"]);
     assert_eq!(sweep.total_trials(), 18_000_000);
 }
 

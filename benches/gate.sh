@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The performance regression gate: instructions executed in the trial loops of the reference
+# models, counted by valgrind (callgrind), against benches/instructions.baseline.
+#
+#   benches/gate.sh            fails if any count grew by more than the threshold below
+#   benches/gate.sh --update   rewrites the baseline with today's counts (commit it)
+#
+# Instruction counts, unlike times, repeat exactly run after run on a busy machine: callgrind
+# counts only inside `Simulate::run` (--toggle-collect), the loop over one chunk's trials, so
+# start-up, parsing and writing do not blur them. They depend on the pinned toolchain and the
+# C library (libm's exp and log), so update the baseline when either changes on purpose.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+threshold_percent=2
+baseline=benches/instructions.baseline
+cases=(
+  "quorum sweeps/bench/quorum.toml 100000"
+  "2pc sweeps/bench/2pc.toml 20000"
+  "gossip sweeps/bench/gossip.toml 200"
+)
+
+command -v valgrind >/dev/null || { echo "gate: valgrind is needed" >&2; exit 1; }
+cargo build --locked --release --quiet
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+
+declare -A counts
+for case in "${cases[@]}"; do
+  read -r name sweep trials <<<"$case"
+  valgrind --tool=callgrind --callgrind-out-file="$scratch/$name.out" \
+    --toggle-collect='*Simulate*run*' \
+    target/release/coordsim run "$sweep" --trials "$trials" --threads 1 \
+    --out "$scratch/$name" --quiet >/dev/null 2>"$scratch/$name.log"
+  counts[$name]=$(awk '/^totals:/ {print $2}' "$scratch/$name.out")
+done
+
+if [ "${1:-}" = "--update" ]; then
+  {
+    echo "# Instructions in the trial loops (benches/gate.sh); update with benches/gate.sh --update"
+    for case in "${cases[@]}"; do
+      read -r name _ <<<"$case"
+      echo "$name ${counts[$name]}"
+    done
+  } >"$baseline"
+  cat "$baseline"
+  exit 0
+fi
+
+status=0
+printf '%-8s %15s %15s %9s\n' model baseline today change
+for case in "${cases[@]}"; do
+  read -r name _ <<<"$case"
+  before=$(awk -v n="$name" '$1 == n {print $2}' "$baseline")
+  now=${counts[$name]}
+  if [ -z "$before" ]; then
+    echo "gate: no baseline for $name in $baseline" >&2
+    status=1
+    continue
+  fi
+  change=$(awk -v a="$before" -v b="$now" 'BEGIN {printf "%+.2f%%", (b - a) * 100 / a}')
+  printf '%-8s %15s %15s %9s\n' "$name" "$before" "$now" "$change"
+  if awk -v a="$before" -v b="$now" -v t="$threshold_percent" 'BEGIN {exit !(b > a * (1 + t / 100))}'; then
+    echo "gate: $name runs more than $threshold_percent% more instructions than the baseline" >&2
+    status=1
+  fi
+done
+exit $status
