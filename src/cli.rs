@@ -95,6 +95,11 @@ Examples:
   coordsim show out/ladder --columns protocol,nodes,success_rate,latency_ms_p99 --format markdown
   coordsim show out/ladder --format csv > ladder.csv")]
     Show(ShowArgs),
+    /// Check that a result directory (or a folder of shard parts) is whole and unaltered
+    Verify {
+        /// A run directory, a shard's directory, or a folder of shard directories
+        dir: PathBuf,
+    },
     /// List the protocols with their parameters, or print one protocol's full model
     Protocols {
         /// A protocol name, e.g. quorum
@@ -135,8 +140,14 @@ struct RunArgs {
     #[arg(long)]
     resume: bool,
     /// Seconds between checkpoints of finished work
-    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS", value_parser = seconds)]
     checkpoint_secs: f64,
+    /// Refuse grids of more cells than this, unless --yes
+    #[arg(long, default_value_t = 100_000, value_name = "CELLS")]
+    max_cells: u64,
+    /// Run a grid larger than --max-cells
+    #[arg(long)]
+    yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -179,6 +190,14 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
         Command::Run(args) => run(args),
         Command::Merge(args) => merge(args),
         Command::Show(args) => show(args),
+        Command::Verify { dir } => match coordsim::verify::verify(&dir) {
+            Ok(lines) => {
+                lines.iter().for_each(|l| println!("{l}"));
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(coordsim::verify::VerifyError::NotAResult(m)) => Err(UsageError(m).into()),
+            Err(e) => Err(e.into()),
+        },
         Command::Protocols { name: None } => {
             println!("{}", protocol_list());
             Ok(ExitCode::SUCCESS)
@@ -217,8 +236,13 @@ pub fn report(error: &anyhow::Error) -> ExitCode {
 }
 
 fn run(args: RunArgs) -> Result<ExitCode> {
+    let max_cells = if args.yes {
+        u128::MAX
+    } else {
+        args.max_cells.into()
+    };
     let mut sweep = match &args.sweep {
-        Some(path) => Sweep::load(path)?,
+        Some(path) => Sweep::load_limited(path, max_cells)?,
         None => Sweep::default_sweep(),
     };
     if let Some(seed) = args.seed {
@@ -270,6 +294,14 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     };
     if !args.resume && dir.exists() {
         return Err(OutputError::Exists(dir).into());
+    }
+    if args.resume && !dir.join(run::RUN_FILE).is_file() {
+        return Err(UsageError(format!(
+            "{}: nothing to resume (no {}; start a new run without --resume)",
+            dir.display(),
+            run::RUN_FILE
+        ))
+        .into());
     }
     let threads = args
         .threads
@@ -511,6 +543,14 @@ fn with_progress_bar<T>(sweep: &Sweep, progress: &Progress, work: impl FnOnce() 
     });
     bar.finish_and_clear();
     out
+}
+
+/// A number of seconds, finite and > 0.
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s < 1e9 => Ok(s),
+        _ => Err(format!("`{text}` is not a number of seconds > 0")),
+    }
 }
 
 /// `12.3M`-style numbers.

@@ -45,3 +45,4 @@ pub mod show;
 pub mod stats;
 pub mod sweep;
 pub mod tally;
+pub mod verify;

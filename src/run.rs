@@ -296,8 +296,8 @@ pub fn execute(
         }
         Ok::<(), RunError>(())
     })?;
-    pending.flush(&checkpoints, &mut next, &identity)?;
     if !complete {
+        pending.flush(&checkpoints, &mut next, &identity)?;
         let done = checkpoint_files(&checkpoints)?
             .iter()
             .map(|f| crate::output::tallies::read_metadata(f))

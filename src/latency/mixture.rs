@@ -51,7 +51,7 @@ impl Mixture {
         if (total - 1.0).abs() > WEIGHT_TOLERANCE {
             return Err(LatencyError::new(
                 "components",
-                format!("weights sum to {total}, not 1"),
+                format!("weights sum to {}, not 1", (total * 1e9).round() / 1e9),
             ));
         }
         let mut cumulative = 0.0;

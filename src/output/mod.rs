@@ -6,6 +6,7 @@
 //! truncated file under a final name.
 
 mod histograms;
+pub mod integrity;
 mod summary;
 mod sweep_copy;
 pub mod table;
@@ -358,9 +359,18 @@ fn write_parquet(
         message: e.to_string(),
     };
     let level = ZstdLevel::try_new(3).map_err(|e| fail(&e))?;
+    let mut checksum = integrity::Checksum::default();
+    checksum.update(batch).map_err(|e| fail(&e))?;
+    let mut metadata = results.metadata();
+    metadata.extend(
+        checksum
+            .metadata()
+            .into_iter()
+            .map(|(k, v)| KeyValue::new(k, v)),
+    );
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(level))
-        .set_key_value_metadata(Some(results.metadata()))
+        .set_key_value_metadata(Some(metadata))
         .build();
     let mut writer =
         ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(|e| fail(&e))?;

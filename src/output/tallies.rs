@@ -107,6 +107,7 @@ pub struct TallyWriter {
     path: PathBuf,
     tmp: PathBuf,
     writer: Option<ArrowWriter<File>>,
+    checksum: super::integrity::Checksum,
 }
 
 impl TallyWriter {
@@ -127,6 +128,7 @@ impl TallyWriter {
             path: path.to_path_buf(),
             tmp,
             writer: Some(writer),
+            checksum: Default::default(),
         })
     }
 
@@ -137,6 +139,7 @@ impl TallyWriter {
         }
         let fail = format_error(&self.path);
         let batch = batch(rows).map_err(|e| fail(&e))?;
+        self.checksum.update(&batch).map_err(|e| fail(&e))?;
         let writer = self.writer.as_mut().expect("not finished");
         writer.write(&batch).map_err(|e| fail(&e))
     }
@@ -145,7 +148,7 @@ impl TallyWriter {
     pub fn finish(mut self, metadata: Vec<(String, String)>) -> Result<(), OutputError> {
         let fail = format_error(&self.path);
         let mut writer = self.writer.take().expect("not finished");
-        for (k, v) in metadata {
+        for (k, v) in metadata.into_iter().chain(self.checksum.metadata()) {
             writer.append_key_value_metadata(KeyValue::new(k, v));
         }
         // Writes the footer, then hands back the file.

@@ -135,13 +135,18 @@ impl std::fmt::Debug for Sweep {
 impl Sweep {
     /// Reads and validates the sweep file at `path`.
     pub fn load(path: &Path) -> Result<Self, SweepError> {
+        Self::load_limited(path, u128::MAX)
+    }
+
+    /// Like [`Sweep::load`], refusing a grid of more than `max_cells` cells before building it.
+    pub fn load_limited(path: &Path, max_cells: u128) -> Result<Self, SweepError> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| SweepError {
             file: file.clone(),
             location: String::new(),
             message: format!("cannot read: {e}"),
         })?;
-        Self::parse(&text, &file)
+        Self::parse_limited(&text, &file, max_cells)
     }
 
     /// The embedded default sweep.
@@ -151,6 +156,11 @@ impl Sweep {
 
     /// Validates sweep `text`; errors name `file`.
     pub fn parse(text: &str, file: &str) -> Result<Self, SweepError> {
+        Self::parse_limited(text, file, u128::MAX)
+    }
+
+    /// Like [`Sweep::parse`], refusing a grid of more than `max_cells` cells before building it.
+    pub fn parse_limited(text: &str, file: &str, max_cells: u128) -> Result<Self, SweepError> {
         let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
             let location = e
                 .span()
@@ -169,6 +179,23 @@ impl Sweep {
         })?;
         let base = Path::new(file).parent().unwrap_or(Path::new(""));
         let parsed = Parsed::read(&table, base).map_err(|e| SweepError::field(file, e))?;
+        let count = parsed.axes.cell_count();
+        if count > max_cells {
+            return Err(SweepError {
+                file: file.to_string(),
+                location: "grid".to_string(),
+                message: format!(
+                    "{count} cells exceed the limit of {max_cells} (pass --yes to run them, or raise --max-cells)"
+                ),
+            });
+        }
+        if count > u128::from(u32::MAX) {
+            return Err(SweepError {
+                file: file.to_string(),
+                location: "grid".to_string(),
+                message: format!("{count} cells: more than a sweep can number"),
+            });
+        }
         let cells = parsed.axes.expand();
         let mut models = Vec::with_capacity(cells.len());
         for cell in &cells {

@@ -1,0 +1,526 @@
+//! The catalogue of bad inputs: each exits non-zero with one line that says what is wrong and
+//! where, and leaves nothing where the output was to go.
+
+mod common;
+
+use std::path::Path;
+
+use common::{coordsim, data};
+
+struct Case {
+    /// What is wrong.
+    name: &'static str,
+    /// The sweep: tiny.toml with `from` replaced by `to` (or appended when `from` is empty).
+    from: &'static str,
+    to: &'static str,
+    /// Text appended to the sweep.
+    append: &'static str,
+    /// Extra command-line arguments.
+    args: &'static [&'static str],
+    /// The exit code and the start of the one line on stderr.
+    code: i32,
+    error: &'static str,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "malformed TOML",
+        from: "seed = 2024",
+        to: "seed = = 2024",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: line 3, column 8: invalid TOML",
+    },
+    Case {
+        name: "unclosed table header",
+        from: "[grid]",
+        to: "[grid",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: line 6, column 6: invalid TOML",
+    },
+    Case {
+        name: "wrong type: string for a count",
+        from: "nodes = [3, 7]",
+        to: "nodes = \"seven\"",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: grid.nodes: expected an integer, found a string",
+    },
+    Case {
+        name: "wrong type: string for a probability",
+        from: "loss = 0.01",
+        to: "loss = \"low\"",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: grid.loss: expected a number, found a string",
+    },
+    Case {
+        name: "wrong type: table for the name",
+        from: "name = \"tiny\"",
+        to: "name = { a = 1 }",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: name: expected a string, found a table",
+    },
+    Case {
+        name: "unknown top-level key",
+        from: "seed = 2024",
+        to: "seed = 2024\nthreads = 4",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: threads: unknown key `threads`",
+    },
+    Case {
+        name: "unknown grid key",
+        from: "loss = 0.01",
+        to: "loss = 0.01\nlos = 0.1",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: grid.los: unknown key `los`",
+    },
+    Case {
+        name: "unknown protocol parameter",
+        from: "timeout_ms = 5",
+        to: "timeout_ms = 5\ntimeout = 5",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: params.two-phase-commit.timeout: unknown key `timeout`",
+    },
+    Case {
+        name: "unknown latency key",
+        from: "mean_ms = 0.5",
+        to: "mean_ms = 0.5, median_ms = 1",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: latency.lan.of.median_ms: unknown key `median_ms`",
+    },
+    Case {
+        name: "unknown protocol",
+        from: "\"ack\", \"quorum\"",
+        to: "\"ack\", \"quorom\"",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: grid.protocol[2]: unknown protocol `quorom`",
+    },
+    Case {
+        name: "unknown latency kind",
+        from: "kind = \"mixture\"",
+        to: "kind = \"gaussian\"",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: latency.tail.kind: unknown latency kind `gaussian`",
+    },
+    Case {
+        name: "undefined latency model",
+        from: "latency = [\"lan\", \"tail\"]",
+        to: "latency = [\"lan\", \"wan\"]",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: grid.latency[1]: no latency model `wan` is defined",
+    },
+    Case {
+        name: "NaN probability",
+        from: "loss = 0.01",
+        to: "loss = nan",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: grid.loss: NaN is not a finite number",
+    },
+    Case {
+        name: "infinite delay",
+        from: "mean_ms = 0.5",
+        to: "mean_ms = inf",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: latency.lan.of.mean_ms: inf is not a finite number",
+    },
+    Case {
+        name: "probability above 1",
+        from: "crash = [0.0, 0.05]",
+        to: "crash = [0.0, 1.05]",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: grid.crash[1]: 1.05 is not a probability in [0, 1]",
+    },
+    Case {
+        name: "negative probability",
+        from: "loss = 0.01",
+        to: "loss = -0.01",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: grid.loss: -0.01 is not a probability in [0, 1]",
+    },
+    Case {
+        name: "zero nodes",
+        from: "nodes = [3, 7]",
+        to: "nodes = [0, 7]",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: grid.nodes[0]: 0 is outside [1, 1000000000]",
+    },
+    Case {
+        name: "negative nodes",
+        from: "nodes = [3, 7]",
+        to: "nodes = -3",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: grid.nodes: -3 is outside [1, 1000000000]",
+    },
+    Case {
+        name: "k above N",
+        from: "k = [2, \"majority\"]",
+        to: "k = [2, 5]",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: params.quorum.k: k = 5 exceeds nodes = 3",
+    },
+    Case {
+        name: "quorum of zero",
+        from: "k = [2, \"majority\"]",
+        to: "k = 0",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: params.quorum.k: 0 is outside [1, 4294967295]",
+    },
+    Case {
+        name: "a read quorum that cannot be met",
+        from: "\"two-phase-commit\"]",
+        to: "\"two-phase-commit\", \"quorum-rw\"]",
+        append: "\n[params.quorum-rw]\nr = 9\n",
+        args: &[],
+        code: 2,
+        error: "bad.toml: params.quorum-rw.r: r = 9 is outside [1, nodes = 3]",
+    },
+    Case {
+        name: "an empty grid axis",
+        from: "crash = [0.0, 0.05]",
+        to: "crash = []",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: grid.crash: empty list",
+    },
+    Case {
+        name: "no protocol",
+        from: "protocol = [\"fire-and-forget\", \"ack\", \"quorum\", \"two-phase-commit\"]",
+        to: "protocol = []",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: grid.protocol: empty list",
+    },
+    Case {
+        name: "no grid",
+        from: "[grid]",
+        to: "[grud]",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: grid: missing (required)",
+    },
+    Case {
+        name: "a repeated axis value",
+        from: "nodes = [3, 7]",
+        to: "nodes = [3, 3]",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: grid.nodes[1]: repeats an earlier value of this axis",
+    },
+    Case {
+        name: "too many cells",
+        from: "nodes = [3, 7]",
+        to: "nodes = [3, 4, 5, 6, 7]",
+        append: "",
+        args: &["--max-cells", "50"],
+        code: 2,
+        error: "bad.toml: grid: 100 cells exceed the limit of 50 (pass --yes to run them, or raise --max-cells)",
+    },
+    Case {
+        name: "mixture weights not summing to 1",
+        from: "weight = 0.05",
+        to: "weight = 0.15",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: latency.tail.components: weights sum to 1.1",
+    },
+    Case {
+        name: "a negative latency parameter",
+        from: "shape = 1.5",
+        to: "shape = -1.5",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: latency.tail.components[1].of.shape: shape = -1.5 must be a finite number > 0",
+    },
+    Case {
+        name: "an empirical file that is missing",
+        from: "[latency.lan]\nkind = \"shifted\"\nshift_ms = 0.05\nof = { kind = \"exponential\", mean_ms = 0.5 }",
+        to: "[latency.lan]\nkind = \"empirical\"\nfile = \"nowhere.csv\"",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: latency.lan.file: cannot read",
+    },
+    Case {
+        name: "an empirical file that is empty",
+        from: "[latency.lan]\nkind = \"shifted\"\nshift_ms = 0.05\nof = { kind = \"exponential\", mean_ms = 0.5 }",
+        to: "[latency.lan]\nkind = \"empirical\"\nfile = \"empty.csv\"",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: latency.lan.file: ",
+    },
+    Case {
+        name: "an empirical file that is not numbers",
+        from: "[latency.lan]\nkind = \"shifted\"\nshift_ms = 0.05\nof = { kind = \"exponential\", mean_ms = 0.5 }",
+        to: "[latency.lan]\nkind = \"empirical\"\nfile = \"words.csv\"",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: latency.lan.file: ",
+    },
+    Case {
+        name: "zero trials",
+        from: "trials = 40_000",
+        to: "trials = 0",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: trials: 0 is outside [1, 1000000000000]",
+    },
+    Case {
+        name: "absurdly many trials",
+        from: "trials = 40_000",
+        to: "trials = 10_000_000_000_000",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: trials: 10000000000000 is outside [1, 1000000000000]",
+    },
+    Case {
+        name: "a zero timeout",
+        from: "timeout_ms = 5",
+        to: "timeout_ms = 0",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: params.two-phase-commit.timeout_ms: 0 must be > 0 (milliseconds)",
+    },
+    Case {
+        name: "a choice not offered",
+        from: "timeout_ms = 5",
+        to: "timeout_ms = 5\ncommit = \"eventually\"",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: params.two-phase-commit.commit: `eventually` is not one of \"resend\", \"reliable\"",
+    },
+    Case {
+        name: "too many zones",
+        from: "loss = 0.01",
+        to: "loss = 0.01\nzones = 65",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: grid.zones: 65 is outside [1, 64]",
+    },
+    Case {
+        name: "regions without a cross-region latency",
+        from: "loss = 0.01",
+        to: "loss = 0.01\nregions = 2",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: grid.cross_latency: missing: grid.regions > 1 needs a cross-region latency model",
+    },
+    Case {
+        name: "an overloaded sequencer",
+        from: "\"two-phase-commit\"]",
+        to: "\"two-phase-commit\", \"sequencer\"]",
+        append: "\n[params.sequencer]\nrate_per_s = 9000\n",
+        args: &[],
+        code: 2,
+        error: "bad.toml: params.sequencer.rate_per_s: load rho = rate_per_s / channels x service_ms = 2.250 >= 1",
+    },
+    Case {
+        name: "a negative seed",
+        from: "seed = 2024",
+        to: "seed = -1",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: seed: -1 is outside [0, 9223372036854775807]",
+    },
+    Case {
+        name: "a name that is a path",
+        from: "name = \"tiny\"",
+        to: "name = \"../x\"",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: name: `../x` is not a valid name",
+    },
+    Case {
+        name: "a bad checkpoint interval",
+        from: "",
+        to: "",
+        append: "",
+        args: &["--checkpoint-secs=-1"],
+        code: 2,
+        error: "invalid value '-1' for '--checkpoint-secs <SECONDS>': `-1` is not a number of seconds > 0",
+    },
+    Case {
+        name: "resuming nothing",
+        from: "",
+        to: "",
+        append: "",
+        args: &["--resume"],
+        code: 2,
+        error: "out: nothing to resume",
+    },
+];
+
+fn run(dir: &Path, case: &Case) {
+    let text = std::fs::read_to_string(data("tiny.toml")).unwrap();
+    assert!(
+        case.from.is_empty() || text.contains(case.from),
+        "{}: `{}` not in tiny.toml",
+        case.name,
+        case.from
+    );
+    let mut sweep = if case.from.is_empty() {
+        text
+    } else {
+        text.replacen(case.from, case.to, 1)
+    };
+    sweep.push_str(case.append);
+    std::fs::write(dir.join("bad.toml"), sweep).unwrap();
+    let output = coordsim(dir)
+        .args(["run", "bad.toml", "--out", "out"])
+        .args(case.args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(case.code),
+        "{}: {stderr}",
+        case.name
+    );
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "{}: one line, got: {stderr}",
+        case.name
+    );
+    let line = stderr.trim_start_matches("error: ");
+    assert!(
+        line.starts_with(case.error),
+        "{}:\n  got:      {line}\n  expected: {}",
+        case.name,
+        case.error
+    );
+    assert!(
+        !dir.join("out").exists(),
+        "{}: output left behind",
+        case.name
+    );
+}
+
+#[test]
+fn every_bad_input_is_refused_in_one_line() {
+    assert!(CASES.len() >= 30);
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("empty.csv"), "").unwrap();
+    std::fs::write(tmp.path().join("words.csv"), "1.5\nfast\n").unwrap();
+    for case in CASES {
+        run(tmp.path(), case);
+    }
+}
+
+#[test]
+fn an_unwritable_output_directory_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("file"), "not a directory").unwrap();
+    let output = coordsim(tmp.path())
+        .args([
+            "run",
+            data("tiny.toml").to_str().unwrap(),
+            "--out",
+            "file/out",
+            "--trials",
+            "100",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_ne!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        stderr.lines().filter(|l| l.starts_with("error: ")).count(),
+        1,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("file/out") || stderr.contains("file"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("file")).unwrap(),
+        "not a directory"
+    );
+}
+
+#[test]
+fn a_full_disk_fails_cleanly() {
+    // A file-size limit of 64 KiB: the histograms file cannot be written.
+    let tmp = tempfile::tempdir().unwrap();
+    let binary = assert_cmd::cargo::cargo_bin("coordsim");
+    let output = std::process::Command::new("sh")
+        .current_dir(tmp.path())
+        .arg("-c")
+        .arg(format!(
+            "ulimit -f 64; exec '{}' run '{}' --out out --trials 20000 --quiet",
+            binary.display(),
+            data("tiny.toml").display()
+        ))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].contains("File too large") || errors[0].contains("os error 27"),
+        "{stderr}"
+    );
+    assert!(
+        !tmp.path().join("out").exists(),
+        "partial output left: {stderr}"
+    );
+}
