@@ -37,6 +37,7 @@
 
 pub mod engine;
 pub mod latency;
+pub mod order;
 pub mod output;
 pub mod protocols;
 pub mod rng;

@@ -1,6 +1,6 @@
 //! A fixed delay.
 
-use super::{Delay, LatencyError, NS_PER_MS, built, check, number, to_ns};
+use super::{Delay, LatencyError, Law, NS_PER_MS, built, check, number, to_ns};
 use crate::rng::SimRng;
 use crate::sweep::fields::{FieldError, Fields};
 
@@ -40,6 +40,33 @@ impl Delay for Constant {
     #[inline(always)]
     fn sample_ns(&self, _rng: &mut SimRng) -> u64 {
         self.ns
+    }
+}
+
+/// All the mass at one point.
+impl Law for Constant {
+    fn support(&self) -> (f64, f64) {
+        (self.ns as f64, self.ns as f64)
+    }
+
+    fn cdf(&self, x: f64) -> f64 {
+        if x >= self.ns as f64 { 1.0 } else { 0.0 }
+    }
+
+    fn sf(&self, x: f64) -> f64 {
+        1.0 - self.cdf(x)
+    }
+
+    fn pdf(&self, _x: f64) -> f64 {
+        0.0
+    }
+
+    fn quantile(&self, _p: f64) -> f64 {
+        self.ns as f64
+    }
+
+    fn quantile_sf(&self, _t: f64) -> f64 {
+        self.ns as f64
     }
 }
 

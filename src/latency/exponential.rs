@@ -2,7 +2,7 @@
 
 use rand_distr::{Distribution, Exp};
 
-use super::{Delay, LatencyError, NS_PER_MS, built, check, number, to_ns};
+use super::{Delay, LatencyError, Law, NS_PER_MS, built, check, number, to_ns};
 use crate::rng::SimRng;
 use crate::sweep::fields::{FieldError, Fields};
 
@@ -21,6 +21,7 @@ use crate::sweep::fields::{FieldError, Fields};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exponential {
     dist: Exp<f64>,
+    mean_ns: f64,
 }
 
 impl Exponential {
@@ -29,7 +30,15 @@ impl Exponential {
         let mean = check("mean_ms", mean_ms, 0.0, true)?;
         let dist = Exp::new(1.0 / (mean * NS_PER_MS))
             .map_err(|e| LatencyError::new("mean_ms", e.to_string()))?;
-        Ok(Self { dist })
+        Ok(Self {
+            dist,
+            mean_ns: mean * NS_PER_MS,
+        })
+    }
+
+    /// The mean, ns.
+    pub fn mean_ns(&self) -> f64 {
+        self.mean_ns
     }
 }
 
@@ -48,9 +57,55 @@ impl Delay for Exponential {
     }
 }
 
+/// P(X > x) = exp(-x / mean).
+impl Law for Exponential {
+    fn support(&self) -> (f64, f64) {
+        (0.0, f64::INFINITY)
+    }
+
+    fn cdf(&self, x: f64) -> f64 {
+        if x <= 0.0 {
+            0.0
+        } else {
+            -(-x / self.mean_ns).exp_m1()
+        }
+    }
+
+    fn sf(&self, x: f64) -> f64 {
+        if x <= 0.0 {
+            1.0
+        } else {
+            (-x / self.mean_ns).exp()
+        }
+    }
+
+    fn pdf(&self, x: f64) -> f64 {
+        if x < 0.0 {
+            0.0
+        } else {
+            (-x / self.mean_ns).exp() / self.mean_ns
+        }
+    }
+
+    fn quantile(&self, p: f64) -> f64 {
+        -self.mean_ns * (-p).ln_1p()
+    }
+
+    fn quantile_sf(&self, t: f64) -> f64 {
+        -self.mean_ns * t.ln()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use crate::latency::law::tests::check_law;
     use crate::latency::tests::{assert_cdf, assert_mean, parse};
+
+    #[test]
+    fn its_law_is_consistent() {
+        let d = super::Exponential::new(0.5).unwrap();
+        check_law(&d, &[1.0, 1e3, 5e5, 5e6, 1e8]);
+    }
 
     #[test]
     fn matches_the_exponential_distribution() {

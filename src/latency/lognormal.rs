@@ -2,7 +2,8 @@
 
 use rand_distr::Distribution;
 
-use super::{Delay, LatencyError, NS_PER_MS, built, check, number, to_ns};
+use super::law::{normal_quantile, normal_sf};
+use super::{Delay, LatencyError, Law, NS_PER_MS, built, check, number, to_ns};
 use crate::rng::SimRng;
 use crate::sweep::fields::{FieldError, Fields};
 
@@ -21,6 +22,8 @@ use crate::sweep::fields::{FieldError, Fields};
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogNormal {
     dist: rand_distr::LogNormal<f64>,
+    mu: f64,
+    sigma: f64,
 }
 
 impl LogNormal {
@@ -28,9 +31,10 @@ impl LogNormal {
     pub fn new(median_ms: f64, sigma: f64) -> Result<Self, LatencyError> {
         let median = check("median_ms", median_ms, 0.0, true)?;
         let sigma = check("sigma", sigma, 0.0, false)?;
-        let dist = rand_distr::LogNormal::new((median * NS_PER_MS).ln(), sigma)
+        let mu = (median * NS_PER_MS).ln();
+        let dist = rand_distr::LogNormal::new(mu, sigma)
             .map_err(|e| LatencyError::new("sigma", e.to_string()))?;
-        Ok(Self { dist })
+        Ok(Self { dist, mu, sigma })
     }
 }
 
@@ -53,9 +57,64 @@ impl Delay for LogNormal {
     }
 }
 
+/// ln X = mu + sigma Z: its tails through the normal's (`erfc` and its inverse).
+impl Law for LogNormal {
+    fn support(&self) -> (f64, f64) {
+        if self.sigma == 0.0 {
+            let x = self.mu.exp();
+            (x, x)
+        } else {
+            (0.0, f64::INFINITY)
+        }
+    }
+
+    fn cdf(&self, x: f64) -> f64 {
+        if x <= 0.0 {
+            return 0.0;
+        }
+        if self.sigma == 0.0 {
+            return if x >= self.mu.exp() { 1.0 } else { 0.0 };
+        }
+        normal_sf(-(x.ln() - self.mu) / self.sigma)
+    }
+
+    fn sf(&self, x: f64) -> f64 {
+        if x <= 0.0 {
+            return 1.0;
+        }
+        if self.sigma == 0.0 {
+            return if x >= self.mu.exp() { 0.0 } else { 1.0 };
+        }
+        normal_sf((x.ln() - self.mu) / self.sigma)
+    }
+
+    fn pdf(&self, x: f64) -> f64 {
+        if x <= 0.0 || self.sigma == 0.0 {
+            return 0.0;
+        }
+        let z = (x.ln() - self.mu) / self.sigma;
+        (-0.5 * z * z).exp() / (x * self.sigma * (2.0 * std::f64::consts::PI).sqrt())
+    }
+
+    fn quantile(&self, p: f64) -> f64 {
+        (self.mu + self.sigma * normal_quantile(p)).exp()
+    }
+
+    fn quantile_sf(&self, t: f64) -> f64 {
+        (self.mu - self.sigma * normal_quantile(t)).exp()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use crate::latency::law::tests::check_law;
     use crate::latency::tests::{assert_cdf, assert_mean, parse};
+
+    #[test]
+    fn its_law_is_consistent() {
+        let d = super::LogNormal::new(1.0, 0.5).unwrap();
+        check_law(&d, &[1e4, 3e5, 1e6, 4e6, 1e8]);
+    }
 
     #[test]
     fn matches_the_lognormal_distribution() {

@@ -23,6 +23,8 @@ use crate::sweep::fields::{FieldError, Fields};
 pub struct Mixture {
     /// Upper 64-bit thresholds of each component but the last, ascending.
     thresholds: Vec<u64>,
+    /// Each component's probability (the weights normalized to sum to exactly 1).
+    weights: Vec<f64>,
     components: Vec<Latency>,
 }
 
@@ -63,8 +65,14 @@ impl Mixture {
         }
         Ok(Self {
             thresholds,
+            weights: components.iter().map(|(w, _)| w / total).collect(),
             components: components.into_iter().map(|(_, m)| m).collect(),
         })
+    }
+
+    /// The components with their probabilities.
+    pub fn components(&self) -> impl Iterator<Item = (f64, &Latency)> {
+        self.weights.iter().copied().zip(&self.components)
     }
 }
 

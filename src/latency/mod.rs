@@ -7,6 +7,7 @@
 mod constant;
 mod empirical;
 mod exponential;
+pub mod law;
 mod lognormal;
 mod mixture;
 mod pareto;
@@ -17,6 +18,7 @@ mod weibull;
 pub use constant::Constant;
 pub use empirical::Empirical;
 pub use exponential::Exponential;
+pub use law::{Law, Mix, Part};
 pub use lognormal::LogNormal;
 pub use mixture::Mixture;
 pub use pareto::Pareto;

@@ -2,7 +2,7 @@
 
 use rand_distr::Distribution;
 
-use super::{Delay, LatencyError, NS_PER_MS, built, check, number, to_ns};
+use super::{Delay, LatencyError, Law, NS_PER_MS, built, check, number, to_ns};
 use crate::rng::SimRng;
 use crate::sweep::fields::{FieldError, Fields};
 
@@ -19,6 +19,8 @@ use crate::sweep::fields::{FieldError, Fields};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pareto {
     dist: rand_distr::Pareto<f64>,
+    scale_ns: f64,
+    shape: f64,
 }
 
 impl Pareto {
@@ -28,7 +30,11 @@ impl Pareto {
         let shape = check("shape", shape, 0.0, true)?;
         let dist = rand_distr::Pareto::new(scale * NS_PER_MS, shape)
             .map_err(|e| LatencyError::new("shape", e.to_string()))?;
-        Ok(Self { dist })
+        Ok(Self {
+            dist,
+            scale_ns: scale * NS_PER_MS,
+            shape,
+        })
     }
 }
 
@@ -51,9 +57,55 @@ impl Delay for Pareto {
     }
 }
 
+/// P(X > x) = (scale / x)^shape.
+impl Law for Pareto {
+    fn support(&self) -> (f64, f64) {
+        (self.scale_ns, f64::INFINITY)
+    }
+
+    fn cdf(&self, x: f64) -> f64 {
+        if x <= self.scale_ns {
+            0.0
+        } else {
+            -(self.shape * (self.scale_ns / x).ln()).exp_m1()
+        }
+    }
+
+    fn sf(&self, x: f64) -> f64 {
+        if x <= self.scale_ns {
+            1.0
+        } else {
+            (self.scale_ns / x).powf(self.shape)
+        }
+    }
+
+    fn pdf(&self, x: f64) -> f64 {
+        if x < self.scale_ns {
+            0.0
+        } else {
+            self.shape / x * (self.scale_ns / x).powf(self.shape)
+        }
+    }
+
+    fn quantile(&self, p: f64) -> f64 {
+        self.scale_ns * (-(-p).ln_1p() / self.shape).exp()
+    }
+
+    fn quantile_sf(&self, t: f64) -> f64 {
+        self.scale_ns * (-t.ln() / self.shape).exp()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use crate::latency::law::tests::check_law;
     use crate::latency::tests::{assert_cdf, assert_mean, parse};
+
+    #[test]
+    fn its_law_is_consistent() {
+        let d = super::Pareto::new(1.0, 1.5).unwrap();
+        check_law(&d, &[1.001e6, 2e6, 1e8, 1e15]);
+    }
 
     #[test]
     fn matches_the_pareto_distribution() {

@@ -30,6 +30,18 @@ impl Shifted {
     }
 }
 
+impl Shifted {
+    /// The shift, ns.
+    pub fn shift_ns(&self) -> f64 {
+        self.shift_ns as f64
+    }
+
+    /// The model shifted.
+    pub fn inner(&self) -> &Latency {
+        &self.of
+    }
+}
+
 impl Delay for Shifted {
     const KIND: &'static str = "shifted";
     const FIELDS: &'static [(&'static str, &'static str)] = &[

@@ -2,7 +2,7 @@
 
 use rand_distr::Distribution;
 
-use super::{Delay, LatencyError, NS_PER_MS, built, check, number, to_ns};
+use super::{Delay, LatencyError, Law, NS_PER_MS, built, check, number, to_ns};
 use crate::rng::SimRng;
 use crate::sweep::fields::{FieldError, Fields};
 
@@ -19,6 +19,8 @@ use crate::sweep::fields::{FieldError, Fields};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Uniform {
     dist: rand_distr::Uniform<f64>,
+    low_ns: f64,
+    high_ns: f64,
 }
 
 impl Uniform {
@@ -34,7 +36,11 @@ impl Uniform {
         }
         let dist = rand_distr::Uniform::new_inclusive(low * NS_PER_MS, high * NS_PER_MS)
             .map_err(|e| LatencyError::new("high_ms", e.to_string()))?;
-        Ok(Self { dist })
+        Ok(Self {
+            dist,
+            low_ns: low * NS_PER_MS,
+            high_ns: high * NS_PER_MS,
+        })
     }
 }
 
@@ -57,9 +63,61 @@ impl Delay for Uniform {
     }
 }
 
+/// Uniform on [low, high]; a point when they are equal.
+impl Law for Uniform {
+    fn support(&self) -> (f64, f64) {
+        (self.low_ns, self.high_ns)
+    }
+
+    fn cdf(&self, x: f64) -> f64 {
+        if x < self.low_ns {
+            0.0
+        } else if x >= self.high_ns {
+            1.0
+        } else {
+            (x - self.low_ns) / (self.high_ns - self.low_ns)
+        }
+    }
+
+    fn sf(&self, x: f64) -> f64 {
+        if x < self.low_ns {
+            1.0
+        } else if x >= self.high_ns {
+            0.0
+        } else {
+            (self.high_ns - x) / (self.high_ns - self.low_ns)
+        }
+    }
+
+    fn pdf(&self, x: f64) -> f64 {
+        if x < self.low_ns || x > self.high_ns || self.high_ns == self.low_ns {
+            0.0
+        } else {
+            1.0 / (self.high_ns - self.low_ns)
+        }
+    }
+
+    fn quantile(&self, p: f64) -> f64 {
+        self.low_ns + p * (self.high_ns - self.low_ns)
+    }
+
+    fn quantile_sf(&self, t: f64) -> f64 {
+        self.high_ns - t * (self.high_ns - self.low_ns)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use crate::latency::law::tests::check_law;
     use crate::latency::tests::{assert_cdf, assert_mean, parse};
+
+    #[test]
+    fn its_law_is_consistent() {
+        check_law(
+            &super::Uniform::new(1.0, 3.0).unwrap(),
+            &[1.5e6, 2e6, 2.9e6],
+        );
+    }
 
     #[test]
     fn matches_the_uniform_distribution() {

@@ -2,7 +2,7 @@
 
 use rand_distr::Distribution;
 
-use super::{Delay, LatencyError, NS_PER_MS, built, check, number, to_ns};
+use super::{Delay, LatencyError, Law, NS_PER_MS, built, check, number, to_ns};
 use crate::rng::SimRng;
 use crate::sweep::fields::{FieldError, Fields};
 
@@ -19,6 +19,8 @@ use crate::sweep::fields::{FieldError, Fields};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Weibull {
     dist: rand_distr::Weibull<f64>,
+    scale_ns: f64,
+    shape: f64,
 }
 
 impl Weibull {
@@ -28,7 +30,11 @@ impl Weibull {
         let shape = check("shape", shape, 0.0, true)?;
         let dist = rand_distr::Weibull::new(scale * NS_PER_MS, shape)
             .map_err(|e| LatencyError::new("shape", e.to_string()))?;
-        Ok(Self { dist })
+        Ok(Self {
+            dist,
+            scale_ns: scale * NS_PER_MS,
+            shape,
+        })
     }
 }
 
@@ -51,9 +57,61 @@ impl Delay for Weibull {
     }
 }
 
+/// P(X > x) = exp(-(x / scale)^shape).
+impl Law for Weibull {
+    fn support(&self) -> (f64, f64) {
+        (0.0, f64::INFINITY)
+    }
+
+    fn cdf(&self, x: f64) -> f64 {
+        if x <= 0.0 {
+            0.0
+        } else {
+            -(-(x / self.scale_ns).powf(self.shape)).exp_m1()
+        }
+    }
+
+    fn sf(&self, x: f64) -> f64 {
+        if x <= 0.0 {
+            1.0
+        } else {
+            (-(x / self.scale_ns).powf(self.shape)).exp()
+        }
+    }
+
+    fn pdf(&self, x: f64) -> f64 {
+        if x <= 0.0 {
+            return 0.0;
+        }
+        let y = x / self.scale_ns;
+        self.shape / self.scale_ns * y.powf(self.shape - 1.0) * (-y.powf(self.shape)).exp()
+    }
+
+    fn quantile(&self, p: f64) -> f64 {
+        self.scale_ns * (-(-p).ln_1p()).powf(1.0 / self.shape)
+    }
+
+    fn quantile_sf(&self, t: f64) -> f64 {
+        self.scale_ns * (-t.ln()).powf(1.0 / self.shape)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use crate::latency::law::tests::check_law;
     use crate::latency::tests::{assert_cdf, parse};
+
+    #[test]
+    fn its_law_is_consistent() {
+        check_law(
+            &super::Weibull::new(1.0, 1.5).unwrap(),
+            &[1e3, 5e5, 1e6, 5e6],
+        );
+        check_law(
+            &super::Weibull::new(1.0, 0.5).unwrap(),
+            &[1e3, 5e5, 1e6, 5e7],
+        );
+    }
 
     #[test]
     fn matches_the_weibull_distribution() {

@@ -1,0 +1,359 @@
+//! Quantile functions accurate in both tails: closed forms, or knots solved numerically once
+//! and interpolated.
+
+use crate::latency::{Law, Mix};
+
+/// A probability in one tail: `P(X <= x) = p` (lower) or `P(X > x) = p` (upper). Naming the
+/// tail keeps tiny upper-tail probabilities exact, where `1 - p` would round to 1.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tail {
+    /// True for the upper tail.
+    pub upper: bool,
+    /// The tail probability, in (0, 1).
+    pub p: f64,
+}
+
+impl Tail {
+    /// `P(X <= x) = p`.
+    pub fn lower(p: f64) -> Self {
+        Self { upper: false, p }
+    }
+
+    /// `P(X > x) = p`.
+    pub fn upper(p: f64) -> Self {
+        Self { upper: true, p }
+    }
+
+    /// The same point, named by its smaller tail (probability at most 1/2).
+    pub fn smaller(self) -> Self {
+        if self.p > 0.5 {
+            Self {
+                upper: !self.upper,
+                p: 1.0 - self.p,
+            }
+        } else {
+            self
+        }
+    }
+}
+
+/// The tails of a distribution, for solving quantiles: the CDF (or survival function) and
+/// the density at once.
+pub trait Tails: Sync {
+    /// The lowest possible value.
+    fn lower_bound(&self) -> f64;
+    /// A value near the median, to start from.
+    fn middle(&self) -> f64;
+    /// `(P(X <= x), density)`.
+    fn cdf_pdf(&self, x: f64) -> (f64, f64);
+    /// `(P(X > x), density)`.
+    fn sf_pdf(&self, x: f64) -> (f64, f64);
+}
+
+impl Tails for Mix {
+    fn lower_bound(&self) -> f64 {
+        self.support().0
+    }
+
+    fn middle(&self) -> f64 {
+        self.quantile(0.5)
+    }
+
+    fn cdf_pdf(&self, x: f64) -> (f64, f64) {
+        (self.cdf(x), self.pdf(x))
+    }
+
+    fn sf_pdf(&self, x: f64) -> (f64, f64) {
+        (self.sf(x), self.pdf(x))
+    }
+}
+
+/// Octaves of tail probability tabulated on each side: down to 2^-(OCTAVES + 1).
+const OCTAVES: i32 = 64;
+/// Knots per octave.
+const PER_OCTAVE: usize = 16;
+
+/// A quantile function: a single point, a closed form, or knots.
+#[derive(Debug, Clone)]
+pub enum Quantiles {
+    /// All the mass at one value.
+    Point(f64),
+    /// A single shifted elementary model, whose quantiles have closed forms.
+    Closed(Mix),
+    /// Knots solved numerically, interpolated.
+    Knots(Knots),
+}
+
+impl Quantiles {
+    /// The quantiles of a one-way delay law: `None` if it mixes point masses with other
+    /// terms (the direct samplers need a continuous distribution or a single point).
+    pub fn of(law: &Mix) -> Option<Self> {
+        if let Some(x) = law.point() {
+            return Some(Self::Point(x));
+        }
+        if !law.is_continuous() {
+            return None;
+        }
+        Some(if law.parts().len() == 1 {
+            Self::Closed(law.clone())
+        } else {
+            Self::Knots(Knots::solve(law))
+        })
+    }
+
+    /// The value at `tail`.
+    #[inline]
+    pub fn at(&self, tail: Tail) -> f64 {
+        let tail = tail.smaller();
+        match self {
+            Self::Point(x) => *x,
+            Self::Closed(law) => law
+                .closed_quantile(tail.p, tail.upper)
+                .expect("a single term"),
+            Self::Knots(knots) => knots.at(tail),
+        }
+    }
+}
+
+/// Quantiles at knots `p = 2^-(o + 2) (1 + j / 16)` of each tail (`o < 64`, `j < 16`, and
+/// `p = 1/2`), solved to about 1e-12, and interpolated between them by cubic Hermite
+/// polynomials in `(ln p, ln(x - lower bound))`, where power-law, exponential and
+/// log-normal tails are all smooth and nearly straight: within 1e-7 relative of the exact
+/// quantile everywhere (the tests check), and far closer in the tails.
+#[derive(Debug, Clone)]
+pub struct Knots {
+    lower_bound: f64,
+    /// Per tail, knots in increasing `p`: `(ln p, ln(x - lower bound), slope)`.
+    sides: [Vec<(f64, f64, f64)>; 2],
+}
+
+impl Knots {
+    /// Solves the knots of `tails` (both sides at once, on the rayon pool).
+    pub fn solve(tails: &dyn Tails) -> Self {
+        let (lower, upper) = rayon::join(|| side(tails, false), || side(tails, true));
+        Self {
+            lower_bound: tails.lower_bound(),
+            sides: [lower, upper],
+        }
+    }
+
+    /// The value at `tail` (tail probability at most 1/2).
+    pub fn at(&self, tail: Tail) -> f64 {
+        let knots = &self.sides[usize::from(tail.upper)];
+        let p = tail.p.clamp(f64::MIN_POSITIVE, 0.5);
+        let s = p.ln();
+        // Octave and knot from the binary exponent and mantissa of p.
+        let bits = p.to_bits();
+        let octave = 1021 - ((bits >> 52) & 0x7ff) as i32;
+        let fraction = (bits & ((1 << 52) - 1)) as f64 / (1u64 << 52) as f64;
+        let i = if octave >= OCTAVES {
+            0
+        } else {
+            let j = ((fraction * PER_OCTAVE as f64) as usize).min(PER_OCTAVE - 1);
+            ((OCTAVES - 1 - octave) as usize * PER_OCTAVE + j).min(knots.len() - 2)
+        };
+        let (s0, y0, d0) = knots[i];
+        let (s1, y1, d1) = knots[i + 1];
+        let h = s1 - s0;
+        let y = if octave >= OCTAVES {
+            // Beyond the deepest knot: continue its tangent.
+            y0 + d0 * (s - s0)
+        } else {
+            let t = (s - s0) / h;
+            let (t2, t3) = (t * t, t * t * t);
+            (2.0 * t3 - 3.0 * t2 + 1.0) * y0
+                + (t3 - 2.0 * t2 + t) * h * d0
+                + (-2.0 * t3 + 3.0 * t2) * y1
+                + (t3 - t2) * h * d1
+        };
+        self.lower_bound + y.exp()
+    }
+}
+
+/// The knot probabilities of one tail, increasing.
+fn knot_probabilities() -> Vec<f64> {
+    let mut ps = Vec::with_capacity(OCTAVES as usize * PER_OCTAVE + 1);
+    for octave in (0..OCTAVES).rev() {
+        let base = (-(octave + 2) as f64).exp2();
+        for j in 0..PER_OCTAVE {
+            ps.push(base * (1.0 + j as f64 / PER_OCTAVE as f64));
+        }
+    }
+    ps.push(0.5);
+    ps
+}
+
+/// Solves the knots of one tail, from the median outward, each from the previous one.
+fn side(tails: &dyn Tails, upper: bool) -> Vec<(f64, f64, f64)> {
+    let lo = tails.lower_bound();
+    let ps = knot_probabilities();
+    let mut out = vec![(0.0, 0.0, 0.0); ps.len()];
+    let mut y = (tails.middle() - lo).max(f64::MIN_POSITIVE).ln();
+    for (slot, &p) in out.iter_mut().zip(&ps).rev() {
+        // g(y) = ln(tail probability at lo + e^y) - ln p, monotone in y.
+        let target = p.ln();
+        let g = |y: f64| {
+            let x = lo + y.exp();
+            let (tail, pdf) = if upper {
+                tails.sf_pdf(x)
+            } else {
+                tails.cdf_pdf(x)
+            };
+            let value = tail.max(f64::MIN_POSITIVE).ln() - target;
+            let sign = if upper { -1.0 } else { 1.0 };
+            let slope = sign * pdf * y.exp() / tail.max(f64::MIN_POSITIVE);
+            // Increasing in y for both tails after flipping the upper one's sign.
+            (sign * value, sign * slope)
+        };
+        y = solve_increasing(g, y);
+        let (_, slope) = g(y);
+        // dy/ds: y against s = ln p, the inverse of the slope of ln(tail) in y.
+        let dyds = if upper { -1.0 / slope } else { 1.0 / slope };
+        *slot = (target, y, if dyds.is_finite() { dyds } else { 0.0 });
+    }
+    repair_slopes(&mut out);
+    out
+}
+
+/// Where a slope could not be computed (a density of 0 or infinity at the knot), uses the
+/// secant of the neighbouring knots.
+fn repair_slopes(knots: &mut [(f64, f64, f64)]) {
+    for i in 0..knots.len() {
+        if knots[i].2 == 0.0 || !knots[i].2.is_finite() {
+            let (a, b) = (i.saturating_sub(1), (i + 1).min(knots.len() - 1));
+            if b > a {
+                knots[i].2 = (knots[b].1 - knots[a].1) / (knots[b].0 - knots[a].0);
+            }
+        }
+    }
+}
+
+/// The root of an increasing `g` (returning value and slope), starting from `y`: brackets it
+/// by doubling steps, then Newton's method safeguarded by bisection.
+pub(crate) fn solve_increasing(g: impl Fn(f64) -> (f64, f64), start: f64) -> f64 {
+    let (v, _) = g(start);
+    if v == 0.0 {
+        return start;
+    }
+    let (mut lo, mut hi);
+    let mut step = 0.5;
+    if v < 0.0 {
+        lo = start;
+        hi = start + step;
+        while g(hi).0 < 0.0 {
+            lo = hi;
+            step *= 2.0;
+            hi += step;
+            if step > 1e4 {
+                return hi;
+            }
+        }
+    } else {
+        hi = start;
+        lo = start - step;
+        while g(lo).0 > 0.0 {
+            hi = lo;
+            step *= 2.0;
+            lo -= step;
+            if step > 1e4 {
+                return lo;
+            }
+        }
+    }
+    let mut y = 0.5 * (lo + hi);
+    for _ in 0..200 {
+        let (value, slope) = g(y);
+        if value == 0.0 {
+            return y;
+        }
+        if value < 0.0 {
+            lo = y;
+        } else {
+            hi = y;
+        }
+        let newton = y - value / slope;
+        let next = if slope > 0.0 && newton > lo && newton < hi {
+            newton
+        } else {
+            0.5 * (lo + hi)
+        };
+        if (next - y).abs() <= 1e-13 * (1.0 + y.abs()) || hi - lo <= 1e-13 * (1.0 + y.abs()) {
+            return next;
+        }
+        y = next;
+    }
+    y
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::latency::tests::parse;
+
+    /// The largest relative error of `knots` against the closed form of `law` over a sweep of
+    /// both tails.
+    fn worst_error(law: &Mix, knots: &Knots) -> f64 {
+        let mut worst = 0.0f64;
+        for upper in [false, true] {
+            for e in 0..600 {
+                let p = 0.5 * (-(e as f64) / 10.0).exp2();
+                let tail = Tail { upper, p };
+                let exact = law.closed_quantile(p, upper).unwrap();
+                let error = (knots.at(tail) - exact).abs() / exact.max(1.0);
+                worst = worst.max(error);
+            }
+        }
+        worst
+    }
+
+    #[test]
+    fn knots_match_closed_forms_in_both_tails() {
+        for text in [
+            "kind = \"exponential\"\nmean_ms = 0.5",
+            "kind = \"shifted\"\nshift_ms = 0.05\nof = { kind = \"exponential\", mean_ms = 0.5 }",
+            "kind = \"lognormal\"\nmedian_ms = 1\nsigma = 0.5",
+            "kind = \"pareto\"\nscale_ms = 1\nshape = 1.5",
+            "kind = \"weibull\"\nscale_ms = 1\nshape = 0.7",
+            "kind = \"uniform\"\nlow_ms = 1\nhigh_ms = 2",
+        ] {
+            let law = parse(text).unwrap().law().unwrap();
+            let knots = Knots::solve(&law);
+            let worst = worst_error(&law, &knots);
+            assert!(worst < 1e-7, "{text}: relative error {worst}");
+        }
+    }
+
+    #[test]
+    fn mixtures_invert_their_cdf() {
+        let law = parse(
+            "kind = \"mixture\"\ncomponents = [\n\
+             { weight = 0.99, of = { kind = \"lognormal\", median_ms = 1.0, sigma = 0.6 } },\n\
+             { weight = 0.01, of = { kind = \"pareto\", scale_ms = 5.0, shape = 2.0 } },\n]",
+        )
+        .unwrap()
+        .law()
+        .unwrap();
+        let q = Quantiles::of(&law).unwrap();
+        for p in [1e-15, 1e-6, 0.01, 0.3, 0.5] {
+            let x = q.at(Tail::lower(p));
+            assert!((law.cdf(x) / p - 1.0).abs() < 1e-7, "lower {p}: {x}");
+            let x = q.at(Tail::upper(p));
+            assert!((law.sf(x) / p - 1.0).abs() < 1e-7, "upper {p}: {x}");
+        }
+    }
+
+    #[test]
+    fn points_and_non_continuous_mixtures() {
+        let law = parse("kind = \"constant\"\nms = 3").unwrap().law().unwrap();
+        assert_eq!(Quantiles::of(&law).unwrap().at(Tail::upper(1e-9)), 3e6);
+        let mixed = parse(
+            "kind = \"mixture\"\ncomponents = [\n\
+             { weight = 0.5, of = { kind = \"constant\", ms = 1 } },\n\
+             { weight = 0.5, of = { kind = \"exponential\", mean_ms = 1 } },\n]",
+        )
+        .unwrap()
+        .law()
+        .unwrap();
+        assert!(Quantiles::of(&mixed).is_none());
+    }
+}

@@ -1,0 +1,256 @@
+//! The distribution of a round trip: the sum of two independent one-way delays.
+
+use super::quadrature::integrate;
+use super::quantiles::{Knots, Quantiles, Tails};
+use crate::latency::{Latency, Law, Mix};
+
+/// Panel levels of the convolution integrals beyond those that reach down to the terms'
+/// own scale at each end of the interval.
+const LEVELS: u32 = 24;
+
+/// `X + Y`, with `X` and `Y` independent draws from one continuous delay law.
+///
+/// `P(X + Y <= x) = Σ_ij w_i w_j ∫ f_i(y) F_j(x - y) dy` over the terms of the law's mixture,
+/// each integral by Gauss-Legendre quadrature on panels split where an integrand has a kink
+/// (a uniform term's upper end). A single exponential term (shifted or not) has the closed
+/// form of a Gamma(2) instead.
+///
+/// ```
+/// use coordsim::latency::{Exponential, Latency};
+/// use coordsim::order::RoundTrip;
+/// let law = Latency::from(Exponential::new(1.0).unwrap()).law().unwrap();
+/// let rtt = RoundTrip::new(law);
+/// // Gamma(2, 1 ms): P(X + Y <= 2 ms) = 1 - 3 e^-2.
+/// assert!((rtt.cdf(2e6) - (1.0 - 3.0 * (-2f64).exp())).abs() < 1e-14);
+/// ```
+#[derive(Debug, Clone)]
+pub struct RoundTrip {
+    law: Mix,
+    gamma: Option<(f64, f64)>,
+}
+
+impl RoundTrip {
+    /// The round trip of one-way delays drawn from `law`.
+    pub fn new(law: Mix) -> Self {
+        let gamma = match law.parts() {
+            [part] => match &part.base {
+                Latency::Exponential(e) => Some((2.0 * part.shift, e.mean_ns())),
+                _ => None,
+            },
+            _ => None,
+        };
+        Self { law, gamma }
+    }
+
+    /// P(X + Y <= x).
+    pub fn cdf(&self, x: f64) -> f64 {
+        self.cdf_pdf(x).0
+    }
+
+    /// P(X + Y > x).
+    pub fn sf(&self, x: f64) -> f64 {
+        self.sf_pdf(x).0
+    }
+
+    /// The quantiles of the round trip, or `None` when the one-way law mixes point masses
+    /// with other terms.
+    pub fn quantiles(law: &Mix) -> Option<Quantiles> {
+        if let Some(x) = law.point() {
+            return Some(Quantiles::Point(2.0 * x));
+        }
+        if !law.is_continuous() {
+            return None;
+        }
+        Some(Quantiles::Knots(Knots::solve(&RoundTrip::new(law.clone()))))
+    }
+
+    /// `(tail, density)` by convolution, summing `tail(x, a, b)` over pairs of terms.
+    fn convolve(&self, x: f64, upper: bool) -> (f64, f64) {
+        let (mut tail, mut density) = (0.0, 0.0);
+        for a in self.law.parts() {
+            for b in self.law.parts() {
+                let (t, d) = pair(a, b, x, upper);
+                tail += a.weight * b.weight * t;
+                density += a.weight * b.weight * d;
+            }
+        }
+        (tail, density)
+    }
+}
+
+/// `(P(A + B <= x) or P(A + B > x), density of A + B at x)` for one pair of terms.
+fn pair(a: &crate::latency::Part, b: &crate::latency::Part, x: f64, upper: bool) -> (f64, f64) {
+    let law_a = single(a);
+    let law_b = single(b);
+    let (a_lo, a_hi) = law_a.support();
+    let (b_lo, b_hi) = law_b.support();
+    let (a_lo, a_hi) = (a_lo + a.shift, a_hi + a.shift);
+    let (b_lo, b_hi) = (b_lo + b.shift, b_hi + b.shift);
+    if x <= a_lo + b_lo {
+        return (if upper { 1.0 } else { 0.0 }, 0.0);
+    }
+    // y ranges over A's values with B = x - y at or above its lower bound.
+    let end = a_hi.min(x - b_lo);
+    // Kinks inside: B's upper end (F_B, f_B bend there), A's own upper end is `end` or beyond.
+    // Panels must reach down to the scale on which the terms' densities change, however wide
+    // the interval (far in a heavy tail it is many orders of magnitude wider).
+    let scale = |law: &dyn Law| law.quantile(0.5) - law.support().0;
+    let scale = scale(law_a).min(scale(law_b)).max(f64::MIN_POSITIVE);
+    let levels = LEVELS + ((end - a_lo) / scale).log2().clamp(0.0, 200.0) as u32;
+    let mut cuts = vec![a_lo];
+    if b_hi.is_finite() && x - b_hi > a_lo && x - b_hi < end {
+        cuts.push(x - b_hi);
+    }
+    cuts.push(end);
+    let (mut tail, mut density) = (0.0, 0.0);
+    for w in cuts.windows(2) {
+        let [t, d] = integrate(w[0], w[1], levels, |y| {
+            let fa = law_a.pdf(y - a.shift);
+            let z = x - y - b.shift;
+            let tb = if upper { law_b.sf(z) } else { law_b.cdf(z) };
+            [fa * tb, fa * law_b.pdf(z)]
+        });
+        tail += t;
+        density += d;
+    }
+    if upper && end < a_hi {
+        // A beyond x - b_lo: B cannot bring the sum back below x.
+        tail += law_a.sf(end - a.shift);
+    }
+    (tail, density)
+}
+
+fn single(part: &crate::latency::Part) -> &dyn Law {
+    match &part.base {
+        Latency::Constant(m) => m,
+        Latency::Uniform(m) => m,
+        Latency::Exponential(m) => m,
+        Latency::LogNormal(m) => m,
+        Latency::Pareto(m) => m,
+        Latency::Weibull(m) => m,
+        other => unreachable!("{other:?} is not elementary"),
+    }
+}
+
+impl Tails for RoundTrip {
+    fn lower_bound(&self) -> f64 {
+        2.0 * self.law.support().0
+    }
+
+    fn middle(&self) -> f64 {
+        2.0 * self.law.quantile(0.5)
+    }
+
+    fn cdf_pdf(&self, x: f64) -> (f64, f64) {
+        match self.gamma {
+            Some((shift, mean)) => {
+                let z = ((x - shift) / mean).max(0.0);
+                // 1 - e^-z (1 + z), accurate for small z.
+                let cdf = if z < 1e-3 {
+                    // The series, free of the cancellation below.
+                    z * z * (0.5 - z / 3.0 + z * z / 8.0 - z * z * z / 30.0)
+                } else {
+                    -(-z).exp_m1() - z * (-z).exp()
+                };
+                (cdf, z * (-z).exp() / mean)
+            }
+            None => self.convolve(x, false),
+        }
+    }
+
+    fn sf_pdf(&self, x: f64) -> (f64, f64) {
+        match self.gamma {
+            Some((shift, mean)) => {
+                let z = ((x - shift) / mean).max(0.0);
+                ((-z).exp() * (1.0 + z), z * (-z).exp() / mean)
+            }
+            None => self.convolve(x, true),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::latency::tests::parse;
+    use crate::order::quantiles::Tail;
+
+    fn law(text: &str) -> Mix {
+        parse(text).unwrap().law().unwrap()
+    }
+
+    #[test]
+    fn exponential_round_trips_are_gamma_2() {
+        // Quadrature on a two-term mixture of the same exponential must agree with the
+        // closed form of a single one.
+        let one = law("kind = \"exponential\"\nmean_ms = 0.5");
+        let two = law("kind = \"mixture\"\ncomponents = [\n\
+             { weight = 0.3, of = { kind = \"exponential\", mean_ms = 0.5 } },\n\
+             { weight = 0.7, of = { kind = \"exponential\", mean_ms = 0.5 } },\n]");
+        let (closed, numeric) = (RoundTrip::new(one), RoundTrip::new(two));
+        assert!(closed.gamma.is_some() && numeric.gamma.is_none());
+        for x in [1e2, 1e4, 2e5, 1e6, 5e6, 2e7] {
+            let (c, n) = (closed.cdf_pdf(x), numeric.cdf_pdf(x));
+            assert!((c.0 / n.0 - 1.0).abs() < 1e-10, "cdf at {x}: {c:?} {n:?}");
+            assert!((c.1 / n.1 - 1.0).abs() < 1e-10, "pdf at {x}: {c:?} {n:?}");
+            let (c, n) = (closed.sf_pdf(x), numeric.sf_pdf(x));
+            assert!((c.0 / n.0 - 1.0).abs() < 1e-10, "sf at {x}: {c:?} {n:?}");
+        }
+    }
+
+    #[test]
+    fn uniform_round_trips_are_triangular() {
+        // U(1, 3) ms + U(1, 3) ms: triangular on [2, 6] ms with its peak at 4 ms.
+        let rtt = RoundTrip::new(law("kind = \"uniform\"\nlow_ms = 1\nhigh_ms = 3"));
+        for x in [2.5e6, 3.9e6, 4.0e6, 4.5e6, 5.99e6] {
+            let u = (x - 2e6) / 4e6;
+            let cdf = if u <= 0.5 {
+                2.0 * u * u
+            } else {
+                1.0 - 2.0 * (1.0 - u) * (1.0 - u)
+            };
+            assert!(
+                (rtt.cdf(x) - cdf).abs() < 1e-12,
+                "{x}: {} vs {cdf}",
+                rtt.cdf(x)
+            );
+            assert!((rtt.sf(x) - (1.0 - cdf)).abs() < 1e-12);
+        }
+        assert_eq!(rtt.cdf(1.9e6), 0.0);
+        assert_eq!(rtt.sf(6.1e6), 0.0);
+    }
+
+    #[test]
+    fn lognormal_round_trips_have_the_known_moments_of_a_sum() {
+        // Mean of X + Y is 2 e^(mu + s^2/2); integrate the survival function for it.
+        let rtt = RoundTrip::new(law("kind = \"lognormal\"\nmedian_ms = 1\nsigma = 0.5"));
+        let q = RoundTrip::quantiles(&rtt.law).unwrap();
+        let [mean] = integrate(0.0, 1.0, 40, |p| [q.at(Tail::lower(p))]);
+        let expected = 2.0 * (1e6f64.ln() + 0.125).exp();
+        assert!((mean / expected - 1.0).abs() < 1e-7, "{mean} vs {expected}");
+        // Heavy tails: P(X + Y > x) ~ 2 P(X > x) far out.
+        let x = 1e6 * 12f64.exp();
+        let ratio = rtt.sf(x) / (2.0 * rtt.law.sf(x));
+        assert!((1.0..1.5).contains(&ratio), "{ratio}");
+    }
+
+    #[test]
+    fn round_trip_quantiles_invert_the_convolution() {
+        for text in [
+            "kind = \"lognormal\"\nmedian_ms = 1\nsigma = 0.5",
+            "kind = \"pareto\"\nscale_ms = 1\nshape = 1.5",
+            "kind = \"shifted\"\nshift_ms = 0.05\nof = { kind = \"exponential\", mean_ms = 0.5 }",
+        ] {
+            let l = law(text);
+            let rtt = RoundTrip::new(l.clone());
+            let q = RoundTrip::quantiles(&l).unwrap();
+            for p in [1e-18, 1e-9, 1e-3, 0.1, 0.4, 0.5] {
+                for upper in [false, true] {
+                    let x = q.at(Tail { upper, p });
+                    let seen = if upper { rtt.sf(x) } else { rtt.cdf(x) };
+                    assert!((seen / p - 1.0).abs() < 1e-6, "{text}: {upper} {p}: {seen}");
+                }
+            }
+        }
+    }
+}
