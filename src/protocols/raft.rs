@@ -22,10 +22,13 @@ uniformly from [T, T (1 + timeout_spread)] (T = election_timeout_ms) at time 0, 
 elections (one vote per node per term, majority of all N to win, split votes followed by new
 terms) until a leader is elected. Each node is crashed with probability crash for the whole
 trial; each message is lost independently with probability loss.
-Success: a leader is elected within 1000 terms (impossible without a live majority).
-Latency: time to elect, from the arming of the timers. Messages: vote requests and replies.
-Rounds: terms with a candidate. elections: the same terms; split_votes: terms without a
-leader; unsafe_terms: terms with two leaders (Raft's safety says never).
+Success: a leader is elected within 1000 terms (impossible without a live majority: the
+live nodes then campaign in vain until a term would pass 1000, and those terms and their
+messages count).
+Latency: time to elect, from the arming of the timers. Messages: vote requests (to every
+other node, up or not) and replies. Rounds: terms with a candidate. elections: the same
+terms; split_votes: terms without a leader; unsafe_terms: terms with two leaders (Raft's
+safety says never).
 One trial, phase = \"replication\": the leader (node 0, up) sends an entry to N - 1 followers
 and commits when a majority of N (itself included) has it.
 Success: N/2 followers acknowledge. Latency: the (N/2)-th fastest follower round trip.
@@ -335,5 +338,19 @@ mod tests {
         );
         // P(at least 2 of 3 up) = 0.6^3 + 3 (0.6^2)(0.4) = 0.648.
         assert_rate(tally.successes, tally.trials(), 0.648);
+        // Without a majority the cost is still paid: a lone live node (3 (0.6)(0.4^2) =
+        // 0.288) campaigns through all 1000 terms; with no node up (0.4^3) nobody does.
+        // Elections that succeed end within a few terms.
+        let count = |keep: fn(u64) -> bool| {
+            tally
+                .rounds()
+                .iter_recorded()
+                .filter(|v| keep(v.value_iterated_to()))
+                .map(|v| v.count_at_value())
+                .sum::<u64>()
+        };
+        assert_rate(count(|r| r == 1000), tally.trials(), 0.288);
+        assert_rate(count(|r| r == 0), tally.trials(), 0.064);
+        assert_eq!(tally.rounds_max, 1000);
     }
 }
