@@ -148,7 +148,7 @@ impl Protocol for Leader {
                 continue;
             }
             messages += 1;
-            if net.lost(rng, replica, leader) || self.mode == Mode::Async {
+            if self.mode == Mode::Async || net.lost(rng, replica, leader) {
                 continue;
             }
             let rtt = net.round_trip_ns(rng, leader, replica);
