@@ -303,6 +303,15 @@ const CASES: &[Case] = &[
         error: "bad.toml: latency.lan.file: ",
     },
     Case {
+        name: "an HdrHistogram log without a unit",
+        from: "[latency.lan]\nkind = \"shifted\"\nshift_ms = 0.05\nof = { kind = \"exponential\", mean_ms = 0.5 }",
+        to: "[latency.lan]\nkind = \"empirical\"\nfile = \"lat.hlog\"",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: latency.lan.unit: missing: an HdrHistogram log (.hlog) needs its unit",
+    },
+    Case {
         name: "zero trials",
         from: "trials = 40_000",
         to: "trials = 0",

@@ -167,7 +167,8 @@ impl Delay for Empirical {
         ),
         (
             "unit",
-            "unit of the file's values: \"ns\", \"us\", \"ms\" (default) or \"s\"",
+            "unit of the file's values: \"ns\", \"us\", \"ms\" or \"s\"; default \"ms\" for a CSV, \
+             required for an .hlog",
         ),
     ];
 
@@ -181,16 +182,29 @@ impl Delay for Empirical {
         let unit = match fields.take("unit") {
             Some(f) => {
                 let unit = f.string()?;
-                unit_ns(unit).ok_or_else(|| {
+                Some(unit_ns(unit).ok_or_else(|| {
                     f.error(format!(
                         "`{unit}` is not one of \"ns\", \"us\", \"ms\", \"s\""
                     ))
-                })?
+                })?)
             }
-            None => NS_PER_MS,
+            None => None,
         };
         let path = fields.base().join(file);
         let is_log = path.extension().is_some_and(|e| e == "hlog");
+        // HdrHistogram logs are usually recorded in ns or us: guessing ms would be off by a
+        // factor of 1000 or 10^6, so a log must say its unit.
+        let unit = match (unit, is_log) {
+            (Some(unit), _) => unit,
+            (None, false) => NS_PER_MS,
+            (None, true) => {
+                return Err(FieldError::new(
+                    fields.path_of("unit"),
+                    "missing: an HdrHistogram log (.hlog) needs its unit (\"ns\", \"us\", \
+                     \"ms\" or \"s\"); its values are usually ns or us",
+                ));
+            }
+        };
         let built = if is_log {
             let histogram = Self::read_hdr_log(&path).map_err(|e| file_field.error(e))?;
             Self::from_histogram(&histogram, unit)
@@ -278,6 +292,23 @@ mod tests {
         )
         .unwrap();
         assert_cdf(&d, 1e6, 0.9, 200_000);
+    }
+
+    #[test]
+    fn an_hdr_histogram_log_must_name_its_unit() {
+        // Checked before the file is read: the log need not even exist.
+        let dir = tempfile::tempdir().unwrap();
+        let e = parse(dir.path(), "kind = \"empirical\"\nfile = \"lat.hlog\"").unwrap_err();
+        assert_eq!(e.field, "latency.prod.unit");
+        assert!(
+            e.message.starts_with("missing: an HdrHistogram log"),
+            "{}",
+            e.message
+        );
+        // A CSV keeps its default, ms.
+        std::fs::write(dir.path().join("lat.csv"), "2\n").unwrap();
+        let d = parse(dir.path(), "kind = \"empirical\"\nfile = \"lat.csv\"").unwrap();
+        assert_cdf(&d, 2e6, 1.0, 1_000);
     }
 
     #[test]

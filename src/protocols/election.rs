@@ -11,7 +11,9 @@
 //!
 //! The simulation is event driven: timers, vote requests and vote replies are events in time
 //! order. It stops starting elections once a leader exists, then lets the messages in flight
-//! arrive, so that a second leader in some term would be seen.
+//! arrive, so that a second leader in some term would be seen. Without a live majority no
+//! one can win, but the live nodes still campaign: the simulation runs their terms until one
+//! would pass `max_terms`, and their vote requests, replies and terms count like any others.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -248,7 +250,8 @@ impl Sim<'_, '_> {
 }
 
 /// Runs one election among the nodes `0..nodes` for which `up` is true; a leader needs the
-/// votes of a majority of all `nodes`.
+/// votes of a majority of all `nodes`. Without a live majority the live nodes campaign in
+/// vain through `max_terms` terms, and the result counts those terms and messages.
 pub fn elect(
     rng: &mut SimRng,
     net: &Net<'_>,
@@ -260,7 +263,6 @@ pub fn elect(
     s.queue.clear();
     s.terms.clear();
     let majority = nodes / 2 + 1;
-    let mut live = 0;
     for node in 0..nodes {
         let i = node as usize;
         s.role[i] = if up(node) { Role::Follower } else { Role::Down };
@@ -268,7 +270,6 @@ pub fn elect(
         s.voted_for[i] = NOBODY;
         s.votes[i] = 0;
         s.epoch[i] = 0;
-        live += u32::from(s.role[i] != Role::Down);
     }
     let mut sim = Sim {
         s,
@@ -279,9 +280,8 @@ pub fn elect(
         seq: 0,
         result: Election::default(),
     };
-    if live < majority {
-        return sim.result;
-    }
+    // Even without a live majority (no leader possible) the live nodes campaign until a
+    // term would pass max_terms: their messages and terms are part of the cost.
     for node in 0..nodes {
         if sim.s.role[node as usize] != Role::Down {
             sim.arm(rng, node, 0);
@@ -297,4 +297,59 @@ pub fn elect(
         }
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::latency::Exponential;
+    use crate::protocols::Env;
+    use crate::rng::stream;
+
+    const TIMEOUTS: Timeouts = Timeouts {
+        base_ns: 150_000_000,
+        spread: 1.0,
+        max_terms: 1000,
+    };
+
+    fn run(nodes: u32, up: &[u32]) -> Election {
+        let env = Env::new(0.0, 0.0, Exponential::new(0.5).unwrap().into()).unwrap();
+        let mut rng = stream(9, 0, 0);
+        let net = env.begin(&mut rng);
+        let mut scratch = ElectionScratch::new(nodes);
+        elect(
+            &mut rng,
+            &net,
+            &mut scratch,
+            |n| up.contains(&n),
+            nodes,
+            TIMEOUTS,
+        )
+    }
+
+    #[test]
+    fn a_lone_live_node_campaigns_through_every_term() {
+        // One live node of 3: it stands in terms 1 to 1000, asking both others each time;
+        // the down nodes never answer. 1000 terms, all split, 2000 messages, no leader.
+        let e = run(3, &[1]);
+        assert_eq!(e.elected_ns, None);
+        assert_eq!((e.terms, e.split_votes, e.unsafe_terms), (1000, 1000, 0));
+        assert_eq!(e.messages, 2 * 1000);
+    }
+
+    #[test]
+    fn a_live_minority_campaigns_and_answers() {
+        // Two live nodes of 5: every term has a candidate (terms are never skipped), each
+        // candidate asks the 4 others and the other live node answers: at least 5 messages
+        // per term, at most 10 (both stand in the same term).
+        let e = run(5, &[0, 3]);
+        assert_eq!(e.elected_ns, None);
+        assert_eq!((e.terms, e.split_votes), (1000, 1000));
+        assert!((5_000..=10_000).contains(&e.messages), "{}", e.messages);
+    }
+
+    #[test]
+    fn nobody_live_costs_nothing() {
+        assert_eq!(run(3, &[]), Election::default());
+    }
 }

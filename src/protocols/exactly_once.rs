@@ -24,10 +24,13 @@ The server is crashed with probability crash for the whole trial; each message i
 independently with probability loss.
 Success: the client learns the operation was applied (exactly once).
 Latency: from the first send to the first acknowledgement.
-Messages: requests, acknowledgements and the RELEASE; messages_per_success is the cost per
-delivered effect. Rounds: requests sent.
+Messages: requests, acknowledgements and the RELEASE. Rounds: requests sent.
 duplicates: copies suppressed by the server. in_doubt: the effect was applied but the client
-gave up without learning it."
+gave up without learning it. effects_applied: trials in which the server applied the effect
+(the successes plus the in-doubt trials). messages_per_success is the cost per effect the
+client learned of; the cost per applied effect is messages_mean / effects_applied_mean.
+Not modelled: a late duplicate that reaches the server after the RELEASE made it forget the
+key (it would be applied a second time); every copy after the first counts as suppressed."
     };
 }
 
@@ -76,6 +79,10 @@ impl Protocol for ExactlyOnce {
             name: "in_doubt",
             doc: "trials where the effect was applied but the client gave up without knowing",
         },
+        Extra {
+            name: "effects_applied",
+            doc: "trials where the server applied the effect (successes and in-doubt trials)",
+        },
     ];
     type Scratch = ();
 
@@ -88,6 +95,7 @@ impl Protocol for ExactlyOnce {
         let exchange = net.exchange(rng, CLIENT, 0, up, self.timeout_ns, self.attempts);
         let mut extras = [0; MAX_EXTRAS];
         extras[0] = u64::from(exchange.delivered.saturating_sub(1));
+        extras[2] = u64::from(exchange.delivered > 0);
         let outcome = match exchange.ack_ns {
             // The RELEASE is fire-and-forget: its loss only delays garbage collection.
             Some(ns) => Outcome::success(ns, exchange.messages + 1, exchange.attempts),
@@ -153,6 +161,16 @@ mod tests {
         // In doubt: no attempt succeeded, and not every request was lost.
         let in_doubt = (1.0 - attempt).powi(retries + 1) - loss.powi(retries + 1);
         assert_rate(tally.extras_sum[1] as u64, trials, in_doubt);
+        // Applied: some request arrived. Exactly the successes plus the in-doubt trials.
+        assert_rate(
+            tally.extras_sum[2] as u64,
+            trials,
+            1.0 - loss.powi(retries + 1),
+        );
+        assert_eq!(
+            tally.extras_sum[2],
+            u128::from(tally.successes) + tally.extras_sum[1]
+        );
         let ack = run(
             "ack",
             &format!("nodes = 1\nloss = {loss}\nretries = {retries}"),

@@ -22,7 +22,9 @@ async: at once. Each node is crashed with probability crash for the whole trial;
 is lost independently with probability loss (no retransmission).
 If the leader is down, the live nodes first elect a new leader with the Raft election model
 (see `coordsim protocols raft`, timeouts from election_timeout_ms and timeout_spread); the
-old leader leaves the replica set and the write goes to the new leader.
+old leader leaves the replica set and the write goes to the new leader. Without a live
+majority the election fails after the live nodes campaigned through 1000 terms, whose
+messages and terms count.
 Success: the client gets its answer: a leader exists, the write and answer arrive, and the
 acknowledgements the mode waits for arrive (sync fails if any replica is down).
 Latency: failover time (if any) + client to leader + the wait for acknowledgements + leader
@@ -146,7 +148,7 @@ impl Protocol for Leader {
                 continue;
             }
             messages += 1;
-            if net.lost(rng, replica, leader) || self.mode == Mode::Async {
+            if self.mode == Mode::Async || net.lost(rng, replica, leader) {
                 continue;
             }
             let rtt = net.round_trip_ns(rng, leader, replica);

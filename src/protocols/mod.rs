@@ -300,6 +300,70 @@ pub(crate) mod tests {
         cells.pop().unwrap().tally
     }
 
+    /// The k-th smallest of `n` independent round trips, each two exponential one-way delays
+    /// of mean `m_ns` (a Gamma(2, m) round trip, CDF 1 - e^(-x/m) (1 + x/m)): its CDF and
+    /// density at `x_ns`, by the Beta(k, n - k + 1) law of the k-th smallest of n uniforms.
+    pub fn round_trip_order_statistic(k: u64, n: u64, m_ns: f64, x_ns: f64) -> (f64, f64) {
+        use statrs::distribution::{Beta, Continuous, ContinuousCDF};
+        let y = x_ns / m_ns;
+        let (cdf, pdf) = (1.0 - (-y).exp() * (1.0 + y), y * (-y).exp() / m_ns);
+        let beta = Beta::new(k as f64, (n - k + 1) as f64).unwrap();
+        (beta.cdf(cdf), beta.pdf(cdf) * pdf)
+    }
+
+    /// The median of [`round_trip_order_statistic`] (by bisection) and its density there.
+    pub fn round_trip_order_statistic_median(k: u64, n: u64, m_ns: f64) -> (f64, f64) {
+        let (mut lo, mut hi) = (0.0, 100.0 * m_ns);
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if round_trip_order_statistic(k, n, m_ns, mid).0 < 0.5 {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        let median = 0.5 * (lo + hi);
+        (median, round_trip_order_statistic(k, n, m_ns, median).1)
+    }
+
+    /// Mean and variance of [`round_trip_order_statistic`]: E[X] = int P(X > x) dx and
+    /// E[X^2] = int 2x P(X > x) dx (Simpson's rule over [0, 100 m]).
+    pub fn round_trip_order_statistic_moments(k: u64, n: u64, m_ns: f64) -> (f64, f64) {
+        let steps = 20_000;
+        let h = 100.0 * m_ns / f64::from(steps);
+        let (mut m1, mut m2) = (0.0, 0.0);
+        for i in 0..=steps {
+            let x = f64::from(i) * h;
+            let weight = match i {
+                0 => 1.0,
+                i if i == steps => 1.0,
+                i if i % 2 == 1 => 4.0,
+                _ => 2.0,
+            };
+            let sf = 1.0 - round_trip_order_statistic(k, n, m_ns, x).0;
+            m1 += weight * sf;
+            m2 += weight * 2.0 * x * sf;
+        }
+        let (m1, m2) = (m1 * h / 3.0, m2 * h / 3.0);
+        (m1, m2 - m1 * m1)
+    }
+
+    #[test]
+    fn order_statistic_helpers_agree_with_known_values() {
+        // One round trip: the Gamma(2) median is 1.678347 m, mean 2 m, variance 2 m^2.
+        let (median, density) = round_trip_order_statistic_median(1, 1, 1.0);
+        assert!((median - 1.678_346_990_016_661).abs() < 1e-9, "{median}");
+        assert!((density - median * (-median).exp()).abs() < 1e-9);
+        let (mean, var) = round_trip_order_statistic_moments(1, 1, 1.0);
+        assert!(
+            (mean - 2.0).abs() < 1e-6 && (var - 2.0).abs() < 1e-6,
+            "{mean} {var}"
+        );
+        // The faster of two: P(X > x) = e^(-2x) (1 + x)^2, so E[X] = 5/4.
+        let (mean, _) = round_trip_order_statistic_moments(1, 2, 1.0);
+        assert!((mean - 1.25).abs() < 1e-6, "{mean}");
+    }
+
     #[test]
     fn every_protocol_runs_at_small_sizes_under_every_failure() {
         // Edge sizes and every failure mechanism at once: no panic, every trial counted.

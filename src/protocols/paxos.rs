@@ -158,8 +158,10 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
 mod tests {
     use statrs::distribution::{Binomial, DiscreteCDF};
 
-    use crate::protocols::tests::run;
-    use crate::stats::assert_rate;
+    use crate::protocols::tests::{
+        round_trip_order_statistic_median, round_trip_order_statistic_moments, run,
+    };
+    use crate::stats::{assert_rate, median_tolerance};
 
     #[test]
     fn a_majority_of_acceptors_decides() {
@@ -188,6 +190,46 @@ mod tests {
                 tally.messages_sum,
                 1_000 * u128::from(per_node * 8),
                 "{variant}"
+            );
+        }
+    }
+
+    #[test]
+    fn multi_paxos_latency_is_one_round_trip_to_a_majority() {
+        // No failures, one-way delays exponential with mean m = 0.5 ms: phase 2 waits for the
+        // (N/2)-th fastest of the N - 1 other acceptors' Gamma(2, m) round trips (the
+        // proposer's own acceptance makes the majority). Median against the exact median.
+        let (m_ns, trials) = (5e5, 200_000u64);
+        for nodes in [3u64, 5, 7] {
+            let grid = format!("nodes = {nodes}\nvariant = \"multi\"");
+            let tally = run("paxos", &grid, "", trials);
+            assert_eq!(tally.successes, trials);
+            let (expected, density) = round_trip_order_statistic_median(nodes / 2, nodes - 1, m_ns);
+            let median = tally.latency_ns().value_at_quantile(0.5) as f64;
+            let tolerance = median_tolerance(trials, density, expected);
+            assert!(
+                (median - expected).abs() <= tolerance,
+                "N = {nodes}: median {median} ns, expected {expected} +- {tolerance}"
+            );
+        }
+    }
+
+    #[test]
+    fn classic_paxos_latency_is_two_independent_majority_round_trips() {
+        // Classic Paxos runs two such phases with independent delays: its latency is the sum
+        // of two independent copies of the order statistic above. Exact mean 2 E[X] and
+        // variance 2 Var[X] (numerical integration); the sample mean within 5 standard errors.
+        let (m_ns, trials) = (5e5, 200_000u64);
+        for nodes in [3u64, 5, 7] {
+            let tally = run("paxos", &format!("nodes = {nodes}"), "", trials);
+            assert_eq!(tally.successes, trials);
+            let (mean, var) = round_trip_order_statistic_moments(nodes / 2, nodes - 1, m_ns);
+            let (expected, sd) = (2.0 * mean, (2.0 * var).sqrt());
+            let seen = tally.latency_sum_ns as f64 / trials as f64;
+            let tolerance = 5.0 * sd / (trials as f64).sqrt();
+            assert!(
+                (seen - expected).abs() <= tolerance,
+                "N = {nodes}: mean {seen} ns, expected {expected} +- {tolerance}"
             );
         }
     }

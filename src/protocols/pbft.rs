@@ -22,7 +22,9 @@ PRE-PREPARE and 2f matching PREPAREs from backups (its own included); each prepa
 sends COMMIT to the N - 1 others and commits with 2f + 1 matching COMMITs (its own included);
 each committed replica replies to the client, which accepts f + 1 matching replies.
 The last `byzantine` replicas are faulty: silent ones send nothing; equivocating ones send
-PREPARE, COMMIT and a reply that match no one. Each correct replica is crashed with
+PREPARE, COMMIT and a reply that match no one. The primary is never Byzantine in this model
+(byzantine must be below N, and faulty replicas are always backups), so a lying primary and
+the view change it would force are not measured. Each correct replica is crashed with
 probability crash for the whole trial (a down primary fails the trial: no view change is
 modeled); each message is lost independently with probability loss.
 Success: the client accepts f + 1 matching replies. With no loss and no byzantine replicas,

@@ -27,14 +27,18 @@ the first r responses. Replica i's response is fresh if W_i <= C + t + R_i. Each
 crashed with probability crash for the whole trial; each message is lost independently with
 probability loss (a replica that missed the write is never fresh).
 Delays: wars = \"latency\" draws W, A, R and S from the cell's latency model; the presets
-are the production fits of the PBS work (LNKD-SSD, LNKD-DISK, YMMR, and WAN: LNKD-DISK plus
-75 ms each way to every replica but one in the coordinator's datacenter, picked at random for
-the write and again for the read).
+are the production fits of Table 3 of the PBS paper (Bailis et al., VLDB 2012): LNKD-SSD,
+LNKD-DISK, YMMR, and WAN: LNKD-DISK plus 75 ms each way to every replica but one in the
+coordinator's datacenter, picked at random for the write and again for the read.
 Success: the read returns the latest value (t-visibility; always at t = 0 when r + w > N).
-Latency: the read's latency (the r-th fastest R_i + S_i).
+A stale read is a failure, like a write or read that misses its quorum.
+Latency: the read's latency (the r-th fastest R_i + S_i), of fresh reads only: the latency
+histogram and latency_ms_* cover successful trials, so stale reads are not in them.
 Messages: N writes, acknowledgements, N read requests, responses. Rounds: 2.
-stale: reads that returned an old value. write_latency_ns: C, the write's latency (0 if
-the write failed)."
+stale: reads that returned an old value. writes_committed: trials whose write got w
+acknowledgements. write_latency_ns: C, summed over committed writes only (a failed write adds
+0), so the mean write latency of a committed write is write_latency_ns_mean /
+writes_committed_mean, not write_latency_ns_mean itself."
     };
 }
 
@@ -71,8 +75,11 @@ impl Wars {
         }
     }
 
-    /// A production fit of the PBS work, by name: `lnkd-ssd`, `lnkd-disk`, `ymmr`, `wan`; the
-    /// parameters of the PBS simulator's delay models (ms; exponentials by their rate).
+    /// A production fit of the PBS work, by name: `lnkd-ssd`, `lnkd-disk`, `ymmr`, `wan`: the
+    /// mixtures of Table 3 ("Distribution fits for production latency distributions") of
+    /// Bailis et al., "Probabilistically Bounded Staleness for Practical Partial Quorums",
+    /// VLDB 2012 (ms; exponentials by their rate). YMMR's write is 93.9% Pareto(xm = 3,
+    /// alpha = 3.35) and 6.1% exponential(lambda = .0028).
     pub fn preset(name: &str) -> Option<Self> {
         let ssd = || pareto_exp(0.9122, 0.235, 10.0, 1.66);
         let disk_write = || pareto_exp(0.38, 1.05, 1.51, 0.183);
@@ -92,7 +99,7 @@ impl Wars {
             "ymmr" => {
                 let ars = || pareto_exp(0.982, 1.5, 3.8, 0.0217);
                 Self {
-                    write: pareto_exp(0.939, 3.0, 3.5, 0.0028),
+                    write: pareto_exp(0.939, 3.0, 3.35, 0.0028),
                     ack: ars(),
                     read: ars(),
                     response: ars(),
@@ -211,7 +218,11 @@ impl Protocol for QuorumRw {
         },
         Extra {
             name: "write_latency_ns",
-            doc: "the write's latency: its w-th acknowledgement, in ns",
+            doc: "the write's latency (its w-th acknowledgement, in ns) if it committed, else 0",
+        },
+        Extra {
+            name: "writes_committed",
+            doc: "writes that got w acknowledgements: write latency = write_latency_ns / this",
         },
     ];
     type Scratch = QuorumRwScratch;
@@ -255,6 +266,7 @@ impl Protocol for QuorumRw {
         }
         let commit = kth_smallest(&mut s.acks, w);
         extras[1] = commit;
+        extras[2] = 1;
         let read_at = commit + self.t_ns;
         messages += u64::from(self.nodes);
         s.responses.clear();
@@ -338,7 +350,10 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
 
 #[cfg(test)]
 mod tests {
-    use crate::protocols::tests::run;
+    use statrs::distribution::{Binomial, Discrete};
+
+    use crate::protocols::tests::{round_trip_order_statistic_moments, run};
+    use crate::stats::assert_rate;
 
     #[test]
     fn overlapping_quorums_are_always_consistent() {
@@ -364,5 +379,72 @@ mod tests {
         assert!(at_0 > 1_000, "{at_0}");
         assert!(at_100 < at_0 / 2, "{at_100} vs {at_0}");
         assert!(at_10s <= at_100, "{at_10s}");
+    }
+
+    #[test]
+    fn presets_match_the_papers_consistency_at_commit() {
+        // N = 3, R = W = 1, read at t = 0. The PBS papers report the probability of a
+        // consistent read right after commit for LNKD-SSD, LNKD-DISK and YMMR: 97.4%, 43.9%
+        // and 89.3% (Bailis et al., "Quantifying Eventual Consistency with PBS", CACM 2014,
+        // "Staleness in Production"; the VLDB 2012 paper's source gives 97.5% for LNKD-SSD).
+        // They are Monte Carlo estimates over 10,000 writes (VLDB 2012, "Observed
+        // t-visibility"), rounded to 0.1%: the tolerance is 5 standard deviations of the
+        // difference of the two estimates plus the rounding. No figure is published for WAN:
+        // its value is a regression pin, measured with this code over 4,000,000 trials
+        // (seed 7), to 5 standard deviations of the difference.
+        let trials = 400_000u64;
+        for (wars, published, reference_trials) in [
+            ("lnkd-ssd", 0.974, 10_000.0),
+            ("lnkd-disk", 0.439, 10_000.0),
+            ("ymmr", 0.893, 10_000.0),
+            ("wan", 0.33331, 4_000_000.0),
+        ] {
+            let grid = format!("nodes = 3\nwars = \"{wars}\"");
+            let tally = run("quorum-rw", &grid, "", trials);
+            let p = tally.successes as f64 / trials as f64;
+            let var = published * (1.0 - published);
+            let rounding = if reference_trials == 10_000.0 {
+                5e-4
+            } else {
+                0.0
+            };
+            let tolerance = 5.0 * (var / trials as f64 + var / reference_trials).sqrt() + rounding;
+            assert!(
+                (p - published).abs() <= tolerance,
+                "{wars}: P(consistent at t = 0) = {p}, published {published} +- {tolerance}"
+            );
+        }
+    }
+
+    #[test]
+    fn write_latency_is_averaged_over_committed_writes() {
+        // N = 3, W = 1, replicas down with probability 0.3, one-way delays exponential with
+        // mean m = 0.5 ms: a write commits iff some replica is up (1 - 0.3^3), and then takes
+        // the fastest of the k up replicas' round trips. write_latency_ns / writes_committed
+        // is its mean over committed writes; write_latency_ns_mean alone would be 2.7% low.
+        let (crash, m_ns, trials) = (0.3, 5e5, 1_000_000u64);
+        let tally = run(
+            "quorum-rw",
+            &format!("nodes = 3\ncrash = {crash}"),
+            "",
+            trials,
+        );
+        let committed = tally.extras_sum[2] as u64;
+        assert_rate(committed, trials, 1.0 - crash * crash * crash);
+        let up = Binomial::new(1.0 - crash, 3).unwrap();
+        let (mut mean, mut second) = (0.0, 0.0);
+        for k in 1..=3u64 {
+            let weight = up.pmf(k) / (1.0 - up.pmf(0));
+            let (m1, var) = round_trip_order_statistic_moments(1, k, m_ns);
+            mean += weight * m1;
+            second += weight * (var + m1 * m1);
+        }
+        let sd = (second - mean * mean).sqrt();
+        let seen = tally.extras_sum[1] as f64 / committed as f64;
+        let tolerance = 5.0 * sd / (committed as f64).sqrt();
+        assert!(
+            (seen - mean).abs() <= tolerance,
+            "write latency {seen} ns per committed write, expected {mean} +- {tolerance}"
+        );
     }
 }

@@ -22,10 +22,13 @@ uniformly from [T, T (1 + timeout_spread)] (T = election_timeout_ms) at time 0, 
 elections (one vote per node per term, majority of all N to win, split votes followed by new
 terms) until a leader is elected. Each node is crashed with probability crash for the whole
 trial; each message is lost independently with probability loss.
-Success: a leader is elected within 1000 terms (impossible without a live majority).
-Latency: time to elect, from the arming of the timers. Messages: vote requests and replies.
-Rounds: terms with a candidate. elections: the same terms; split_votes: terms without a
-leader; unsafe_terms: terms with two leaders (Raft's safety says never).
+Success: a leader is elected within 1000 terms (impossible without a live majority: the
+live nodes then campaign in vain until a term would pass 1000, and those terms and their
+messages count).
+Latency: time to elect, from the arming of the timers. Messages: vote requests (to every
+other node, up or not) and replies. Rounds: terms with a candidate. elections: the same
+terms; split_votes: terms without a leader; unsafe_terms: terms with two leaders (Raft's
+safety says never).
 One trial, phase = \"replication\": the leader (node 0, up) sends an entry to N - 1 followers
 and commits when a majority of N (itself included) has it.
 Success: N/2 followers acknowledge. Latency: the (N/2)-th fastest follower round trip.
@@ -241,8 +244,8 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
 mod tests {
     use statrs::distribution::{Binomial, DiscreteCDF};
 
-    use crate::protocols::tests::run;
-    use crate::stats::{assert_rate, z_score};
+    use crate::protocols::tests::{round_trip_order_statistic_median, run};
+    use crate::stats::{assert_rate, median_tolerance};
 
     #[test]
     fn never_two_leaders_in_one_term() {
@@ -269,7 +272,7 @@ mod tests {
     #[test]
     fn split_votes_fall_as_the_timeout_range_widens() {
         // Fraction of terms without a leader, for widening timeout ranges on a 5-node cluster.
-        let mut last: Option<(u64, u64)> = None;
+        let mut last: Option<(f64, f64)> = None;
         for spread in [0.01, 0.05, 0.2, 1.0] {
             let tally = run(
                 "raft",
@@ -277,16 +280,17 @@ mod tests {
                 "",
                 200_000,
             );
-            let (terms, splits) = (tally.extras_sum[0] as u64, tally.extras_sum[1] as u64);
-            if let Some((t0, s0)) = last {
-                // The new fraction must lie more than 5 standard errors below the previous one.
-                let p0 = s0 as f64 / t0 as f64;
-                assert!(
-                    z_score(splits, terms, p0) < -5.0,
-                    "spread {spread}: {splits}/{terms} vs {p0}"
-                );
+            let (terms, splits) = (tally.extras_sum[0] as f64, tally.extras_sum[1] as f64);
+            let p = splits / terms;
+            if let Some((p0, var0)) = last {
+                // Both fractions are estimates: a two-sample z-test with the variance of each
+                // (terms as Bernoulli trials, split or not; with a geometric number of terms
+                // per trial this is also the ratio estimator's variance). The new fraction must
+                // lie more than 5 standard deviations of the difference below the previous one.
+                let z = (p - p0) / (var0 + p * (1.0 - p) / terms).sqrt();
+                assert!(z < -5.0, "spread {spread}: {p} vs {p0}, z = {z}");
             }
-            last = Some((terms, splits));
+            last = Some((p, p * (1.0 - p) / terms));
         }
     }
 
@@ -305,6 +309,26 @@ mod tests {
     }
 
     #[test]
+    fn replication_latency_is_the_majoritys_round_trip() {
+        // No failures, one-way delays exponential with mean m = 0.5 ms: the leader commits on
+        // the (N/2)-th fastest of the N - 1 followers' Gamma(2, m) round trips (its own copy
+        // makes the majority). The histogram's median against that order statistic's exact
+        // median.
+        let (m_ns, trials) = (5e5, 200_000u64);
+        for nodes in [3u64, 5, 7] {
+            let tally = run("raft", &format!("nodes = {nodes}"), "", trials);
+            assert_eq!(tally.successes, trials);
+            let (expected, density) = round_trip_order_statistic_median(nodes / 2, nodes - 1, m_ns);
+            let median = tally.latency_ns().value_at_quantile(0.5) as f64;
+            let tolerance = median_tolerance(trials, density, expected);
+            assert!(
+                (median - expected).abs() <= tolerance,
+                "N = {nodes}: median {median} ns, expected {expected} +- {tolerance}"
+            );
+        }
+    }
+
+    #[test]
     fn an_election_needs_a_live_majority() {
         let tally = run(
             "raft",
@@ -314,5 +338,19 @@ mod tests {
         );
         // P(at least 2 of 3 up) = 0.6^3 + 3 (0.6^2)(0.4) = 0.648.
         assert_rate(tally.successes, tally.trials(), 0.648);
+        // Without a majority the cost is still paid: a lone live node (3 (0.6)(0.4^2) =
+        // 0.288) campaigns through all 1000 terms; with no node up (0.4^3) nobody does.
+        // Elections that succeed end within a few terms.
+        let count = |keep: fn(u64) -> bool| {
+            tally
+                .rounds()
+                .iter_recorded()
+                .filter(|v| keep(v.value_iterated_to()))
+                .map(|v| v.count_at_value())
+                .sum::<u64>()
+        };
+        assert_rate(count(|r| r == 1000), tally.trials(), 0.288);
+        assert_rate(count(|r| r == 0), tally.trials(), 0.064);
+        assert_eq!(tally.rounds_max, 1000);
     }
 }

@@ -8,9 +8,9 @@
 //! the dead coordinator. The price: a third round trip on every commit. (With network
 //! partitions the two sides can decide differently; this model does not look for that.)
 
-use super::two_phase_commit::{prepare, slowest_round_trip, until_acknowledged};
+use super::two_phase_commit::{slowest_round_trip, until_acknowledged};
 use super::{
-    CLIENT, Env, Extra, MAX_EXTRAS, ModelError, Outcome, ParamKind, ParamSpec, Protocol,
+    CLIENT, Env, Extra, MAX_EXTRAS, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol,
     ProtocolInfo, Value,
 };
 use crate::latency::NS_PER_MS;
@@ -26,14 +26,18 @@ coordinator sends PRE-COMMIT, then DO-COMMIT, each resent every timeout_ms until
 acknowledged; otherwise it aborts (N ABORTs): a failure.
 With probability coordinator_crash the coordinator crashes, with equal chance before sending
 PRE-COMMIT or right after sending it. The participants notice after timeout_ms and run the
-termination protocol: one of them asks the others for their state (N - 1 requests and
-replies) and sends the decision (N - 1 messages): commit if any participant is
-pre-committed, abort otherwise. No trial is ever blocked.
+termination protocol: one that got PREPARE asks the N - 1 others for their state, every
+other live participant replies (also one that missed PREPARE), and it sends the decision to
+the N - 1 others: commit if any participant is pre-committed, abort otherwise. Termination
+messages are never lost (neither loss nor a partition applies to them). If no participant
+got PREPARE, nobody notices and nothing is sent. No trial is ever blocked.
 Success: the transaction commits; with no loss and no timeout hit, probability
 (1 - crash)^N (1 - coordinator_crash / 2).
 Latency: the three phases' slowest acknowledgements; after a crash, the time until the
 termination protocol's decision reaches every participant.
-Messages: 6N with no failures, plus the termination protocol's. Rounds: phases run.
+Messages: 6N with no failures, plus the termination protocol's: (N - 1) requests +
+(live - 1) replies + (N - 1) decisions, live being the participants that are up.
+Rounds: phases run.
 terminations: trials that ran the termination protocol."
     };
 }
@@ -83,6 +87,26 @@ impl ThreePhaseCommit {
     }
 }
 
+/// Phase 1, as in 2PC (the same draws in the same order): PREPARE to every participant and
+/// YES votes back. Returns (participants up, participants that got PREPARE, votes received).
+fn prepare(net: &Net<'_>, rng: &mut SimRng, nodes: u32) -> (u64, u64, u64) {
+    let (mut live, mut prepared, mut votes) = (0, 0, 0);
+    for participant in 0..nodes {
+        if !net.up(rng, participant) {
+            continue;
+        }
+        live += 1;
+        if net.lost(rng, CLIENT, participant) {
+            continue;
+        }
+        prepared += 1;
+        if !net.lost(rng, participant, CLIENT) {
+            votes += 1;
+        }
+    }
+    (live, prepared, votes)
+}
+
 impl Protocol for ThreePhaseCommit {
     const EXTRAS: &'static [Extra] = &[Extra {
         name: "terminations",
@@ -95,19 +119,20 @@ impl Protocol for ThreePhaseCommit {
     fn trial(&self, rng: &mut SimRng, _: &mut ()) -> Outcome {
         let n = u64::from(self.nodes);
         let net = self.env.begin(rng);
-        let (prepared, votes) = prepare(&net, rng, self.nodes);
+        let (live, prepared, votes) = prepare(&net, rng, self.nodes);
         let mut messages = n + prepared;
         let mut extras = [0; MAX_EXTRAS];
         let crash = self.coordinator_crash.happens(rng);
         let after_pre_commit = crash && rand::Rng::next_u64(rng) & 1 == 1;
-        // The termination protocol: state requests, replies from live participants, decision.
-        let termination = |prepared: u64| (n - 1) + prepared.saturating_sub(1) + (n - 1);
+        // The termination protocol: state requests to the N - 1 others, replies from the other
+        // live participants (whether or not they got PREPARE), the decision to the N - 1 others.
+        let termination = (n - 1) + live.saturating_sub(1) + (n - 1);
         if crash && !after_pre_commit {
             if prepared == 0 {
                 return Outcome::failure(messages, 1);
             }
             extras[0] = 1;
-            return Outcome::failure(messages + termination(prepared), 2).with_extras(extras);
+            return Outcome::failure(messages + termination, 2).with_extras(extras);
         }
         if votes < n {
             return Outcome::failure(messages + n, 2);
@@ -127,7 +152,8 @@ impl Protocol for ThreePhaseCommit {
                 }
             }
             extras[0] = 1;
-            messages += termination(n);
+            // Every participant voted, so all N are live: N - 1 replies.
+            messages += termination;
             if pre_committed == 0 {
                 return Outcome::failure(messages, 3).with_extras(extras);
             }
@@ -208,5 +234,41 @@ mod tests {
     fn a_commit_costs_six_messages_per_participant() {
         let tally = run("three-phase-commit", "nodes = 5", "", 1_000);
         assert_eq!((tally.successes, tally.messages_sum), (1_000, 30_000));
+    }
+
+    #[test]
+    fn every_live_participant_answers_the_termination_protocol() {
+        // N = 4, no participant crash, loss 0.2, the coordinator always crashes, constant
+        // 1 ms delays (no timeout is hit). Before PRE-COMMIT (half the trials): N PREPAREs,
+        // `prepared` votes, and if anyone got PREPARE the termination protocol: N - 1
+        // requests, N - 1 replies (every participant is live, whether or not it got PREPARE)
+        // and N - 1 decisions. After PRE-COMMIT: with all 2N phase-1 messages through
+        // (q = 0.8^8), 3N + 3(N - 1); otherwise 2N + prepared (the ABORTs). The mean within 5
+        // standard errors (the sample standard deviation of the exact per-trial counts).
+        let (n, loss, trials) = (4.0f64, 0.2f64, 400_000u64);
+        let grid = format!("nodes = {n}\nloss = {loss}\ncoordinator_crash = 1.0");
+        let tally = run(
+            "three-phase-commit",
+            &grid,
+            "kind = \"constant\"\nms = 1",
+            trials,
+        );
+        let prepared = n * (1.0 - loss);
+        let q = (1.0 - loss).powf(2.0 * n);
+        let before = n + prepared + (1.0 - loss.powf(n)) * 3.0 * (n - 1.0);
+        let after = q * (6.0 * n - 3.0) + 2.0 * n * (1.0 - q) + prepared - n * q;
+        let expected = 0.5 * (before + after);
+        let mean = tally.messages_sum as f64 / trials as f64;
+        let var = tally
+            .messages()
+            .iter_recorded()
+            .map(|v| (v.value_iterated_to() as f64 - mean).powi(2) * v.count_at_value() as f64)
+            .sum::<f64>()
+            / (trials - 1) as f64;
+        let tolerance = 5.0 * (var / trials as f64).sqrt();
+        assert!(
+            (mean - expected).abs() <= tolerance,
+            "messages {mean}, expected {expected} +- {tolerance}"
+        );
     }
 }
