@@ -91,6 +91,34 @@ pub fn median_tolerance(trials: u64, density: f64, median: f64) -> f64 {
     5.0 * (0.25 / trials as f64).sqrt() / density + 1e-3 * median
 }
 
+/// The two-sample Kolmogorov-Smirnov statistic of `a` and `b` (sorted in place): the largest
+/// distance between their empirical CDFs.
+pub fn ks_statistic(a: &mut [f64], b: &mut [f64]) -> f64 {
+    a.sort_by(f64::total_cmp);
+    b.sort_by(f64::total_cmp);
+    let (n, m) = (a.len() as f64, b.len() as f64);
+    let (mut i, mut j, mut d) = (0, 0, 0.0f64);
+    while i < a.len() && j < b.len() {
+        let x = a[i].min(b[j]);
+        while i < a.len() && a[i] <= x {
+            i += 1;
+        }
+        while j < b.len() && b[j] <= x {
+            j += 1;
+        }
+        d = d.max((i as f64 / n - j as f64 / m).abs());
+    }
+    d
+}
+
+/// The critical value of the two-sample Kolmogorov-Smirnov statistic for samples of `n` and
+/// `m` at significance `alpha` (the asymptotic distribution; conservative when values tie):
+/// `sqrt(-ln(alpha / 2) / 2) sqrt((n + m) / (n m))`.
+pub fn ks_critical(n: usize, m: usize, alpha: f64) -> f64 {
+    let (n, m) = (n as f64, m as f64);
+    (-(alpha / 2.0).ln() / 2.0).sqrt() * ((n + m) / (n * m)).sqrt()
+}
+
 /// One cell's results in the units of the summary table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {

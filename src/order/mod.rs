@@ -98,6 +98,16 @@ impl<T: Copy> Outcomes<T> {
         }
     }
 
+    /// How many outcomes are possible.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// True if none is (never: probabilities sum to 1).
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
     /// The outcome of the uniform draw `x`.
     #[inline(always)]
     pub fn sample(&self, x: u64) -> T {

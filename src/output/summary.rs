@@ -168,6 +168,11 @@ impl SummaryFile {
                 }
             }
         }
+        c.strings(
+            "sampler",
+            false,
+            rows().map(|(cell, _)| Some(sweep.model(cell.id as usize).sampler())),
+        );
         let s = || rows().map(|(_, s)| s);
         c.u64("trials", s().map(|s| s.trials));
         c.u64("successes", s().map(|s| s.successes));

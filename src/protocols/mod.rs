@@ -8,6 +8,7 @@
 mod ack;
 mod batched;
 mod chatty;
+pub mod direct;
 mod election;
 mod env;
 mod exactly_once;
@@ -199,6 +200,12 @@ pub trait Protocol: Send + Sync + 'static {
 
     /// Runs one independent trial.
     fn trial(&self, rng: &mut SimRng, scratch: &mut Self::Scratch) -> Outcome;
+
+    /// How trials are sampled: `"per-node"` (every node and message simulated) or
+    /// `"direct"` (counts and order statistics drawn from their distributions).
+    fn sampler(&self) -> &'static str {
+        "per-node"
+    }
 }
 
 /// A [`Protocol`] behind a trait object: runs a chunk of trials in a loop compiled for the
@@ -206,6 +213,9 @@ pub trait Protocol: Send + Sync + 'static {
 pub trait Simulate: Send + Sync {
     /// Runs `trials` trials drawing from `rng` and records them in `tally`.
     fn run(&self, rng: &mut SimRng, trials: u64, tally: &mut Tally);
+
+    /// [`Protocol::sampler`].
+    fn sampler(&self) -> &'static str;
 }
 
 impl<P: Protocol> Simulate for P {
@@ -216,6 +226,10 @@ impl<P: Protocol> Simulate for P {
             tally.record(&outcome, Self::EXTRAS.len());
         }
         tally.settle();
+    }
+
+    fn sampler(&self) -> &'static str {
+        Protocol::sampler(self)
     }
 }
 
@@ -362,6 +376,56 @@ pub(crate) mod tests {
         // The faster of two: P(X > x) = e^(-2x) (1 + x)^2, so E[X] = 5/4.
         let (mean, _) = round_trip_order_statistic_moments(1, 2, 1.0);
         assert!((mean - 1.25).abs() < 1e-6, "{mean}");
+    }
+
+    /// What `trials` trials of `model` produced: successes, the latencies of the successes
+    /// and every trial's messages.
+    pub fn draws<P: Protocol>(model: &P, trials: u64, seed: u64) -> (u64, Vec<f64>, Vec<f64>) {
+        let mut rng = crate::rng::stream(seed, 0, 0);
+        let mut scratch = model.scratch();
+        let (mut successes, mut latency, mut messages) = (0, Vec::new(), Vec::new());
+        for _ in 0..trials {
+            let outcome = model.trial(&mut rng, &mut scratch);
+            if outcome.status == Status::Success {
+                successes += 1;
+                latency.push(outcome.latency_ns as f64);
+            }
+            messages.push(outcome.messages as f64);
+        }
+        (successes, latency, messages)
+    }
+
+    /// Panics unless two samplers of one model agree: success rates within 5 standard errors
+    /// of their difference, and latencies and messages by two-sample Kolmogorov-Smirnov tests
+    /// at significance 0.001 each.
+    pub fn assert_same_distribution<A: Protocol, B: Protocol>(
+        what: &str,
+        a: &A,
+        b: &B,
+        trials: u64,
+    ) {
+        use crate::stats::{ks_critical, ks_statistic};
+        let (sa, mut la, mut ma) = draws(a, trials, 1);
+        let (sb, mut lb, mut mb) = draws(b, trials, 2);
+        let (pa, pb) = (sa as f64 / trials as f64, sb as f64 / trials as f64);
+        let pooled = (sa + sb) as f64 / (2 * trials) as f64;
+        let se = (2.0 * pooled * (1.0 - pooled) / trials as f64).sqrt();
+        assert!(
+            (pa - pb).abs() <= 5.0 * se + 1e-12,
+            "{what}: success {pa} vs {pb} (se {se})"
+        );
+        for (name, x, y) in [
+            ("latency", &mut la, &mut lb),
+            ("messages", &mut ma, &mut mb),
+        ] {
+            if x.is_empty() || y.is_empty() {
+                assert_eq!(x.len(), y.len(), "{what}: {name}");
+                continue;
+            }
+            let critical = ks_critical(x.len(), y.len(), 0.001);
+            let d = ks_statistic(x, y);
+            assert!(d <= critical, "{what}: {name} KS D = {d} > {critical}");
+        }
     }
 
     #[test]

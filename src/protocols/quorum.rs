@@ -6,10 +6,15 @@
 //! replicas: latency is the k-th order statistic of the replicas' round trips, and the
 //! operation survives as long as k replicas are up and reachable.
 
+use std::sync::Arc;
+
+use super::direct::{self, Lazy, Replies};
 use super::{
     CLIENT, Env, ModelError, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, QuorumRule,
     Value, kth_smallest,
 };
+use crate::latency::{Mix, to_ns};
+use crate::order::{self, OrderStatistic, Rank};
 use crate::rng::SimRng;
 
 macro_rules! model {
@@ -21,7 +26,11 @@ and each reply is lost independently with probability loss; a reply arrives one 
 Success: at least k replies arrive; with no loss, probability P(Binomial(N, 1 - crash) >= k).
 Latency: the k-th smallest round trip among the replies that arrive.
 Messages: N requests plus the replies sent (by live replicas that got the request).
-Rounds: 1."
+Rounds: 1.
+Sampling: direct (the default, when nodes and messages are alike) draws the number of replies
+sent and arrived from their binomial distributions and the k-th fastest round trip of those
+that arrived as Q(U(k:L)), where Q is the round trip's quantile function: one or two draws
+per trial at any N; per-node simulates every replica."
     };
 }
 
@@ -91,21 +100,87 @@ impl Protocol for Quorum {
     }
 }
 
+/// The quorum model sampled directly: the replies from their binomial counts, the latency
+/// as the k-th order statistic of the round trips that arrived ([`crate::order`]).
+#[derive(Debug)]
+pub struct QuorumDirect {
+    replies: Replies,
+    k: u32,
+    nodes: u32,
+    round_trip: Mix,
+    tables: Lazy<OrderStatistic>,
+}
+
+impl QuorumDirect {
+    /// The model of `Quorum::new(env, nodes, k)`, for an environment where nodes and
+    /// messages are alike, with one-way delays drawn from `law`.
+    pub fn new(env: &Env, law: Mix, nodes: u32, k: u32) -> Result<Self, ModelError> {
+        Quorum::new(env.clone(), nodes, k)?;
+        Ok(Self {
+            replies: Replies::new(env, nodes),
+            k,
+            nodes,
+            round_trip: law,
+            tables: Lazy::default(),
+        })
+    }
+}
+
+impl Protocol for QuorumDirect {
+    type Scratch = Arc<OrderStatistic>;
+
+    fn scratch(&self) -> Arc<OrderStatistic> {
+        self.tables.get(|| {
+            let likely: Vec<u32> = order::likely(&self.replies.arrived_pmf(), 1e-3)
+                .into_iter()
+                .filter(|&l| l >= self.k)
+                .collect();
+            let likely = if self.nodes <= 64 { likely } else { Vec::new() };
+            OrderStatistic::new(
+                direct::round_trip(&self.round_trip),
+                Rank::Kth(self.k),
+                &likely,
+            )
+        })
+    }
+
+    #[inline]
+    fn trial(&self, rng: &mut SimRng, kth: &mut Arc<OrderStatistic>) -> Outcome {
+        let (sent, arrived) = self.replies.sample(rng);
+        let messages = u64::from(self.nodes) + u64::from(sent);
+        if arrived < self.k {
+            return Outcome::failure(messages, 1);
+        }
+        Outcome::success(to_ns(kth.sample(rng, arrived)), messages, 1)
+    }
+
+    fn sampler(&self) -> &'static str {
+        "direct"
+    }
+}
+
 /// The registry entry.
 pub const SPEC: ProtocolInfo = ProtocolInfo {
     name: "quorum",
     summary: "a coordinator asks N replicas and proceeds on the k-th reply",
     model: model!(),
-    params: &[ParamSpec {
-        name: "k",
-        kind: ParamKind::Quorum,
-        default: Value::Quorum(QuorumRule::Majority),
-        doc: "replies the coordinator waits for (majority = N/2 + 1, all = N)",
-    }],
+    params: &[
+        ParamSpec {
+            name: "k",
+            kind: ParamKind::Quorum,
+            default: Value::Quorum(QuorumRule::Majority),
+            doc: "replies the coordinator waits for (majority = N/2 + 1, all = N)",
+        },
+        direct::SAMPLING,
+    ],
     extras: &[],
     build: |cell| {
         let k = cell.quorum("k").resolve(cell.nodes);
-        Ok(Box::new(Quorum::new(cell.env()?, cell.nodes, k)?))
+        let env = cell.env()?;
+        Ok(match direct::direct_law(cell, &env) {
+            Some(law) => Box::new(QuorumDirect::new(&env, law, cell.nodes, k)?),
+            None => Box::new(Quorum::new(env, cell.nodes, k)?),
+        })
     },
 };
 
@@ -190,6 +265,45 @@ mod tests {
             cells[0].tally.latency_ns().min(),
             cells[0].tally.latency_ns().lowest_equivalent(80_000_000)
         );
+    }
+
+    #[test]
+    fn direct_sampling_matches_the_per_node_simulation() {
+        use super::{Quorum, QuorumDirect};
+        use crate::latency::tests::parse;
+        use crate::protocols::Env;
+        use crate::protocols::tests::assert_same_distribution;
+        let models = [
+            "kind = \"shifted\"\nshift_ms = 0.05\nof = { kind = \"exponential\", mean_ms = 0.5 }",
+            "kind = \"lognormal\"\nmedian_ms = 1\nsigma = 0.5",
+            "kind = \"pareto\"\nscale_ms = 1\nshape = 1.5",
+            "kind = \"mixture\"\ncomponents = [\n\
+             { weight = 0.99, of = { kind = \"lognormal\", median_ms = 1.0, sigma = 0.6 } },\n\
+             { weight = 0.01, of = { kind = \"pareto\", scale_ms = 5.0, shape = 2.0 } },\n]",
+            "kind = \"constant\"\nms = 1",
+        ];
+        for (i, model) in models.iter().enumerate() {
+            let latency = parse(model).unwrap();
+            for (nodes, k, crash, loss) in [
+                (5, 3, 0.05, 0.01),
+                (101, 51, 0.1, 0.01),
+                (7, 7, 0.0, 0.0),
+                (9, 1, 0.2, 0.1),
+            ] {
+                if i > 0 && nodes == 101 && i != 1 {
+                    continue;
+                }
+                let env = Env::new(crash, loss, latency.clone()).unwrap();
+                let per_node = Quorum::new(env.clone(), nodes, k).unwrap();
+                let direct = QuorumDirect::new(&env, latency.law().unwrap(), nodes, k).unwrap();
+                assert_same_distribution(
+                    &format!("{model} N = {nodes} k = {k}"),
+                    &per_node,
+                    &direct,
+                    100_000,
+                );
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,119 @@
+//! What protocols share to sample a trial directly instead of node by node: the `sampling`
+//! parameter, and the counts of a request sent to n nodes and answered.
+
+use std::sync::{Arc, OnceLock};
+
+use rand::Rng;
+
+use super::{Env, ParamKind, ParamSpec, Value};
+use crate::latency::Mix;
+use crate::order::{self, Outcomes, Quantiles};
+use crate::rng::SimRng;
+use crate::sweep::Cell;
+
+/// The `sampling` parameter of the protocols that can sample directly.
+pub const SAMPLING: ParamSpec = ParamSpec {
+    name: "sampling",
+    kind: ParamKind::Choice(&["direct", "per-node"]),
+    default: Value::Choice("direct"),
+    doc: "direct: draw counts and order statistics from their exact distributions when the \
+          environment allows (no zones, partitions or regions; a latency model with a law), \
+          so a trial costs the same at any N; per-node: simulate every node and message. The \
+          summary's `sampler` column says which ran",
+};
+
+/// The one-way delay law of `env` when the cell asks for direct sampling and nothing in its
+/// environment tells nodes apart.
+pub fn direct_law(cell: &Cell, env: &Env) -> Option<Mix> {
+    if cell.choice("sampling") != "direct" || !env.is_iid() {
+        return None;
+    }
+    let law = env.latency().law()?;
+    (law.is_continuous() || law.point().is_some()).then_some(law)
+}
+
+/// Largest n whose joint counts are tabulated.
+const TABULATED: u32 = 64;
+
+/// A request sent to each of n nodes, answered by each one that is up and got it: how many
+/// answers were sent (`sent`, counted as messages) and how many arrived.
+///
+/// A node sends with probability `(1 - crash)(1 - loss)` and its answer arrives with
+/// probability `1 - loss`, independently for every node, so `sent ~ Bin(n, (1 - crash)
+/// (1 - loss))` and `arrived ~ Bin(sent, 1 - loss)`: a table of the joint outcomes for small
+/// n (one draw, none when only one outcome is possible), two binomial draws beyond.
+#[derive(Debug, Clone)]
+pub struct Replies {
+    n: u32,
+    sends: f64,
+    arrives: f64,
+    table: Option<Outcomes<(u32, u32)>>,
+}
+
+impl Replies {
+    /// Requests to `n` nodes in `env`.
+    pub fn new(env: &Env, n: u32) -> Self {
+        let sends = (1.0 - env.crash().probability()) * (1.0 - env.loss().probability());
+        let arrives = 1.0 - env.loss().probability();
+        let table = (n <= TABULATED).then(|| {
+            let mut outcomes = Vec::new();
+            for (sent, p_sent) in order::binomial_pmf(n, sends).into_iter().enumerate() {
+                for (arrived, p) in order::binomial_pmf(sent as u32, arrives)
+                    .into_iter()
+                    .enumerate()
+                {
+                    outcomes.push((p_sent * p, (sent as u32, arrived as u32)));
+                }
+            }
+            Outcomes::new(outcomes)
+        });
+        Self {
+            n,
+            sends,
+            arrives,
+            table,
+        }
+    }
+
+    /// The distribution of the number of answers that arrive.
+    pub fn arrived_pmf(&self) -> Vec<f64> {
+        order::binomial_pmf(self.n, self.sends * self.arrives)
+    }
+
+    /// `(sent, arrived)`.
+    #[inline]
+    pub fn sample(&self, rng: &mut SimRng) -> (u32, u32) {
+        match &self.table {
+            Some(table) if table.len() == 1 => table.sample(0),
+            Some(table) => table.sample(rng.next_u64()),
+            None => {
+                let sent = order::binomial(rng, self.n.into(), self.sends);
+                let arrived = order::binomial(rng, sent, self.arrives);
+                (sent as u32, arrived as u32)
+            }
+        }
+    }
+}
+
+/// Tables built on a cell's first trial and shared by its threads, so that building a sweep
+/// (or a dry run) costs nothing.
+#[derive(Debug)]
+pub struct Lazy<T>(OnceLock<Arc<T>>);
+
+impl<T> Default for Lazy<T> {
+    fn default() -> Self {
+        Self(OnceLock::new())
+    }
+}
+
+impl<T> Lazy<T> {
+    /// The tables, built by `build` the first time.
+    pub fn get(&self, build: impl FnOnce() -> T) -> Arc<T> {
+        self.0.get_or_init(|| Arc::new(build())).clone()
+    }
+}
+
+/// The round-trip quantiles of `law`, which [`direct_law`] accepted.
+pub fn round_trip(law: &Mix) -> Arc<Quantiles> {
+    order::round_trip(law).expect("a continuous law or a point")
+}
