@@ -30,7 +30,7 @@ for case in "${cases[@]}"; do
   read -r name sweep trials <<<"$case"
   valgrind --tool=callgrind --callgrind-out-file="$scratch/$name.out" \
     --toggle-collect='*Simulate*run*' \
-    target/release/coordsim run "$sweep" --trials "$trials" --threads 1 \
+    "${CARGO_TARGET_DIR:-target}/release/coordsim" run "$sweep" --trials "$trials" --threads 1 \
     --out "$scratch/$name" --quiet >/dev/null 2>"$scratch/$name.log"
   counts[$name]=$(awk '/^totals:/ {print $2}' "$scratch/$name.out")
 done

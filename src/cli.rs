@@ -464,7 +464,10 @@ fn show(args: ShowArgs) -> Result<ExitCode> {
         some => some.to_vec(),
     };
     let rows = rows.select(&columns).map_err(usage)?;
-    println!("{}", show::render(&rows, args.format));
+    show::print(
+        &mut std::io::stdout().lock(),
+        &show::render(&rows, args.format),
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::fs::File;
+use std::io::{self, Write};
 use std::path::Path;
 use std::str::FromStr;
 
@@ -354,6 +355,15 @@ pub fn render(rows: &Rows, format: Format) -> String {
     }
 }
 
+/// Writes `text` and a newline to `out`. A reader that has gone away (`coordsim show DIR |
+/// head` closes the pipe after ten lines) is not an error: the output just ends there.
+pub fn print(out: &mut impl Write, text: &str) -> io::Result<()> {
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
 /// The columns a terminal table shows when none are asked for: what the run varied, then the
 /// headline results.
 pub fn default_columns(rows: &Rows) -> Vec<String> {
@@ -434,5 +444,45 @@ mod tests {
         assert!(render(&r, Format::Markdown).starts_with("| protocol | success_rate |"));
         assert_eq!(short(0.123456789), "0.123457");
         assert_eq!(short(1234.5), "1234.5");
+    }
+
+    #[test]
+    fn json_keeps_the_column_order() {
+        let r = rows()
+            .select(&["success_rate".into(), "protocol".into(), "nodes".into()])
+            .unwrap();
+        let text = render(&r, Format::Json);
+        let at = |key: &str| text.find(&format!("\"{key}\"")).unwrap();
+        assert!(at("success_rate") < at("protocol") && at("protocol") < at("nodes"));
+    }
+
+    /// A reader that has gone away after `room` bytes.
+    struct ClosedAfter {
+        room: usize,
+    }
+
+    impl Write for ClosedAfter {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_closed_pipe_ends_the_output_quietly() {
+        let text = "protocol\nraft\n".repeat(100);
+        assert!(print(&mut ClosedAfter { room: 10 }, &text).is_ok());
+        assert!(print(&mut ClosedAfter { room: 0 }, &text).is_ok());
+        let mut full = Vec::new();
+        print(&mut full, "a").unwrap();
+        assert_eq!(full, b"a\n");
     }
 }

@@ -3,30 +3,50 @@
 #   1. the Rust tests (unit, integration, doc), compiled with optimizations;
 #   2. the notebooks, executed headless against a fresh run of sweeps/quick.toml, and the
 #      Python interop tests (pandas, DuckDB, polars) on the same run, in a virtual
-#      environment (target/venv) built from notebooks/requirements.txt;
+#      environment (target/venv) built from notebooks/requirements.txt, every package's
+#      version pinned by notebooks/constraints.txt;
 #   3. the performance regression gate: instruction counts of the reference models' trial
 #      loops against benches/instructions.baseline (valgrind; see BENCHMARKS.md);
 #   4. the Slurm test: a one-node cluster on localhost (installs Slurm and MUNGE from
 #      Debian's packages when missing; needs root).
+# On a fresh Debian machine it installs what is missing from Debian's packages (as root):
+# python3 and python3-venv for step 2, valgrind for step 3, Slurm and MUNGE for step 4.
+# Cargo's output goes to $CARGO_TARGET_DIR when set, as usual, and to target/ otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+apt_install() {
+  echo "installing $* from Debian's packages" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
 
 cargo test --locked --profile ci
 
 venv=target/venv
-if ! cmp -s notebooks/requirements.txt "$venv/requirements.txt" 2>/dev/null; then
+pins() { cat notebooks/requirements.txt notebooks/constraints.txt; }
+if ! pins | cmp -s - "$venv/pins.txt" 2>/dev/null; then
   rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r notebooks/requirements.txt
-  cp notebooks/requirements.txt "$venv/requirements.txt"
+  command -v python3 >/dev/null || apt_install python3
+  # Debian's python3 has no ensurepip, so no venv, until python3-venv is installed.
+  if ! python3 -m venv "$venv" 2>/dev/null; then
+    rm -rf "$venv"
+    apt_install python3-venv
+    python3 -m venv "$venv"
+  fi
+  "$venv/bin/pip" install --quiet --disable-pip-version-check \
+    -r notebooks/requirements.txt -c notebooks/constraints.txt
+  pins > "$venv/pins.txt"
 fi
 run=$(mktemp -d)/quick
 trap 'rm -rf "$(dirname "$run")"' EXIT
-target/ci/coordsim run sweeps/quick.toml --out "$run" --quiet
+"${CARGO_TARGET_DIR:-target}/ci/coordsim" run sweeps/quick.toml --out "$run" --quiet
 "$venv/bin/python" tests/python/interop.py "$run"
 COORDSIM_RUN="$run" "$venv/bin/python" tests/python/run_notebooks.py \
   notebooks/coordination-ladder.ipynb notebooks/latency-cdf.ipynb notebooks/essay-check.ipynb
 
+command -v valgrind >/dev/null || apt_install valgrind
 benches/gate.sh
 
 cargo test --locked --profile ci --test slurm -- --ignored
