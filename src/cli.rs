@@ -151,7 +151,7 @@ struct RunArgs {
     quiet: bool,
     /// Run only shard K of N (0 <= K < N) and write a part for `coordsim merge`
     /// [default: from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, or JOB_COMPLETION_INDEX and
-    /// COORDSIM_SHARD_COUNT, when set]
+    /// COORDSIM_SHARD_COUNT, when set]; refused with a precision target
     #[arg(long, value_name = "K/N")]
     shard: Option<Shard>,
     /// Continue an interrupted run in --out from its checkpoint
