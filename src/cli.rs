@@ -15,6 +15,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use coordsim::engine::{Progress, RunOptions, Shard};
 use coordsim::latency::Latency;
 use coordsim::output::{OutputError, RunDir, table};
+use coordsim::precision::Precision;
 use coordsim::protocols::{self, ProtocolInfo};
 use coordsim::run::{self, Finished, Plan, RunError};
 use coordsim::show::{self, Filter, Format, ShowError};
@@ -26,6 +27,8 @@ Examples:
   coordsim run sweeps/ladder.toml --out out/ladder --threads 2
   coordsim run sweeps/ladder.toml --dry-run
                                        list the cells and the trial count, run nothing
+  coordsim run sweeps/ladder.toml --precision 0.001 --trials 10000000
+                                       each cell until its success rate is known to +/- 0.001
   coordsim protocols                   what can be simulated, with parameters
   coordsim protocols quorum            the full model of one protocol
   coordsim latency                     the latency models and their keys
@@ -39,7 +42,10 @@ A sweep file names a grid; every list is an axis of the cartesian product:
 
   name = \"example\"
   seed = 42
-  trials = 1_000_000            # per cell
+  trials = 1_000_000            # per cell (the cap per cell with a precision)
+  precision = 0.001             # optional: add trials to each cell until the 95% interval of
+                                # its success rate is +/- 0.001 or narrower
+  p99_precision = 0.01          # optional: ... and that of its latency p99 +/- 1% or narrower
 
   [grid]
   protocol = [\"quorum\", \"two-phase-commit\"]
@@ -122,9 +128,21 @@ struct RunArgs {
     /// Use this seed instead of the sweep's
     #[arg(long)]
     seed: Option<u64>,
-    /// Use this many trials per cell instead of the sweep's
+    /// Use this many trials per cell instead of the sweep's (with a precision: the cap per
+    /// cell)
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_TRIALS))]
     trials: Option<u64>,
+    /// Run adaptively: add trials to each cell (16384 at a time, up to --trials) until the 95%
+    /// interval of its success rate is this wide either side or narrower, in (0, 0.5];
+    /// overrides the sweep's `precision`. Refused with --shard: a cell's trials must stay in
+    /// one process
+    #[arg(long, value_name = "HALF_WIDTH", value_parser = success_precision)]
+    precision: Option<f64>,
+    /// Run adaptively: add trials to each cell until a 95% interval of its latency p99 is
+    /// this wide either side, relative to the p99, or narrower, in [0.002, 1) (0.01 is +/- 1%);
+    /// overrides the sweep's `p99_precision`. With --precision, both must be met
+    #[arg(long, value_name = "RELATIVE", value_parser = p99_precision)]
+    p99_precision: Option<f64>,
     /// Print the cells and the trial count, run nothing
     #[arg(long)]
     dry_run: bool,
@@ -133,7 +151,7 @@ struct RunArgs {
     quiet: bool,
     /// Run only shard K of N (0 <= K < N) and write a part for `coordsim merge`
     /// [default: from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, or JOB_COMPLETION_INDEX and
-    /// COORDSIM_SHARD_COUNT, when set]
+    /// COORDSIM_SHARD_COUNT, when set]; refused with a precision target
     #[arg(long, value_name = "K/N")]
     shard: Option<Shard>,
     /// Continue an interrupted run in --out from its checkpoint
@@ -251,22 +269,53 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     if let Some(trials) = args.trials {
         sweep = sweep.with_trials(trials);
     }
+    let precision = Precision {
+        success: args.precision.or(sweep.precision.success),
+        p99: args.p99_precision.or(sweep.precision.p99),
+    };
+    sweep = sweep.with_precision(precision);
+    let adaptive = precision.is_adaptive();
+    let refuse_shard = |shard: Shard, source: &str| -> Result<()> {
+        if adaptive && shard.count > 1 {
+            return Err(UsageError(format!(
+                "precision targets need all of a cell's trials in one process: they cannot run as shard {shard}{source} (run the sweep whole, or without precision)"
+            ))
+            .into());
+        }
+        Ok(())
+    };
+    if let Some(shard) = args.shard {
+        refuse_shard(shard, "")?;
+    }
     if args.dry_run {
         println!("{}", table::cells(&sweep));
-        println!(
-            "{}: {} cells x {} trials = {} trials, seed {}",
-            sweep.origin,
-            sweep.cells.len(),
-            sweep.trials,
-            sweep.total_trials(),
-            sweep.seed
-        );
+        if adaptive {
+            println!(
+                "{}: {} cells, adaptive: each until {}, at most {} trials per cell ({} in all), seed {}",
+                sweep.origin,
+                sweep.cells.len(),
+                targets(&precision),
+                sweep.trials,
+                sweep.total_trials(),
+                sweep.seed
+            );
+        } else {
+            println!(
+                "{}: {} cells x {} trials = {} trials, seed {}",
+                sweep.origin,
+                sweep.cells.len(),
+                sweep.trials,
+                sweep.total_trials(),
+                sweep.seed
+            );
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let shard = match args.shard {
         Some(shard) => shard,
         None => match shard_from_env()? {
             Some((shard, source)) => {
+                refuse_shard(shard, &format!(" (from {source})"))?;
                 eprintln!("running shard {shard} (from {source})");
                 shard
             }
@@ -308,10 +357,18 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         .or_else(|| std::thread::available_parallelism().ok())
         .map_or(1, usize::from);
     eprintln!(
-        "{} {} cells x {} trials from {}{} on {threads} threads into {}",
+        "{} {} cells x {} from {}{} on {threads} threads into {}",
         if args.resume { "resuming" } else { "running" },
         sweep.cells.len(),
-        sweep.trials,
+        if adaptive {
+            format!(
+                "up to {} trials (adaptive: each until {})",
+                sweep.trials,
+                targets(&precision)
+            )
+        } else {
+            format!("{} trials", sweep.trials)
+        },
         sweep.origin,
         if shard.count > 1 {
             format!(" (shard {shard})")
@@ -354,7 +411,14 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let wall_s = clock.elapsed().as_secs_f64();
     match finished {
         Finished::Interrupted { done, total, dir } => {
-            eprintln!("saved {done} of {total} work items in {}", dir.display());
+            if adaptive {
+                eprintln!(
+                    "saved {done} work items (of at most {total}) in {}",
+                    dir.display()
+                );
+            } else {
+                eprintln!("saved {done} of {total} work items in {}", dir.display());
+            }
             eprintln!("resume with: {}", resume_command(&args, &dir, shard));
             Ok(ExitCode::from(130))
         }
@@ -400,10 +464,32 @@ fn resume_command(args: &RunArgs, dir: &Path, shard: Shard) -> String {
     if let Some(trials) = args.trials {
         words.push(format!("--trials {trials}"));
     }
+    if let Some(x) = args.precision {
+        words.push(format!("--precision {x}"));
+    }
+    if let Some(x) = args.p99_precision {
+        words.push(format!("--p99-precision {x}"));
+    }
     if shard.count > 1 {
         words.push(format!("--shard {shard}"));
     }
     words.join(" ")
+}
+
+/// What an adaptive run aims for, in words.
+fn targets(precision: &Precision) -> String {
+    let mut aims = Vec::new();
+    if let Some(x) = precision.success {
+        aims.push(format!(
+            "the 95% interval of its success rate is within +/- {x}"
+        ));
+    }
+    if let Some(x) = precision.p99 {
+        let percent = format!("{:.4}", x * 100.0);
+        let percent = percent.trim_end_matches('0').trim_end_matches('.');
+        aims.push(format!("that of its latency p99 within +/- {percent}%"));
+    }
+    aims.join(" and ")
 }
 
 /// The shard a batch scheduler assigned to this process, and the variables that said so.
@@ -515,8 +601,15 @@ fn with_progress_bar<T>(sweep: &Sweep, progress: &Progress, work: impl FnOnce() 
     if !std::io::stderr().is_terminal() {
         return work();
     }
+    // The total is the trials the run will have run: known for a fixed trial count, an
+    // estimate for an adaptive run that grows as cells turn out to need more.
     let total = u64::try_from(sweep.total_trials()).unwrap_or(u64::MAX);
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    let adaptive = if sweep.precision.is_adaptive() {
+        " | adaptive"
+    } else {
+        ""
+    };
     bar.set_style(
         ProgressStyle::with_template(
             "[{elapsed_precise}] {wide_bar} {percent:>3}% {msg} ETA {eta}",
@@ -531,9 +624,13 @@ fn with_progress_bar<T>(sweep: &Sweep, progress: &Progress, work: impl FnOnce() 
             while !done.load(Ordering::Relaxed) {
                 let trials = progress.trials_done.load(Ordering::Relaxed);
                 let rate = trials as f64 / start.elapsed().as_secs_f64().max(1e-9);
+                let planned = progress.trials_planned.load(Ordering::Relaxed);
+                if planned > 0 {
+                    bar.set_length(planned.max(trials));
+                }
                 bar.set_position(trials);
                 bar.set_message(format!(
-                    "cells {}/{cells} | {} trials/s",
+                    "cells {}/{cells} | {} trials/s{adaptive}",
                     progress.cells_done.load(Ordering::Relaxed),
                     si(rate)
                 ));
@@ -546,6 +643,22 @@ fn with_progress_bar<T>(sweep: &Sweep, progress: &Progress, work: impl FnOnce() 
     });
     bar.finish_and_clear();
     out
+}
+
+/// A target half-width of the success rate's interval.
+fn success_precision(text: &str) -> Result<f64, String> {
+    let x: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    Precision::check_success(x)
+}
+
+/// A target relative half-width of the p99's interval.
+fn p99_precision(text: &str) -> Result<f64, String> {
+    let x: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    Precision::check_p99(x)
 }
 
 /// A number of seconds, finite and > 0.

@@ -10,6 +10,8 @@
 //! - [`latency`]: one-way delay models; [`protocols`]: the models, behind [`protocols::Protocol`];
 //! - [`engine`]: work items, random streams ([`rng`]), rayon and an exact reduction of
 //!   per-thread [`tally::Tally`]s;
+//! - [`precision`]: adaptive runs, which add trials to a cell until its intervals are narrow
+//!   enough;
 //! - [`stats`]: intervals and the summary of a cell; [`output`]: Parquet files and tables.
 //!
 //! ```
@@ -39,6 +41,7 @@ pub mod engine;
 pub mod latency;
 pub mod order;
 pub mod output;
+pub mod precision;
 pub mod protocols;
 pub mod rng;
 pub mod run;

@@ -7,6 +7,11 @@
 //! After a crash, `--resume` reloads them and runs only the missing items; the result is the
 //! same as an uninterrupted run's because tallies merge exactly. When the run completes, the
 //! final files are written and the checkpoints removed.
+//!
+//! An adaptive run's checkpoints also record every cell's current target (`coordsim.targets`,
+//! [`crate::engine::format_targets`]), as it was when the checkpoint's items were done: each
+//! checkpoint is a consistent snapshot, so resuming from the last one takes exactly the
+//! decisions an uninterrupted run takes.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -18,9 +23,11 @@ use thiserror::Error;
 
 use crate::engine::{
     self, Assembler, CHUNK_TRIALS, CellRun, EngineError, ItemSet, Progress, RunOptions, Shard,
+    Targets, format_targets, parse_targets,
 };
 use crate::output::tallies::{TallyWriter, read_tallies, write_tallies};
 use crate::output::{CellRecord, OutputError, Results, RunDir, RunInfo, SweepCopy};
+use crate::precision::Precision;
 use crate::sweep::Sweep;
 use crate::tally::Tally;
 
@@ -48,7 +55,7 @@ pub enum RunError {
 }
 
 /// What must be equal for tallies to be merged, or a run to be resumed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Identity {
     /// coordsim's version: models may change between versions.
     pub version: String,
@@ -58,8 +65,10 @@ pub struct Identity {
     pub origin: String,
     /// The seed actually used.
     pub seed: u64,
-    /// Trials per cell actually used.
+    /// Trials per cell actually used (the cap of an adaptive run).
     pub trials: u64,
+    /// The precision targets actually used.
+    pub precision: Precision,
     /// Trials per work item.
     pub chunk_trials: u64,
     /// The share of the work items.
@@ -75,12 +84,13 @@ impl Identity {
             origin: sweep.origin.clone(),
             seed: sweep.seed,
             trials: sweep.trials,
+            precision: sweep.precision,
             chunk_trials: CHUNK_TRIALS,
             shard,
         }
     }
 
-    /// As key-value metadata.
+    /// As key-value metadata; the precision targets only when set.
     pub fn metadata(&self) -> Vec<(String, String)> {
         [
             ("coordsim.version", self.version.clone()),
@@ -93,6 +103,7 @@ impl Identity {
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
+        .chain(precision_metadata(&self.precision))
         .collect()
     }
 
@@ -108,12 +119,24 @@ impl Identity {
                 .parse()
                 .map_err(|_| format!("bad `{key}` in its metadata"))
         };
+        let target = |key: &str| -> Result<Option<f64>, String> {
+            map.get(key)
+                .map(|v| {
+                    v.parse()
+                        .map_err(|_| format!("bad `{key}` in its metadata"))
+                })
+                .transpose()
+        };
         Ok(Self {
             version: get("coordsim.version")?,
             sweep: get("coordsim.sweep")?,
             origin: get("coordsim.sweep_origin")?,
             seed: number("coordsim.seed")?,
             trials: number("coordsim.trials_per_cell")?,
+            precision: Precision {
+                success: target("coordsim.precision")?,
+                p99: target("coordsim.p99_precision")?,
+            },
             chunk_trials: number("coordsim.chunk_trials")?,
             shard: get("coordsim.shard")?.parse().map_err(|e| format!("{e}"))?,
         })
@@ -136,6 +159,21 @@ impl Identity {
         }
         if self.trials != other.trials {
             return differ("trials", &other.trials, &self.trials);
+        }
+        let target = |x: Option<f64>| x.map_or_else(|| "none".to_string(), |x| x.to_string());
+        if self.precision.success != other.precision.success {
+            return differ(
+                "precision",
+                &target(other.precision.success),
+                &target(self.precision.success),
+            );
+        }
+        if self.precision.p99 != other.precision.p99 {
+            return differ(
+                "p99_precision",
+                &target(other.precision.p99),
+                &target(self.precision.p99),
+            );
         }
         if self.chunk_trials != other.chunk_trials {
             return differ("chunk size", &other.chunk_trials, &self.chunk_trials);
@@ -169,6 +207,18 @@ impl Identity {
     }
 }
 
+/// The metadata entries `coordsim.precision` and `coordsim.p99_precision`, for the targets
+/// that are set.
+pub fn precision_metadata(precision: &Precision) -> Vec<(String, String)> {
+    [
+        ("coordsim.precision", precision.success),
+        ("coordsim.p99_precision", precision.p99),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| Some((k.to_string(), v?.to_string())))
+    .collect()
+}
+
 /// How a run ended.
 #[derive(Debug)]
 pub enum Finished {
@@ -185,7 +235,7 @@ pub enum Finished {
     Interrupted {
         /// Work items done.
         done: u64,
-        /// Work items of the shard.
+        /// Work items of the shard (the most an adaptive run may need).
         total: u64,
         /// The run directory.
         dir: PathBuf,
@@ -214,6 +264,11 @@ pub fn execute(
     progress: &Progress,
 ) -> Result<Finished, RunError> {
     let identity = Identity::of(sweep, plan.options.shard);
+    if sweep.precision.is_adaptive() && plan.options.shard.count > 1 {
+        return Err(RunError::Mismatch(
+            EngineError::AdaptiveShard(plan.options.shard).to_string(),
+        ));
+    }
     let started = jiff::Timestamp::now();
     let clock = Instant::now();
     let dir = if plan.resume {
@@ -235,13 +290,26 @@ pub fn execute(
         let block = layout.shard_items(shard);
         block.end - block.start
     };
-    let mut assembler = Assembler::new(layout, shard);
     let mut sink = Sink::new(dir.path(), shard)?;
 
-    // Reload the checkpoint.
+    // Reload the checkpoint: an adaptive run's targets from its last file, then the tallies.
     let mut done = ItemSet::new();
     let mut files = checkpoint_files(&checkpoints)?;
     files.sort();
+    let mut assembler = match files.last() {
+        Some(last) if sweep.precision.is_adaptive() => {
+            let metadata = crate::output::tallies::read_metadata(last)?;
+            let targets = metadata
+                .get("coordsim.targets")
+                .ok_or_else(|| RunError::Mismatch(format!("{}: no targets", last.display())))
+                .and_then(|t| {
+                    parse_targets(t)
+                        .map_err(|e| RunError::Mismatch(format!("{}: {e}", last.display())))
+                })?;
+            Assembler::adaptive(layout, sweep.precision, targets)
+        }
+        _ => engine::assembler(sweep, shard),
+    };
     for file in &files {
         let (tallies, metadata) = read_tallies(file)?;
         let theirs = Identity::from_metadata(&metadata)
@@ -265,9 +333,15 @@ pub fn execute(
                 file.display()
             )));
         }
+        if let Some(cell) = beyond_target(&items, &assembler, &layout) {
+            return Err(RunError::Mismatch(format!(
+                "{}: work items of cell {cell} beyond its target",
+                file.display()
+            )));
+        }
         done.extend(&items);
         for (cell, tally) in tallies {
-            if let Some(run) = assembler.add(cell, tally) {
+            if let Some(run) = assembler.add(cell, &tally) {
                 sink.push(run)?;
             }
         }
@@ -284,20 +358,29 @@ pub fn execute(
     let mut next = files.len() + 1;
     let mut pending = Pending::default();
     let mut last_flush = Instant::now();
-    let complete = engine::run(sweep, &plan.options, &done, stop, progress, |batch| {
-        pending.add(&batch);
-        for run in assembler.add_batch(batch) {
-            sink.push(run)?;
-            progress.cells_done.fetch_add(1, Ordering::Relaxed);
-        }
-        if last_flush.elapsed() >= plan.checkpoint_every {
-            pending.flush(&checkpoints, &mut next, &identity)?;
-            last_flush = Instant::now();
-        }
-        Ok::<(), RunError>(())
-    })?;
+    let complete = engine::run(
+        sweep,
+        &plan.options,
+        &done,
+        &mut assembler,
+        stop,
+        progress,
+        |batch, finished, assembler| {
+            pending.add(&batch);
+            for run in finished {
+                sink.push(run)?;
+            }
+            let snapshot = assembler.is_adaptive().then(|| assembler.targets());
+            if last_flush.elapsed() >= plan.checkpoint_every {
+                pending.flush(&checkpoints, &mut next, &identity, snapshot)?;
+                last_flush = Instant::now();
+            }
+            Ok::<(), RunError>(())
+        },
+    )?;
     if !complete {
-        pending.flush(&checkpoints, &mut next, &identity)?;
+        let targets = assembler.is_adaptive().then(|| assembler.targets());
+        pending.flush(&checkpoints, &mut next, &identity, targets)?;
         let done = checkpoint_files(&checkpoints)?
             .iter()
             .map(|f| crate::output::tallies::read_metadata(f))
@@ -331,6 +414,21 @@ pub fn execute(
         records,
         dir: dir.keep(),
     })
+}
+
+/// A cell with items in `items` at or beyond its target: a checkpoint that does not fit the
+/// targets it was resumed with.
+fn beyond_target(items: &ItemSet, assembler: &Assembler, layout: &engine::Layout) -> Option<u32> {
+    if !assembler.is_adaptive() {
+        return None;
+    }
+    items
+        .ranges()
+        .iter()
+        .flat_map(|&(a, b)| a..b)
+        .map(|g| layout.item(g))
+        .find(|item| item.chunk >= assembler.target(item.cell))
+        .map(|item| item.cell)
 }
 
 fn checkpoint_files(dir: &Path) -> Result<Vec<PathBuf>, RunError> {
@@ -399,7 +497,15 @@ impl Pending {
         }
     }
 
-    fn flush(&mut self, dir: &Path, next: &mut usize, identity: &Identity) -> Result<(), RunError> {
+    /// Commits the pending tallies as the next checkpoint file, with an adaptive run's
+    /// `targets` after the decisions these items led to.
+    fn flush(
+        &mut self,
+        dir: &Path,
+        next: &mut usize,
+        identity: &Identity,
+        targets: Option<&Targets>,
+    ) -> Result<(), RunError> {
         if self.items.is_empty() {
             return Ok(());
         }
@@ -407,6 +513,9 @@ impl Pending {
         let mut metadata = identity.metadata();
         metadata.push(("coordsim.kind".into(), "checkpoint".into()));
         metadata.push(("coordsim.items".into(), self.items.to_string()));
+        if let Some(targets) = targets {
+            metadata.push(("coordsim.targets".into(), format_targets(targets)));
+        }
         write_tallies(&dir.join(format!("{next:06}.parquet")), &rows, metadata)?;
         *next += 1;
         *self = Pending::default();
@@ -608,7 +717,8 @@ pub fn merge(parts: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
     let sweep = Sweep::parse(&identity.sweep, &identity.origin)
         .map_err(|e| RunError::Mismatch(format!("the parts' sweep no longer parses: {e}")))?
         .with_seed(identity.seed)
-        .with_trials(identity.trials);
+        .with_trials(identity.trials)
+        .with_precision(identity.precision);
     let layout = engine::layout(&sweep);
     let mut records = Vec::with_capacity(sweep.cells.len());
     for cell in 0..layout.cells {
@@ -633,9 +743,16 @@ pub fn merge(parts: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
                 layout.chunks_per_cell()
             )));
         }
+        // Parts never come from adaptive runs (they need whole cells), but should one claim
+        // targets, each cell reports whether it meets them.
+        let precision_met = sweep
+            .precision
+            .is_adaptive()
+            .then(|| sweep.precision.assess(&tally).met);
         records.push(CellRecord::of(&CellRun {
             cell_id: cell,
             tally,
+            precision_met,
         }));
     }
     let dir = RunDir::create(out)?;

@@ -41,6 +41,8 @@ pub enum Value {
     Int(u64),
     /// A float.
     Float(f64),
+    /// A boolean.
+    Bool(bool),
     /// A string.
     Text(String),
 }
@@ -51,6 +53,7 @@ impl fmt::Display for Value {
             Value::Null => Ok(()),
             Value::Int(n) => write!(f, "{n}"),
             Value::Float(x) => write!(f, "{x}"),
+            Value::Bool(b) => write!(f, "{b}"),
             Value::Text(s) => f.write_str(s),
         }
     }
@@ -86,6 +89,12 @@ fn values(array: &ArrayRef) -> Result<Vec<Value>, String> {
             let a = array.as_primitive::<Float64Type>();
             (0..n)
                 .map(|i| get(i, &|i| Value::Float(a.value(i))))
+                .collect()
+        }
+        DataType::Boolean => {
+            let a = array.as_boolean();
+            (0..n)
+                .map(|i| get(i, &|i| Value::Bool(a.value(i))))
                 .collect()
         }
         DataType::Utf8 => {
@@ -340,6 +349,7 @@ pub fn render(rows: &Rows, format: Format) -> String {
                             let v = match v {
                                 Value::Null => serde_json::Value::Null,
                                 Value::Int(n) => (*n).into(),
+                                Value::Bool(b) => (*b).into(),
                                 Value::Float(x) => serde_json::Number::from_f64(*x)
                                     .map_or(serde_json::Value::Null, serde_json::Value::Number),
                                 Value::Text(s) => s.clone().into(),
@@ -365,7 +375,8 @@ pub fn print(out: &mut impl Write, text: &str) -> io::Result<()> {
 }
 
 /// The columns a terminal table shows when none are asked for: what the run varied, then the
-/// headline results.
+/// headline results (with the trials of each cell and whether it met the precision targets,
+/// for an adaptive run).
 pub fn default_columns(rows: &Rows) -> Vec<String> {
     let constant = |i: usize| rows.rows.windows(2).all(|w| w[0][i] == w[1][i]);
     let mut columns = Vec::new();
@@ -378,6 +389,14 @@ pub fn default_columns(rows: &Rows) -> Vec<String> {
         if name == "cell_id" || name == "protocol" || !constant(i) {
             columns.push(name.clone());
         }
+    }
+    let adaptive = rows
+        .columns
+        .iter()
+        .position(|c| c == "precision_met")
+        .is_some_and(|i| rows.rows.iter().any(|r| r[i] != Value::Null));
+    if adaptive {
+        columns.extend(["trials".to_string(), "precision_met".to_string()]);
     }
     for name in [
         "success_rate",
@@ -443,6 +462,15 @@ mod tests {
         assert!(json[2]["success_rate"].is_null());
         assert!(render(&r, Format::Markdown).starts_with("| protocol | success_rate |"));
         assert_eq!(short(0.123456789), "0.123457");
+        let met = Rows {
+            columns: vec!["precision_met".into()],
+            rows: vec![vec![Value::Bool(true)], vec![Value::Null]],
+        };
+        assert_eq!(render(&met, Format::Csv), "precision_met\ntrue\n\"\"");
+        let json: serde_json::Value = serde_json::from_str(&render(&met, Format::Json)).unwrap();
+        assert_eq!(json[0]["precision_met"], true);
+        let f: Filter = "precision_met=true".parse().unwrap();
+        assert_eq!(met.filter(&[f]).unwrap().rows.len(), 1);
         assert_eq!(short(1234.5), "1234.5");
     }
 

@@ -2,7 +2,9 @@
 //!
 //! For a run directory: the files are all there; each Parquet file's rows match the row count
 //! and checksum in its metadata; the summary has the documented columns and one row per cell;
-//! every cell's message histogram counts every trial. For a shard's directory: the same for
+//! every cell ran the sweep's trials (in an adaptive run: at most the cap, and all of it
+//! unless the cell met its success-rate target); every cell's message histogram counts every
+//! trial. For a shard's directory: the same for
 //! its part. For a folder of part directories: every part checks out and together they are
 //! one complete set of shards of one run.
 
@@ -10,9 +12,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Int32Type, UInt32Type, UInt64Type};
+use arrow_array::types::{Float64Type, Int32Type, UInt32Type, UInt64Type};
+use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use thiserror::Error;
@@ -117,6 +119,7 @@ const SUMMARY_COLUMNS: &[(&str, &str)] = &[
     ("success_rate", "Float64"),
     ("success_ci95_low", "Float64"),
     ("success_ci95_high", "Float64"),
+    ("precision_met", "Boolean"),
     ("latency_ms_p99", "Float64"),
     ("messages_mean", "Float64"),
     ("elapsed_s", "Float64"),
@@ -161,6 +164,7 @@ fn verify_run(dir: &Path) -> Result<Vec<String>, VerifyError> {
         return Err(failed(&summary_path, "cell ids are not 0, 1, 2, ..."));
     }
     let trials = u64s(&summary.batches, "trials").unwrap_or_default();
+    check_trials(&summary_path, &summary, &trials)?;
 
     let histograms_path = dir.join("histograms.parquet");
     let histograms = read_checked(&histograms_path)?;
@@ -202,6 +206,101 @@ fn verify_run(dir: &Path) -> Result<Vec<String>, VerifyError> {
         "ok: {}: summary.parquet ({cells} cells) and histograms.parquet match their checksums; every cell's histograms count all its trials",
         dir.display()
     )])
+}
+
+/// Every cell ran `coordsim.trials_per_cell` trials; in an adaptive run at most that, and a
+/// cell that stopped short met its success-rate target (recomputed from its interval; the p99
+/// target needs the histograms and is not rechecked).
+fn check_trials(path: &Path, summary: &Checked, trials: &[u64]) -> Result<(), VerifyError> {
+    let number = |key: &str| -> Result<Option<f64>, VerifyError> {
+        summary
+            .metadata
+            .get(key)
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| failed(path, format!("bad `{key}` in its metadata")))
+            })
+            .transpose()
+    };
+    let cap = number("coordsim.trials_per_cell")?
+        .ok_or_else(|| failed(path, "no `coordsim.trials_per_cell` in its metadata"))?
+        as u64;
+    let success = number("coordsim.precision")?;
+    let adaptive = success.is_some() || number("coordsim.p99_precision")?.is_some();
+    let column = |name: &str| -> Vec<Option<f64>> {
+        summary
+            .batches
+            .iter()
+            .filter_map(|b| b.column_by_name(name))
+            .flat_map(|c| {
+                let c = c.as_primitive::<Float64Type>();
+                (0..c.len()).map(|i| (!c.is_null(i)).then(|| c.value(i)))
+            })
+            .collect()
+    };
+    let met: Vec<Option<bool>> = summary
+        .batches
+        .iter()
+        .filter_map(|b| b.column_by_name("precision_met"))
+        .flat_map(|c| {
+            let c = c.as_boolean();
+            (0..c.len()).map(|i| (!c.is_null(i)).then(|| c.value(i)))
+        })
+        .collect();
+    let (low, high) = (column("success_ci95_low"), column("success_ci95_high"));
+    for (id, &t) in trials.iter().enumerate() {
+        let met = met.get(id).copied().flatten();
+        if !adaptive {
+            if t != cap {
+                return Err(failed(path, format!("cell {id}: {t} trials, not {cap}")));
+            }
+            if met.is_some() {
+                return Err(failed(
+                    path,
+                    format!("cell {id}: precision_met in a run without precision targets"),
+                ));
+            }
+            continue;
+        }
+        if t > cap {
+            return Err(failed(
+                path,
+                format!("cell {id}: {t} trials, more than the cap of {cap}"),
+            ));
+        }
+        match met {
+            None => {
+                return Err(failed(
+                    path,
+                    format!("cell {id}: no precision_met in an adaptive run"),
+                ));
+            }
+            Some(false) if t != cap => {
+                return Err(failed(
+                    path,
+                    format!(
+                        "cell {id}: stopped at {t} trials without meeting its targets (cap {cap})"
+                    ),
+                ));
+            }
+            Some(true) => {
+                if let (Some(target), Some(Some(lo)), Some(Some(hi))) =
+                    (success, low.get(id), high.get(id))
+                    && (hi - lo) / 2.0 > target
+                {
+                    return Err(failed(
+                        path,
+                        format!(
+                            "cell {id}: precision_met, but its interval is +/- {} (target {target})",
+                            (hi - lo) / 2.0
+                        ),
+                    ));
+                }
+            }
+            Some(false) => {}
+        }
+    }
+    Ok(())
 }
 
 fn verify_part(path: &Path) -> Result<(Identity, u64), VerifyError> {

@@ -1,5 +1,5 @@
 //! Interrupted runs: kill -9 and Ctrl-C lose no finished work, and --resume completes the run
-//! with exactly the numbers of an uninterrupted one.
+//! with exactly the numbers of an uninterrupted one, adaptive runs included.
 
 mod common;
 
@@ -12,7 +12,15 @@ use common::{data, read_parquet, without};
 const TIMING: [&str; 2] = ["elapsed_s", "trials_per_s"];
 const TRIALS: &str = "600000";
 
+/// An adaptive run of about the same size: 40 cells (more than run at once), each until its
+/// success rate is known to +/- 0.0007, which takes from one chunk to about 2 million trials.
+const ADAPTIVE: [&str; 4] = ["--precision", "0.0007", "--trials", "4000000"];
+
 fn start(dir: &Path, out: &str, extra: &[&str]) -> Child {
+    spawn(dir, out, &[&["--trials", TRIALS], extra].concat())
+}
+
+fn spawn(dir: &Path, out: &str, extra: &[&str]) -> Child {
     Command::new(assert_cmd::cargo::cargo_bin("coordsim"))
         .current_dir(dir)
         .args([
@@ -22,14 +30,7 @@ fn start(dir: &Path, out: &str, extra: &[&str]) -> Child {
             out,
             "--quiet",
         ])
-        .args([
-            "--trials",
-            TRIALS,
-            "--threads",
-            "2",
-            "--checkpoint-secs",
-            "0.2",
-        ])
+        .args(["--threads", "2", "--checkpoint-secs", "0.2"])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -37,18 +38,33 @@ fn start(dir: &Path, out: &str, extra: &[&str]) -> Child {
         .unwrap()
 }
 
-/// Waits until the run in `out` has committed at least one checkpoint file.
+/// Checkpoint files in the run directory `out`.
+fn checkpoints(out: &Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(out.join("checkpoint"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    let name = p.file_name().unwrap().to_string_lossy();
+                    name.ends_with(".parquet") && !name.starts_with('.')
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// Waits until the run in `out` has committed at least two checkpoint files.
 fn wait_for_checkpoint(out: &Path) {
+    wait_for_checkpoints(out, 2);
+}
+
+/// Waits until the run directory `out` holds at least `count` checkpoint files.
+fn wait_for_checkpoints(out: &Path, count: usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let files = std::fs::read_dir(out.join("checkpoint"))
-            .map(|d| {
-                d.flatten()
-                    .filter(|e| e.file_name().to_string_lossy().ends_with(".parquet"))
-                    .count()
-            })
-            .unwrap_or(0);
-        if files >= 2 {
+        if checkpoints(out).len() >= count {
             return;
         }
         assert!(Instant::now() < deadline, "no checkpoint after 60 s");
@@ -137,4 +153,76 @@ fn ctrl_c_saves_and_prints_the_resume_command() {
         String::from_utf8_lossy(&resumed.stderr)
     );
     assert_same(dir, "reference", "stopped");
+}
+
+#[test]
+fn an_adaptive_run_resumes_to_the_same_decisions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let reference = spawn(dir, "reference", &ADAPTIVE)
+        .wait_with_output()
+        .unwrap();
+    assert!(reference.status.success());
+
+    let mut victim = spawn(dir, "killed", &ADAPTIVE);
+    wait_for_checkpoint(&dir.join("killed"));
+    victim.kill().unwrap(); // SIGKILL
+    victim.wait().unwrap();
+    assert!(
+        !dir.join("killed/summary.parquet").exists(),
+        "the run finished before the kill"
+    );
+    // Every checkpoint records the targets its items were run to; some cells were past their
+    // first chunk when the run died.
+    let files = checkpoints(&dir.join("killed"));
+    let (_, metadata) = read_parquet(files.last().unwrap());
+    let targets = &metadata
+        .iter()
+        .find(|(k, _)| k == "coordsim.targets")
+        .expect("targets in the checkpoint")
+        .1;
+    assert!(!targets.is_empty(), "no cell grew before the kill");
+
+    // Other targets, or none, are refused and change nothing.
+    for (other, says) in [
+        (
+            &["--precision", "0.001", "--trials", "4000000"][..],
+            "precision 0.0007 (not 0.001)",
+        ),
+        (&["--trials", "4000000"][..], "precision 0.0007 (not none)"),
+    ] {
+        let wrong = spawn(dir, "killed", &[&["--resume"], other].concat())
+            .wait_with_output()
+            .unwrap();
+        assert_eq!(wrong.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&wrong.stderr);
+        assert!(stderr.contains(says), "{stderr}");
+    }
+    assert_eq!(checkpoints(&dir.join("killed")), files);
+
+    // Resumed, then stopped again with Ctrl-C (which saves the targets of the moment), then
+    // resumed to the end: the same numbers as the uninterrupted run.
+    let resumed = spawn(dir, "killed", &[&["--resume"], &ADAPTIVE[..]].concat());
+    wait_for_checkpoints(&dir.join("killed"), files.len() + 2);
+    let status = Command::new("kill")
+        .args(["-INT", &resumed.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = resumed.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("--trials 4000000 --precision 0.0007"),
+        "{stderr}"
+    );
+    let resumed = spawn(dir, "killed", &[&["--resume"], &ADAPTIVE[..]].concat())
+        .wait_with_output()
+        .unwrap();
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert_same(dir, "reference", "killed");
 }

@@ -106,6 +106,7 @@ fn files_read_back_with_the_documented_schema() {
         ("success_rate", DataType::Float64),
         ("success_ci95_low", DataType::Float64),
         ("success_ci95_high", DataType::Float64),
+        ("precision_met", DataType::Boolean),
         ("latency_ms_mean", DataType::Float64),
         ("latency_ms_p50", DataType::Float64),
         ("latency_ms_p90", DataType::Float64),
@@ -135,6 +136,16 @@ fn files_read_back_with_the_documented_schema() {
 
     let meta: HashMap<String, String> = metadata.into_iter().collect();
     assert_eq!(meta["coordsim.version"], env!("CARGO_PKG_VERSION"));
+    // A run with a fixed trial count: no precision targets, and precision_met all null.
+    assert!(!meta.contains_key("coordsim.precision"));
+    assert!(!meta.contains_key("coordsim.p99_precision"));
+    assert_eq!(
+        summary
+            .column_by_name("precision_met")
+            .unwrap()
+            .null_count(),
+        summary.num_rows()
+    );
     assert_eq!(meta["coordsim.seed"], "2024");
     assert_eq!(
         meta["coordsim.sweep"],

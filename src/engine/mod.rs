@@ -2,16 +2,23 @@
 //!
 //! A sweep's trials are cut into work items ([`work`]): chunk `j` of cell `c` holds trials
 //! `[j * CHUNK_TRIALS, min((j + 1) * CHUNK_TRIALS, trials))` and draws every random number
-//! from its own stream [`rng::stream`]`(seed, c, j)`. rayon runs the items of a batch (a run
-//! of consecutive items) on a pool of threads; each thread folds its items into its own
-//! [`Tally`]s (nothing is shared or locked while trials run) and the batch's tallies are
-//! merged per cell. Tallies merge exactly, so the numbers depend on the sweep and the seed
-//! only, never on the thread count, the schedule, the shards or interruptions.
+//! from its own stream [`rng::stream`]`(seed, c, j)`. rayon runs the items of a batch on a
+//! pool of threads; each thread folds its items into its own [`Tally`]s (nothing is shared or
+//! locked while trials run) and the batch's tallies are merged per cell. Tallies merge
+//! exactly, so the numbers depend on the sweep and the seed only, never on the thread count,
+//! the schedule, the shards or interruptions.
+//!
+//! A batch holds the pending work items of the first few unfinished cells, in cell order
+//! ([`Assembler::wanted`]): in a run with a fixed trial count, every item of the cell; in an
+//! adaptive run ([`crate::precision`]), the chunks of its current target. After each batch
+//! the [`Assembler`] merges the tallies and, in an adaptive run, decides for every cell whose
+//! target chunks are all done whether it is finished or needs more; cells wait for nothing
+//! but their own chunks.
 
 mod assemble;
 pub mod work;
 
-pub use assemble::Assembler;
+pub use assemble::{Assembler, Targets, format_targets, parse_targets};
 pub use work::{CHUNK_TRIALS, ItemSet, Layout, Shard, WorkItem};
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -25,7 +32,8 @@ use crate::rng;
 use crate::sweep::Sweep;
 use crate::tally::Tally;
 
-/// Most cells in one batch.
+/// Most cells in one batch: each thread holds a tally for each cell of its share, and the
+/// [`Assembler`] one for each cell started and not finished.
 const BATCH_CELLS: usize = 16;
 
 /// Work items per batch and thread: a batch ends with a barrier, so more is more efficient;
@@ -39,6 +47,8 @@ pub struct CellRun {
     pub cell_id: u32,
     /// Everything its trials recorded.
     pub tally: Tally,
+    /// In an adaptive run, whether it met the precision targets (if not, it used the cap).
+    pub precision_met: Option<bool>,
 }
 
 /// Tallies of a batch of finished work items.
@@ -57,6 +67,9 @@ pub struct Progress {
     pub trials_done: AtomicU64,
     /// Cells finished so far.
     pub cells_done: AtomicU64,
+    /// The trials the run will have run when complete ([`Assembler::planned_trials`]): an
+    /// estimate that grows with the targets in an adaptive run; 0 until known.
+    pub trials_planned: AtomicU64,
 }
 
 /// How to run.
@@ -88,6 +101,11 @@ pub enum EngineError {
         /// Why.
         source: rayon::ThreadPoolBuildError,
     },
+    /// An adaptive run was asked to run as one of several shards.
+    #[error(
+        "precision targets need all of a cell's trials in one process: they cannot run as shard {0}"
+    )]
+    AdaptiveShard(Shard),
 }
 
 /// The work items of a sweep.
@@ -118,19 +136,24 @@ fn merge_batches(mut a: Batch, b: Batch) -> Batch {
     a
 }
 
-/// Runs the work items of `options.shard` that are not in `done`, in batches of consecutive
-/// items, and hands each finished batch to `on_batch`. Once `stop` is set, items not yet
+/// Runs the work items of `options.shard` that are not in `done` and that `assembler` wants,
+/// in batches (see the module documentation). Each finished batch goes to `assembler`, then to
+/// `on_batch` with the cells it finished and the assembler. Once `stop` is set, items not yet
 /// started are skipped and the last batch holds only the finished ones.
 ///
-/// Returns whether every item of the shard is done. Stops at the first error of `on_batch`.
+/// Returns whether every cell is finished. Stops at the first error of `on_batch`.
 pub fn run<E: From<EngineError>>(
     sweep: &Sweep,
     options: &RunOptions,
     done: &ItemSet,
+    assembler: &mut Assembler,
     stop: &AtomicBool,
     progress: &Progress,
-    mut on_batch: impl FnMut(Batch) -> Result<(), E>,
+    mut on_batch: impl FnMut(Batch, Vec<CellRun>, &Assembler) -> Result<(), E>,
 ) -> Result<bool, E> {
+    if assembler.is_adaptive() && options.shard.count > 1 {
+        return Err(EngineError::AdaptiveShard(options.shard).into());
+    }
     let mut builder = rayon::ThreadPoolBuilder::new().thread_name(|i| format!("coordsim-{i}"));
     if let Some(threads) = options.threads {
         builder = builder.num_threads(threads);
@@ -140,28 +163,41 @@ pub fn run<E: From<EngineError>>(
         source,
     })?;
     let layout = layout(sweep);
-    let shard = options.shard;
+    let cells = layout.shard_cells(options.shard);
     let batch_items = BATCH_ITEMS_PER_THREAD * pool.current_num_threads();
-    let mut todo = layout
-        .shard_items(shard)
-        .filter(|&g| !done.contains(g))
-        .map(|g| layout.item(g))
-        .peekable();
+    let mut done = done.clone();
+    // Cells before `first` are finished: they have no pending items and never will again.
+    let mut first = cells.start;
     let mut batch: Vec<WorkItem> = Vec::with_capacity(batch_items);
-    while todo.peek().is_some() {
+    progress
+        .trials_planned
+        .store(assembler.planned_trials(), Ordering::Relaxed);
+    loop {
         if stop.load(Ordering::Relaxed) {
             return Ok(false);
         }
         batch.clear();
-        let mut cells = 0;
-        while let Some(item) = todo.peek() {
-            let new_cell = batch.last().is_none_or(|last| last.cell != item.cell);
-            if batch.len() == batch_items || (new_cell && cells == BATCH_CELLS) {
-                break;
+        let (mut cell, mut window) = (first, 0);
+        while cell < cells.end && window < BATCH_CELLS && batch.len() < batch_items {
+            let wanted = assembler.wanted(cell);
+            let mut gaps = done.gaps(wanted.start, wanted.end).peekable();
+            if gaps.peek().is_none() {
+                if cell == first {
+                    first += 1;
+                }
+            } else {
+                window += 1;
+                let room = batch_items - batch.len();
+                batch.extend(
+                    gaps.flat_map(|(a, b)| a..b)
+                        .take(room)
+                        .map(|g| layout.item(g)),
+                );
             }
-            cells += usize::from(new_cell);
-            batch.push(*item);
-            todo.next();
+            cell += 1;
+        }
+        if batch.is_empty() {
+            return Ok(true);
         }
         let finished = pool.install(|| {
             batch
@@ -185,25 +221,51 @@ pub fn run<E: From<EngineError>>(
         });
         let complete = finished.items.len() == batch.len() as u64;
         if !finished.items.is_empty() {
-            on_batch(finished)?;
+            done.extend(&finished.items);
+            let cells_finished = assembler.add_batch(&finished);
+            progress
+                .cells_done
+                .fetch_add(cells_finished.len() as u64, Ordering::Relaxed);
+            progress
+                .trials_planned
+                .store(assembler.planned_trials(), Ordering::Relaxed);
+            on_batch(finished, cells_finished, assembler)?;
         }
         if !complete {
             return Ok(false);
         }
     }
-    Ok(true)
+}
+
+/// The assembler of a new run of `sweep` as `shard`: adaptive if the sweep sets precision
+/// targets.
+pub fn assembler(sweep: &Sweep, shard: Shard) -> Assembler {
+    if sweep.precision.is_adaptive() {
+        Assembler::adaptive(layout(sweep), sweep.precision, Targets::new())
+    } else {
+        Assembler::new(layout(sweep), shard)
+    }
 }
 
 /// Runs every cell of `sweep` and returns their tallies in cell order.
 pub fn run_all(sweep: &Sweep, options: &RunOptions) -> Result<Vec<CellRun>, EngineError> {
-    let mut assembler = Assembler::new(layout(sweep), options.shard);
+    let mut assembler = assembler(sweep, options.shard);
     let mut cells = Vec::with_capacity(sweep.cells.len());
     let progress = Progress::default();
     let stop = AtomicBool::new(false);
-    run(sweep, options, &ItemSet::new(), &stop, &progress, |batch| {
-        cells.extend(assembler.add_batch(batch));
-        Ok::<(), EngineError>(())
-    })?;
+    run(
+        sweep,
+        options,
+        &ItemSet::new(),
+        &mut assembler,
+        &stop,
+        &progress,
+        |_, finished, _| {
+            cells.extend(finished);
+            Ok::<(), EngineError>(())
+        },
+    )?;
+    cells.sort_by_key(|c| c.cell_id);
     Ok(cells)
 }
 
@@ -304,5 +366,76 @@ mod tests {
                 .zip(&runs[0])
                 .any(|(a, b)| a.tally != b.tally)
         );
+    }
+}
+
+#[cfg(test)]
+mod adaptive_tests {
+    use super::*;
+
+    /// p = 1, 0.9, 0.5 and 0.7: from one chunk to about 240,000 trials for +/- 0.002; more
+    /// cells than one batch takes, so cells finish while others are still open.
+    const SWEEP: &str = "name = \"adaptive\"\nseed = 5\ntrials = 500_000\nprecision = 0.002\n\
+        [grid]\nprotocol = [\"fire-and-forget\", \"ack\"]\nnodes = [1, 2, 3, 4, 5]\n\
+        crash = [0.0, 0.1, 0.5, 0.3]\nlatency = \"l\"\n\
+        [params.ack]\nretries = 0\n\
+        [latency.l]\nkind = \"exponential\"\nmean_ms = 0.5\n";
+
+    #[test]
+    fn adaptive_runs_do_not_depend_on_the_thread_count() {
+        let sweep = Sweep::parse(SWEEP, "adaptive.toml").unwrap();
+        assert!(sweep.cells.len() > BATCH_CELLS);
+        let runs: Vec<Vec<CellRun>> = [1, 2, 7]
+            .iter()
+            .map(|&threads| {
+                let options = RunOptions {
+                    threads: Some(threads),
+                    ..Default::default()
+                };
+                run_all(&sweep, &options).unwrap()
+            })
+            .collect();
+        for other in &runs[1..] {
+            for (a, b) in runs[0].iter().zip(other) {
+                assert_eq!(a.cell_id, b.cell_id);
+                assert_eq!(a.tally, b.tally, "cell {}", a.cell_id);
+                assert_eq!(a.precision_met, b.precision_met);
+            }
+        }
+        let trials: std::collections::BTreeSet<u64> =
+            runs[0].iter().map(|c| c.tally.trials()).collect();
+        assert!(trials.len() >= 3, "{trials:?}");
+        assert!(runs[0].iter().all(|c| c.precision_met == Some(true)));
+    }
+
+    #[test]
+    fn an_adaptive_cell_s_trials_are_the_first_of_a_fixed_run() {
+        let sweep = Sweep::parse(SWEEP, "adaptive.toml").unwrap();
+        let adaptive = run_all(&sweep, &RunOptions::default()).unwrap();
+        let fixed_sweep = |trials: u64| {
+            Sweep::parse(SWEEP, "adaptive.toml")
+                .unwrap()
+                .with_precision(crate::precision::Precision::NONE)
+                .with_trials(trials)
+        };
+        let mut by_trials: std::collections::BTreeMap<u64, Vec<CellRun>> = Default::default();
+        for cell in &adaptive {
+            let trials = cell.tally.trials();
+            let fixed = by_trials
+                .entry(trials)
+                .or_insert_with(|| run_all(&fixed_sweep(trials), &RunOptions::default()).unwrap());
+            let same = &fixed[cell.cell_id as usize];
+            assert_eq!(same.precision_met, None);
+            assert_eq!(same.tally, cell.tally, "cell {}", cell.cell_id);
+        }
+        // Shards cannot split an adaptive run.
+        let options = RunOptions {
+            threads: Some(1),
+            shard: Shard::new(0, 2).unwrap(),
+        };
+        assert!(matches!(
+            run_all(&sweep, &options),
+            Err(EngineError::AdaptiveShard(_))
+        ));
     }
 }

@@ -61,6 +61,34 @@ impl Layout {
         bound(shard.index)..bound(shard.index + 1)
     }
 
+    /// The global indices of the work items of `cell`.
+    pub fn cell_items(&self, cell: u32) -> std::ops::Range<u64> {
+        let per_cell = self.chunks_per_cell();
+        let first = u64::from(cell) * per_cell;
+        first..first + per_cell
+    }
+
+    /// The cells with work items in `shard`.
+    pub fn shard_cells(&self, shard: Shard) -> std::ops::Range<u32> {
+        let block = self.shard_items(shard);
+        if block.is_empty() {
+            return 0..0;
+        }
+        let per_cell = self.chunks_per_cell();
+        (block.start / per_cell) as u32..((block.end - 1) / per_cell) as u32 + 1
+    }
+
+    /// Trials in the work items of `shard`: a chunk each, less the shortfall of each cell's
+    /// last chunk in it.
+    pub fn shard_trials(&self, shard: Shard) -> u64 {
+        let block = self.shard_items(shard);
+        let per_cell = self.chunks_per_cell();
+        let short = per_cell * CHUNK_TRIALS - self.trials;
+        // Cell c's last item, (c + 1) per_cell - 1, is below `end` for end / per_cell cells.
+        let last_chunks = block.end / per_cell - block.start / per_cell;
+        (block.end - block.start) * CHUNK_TRIALS - last_chunks * short
+    }
+
     /// How many work items of `cell` belong to `shard`.
     pub fn cell_items_in(&self, cell: u32, shard: Shard) -> u64 {
         let per_cell = self.chunks_per_cell();
@@ -181,6 +209,33 @@ impl ItemSet {
         &self.ranges
     }
 
+    /// The ranges `[a, b)` of `[start, end)` that are not in the set, in order.
+    pub fn gaps(&self, start: u64, end: u64) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let first = self.ranges.partition_point(|r| r.1 <= start);
+        let mut ranges = self.ranges[first..].iter();
+        let mut at = start;
+        std::iter::from_fn(move || {
+            while at < end {
+                match ranges.next() {
+                    Some(&(a, b)) if a < end => {
+                        if a > at {
+                            let gap = (at, a);
+                            at = b;
+                            return Some(gap);
+                        }
+                        at = at.max(b);
+                    }
+                    _ => {
+                        let gap = (at, end);
+                        at = end;
+                        return Some(gap);
+                    }
+                }
+            }
+            None
+        })
+    }
+
     /// Whether the two sets share an item.
     pub fn overlaps(&self, other: &ItemSet) -> bool {
         other.ranges.iter().any(|&(a, b)| {
@@ -248,7 +303,7 @@ mod tests {
     fn shards_partition_the_items() {
         let layout = Layout {
             cells: 5,
-            trials: 7 * CHUNK_TRIALS,
+            trials: 7 * CHUNK_TRIALS - 100,
         };
         for count in 1..=6 {
             let mut seen = vec![0; layout.items() as usize];
@@ -256,6 +311,17 @@ mod tests {
             for index in 0..count {
                 let shard = Shard::new(index, count).unwrap();
                 let block = layout.shard_items(shard);
+                let trials: u64 = block.clone().map(|g| layout.item(g).trials).sum();
+                assert_eq!(layout.shard_trials(shard), trials);
+                let cells = layout.shard_cells(shard);
+                assert_eq!(
+                    cells
+                        .clone()
+                        .map(|c| layout.cell_items_in(c, shard))
+                        .sum::<u64>(),
+                    block.end - block.start
+                );
+                assert!(cells.clone().all(|c| layout.cell_items_in(c, shard) > 0));
                 sizes.push(block.end - block.start);
                 for g in block.clone() {
                     seen[g as usize] += 1;
@@ -293,6 +359,12 @@ mod tests {
         let mut t = ItemSet::new();
         t.insert_range(6, 9);
         assert!(!s.overlaps(&t));
+        let gaps: Vec<(u64, u64)> = s.gaps(0, 12).collect();
+        assert_eq!(gaps, [(1, 3), (6, 9), (11, 12)]);
+        assert_eq!(s.gaps(4, 5).count(), 0);
+        assert_eq!(s.gaps(4, 7).collect::<Vec<_>>(), [(6, 7)]);
+        assert_eq!(s.gaps(7, 8).collect::<Vec<_>>(), [(7, 8)]);
+        assert_eq!(ItemSet::new().gaps(2, 4).collect::<Vec<_>>(), [(2, 4)]);
         s.extend(&t);
         assert_eq!(s.to_string(), "0-0,3-10");
         assert!(s.overlaps(&t));

@@ -1,8 +1,9 @@
 //! Row counts and checksums carried in every Parquet file's metadata, and their check.
 //!
 //! The checksum is CRC-32 (IEEE) over a canonical text of the values, row by row: each value
-//! as text (floats in Rust's shortest round-trip form, binary as its bytes, null as `\0`)
-//! followed by the unit separator `0x1f`, each row followed by the record separator `0x1e`.
+//! as text (floats in Rust's shortest round-trip form, booleans as `true` or `false`, binary as
+//! its bytes, null as `\0`) followed by the unit separator `0x1f`, each row followed by the
+//! record separator `0x1e`.
 //! It depends on the values only, not on how Parquet encoded them.
 
 use arrow_array::cast::AsArray;
@@ -72,6 +73,7 @@ fn value(array: &dyn Array, row: usize, out: &mut Vec<u8>) -> Result<(), String>
         write!(out, "{v}").expect("writing to memory");
     };
     match array.data_type() {
+        DataType::Boolean => write(out, &array.as_boolean().value(row)),
         DataType::UInt32 => write(out, &array.as_primitive::<UInt32Type>().value(row)),
         DataType::UInt64 => write(out, &array.as_primitive::<UInt64Type>().value(row)),
         DataType::Float64 => write(out, &array.as_primitive::<Float64Type>().value(row)),

@@ -68,6 +68,8 @@ pub struct CellRecord {
     pub cell_id: u32,
     /// Its summary row.
     pub summary: Summary,
+    /// In an adaptive run, whether it met the precision targets (if not, it used the cap).
+    pub precision_met: Option<bool>,
     /// Its non-empty histogram buckets.
     pub buckets: Vec<Bucket>,
 }
@@ -113,6 +115,7 @@ impl CellRecord {
         Self {
             cell_id: run.cell_id,
             summary: Summary::of(&run.tally),
+            precision_met: run.precision_met,
             buckets: buckets(&run.tally),
         }
     }
@@ -163,9 +166,11 @@ pub struct Results<'a> {
 }
 
 impl Results<'_> {
-    /// The key-value metadata every Parquet file carries.
+    /// The key-value metadata every Parquet file carries (the precision targets only when
+    /// set).
     pub fn metadata(&self) -> Vec<KeyValue> {
         let s = self.sweep;
+        let targets = crate::run::precision_metadata(&s.precision);
         [
             ("coordsim.version", env!("CARGO_PKG_VERSION").to_string()),
             ("coordsim.sweep_name", s.name.clone()),
@@ -180,7 +185,9 @@ impl Results<'_> {
             ("coordsim.sweep", s.text.clone()),
         ]
         .into_iter()
-        .map(|(k, v)| KeyValue::new(k.to_string(), v))
+        .map(|(k, v)| (k.to_string(), v))
+        .chain(targets)
+        .map(|(k, v)| KeyValue::new(k, v))
         .collect()
     }
 }

@@ -6,7 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::types::Int32Type;
-use arrow_array::{ArrayRef, DictionaryArray, Float64Array, RecordBatch, UInt32Array, UInt64Array};
+use arrow_array::{
+    ArrayRef, BooleanArray, DictionaryArray, Float64Array, RecordBatch, UInt32Array, UInt64Array,
+};
 use arrow_schema::{Field, Schema};
 
 use super::{Export, OutputError, Results, write_parquet};
@@ -57,6 +59,10 @@ impl Columns {
 
     fn u64(&mut self, name: &str, values: impl Iterator<Item = u64>) {
         self.push(name, false, Arc::new(values.collect::<UInt64Array>()));
+    }
+
+    fn bool(&mut self, name: &str, values: impl Iterator<Item = Option<bool>>) {
+        self.push(name, true, Arc::new(values.collect::<BooleanArray>()));
     }
 
     fn f64(&mut self, name: &str, nullable: bool, values: impl Iterator<Item = Option<f64>>) {
@@ -188,6 +194,10 @@ impl SummaryFile {
             "success_ci95_high",
             false,
             s().map(|s| Some(s.success_ci95_high)),
+        );
+        c.bool(
+            "precision_met",
+            results.cells.iter().map(|r| r.precision_met),
         );
         let latency: [(&str, Stat); 6] = [
             ("latency_ms_mean", |l| l.mean),

@@ -15,8 +15,18 @@ impl Export for SweepCopy {
 
     fn write(&self, results: &Results<'_>, file: File, path: &Path) -> Result<(), OutputError> {
         let s = results.sweep;
+        let mut targets = String::new();
+        if let Some(x) = s.precision.success {
+            targets.push_str(&format!(", precision = {x}"));
+        }
+        if let Some(x) = s.precision.p99 {
+            targets.push_str(&format!(", p99_precision = {x}"));
+        }
+        if !targets.is_empty() {
+            targets.push_str(" (adaptive: trials is the cap per cell)");
+        }
         let text = format!(
-            "# Run by coordsim {} from {} with seed = {} and trials = {}.\n{}",
+            "# Run by coordsim {} from {} with seed = {} and trials = {}{targets}.\n{}",
             env!("CARGO_PKG_VERSION"),
             s.origin,
             s.seed,

@@ -48,9 +48,14 @@ fn sig(x: f64, digits: usize) -> String {
     format!("{x:.decimals$}")
 }
 
-/// The end-of-run summary, one row per cell.
+/// The end-of-run summary, one row per cell; for an adaptive run with the trials each cell
+/// used and whether it met the precision targets.
 pub fn summary(sweep: &Sweep, records: &[CellRecord]) -> String {
+    let adaptive = sweep.precision.is_adaptive();
     let mut header = CELL_HEADER.to_vec();
+    if adaptive {
+        header.extend(["trials", "met"]);
+    }
     header.extend([
         "success",
         "95% CI",
@@ -64,6 +69,14 @@ pub fn summary(sweep: &Sweep, records: &[CellRecord]) -> String {
     for record in records {
         let s = &record.summary;
         let mut row = cell_columns(&sweep.cells[record.cell_id as usize]);
+        if adaptive {
+            row.push(s.trials.to_string());
+            row.push(match record.precision_met {
+                Some(true) => "yes".to_string(),
+                Some(false) => "no (cap)".to_string(),
+                None => "-".to_string(),
+            });
+        }
         let latency = |get: fn(&crate::stats::LatencyMs) -> f64| {
             s.latency_ms.as_ref().map_or("-".into(), |l| sig(get(l), 4))
         };
@@ -81,10 +94,14 @@ pub fn summary(sweep: &Sweep, records: &[CellRecord]) -> String {
     t.to_string()
 }
 
-/// The cells a sweep would run.
+/// The cells a sweep would run, with their trials (at most, for an adaptive run).
 pub fn cells(sweep: &Sweep) -> String {
     let mut header = CELL_HEADER.to_vec();
-    header.push("trials");
+    header.push(if sweep.precision.is_adaptive() {
+        "max trials"
+    } else {
+        "trials"
+    });
     let mut t = table(&header, 7);
     for cell in &sweep.cells {
         let mut row = cell_columns(cell);

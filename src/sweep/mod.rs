@@ -3,7 +3,9 @@
 //! ```toml
 //! name = "example"
 //! seed = 42
-//! trials = 1_000_000
+//! trials = 1_000_000            # per cell; the cap per cell when a precision is set
+//! # precision = 0.001           # optional: add trials to a cell until its success rate's 95%
+//! # p99_precision = 0.01        # interval is +/- 0.001 wide, and its p99's +/- 1%
 //!
 //! [grid]                      # every list is an axis of the cartesian product
 //! protocol = ["quorum", "two-phase-commit"]
@@ -40,6 +42,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use crate::latency::Latency;
+use crate::precision::Precision;
 use crate::protocols::{self, Extra, MAX_ZONES, ModelError, ParamSpec, ProtocolInfo, Simulate};
 use fields::{Field, FieldError, Fields};
 
@@ -100,8 +103,11 @@ pub struct Sweep {
     pub name: String,
     /// `seed`: with the cell and chunk index, determines every random number.
     pub seed: u64,
-    /// `trials` per cell.
+    /// `trials` per cell: the cap per cell when the run is adaptive.
     pub trials: u64,
+    /// `precision` and `p99_precision`: targets that make the run adaptive
+    /// ([`crate::precision`]).
+    pub precision: Precision,
     /// Where the sweep came from: a path, or [`DEFAULT_ORIGIN`].
     pub origin: String,
     /// The sweep file's text, stored in the output's metadata.
@@ -127,6 +133,7 @@ impl std::fmt::Debug for Sweep {
             .field("name", &self.name)
             .field("seed", &self.seed)
             .field("trials", &self.trials)
+            .field("precision", &self.precision)
             .field("cells", &self.cells.len())
             .finish()
     }
@@ -218,6 +225,7 @@ impl Sweep {
             name: parsed.name,
             seed: parsed.seed,
             trials: parsed.trials,
+            precision: parsed.precision,
             origin: file.to_string(),
             text: text.to_string(),
             axes: parsed.axes,
@@ -250,6 +258,12 @@ impl Sweep {
         self.trials = trials;
         self
     }
+
+    /// The same sweep with other precision targets.
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
+    }
 }
 
 /// A sweep file read into axes, before its cells are built.
@@ -257,6 +271,7 @@ struct Parsed {
     name: String,
     seed: u64,
     trials: u64,
+    precision: Precision,
     axes: Axes,
     cost: Cost,
 }
@@ -268,6 +283,15 @@ impl Parsed {
         let name = name_of(&name)?;
         let seed = top.require("seed")?.integer(0, i64::MAX as u64)?;
         let trials = top.require("trials")?.integer(1, MAX_TRIALS)?;
+        let target = |top: &mut Fields<'_>, key, check: fn(f64) -> Result<f64, String>| {
+            top.take(key)
+                .map(|field| check(field.number()?).map_err(|message| field.error(message)))
+                .transpose()
+        };
+        let precision = Precision {
+            success: target(&mut top, "precision", Precision::check_success)?,
+            p99: target(&mut top, "p99_precision", Precision::check_p99)?,
+        };
         if let Some(description) = top.take("description") {
             description.string()?;
         }
@@ -426,6 +450,7 @@ impl Parsed {
             name,
             seed,
             trials,
+            precision,
             axes,
             cost,
         })

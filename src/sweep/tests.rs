@@ -244,3 +244,24 @@ fn environment_axes_and_per_protocol_nodes_expand_as_counted() {
     .unwrap_err();
     assert_eq!(e.location, "grid.cross_latency");
 }
+
+#[test]
+fn precision_targets_make_a_sweep_adaptive() {
+    let sweep = Sweep::parse(EXAMPLE, "example.toml").unwrap();
+    assert!(!sweep.precision.is_adaptive());
+    let text = EXAMPLE.replace(
+        "trials = 1_000_000",
+        "trials = 1_000_000\nprecision = 0.001\np99_precision = 0.01",
+    );
+    let sweep = Sweep::parse(&text, "t.toml").unwrap();
+    assert_eq!(sweep.precision.success, Some(0.001));
+    assert_eq!(sweep.precision.p99, Some(0.01));
+    let e = error(&EXAMPLE.replace("trials = 1_000_000", "trials = 1_000_000\nprecision = 1"));
+    assert_eq!(e.location, "precision");
+    let e = error(&EXAMPLE.replace(
+        "trials = 1_000_000",
+        "trials = 1_000_000\np99_precision = 0",
+    ));
+    assert_eq!(e.location, "p99_precision");
+    assert!(e.message.starts_with("0 is below 0.002"), "{}", e.message);
+}
