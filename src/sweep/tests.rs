@@ -48,17 +48,24 @@ fn the_example_expands_in_order() {
         (first.protocol.name, first.nodes, first.crash),
         ("quorum", 3, 0.0)
     );
-    assert_eq!(first.params, vec![Value::Quorum(QuorumRule::Fixed(2))]);
+    let direct = Value::Choice("direct");
+    assert_eq!(
+        first.params,
+        vec![Value::Quorum(QuorumRule::Fixed(2)), direct]
+    );
     assert_eq!(
         sweep.cells[1].params,
-        vec![Value::Quorum(QuorumRule::Majority)]
+        vec![Value::Quorum(QuorumRule::Majority), direct]
     );
     assert_eq!(sweep.cells[2].crash, 0.01);
     assert_eq!(sweep.cells[12].protocol.name, "two-phase-commit");
     assert_eq!(sweep.cells[12].millis("timeout_ms"), 50.0);
     assert_eq!(sweep.cells[12].probability("coordinator_crash"), 0.0);
     let names: Vec<&str> = sweep.params.iter().map(|p| p.name).collect();
-    assert_eq!(names, ["k", "timeout_ms", "coordinator_crash", "commit"]);
+    assert_eq!(
+        names,
+        ["k", "sampling", "timeout_ms", "coordinator_crash", "commit"]
+    );
     assert_eq!(sweep.total_trials(), 18_000_000);
 }
 
