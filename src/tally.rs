@@ -69,6 +69,103 @@ pub struct Tally {
 /// Values below this are counted in a plain array first (see [`Tally::settle`]).
 const SMALL: usize = 64;
 
+/// The latency histogram's bucket layout (HdrHistogram's, for values from 1 to
+/// [`LATENCY_MAX_NS`] at 3 significant digits: 2048 sub-buckets, half of them per doubling).
+mod layout {
+    /// Bits of a bucket's 1024 sub-buckets.
+    pub const HALF_MAGNITUDE: u32 = 10;
+    /// 64 minus the bits of the 2048 values of the first bucket.
+    pub const ZERO_BASE: u32 = 53;
+
+    /// The bucket index of `value`.
+    #[inline(always)]
+    pub fn index(value: u64) -> usize {
+        let bucket = ZERO_BASE - (value | 2047).leading_zeros();
+        let sub = value >> bucket;
+        (((bucket + 1) << HALF_MAGNITUDE) as u64 + sub - 1024) as usize
+    }
+
+    /// The lowest value of bucket index `i`.
+    pub fn value(i: usize) -> u64 {
+        let bucket = (i >> HALF_MAGNITUDE) as i64 - 1;
+        let sub = ((i & 1023) + 1024) as u64;
+        if bucket < 0 {
+            sub - 1024
+        } else {
+            sub << bucket
+        }
+    }
+}
+
+/// Latency counts by bucket index not yet moved into a tally's histogram, one array per
+/// thread, kept between chunks and cleared where used: an array increment per trial instead
+/// of a histogram record.
+struct Pending {
+    counts: Vec<u64>,
+    /// Bucket index used for values beyond the histogram (as `saturating_record` clamps).
+    clamp: usize,
+    low: usize,
+    high: usize,
+}
+
+impl Pending {
+    fn new() -> Self {
+        let counts = histogram(LATENCY_MAX_NS).distinct_values();
+        Self {
+            counts: vec![0; counts],
+            clamp: layout::index(LATENCY_MAX_NS),
+            low: usize::MAX,
+            high: 0,
+        }
+    }
+}
+
+thread_local! {
+    static PENDING: std::cell::RefCell<Pending> = std::cell::RefCell::new(Pending::new());
+}
+
+/// Records trials into a [`Tally`] (see [`Tally::recording`]), counting latencies in a
+/// per-thread array that is moved into the histogram when recording ends.
+pub struct Recorder<'a> {
+    tally: &'a mut Tally,
+    pending: &'a mut Pending,
+}
+
+impl Recorder<'_> {
+    /// [`Tally::record`], cheaper.
+    #[inline(always)]
+    pub fn record(&mut self, outcome: &Outcome, extras: usize) {
+        if self.tally.record_counts(outcome, extras) {
+            let p = &mut *self.pending;
+            let mut i = layout::index(outcome.latency_ns);
+            if i >= p.counts.len() {
+                i = p.clamp;
+            }
+            p.counts[i] += 1;
+            p.low = p.low.min(i);
+            p.high = p.high.max(i);
+        }
+    }
+
+    /// Moves the pending latency counts into the histogram.
+    fn flush(&mut self) {
+        let p = &mut *self.pending;
+        if p.low > p.high {
+            return;
+        }
+        for i in p.low..=p.high {
+            let count = std::mem::take(&mut p.counts[i]);
+            if count > 0 {
+                self.tally
+                    .latency_ns
+                    .saturating_record_n(layout::value(i), count);
+            }
+        }
+        p.low = usize::MAX;
+        p.high = 0;
+    }
+}
+
 fn histogram(max: u64) -> Histogram<u64> {
     Histogram::new_with_bounds(1, max, SIGNIFICANT_DIGITS).expect("valid histogram bounds")
 }
@@ -136,16 +233,45 @@ impl Tally {
     /// maxima).
     #[inline]
     pub fn record(&mut self, outcome: &Outcome, extras: usize) {
-        match outcome.status {
+        if self.record_counts(outcome, extras) {
+            self.latency_ns.saturating_record(outcome.latency_ns);
+        }
+    }
+
+    /// Runs `f` with a [`Recorder`] that records into this tally, then settles it.
+    pub fn recording<R>(&mut self, f: impl FnOnce(&mut Recorder<'_>) -> R) -> R {
+        PENDING.with(|pending| {
+            let mut pending = pending.borrow_mut();
+            let mut recorder = Recorder {
+                tally: self,
+                pending: &mut pending,
+            };
+            let out = f(&mut recorder);
+            recorder.flush();
+            self.settle();
+            out
+        })
+    }
+
+    /// Everything [`Tally::record`] does but the latency histogram; true for a success.
+    #[inline(always)]
+    fn record_counts(&mut self, outcome: &Outcome, extras: usize) -> bool {
+        let success = match outcome.status {
             Status::Success => {
                 self.successes += 1;
-                self.latency_ns.saturating_record(outcome.latency_ns);
                 self.latency_sum_ns += u128::from(outcome.latency_ns);
                 self.latency_max_ns = self.latency_max_ns.max(outcome.latency_ns);
+                true
             }
-            Status::Failure => self.failures += 1,
-            Status::Blocked => self.blocked += 1,
-        }
+            Status::Failure => {
+                self.failures += 1;
+                false
+            }
+            Status::Blocked => {
+                self.blocked += 1;
+                false
+            }
+        };
         match self.small_messages.get_mut(outcome.messages as usize) {
             Some(count) => *count += 1,
             None => self.messages.saturating_record(outcome.messages),
@@ -162,6 +288,7 @@ impl Tally {
         for (sum, &x) in self.extras_sum.iter_mut().zip(&outcome.extras).take(extras) {
             *sum += u128::from(x);
         }
+        success
     }
 
     /// Moves the small counts into the histograms; [`Tally::messages`] and
@@ -292,6 +419,34 @@ mod tests {
             [2, 0, 0, 0],
             "only the first extra was recorded"
         );
+    }
+
+    #[test]
+    fn the_recorder_fills_the_same_histogram_as_record() {
+        let mut rng = crate::rng::stream(8, 0, 0);
+        let outcomes: Vec<Outcome> = (0..20_000)
+            .map(|i| {
+                let x = rand::Rng::next_u64(&mut rng);
+                // Values at every scale, including 0, bucket edges and beyond the maximum.
+                let ns = match i % 5 {
+                    0 => x >> (x % 64),
+                    1 => x % 4096,
+                    2 => LATENCY_MAX_NS + (x >> 60),
+                    3 => 1 << (x % 63),
+                    _ => x,
+                };
+                Outcome::success(ns, x % 100, 1)
+            })
+            .collect();
+        let direct = tally(&outcomes);
+        let mut recorded = Tally::empty();
+        recorded.recording(|r| outcomes.iter().for_each(|o| r.record(o, 1)));
+        assert_eq!(direct, recorded);
+        assert_eq!(direct.latency_ns().len(), 20_000);
+        // The per-thread array was left clean: a second recording starts from nothing.
+        let mut again = Tally::empty();
+        again.recording(|r| r.record(&Outcome::success(1_000, 1, 1), 0));
+        assert_eq!(again.latency_ns().len(), 1);
     }
 
     #[test]

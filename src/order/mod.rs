@@ -160,9 +160,9 @@ pub enum Rank {
 }
 
 impl Rank {
-    fn k(self, l: u32) -> u32 {
+    fn k(self, l: u64) -> u64 {
         match self {
-            Rank::Kth(k) => k,
+            Rank::Kth(k) => k.into(),
             Rank::Max => l,
         }
     }
@@ -186,13 +186,13 @@ impl OrderStatistic {
     pub fn new(base: Arc<Quantiles>, rank: Rank, likely: &[u32]) -> Self {
         let mut tables: Vec<Option<QuantileTable>> = Vec::new();
         for &l in likely.iter().take(MAX_TABLES) {
-            if l == 0 || rank.k(l) > l || matches!(*base, Quantiles::Point(_)) {
+            let k = rank.k(l.into()) as u32;
+            if l == 0 || k > l || matches!(*base, Quantiles::Point(_)) {
                 continue;
             }
             if tables.len() <= l as usize {
                 tables.resize(l as usize + 1, None);
             }
-            let k = rank.k(l);
             tables[l as usize] = Some(QuantileTable::new(|tail| {
                 base.at(uniform::order_quantile(l, k, tail).tail())
             }));
@@ -200,9 +200,12 @@ impl OrderStatistic {
         Self { base, rank, tables }
     }
 
-    /// The ranked draw among `l` (at least the rank's k).
+    /// The ranked draw among `l` (at least the rank's k; for the maximum, 0 draws give 0).
     #[inline]
-    pub fn sample(&self, rng: &mut SimRng, l: u32) -> f64 {
+    pub fn sample(&self, rng: &mut SimRng, l: u64) -> f64 {
+        if l == 0 {
+            return 0.0;
+        }
         if let Quantiles::Point(x) = *self.base {
             return x;
         }

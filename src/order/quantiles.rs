@@ -70,8 +70,27 @@ impl Tails for Mix {
 
 /// Octaves of tail probability tabulated on each side: down to 2^-(OCTAVES + 1).
 const OCTAVES: i32 = 64;
-/// Knots per octave.
-const PER_OCTAVE: usize = 16;
+/// Knots per octave near the median, where the curve bends most in these coordinates.
+const DENSE: usize = 16;
+/// Octaves (from 1/2 down) with `DENSE` knots.
+const DENSE_OCTAVES: i32 = 6;
+/// Knots per octave in the tails beyond, where the curve is nearly straight.
+const SPARSE: usize = 8;
+
+/// Knots in octave `o` (p in [2^-(o + 2), 2^-(o + 1))).
+const fn per_octave(o: i32) -> usize {
+    if o < DENSE_OCTAVES { DENSE } else { SPARSE }
+}
+
+/// Index of the first knot of octave `o`: the deeper octaves come first.
+const fn octave_start(o: i32) -> usize {
+    let deeper = OCTAVES - 1 - o;
+    if o >= DENSE_OCTAVES {
+        deeper as usize * SPARSE
+    } else {
+        (OCTAVES - DENSE_OCTAVES) as usize * SPARSE + (DENSE_OCTAVES - 1 - o) as usize * DENSE
+    }
+}
 
 /// A quantile function: a single point, a closed form, or knots.
 #[derive(Debug, Clone)]
@@ -115,8 +134,8 @@ impl Quantiles {
     }
 }
 
-/// Quantiles at knots `p = 2^-(o + 2) (1 + j / 16)` of each tail (`o < 64`, `j < 16`, and
-/// `p = 1/2`), solved to about 1e-12, and interpolated between them by cubic Hermite
+/// Quantiles at knots `p = 2^-(o + 2) (1 + j / m)` of each tail (`o < 64`; `m = 16` knots per
+/// octave for `p >= 2^-7`, 4 beyond; and `p = 1/2`), solved to about 1e-10, and interpolated between them by cubic Hermite
 /// polynomials in `(ln p, ln(x - lower bound))`, where power-law, exponential and
 /// log-normal tails are all smooth and nearly straight: within 1e-7 relative of the exact
 /// quantile everywhere (the tests check), and far closer in the tails.
@@ -128,12 +147,13 @@ pub struct Knots {
 }
 
 impl Knots {
-    /// Solves the knots of `tails` (both sides at once, on the rayon pool).
+    /// Solves the knots of `tails`. Deliberately on the calling thread: a worker that waited
+    /// on the pool here could pick up another chunk of the same cell, whose tables are the
+    /// ones being built.
     pub fn solve(tails: &dyn Tails) -> Self {
-        let (lower, upper) = rayon::join(|| side(tails, false), || side(tails, true));
         Self {
             lower_bound: tails.lower_bound(),
-            sides: [lower, upper],
+            sides: [side(tails, false), side(tails, true)],
         }
     }
 
@@ -149,8 +169,9 @@ impl Knots {
         let i = if octave >= OCTAVES {
             0
         } else {
-            let j = ((fraction * PER_OCTAVE as f64) as usize).min(PER_OCTAVE - 1);
-            ((OCTAVES - 1 - octave) as usize * PER_OCTAVE + j).min(knots.len() - 2)
+            let per = per_octave(octave);
+            let j = ((fraction * per as f64) as usize).min(per - 1);
+            (octave_start(octave) + j).min(knots.len() - 2)
         };
         let (s0, y0, d0) = knots[i];
         let (s1, y1, d1) = knots[i + 1];
@@ -172,11 +193,13 @@ impl Knots {
 
 /// The knot probabilities of one tail, increasing.
 fn knot_probabilities() -> Vec<f64> {
-    let mut ps = Vec::with_capacity(OCTAVES as usize * PER_OCTAVE + 1);
+    let mut ps = Vec::new();
     for octave in (0..OCTAVES).rev() {
         let base = (-(octave + 2) as f64).exp2();
-        for j in 0..PER_OCTAVE {
-            ps.push(base * (1.0 + j as f64 / PER_OCTAVE as f64));
+        let per = per_octave(octave);
+        debug_assert_eq!(ps.len(), octave_start(octave));
+        for j in 0..per {
+            ps.push(base * (1.0 + j as f64 / per as f64));
         }
     }
     ps.push(0.5);
@@ -188,28 +211,33 @@ fn side(tails: &dyn Tails, upper: bool) -> Vec<(f64, f64, f64)> {
     let lo = tails.lower_bound();
     let ps = knot_probabilities();
     let mut out = vec![(0.0, 0.0, 0.0); ps.len()];
-    let mut y = (tails.middle() - lo).max(f64::MIN_POSITIVE).ln();
-    for (slot, &p) in out.iter_mut().zip(&ps).rev() {
-        // g(y) = ln(tail probability at lo + e^y) - ln p, monotone in y.
-        let target = p.ln();
-        let g = |y: f64| {
-            let x = lo + y.exp();
-            let (tail, pdf) = if upper {
-                tails.sf_pdf(x)
-            } else {
-                tails.cdf_pdf(x)
-            };
-            let value = tail.max(f64::MIN_POSITIVE).ln() - target;
-            let sign = if upper { -1.0 } else { 1.0 };
-            let slope = sign * pdf * y.exp() / tail.max(f64::MIN_POSITIVE);
-            // Increasing in y for both tails after flipping the upper one's sign.
-            (sign * value, sign * slope)
+    let sign = if upper { -1.0 } else { 1.0 };
+    // g(y) = ln(tail probability at lo + e^y) - ln p, made increasing in y by `sign`, with
+    // its slope.
+    let g = |y: f64, target: f64| {
+        let x = lo + y.exp();
+        let (tail, pdf) = if upper {
+            tails.sf_pdf(x)
+        } else {
+            tails.cdf_pdf(x)
         };
-        y = solve_increasing(g, y);
-        let (_, slope) = g(y);
+        let tail = tail.max(f64::MIN_POSITIVE);
+        (sign * (tail.ln() - target), pdf * y.exp() / tail)
+    };
+    let mut previous: Option<(f64, f64, f64)> = None;
+    for (slot, &p) in out.iter_mut().zip(&ps).rev() {
+        let target = p.ln();
+        // Predict from the previous knot's tangent, then polish by Newton's method.
+        let start = match previous {
+            Some((s0, y0, d0)) => y0 + d0 * (target - s0),
+            None => (tails.middle() - lo).max(f64::MIN_POSITIVE).ln(),
+        };
+        let (y, slope) = solve_increasing(|y| g(y, target), start);
         // dy/ds: y against s = ln p, the inverse of the slope of ln(tail) in y.
-        let dyds = if upper { -1.0 / slope } else { 1.0 / slope };
-        *slot = (target, y, if dyds.is_finite() { dyds } else { 0.0 });
+        let dyds = sign / slope;
+        let dyds = if dyds.is_finite() { dyds } else { 0.0 };
+        *slot = (target, y, dyds);
+        previous = Some(*slot);
     }
     repair_slopes(&mut out);
     out
@@ -228,43 +256,19 @@ fn repair_slopes(knots: &mut [(f64, f64, f64)]) {
     }
 }
 
-/// The root of an increasing `g` (returning value and slope), starting from `y`: brackets it
-/// by doubling steps, then Newton's method safeguarded by bisection.
-pub(crate) fn solve_increasing(g: impl Fn(f64) -> (f64, f64), start: f64) -> f64 {
-    let (v, _) = g(start);
-    if v == 0.0 {
-        return start;
-    }
-    let (mut lo, mut hi);
+/// The root of an increasing `g` (returning value and slope) near `start`, with the slope
+/// at the last evaluation: Newton's method from `start`, kept inside the bracket the evaluations establish
+/// (doubling steps outward until there is one, bisection when a step leaves it).
+pub(crate) fn solve_increasing(g: impl Fn(f64) -> (f64, f64), start: f64) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::NEG_INFINITY, f64::INFINITY);
+    let mut y = start;
     let mut step = 0.5;
-    if v < 0.0 {
-        lo = start;
-        hi = start + step;
-        while g(hi).0 < 0.0 {
-            lo = hi;
-            step *= 2.0;
-            hi += step;
-            if step > 1e4 {
-                return hi;
-            }
-        }
-    } else {
-        hi = start;
-        lo = start - step;
-        while g(lo).0 > 0.0 {
-            hi = lo;
-            step *= 2.0;
-            lo -= step;
-            if step > 1e4 {
-                return lo;
-            }
-        }
-    }
-    let mut y = 0.5 * (lo + hi);
-    for _ in 0..200 {
+    let mut last = (y, f64::NAN);
+    for _ in 0..300 {
         let (value, slope) = g(y);
+        last = (y, slope);
         if value == 0.0 {
-            return y;
+            return last;
         }
         if value < 0.0 {
             lo = y;
@@ -272,17 +276,21 @@ pub(crate) fn solve_increasing(g: impl Fn(f64) -> (f64, f64), start: f64) -> f64
             hi = y;
         }
         let newton = y - value / slope;
-        let next = if slope > 0.0 && newton > lo && newton < hi {
+        let next = if slope > 0.0 && newton.is_finite() && newton > lo && newton < hi {
             newton
-        } else {
+        } else if lo.is_finite() && hi.is_finite() {
             0.5 * (lo + hi)
+        } else {
+            step *= 2.0;
+            if lo.is_finite() { y + step } else { y - step }
         };
-        if (next - y).abs() <= 1e-13 * (1.0 + y.abs()) || hi - lo <= 1e-13 * (1.0 + y.abs()) {
-            return next;
+        // 1e-10 in ln x: the integrals behind g are not much more accurate than that.
+        if step > 1e4 || (next - y).abs() <= 1e-10 * (1.0 + y.abs()) {
+            return (next, last.1);
         }
         y = next;
     }
-    y
+    last
 }
 
 #[cfg(test)]

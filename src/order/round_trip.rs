@@ -248,7 +248,12 @@ mod tests {
                 for upper in [false, true] {
                     let x = q.at(Tail { upper, p });
                     let seen = if upper { rtt.sf(x) } else { rtt.cdf(x) };
-                    assert!((seen / p - 1.0).abs() < 1e-6, "{text}: {upper} {p}: {seen}");
+                    // The quadrature holds about 1e-6 relative far out in a heavy tail.
+                    let tolerance = if p < 1e-12 { 5e-6 } else { 1e-6 };
+                    assert!(
+                        (seen / p - 1.0).abs() < tolerance,
+                        "{text}: {upper} {p}: {seen}"
+                    );
                 }
             }
         }

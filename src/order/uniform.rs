@@ -141,14 +141,14 @@ pub fn order_quantile(l: u32, k: u32, tail: Tail) -> Split {
     // Start from the tail's leading term: mass ~ C v^m with m the order of contact at 0.
     let m = f64::from(if solve_for_w { k } else { l - k + 1 });
     let start = (ln_target / m).min(0.5f64.ln());
-    at(solve_increasing(h, start).min(0.5f64.ln()))
+    at(solve_increasing(h, start).0.min(0.5f64.ln()))
 }
 
 /// Draws `U(k:L)`: one 64-bit draw for the minimum and the maximum, a Beta variate
 /// (Cheng's algorithms in `rand_distr`) otherwise, taken from the tail nearer to it so
 /// that `1 - U` keeps its precision.
-pub fn sample_order(rng: &mut SimRng, l: u32, k: u32) -> Split {
-    let n = f64::from(l);
+pub fn sample_order(rng: &mut SimRng, l: u64, k: u64) -> Split {
+    let n = l as f64;
     if k == l || k == 1 {
         // V uniform on (0, 1]: the maximum is V^(1/l), the minimum 1 - V^(1/l).
         let v = ((rng.next_u64() >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64);
@@ -166,7 +166,7 @@ pub fn sample_order(rng: &mut SimRng, l: u32, k: u32) -> Split {
             }
         };
     }
-    let (a, b) = (f64::from(k), f64::from(l - k + 1));
+    let (a, b) = (k as f64, (l - k + 1) as f64);
     if k <= l - k + 1 {
         let w = Beta::new(a, b).expect("positive shapes").sample(rng);
         Split::from_w(w)
@@ -221,7 +221,10 @@ mod tests {
         let mut rng = crate::rng::stream(5, 0, 0);
         let n = 200_000;
         for (l, k) in [(1001u32, 500u32), (50, 50), (50, 1), (1000, 990)] {
-            let mean = (0..n).map(|_| sample_order(&mut rng, l, k).w).sum::<f64>() / n as f64;
+            let mean = (0..n)
+                .map(|_| sample_order(&mut rng, l.into(), k.into()).w)
+                .sum::<f64>()
+                / n as f64;
             let (a, b) = (f64::from(k), f64::from(l - k + 1));
             let sd = (a * b / ((a + b).powi(2) * (a + b + 1.0))).sqrt();
             let expected = a / (a + b);

@@ -95,6 +95,41 @@ impl Replies {
     }
 }
 
+/// A binomial count `Bin(n, p)`: one draw from a table for small n (none when it is
+/// certain), `rand_distr`'s exact sampler beyond.
+#[derive(Debug, Clone)]
+pub struct Count {
+    n: u32,
+    p: f64,
+    table: Option<Outcomes<u32>>,
+}
+
+impl Count {
+    /// `Bin(n, p)`.
+    pub fn new(n: u32, p: f64) -> Self {
+        let table = (n <= TABULATED).then(|| {
+            Outcomes::new(
+                order::binomial_pmf(n, p)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(j, q)| (q, j as u32))
+                    .collect(),
+            )
+        });
+        Self { n, p, table }
+    }
+
+    /// A draw.
+    #[inline]
+    pub fn sample(&self, rng: &mut SimRng) -> u32 {
+        match &self.table {
+            Some(table) if table.len() == 1 => table.sample(0),
+            Some(table) => table.sample(rng.next_u64()),
+            None => order::binomial(rng, self.n.into(), self.p) as u32,
+        }
+    }
+}
+
 /// Tables built on a cell's first trial and shared by its threads, so that building a sweep
 /// (or a dry run) costs nothing.
 #[derive(Debug)]

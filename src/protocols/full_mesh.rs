@@ -4,8 +4,13 @@
 //! agreement: N(N - 1) messages, quadratic in the node count, and the operation finishes only
 //! when the slowest of them arrives.
 
+use std::sync::Arc;
+
+use super::direct::{self, Count, Lazy};
 use super::{Env, ModelError, Outcome, ParamSpec, Protocol, ProtocolInfo};
-use crate::rng::SimRng;
+use crate::latency::{Mix, to_ns};
+use crate::order::{OrderStatistic, Quantiles, Rank};
+use crate::rng::{Chance, SimRng};
 
 macro_rules! model {
     () => {
@@ -15,7 +20,11 @@ probability loss.
 Success: every node is up and all N(N - 1) messages arrive; probability
 (1 - crash)^N (1 - loss)^(N(N - 1)).
 Latency: the slowest of the N(N - 1) one-way delays.
-Messages: N - 1 per live node; N(N - 1) when every node is up. Rounds: 1."
+Messages: N - 1 per live node; N(N - 1) when every node is up. Rounds: 1.
+Sampling: direct (the default, when nodes and messages are alike) draws the number of live
+nodes from its binomial distribution, whether all N(N - 1) messages arrive as one event, and
+the slowest of them as Q(V^(1/M)) with M = N(N - 1): at most three draws per trial at any N;
+per-node simulates every node and message."
     };
 }
 
@@ -68,20 +77,121 @@ impl Protocol for FullMesh {
     }
 }
 
+/// The full mesh sampled directly ([`crate::order`]).
+#[derive(Debug)]
+pub struct FullMeshDirect {
+    nodes: u32,
+    live: Count,
+    delivered: Chance,
+    law: Mix,
+    slowest: Lazy<OrderStatistic>,
+}
+
+impl FullMeshDirect {
+    /// The mesh of `FullMesh::new(env, nodes)`, for an environment where nodes and messages
+    /// are alike, with one-way delays drawn from `law`.
+    pub fn new(env: &Env, law: Mix, nodes: u32) -> Self {
+        let messages = f64::from(nodes) * (f64::from(nodes) - 1.0);
+        let delivered = (messages * (-env.loss().probability()).ln_1p()).exp();
+        Self {
+            nodes,
+            live: Count::new(nodes, 1.0 - env.crash().probability()),
+            delivered: Chance::new(delivered).expect("a probability"),
+            law,
+            slowest: Lazy::default(),
+        }
+    }
+
+    fn messages(&self) -> u64 {
+        u64::from(self.nodes) * u64::from(self.nodes.saturating_sub(1))
+    }
+}
+
+impl Protocol for FullMeshDirect {
+    type Scratch = Arc<OrderStatistic>;
+
+    fn scratch(&self) -> Arc<OrderStatistic> {
+        self.slowest.get(|| {
+            let quantiles =
+                Arc::new(Quantiles::of(&self.law).expect("a law direct sampling accepts"));
+            let m = self.messages();
+            let likely = if (1..=4096).contains(&m) {
+                vec![m as u32]
+            } else {
+                Vec::new()
+            };
+            OrderStatistic::new(quantiles, Rank::Max, &likely)
+        })
+    }
+
+    #[inline]
+    fn trial(&self, rng: &mut SimRng, slowest: &mut Arc<OrderStatistic>) -> Outcome {
+        let live = self.live.sample(rng);
+        let messages = u64::from(live) * u64::from(self.nodes - 1);
+        if live < self.nodes || !self.delivered.happens(rng) {
+            return Outcome::failure(messages, 1);
+        }
+        Outcome::success(to_ns(slowest.sample(rng, self.messages())), messages, 1)
+    }
+
+    fn sampler(&self) -> &'static str {
+        "direct"
+    }
+}
+
 /// The registry entry.
 pub const SPEC: ProtocolInfo = ProtocolInfo {
     name: "full-mesh",
     summary: "every node sends to every other: N(N - 1) messages, done at the slowest",
     model: model!(),
-    params: &[] as &[ParamSpec],
+    params: &[direct::SAMPLING] as &[ParamSpec],
     extras: &[],
-    build: |cell| Ok(Box::new(FullMesh::new(cell.env()?, cell.nodes)?)),
+    build: |cell| {
+        let env = cell.env()?;
+        Ok(match direct::direct_law(cell, &env) {
+            Some(law) => Box::new(FullMeshDirect::new(&env, law, cell.nodes)),
+            None => Box::new(FullMesh::new(env, cell.nodes)?),
+        })
+    },
 };
 
 #[cfg(test)]
 mod tests {
     use crate::protocols::tests::run;
     use crate::stats::{assert_rate, median_tolerance};
+
+    #[test]
+    fn direct_sampling_matches_the_per_node_simulation() {
+        use super::{FullMesh, FullMeshDirect};
+        use crate::latency::tests::parse;
+        use crate::protocols::Env;
+        use crate::protocols::tests::assert_same_distribution;
+        for (latency, nodes, crash, loss) in [
+            ("kind = \"exponential\"\nmean_ms = 0.5", 5, 0.01, 0.001),
+            (
+                "kind = \"lognormal\"\nmedian_ms = 1\nsigma = 0.5",
+                30,
+                0.001,
+                0.0001,
+            ),
+            ("kind = \"pareto\"\nscale_ms = 1\nshape = 2", 2, 0.1, 0.1),
+            ("kind = \"uniform\"\nlow_ms = 1\nhigh_ms = 2", 1, 0.2, 0.0),
+            (
+                "kind = \"mixture\"\ncomponents = [\n\
+              { weight = 0.99, of = { kind = \"lognormal\", median_ms = 1.0, sigma = 0.6 } },\n\
+              { weight = 0.01, of = { kind = \"pareto\", scale_ms = 5.0, shape = 2.0 } },\n]",
+                8,
+                0.0,
+                0.0,
+            ),
+        ] {
+            let latency = parse(latency).unwrap();
+            let env = Env::new(crash, loss, latency.clone()).unwrap();
+            let per_node = FullMesh::new(env.clone(), nodes).unwrap();
+            let direct = FullMeshDirect::new(&env, latency.law().unwrap(), nodes);
+            assert_same_distribution(&format!("N = {nodes}"), &per_node, &direct, 50_000);
+        }
+    }
 
     #[test]
     fn messages_are_quadratic() {

@@ -7,10 +7,12 @@
 //! Grimmett 1985, Pittel 1987), push-pull log3 N + O(log log N) (Karp, Schindelhauer, Shenker
 //! and Vöcking 2000). The price is redundancy: O(N log N) messages where N - 1 would do.
 
-use rand::RngExt;
+use rand::{Rng, RngExt};
 
+use super::direct::{self, Count};
 use super::{Env, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Value};
 use crate::latency::NS_PER_MS;
+use crate::order;
 use crate::rng::SimRng;
 
 macro_rules! model {
@@ -29,7 +31,12 @@ that impossible: a failure at the cap).
 Latency: rounds x round_ms.
 Messages: push: one per call; pull and push-pull: a request per call and a reply from each
 live target that got it; counted until every live node is informed (or the cap).
-Rounds: rounds played."
+Rounds: rounds played.
+Sampling: direct (the default for push, when nodes and messages are alike) draws each round's
+calls that reach a live uninformed node and survive loss as one binomial count, then how many
+distinct nodes they inform (each call lands on one of the U uninformed nodes uniformly: a new
+one with probability (U - informed so far) / U), instead of a target per call; pull and
+push-pull, and per-node, simulate every call."
     };
 }
 
@@ -214,6 +221,81 @@ impl Protocol for Gossip {
     }
 }
 
+/// Push gossip sampled directly: per round, the calls that reach a live uninformed node
+/// and survive loss are one binomial count, and the nodes they inform a count of distinct
+/// bins, drawn ball by ball.
+#[derive(Debug)]
+pub struct PushDirect {
+    nodes: u32,
+    fanout: u32,
+    max_rounds: u32,
+    round_ns: u64,
+    live_others: Count,
+    delivered: f64,
+}
+
+impl PushDirect {
+    /// The push model of `Gossip::new(env, nodes, Push, fanout, max_rounds, round_ms)` in
+    /// an environment where nodes and messages are alike.
+    pub fn new(
+        env: &Env,
+        nodes: u32,
+        fanout: u32,
+        max_rounds: u32,
+        round_ms: f64,
+    ) -> Result<Self, ModelError> {
+        let model = Gossip::new(env.clone(), nodes, Mode::Push, fanout, max_rounds, round_ms)?;
+        Ok(Self {
+            nodes,
+            fanout,
+            max_rounds,
+            round_ns: model.round_ns,
+            live_others: Count::new(nodes - 1, 1.0 - env.crash().probability()),
+            delivered: 1.0 - env.loss().probability(),
+        })
+    }
+}
+
+impl Protocol for PushDirect {
+    type Scratch = ();
+
+    fn scratch(&self) {}
+
+    fn trial(&self, rng: &mut SimRng, _: &mut ()) -> Outcome {
+        let live = 1 + self.live_others.sample(rng);
+        let others = f64::from(self.nodes - 1);
+        let (mut informed, mut messages, mut round) = (1u32, 0u64, 0u32);
+        while informed < live && round < self.max_rounds {
+            round += 1;
+            let calls = u64::from(informed) * u64::from(self.fanout);
+            messages += calls;
+            let uninformed = live - informed;
+            let hits = order::binomial(rng, calls, f64::from(uninformed) / others * self.delivered);
+            // Each hit is uniform over the uninformed nodes: count the distinct ones.
+            let scale = (1u128 << 64) / u128::from(uninformed);
+            let mut new = 0u32;
+            for _ in 0..hits {
+                let fresh = u128::from(uninformed - new) * scale;
+                if u128::from(rng.next_u64()) < fresh {
+                    new += 1;
+                    if new == uninformed {
+                        break;
+                    }
+                }
+            }
+            informed += new;
+        }
+        if informed < live {
+            return Outcome::failure(messages, round);
+        }
+        Outcome::success(u64::from(round) * self.round_ns, messages, round)
+    }
+
+    fn sampler(&self) -> &'static str {
+        "direct"
+    }
+}
+
 /// The registry entry.
 pub const SPEC: ProtocolInfo = ProtocolInfo {
     name: "gossip",
@@ -247,6 +329,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
             default: Value::Millis(10.0),
             doc: "length of a round",
         },
+        direct::SAMPLING,
     ],
     extras: &[],
     build: |cell| {
@@ -255,13 +338,23 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
             "pull" => Mode::Pull,
             _ => Mode::PushPull,
         };
-        Ok(Box::new(Gossip::new(
-            cell.env()?,
-            cell.nodes,
-            mode,
+        let env = cell.env()?;
+        let (fanout, max_rounds, round_ms) = (
             cell.count("fanout"),
             cell.count("max_rounds"),
             cell.millis("round_ms"),
+        );
+        if mode == Mode::Push
+            && cell.choice("sampling") == "direct"
+            && env.is_iid()
+            && cell.nodes > 1
+        {
+            return Ok(Box::new(PushDirect::new(
+                &env, cell.nodes, fanout, max_rounds, round_ms,
+            )?));
+        }
+        Ok(Box::new(Gossip::new(
+            env, cell.nodes, mode, fanout, max_rounds, round_ms,
         )?))
     },
 };
@@ -408,6 +501,40 @@ mod tests {
             assert!(
                 later.0 <= first.0 + slack,
                 "excess / ln ln n grows: {ratios:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn direct_push_matches_the_per_node_simulation() {
+        use super::{Gossip, Mode, PushDirect};
+        use crate::latency::tests::parse;
+        use crate::protocols::Env;
+        use crate::protocols::tests::{assert_same_distribution, draws};
+        let latency = parse("kind = \"constant\"\nms = 1").unwrap();
+        for (nodes, fanout, crash, loss, cap) in [
+            (1000, 1, 0.0, 0.0, 200),
+            (50, 2, 0.1, 0.2, 200),
+            (200, 1, 0.05, 0.0, 12),
+            (2, 1, 0.5, 0.5, 3),
+        ] {
+            let env = Env::new(crash, loss, latency.clone()).unwrap();
+            let per_node = Gossip::new(env.clone(), nodes, Mode::Push, fanout, cap, 1.0).unwrap();
+            let direct = PushDirect::new(&env, nodes, fanout, cap, 1.0).unwrap();
+            let what = format!("N = {nodes} fanout = {fanout} crash = {crash} loss = {loss}");
+            assert_same_distribution(&what, &per_node, &direct, 20_000);
+            // Rounds: the latency is rounds x 1 ms, so compare the means at 5 sigma too.
+            let mean = |(_, l, _): ([u64; 2], Vec<f64>, Vec<f64>)| {
+                let n = l.len() as f64;
+                let m = l.iter().sum::<f64>() / n;
+                let v = l.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0);
+                (m, v / n)
+            };
+            let (a, va) = mean(draws(&per_node, 20_000, 3));
+            let (b, vb) = mean(draws(&direct, 20_000, 4));
+            assert!(
+                (a - b).abs() <= 5.0 * (va + vb).sqrt(),
+                "{what}: {a} vs {b}"
             );
         }
     }

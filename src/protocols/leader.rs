@@ -8,10 +8,15 @@
 
 use super::election::{ElectionScratch, Timeouts, elect};
 use super::raft::{ELECTION_TIMEOUT, TIMEOUT_SPREAD, timeouts};
+use std::sync::Arc;
+
+use super::direct::{self, Lazy, Replies};
 use super::{
-    CLIENT, Env, Extra, MAX_EXTRAS, ModelError, Outcome, ParamKind, ParamSpec, Protocol,
+    CLIENT, Env, Extra, MAX_EXTRAS, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol,
     ProtocolInfo, Value,
 };
+use crate::latency::{Mix, to_ns};
+use crate::order::{self, OrderStatistic, Rank};
 use crate::rng::SimRng;
 
 macro_rules! model {
@@ -30,7 +35,12 @@ acknowledgements the mode waits for arrive (sync fails if any replica is down).
 Latency: failover time (if any) + client to leader + the wait for acknowledgements + leader
 to client. Messages: election messages, the write, copies to replicas, acknowledgements,
 the answer. Rounds: 2 (client round trip and replication), plus election terms.
-failovers: trials that needed a new leader."
+failovers: trials that needed a new leader.
+Sampling: direct (the default, when nodes and messages are alike) draws whether the leader is
+up; if it is, the acknowledgements sent and received come from their binomial distributions
+and the wait from the fastest (semi-sync) or slowest (sync) round trip drawn directly, at any
+N; a failover is still simulated node by node (its election costs O(N log N)). per-node
+simulates every node and message."
     };
 }
 
@@ -108,6 +118,13 @@ impl Protocol for Leader {
         for node in 0..self.nodes {
             s.up[node as usize] = net.up(rng, node);
         }
+        self.with_nodes_drawn(rng, &net, s)
+    }
+}
+
+impl Leader {
+    /// The rest of a trial once `s.up` says which nodes are up.
+    fn with_nodes_drawn(&self, rng: &mut SimRng, net: &Net<'_>, s: &mut LeaderScratch) -> Outcome {
         let (mut elapsed, mut messages, mut rounds) = (0u64, 0u64, 2u32);
         let mut extras = [0; MAX_EXTRAS];
         let mut leader = 0;
@@ -116,7 +133,7 @@ impl Protocol for Leader {
             let up = &s.up;
             let e = elect(
                 rng,
-                &net,
+                net,
                 &mut s.election,
                 |n| up[n as usize],
                 self.nodes,
@@ -174,6 +191,106 @@ impl Protocol for Leader {
     }
 }
 
+/// The leader model sampled directly while the leader is up ([`crate::order`]); a trial
+/// whose leader is down continues node by node.
+#[derive(Debug)]
+pub struct LeaderDirect {
+    model: Leader,
+    acks: Replies,
+    round_trip: Mix,
+    waits: Lazy<(OrderStatistic, OrderStatistic)>,
+}
+
+/// Working memory of [`LeaderDirect`]: the per-node model's, and the fastest and slowest
+/// acknowledgement samplers.
+#[derive(Debug)]
+pub struct LeaderDirectScratch {
+    per_node: LeaderScratch,
+    waits: Arc<(OrderStatistic, OrderStatistic)>,
+}
+
+impl LeaderDirect {
+    /// `model`, for an environment where nodes and messages are alike, with one-way delays
+    /// drawn from `law`.
+    pub fn new(model: Leader, law: Mix) -> Self {
+        Self {
+            acks: Replies::new(&model.env, model.nodes - 1),
+            model,
+            round_trip: law,
+            waits: Lazy::default(),
+        }
+    }
+}
+
+impl Protocol for LeaderDirect {
+    const EXTRAS: &'static [Extra] = Leader::EXTRAS;
+    type Scratch = LeaderDirectScratch;
+
+    fn scratch(&self) -> LeaderDirectScratch {
+        let replicas = self.model.nodes - 1;
+        let waits = self.waits.get(|| {
+            let base = direct::round_trip(&self.round_trip);
+            let small = replicas <= 64;
+            let fastest: Vec<u32> = if small {
+                order::likely(&self.acks.arrived_pmf(), 1e-3)
+            } else {
+                Vec::new()
+            };
+            let slowest = if small && replicas > 0 {
+                vec![replicas]
+            } else {
+                Vec::new()
+            };
+            (
+                OrderStatistic::new(base.clone(), Rank::Kth(1), &fastest),
+                OrderStatistic::new(base, Rank::Max, &slowest),
+            )
+        });
+        LeaderDirectScratch {
+            per_node: self.model.scratch(),
+            waits,
+        }
+    }
+
+    fn trial(&self, rng: &mut SimRng, s: &mut LeaderDirectScratch) -> Outcome {
+        let m = &self.model;
+        let net = m.env.begin(rng);
+        if !net.up(rng, 0) {
+            s.per_node.up[0] = false;
+            for node in 1..m.nodes {
+                s.per_node.up[node as usize] = net.up(rng, node);
+            }
+            return m.with_nodes_drawn(rng, &net, &mut s.per_node);
+        }
+        let fail = |messages| Outcome::failure(messages, 2);
+        let mut messages = 1;
+        if net.lost(rng, CLIENT, 0) {
+            return fail(messages);
+        }
+        let mut elapsed = net.delay_ns(rng, CLIENT, 0);
+        let replicas = m.nodes - 1;
+        let (sent, arrived) = self.acks.sample(rng);
+        messages += u64::from(replicas) + u64::from(sent);
+        let wait = match m.mode {
+            Mode::Async => 0,
+            Mode::SemiSync if replicas == 0 => 0,
+            Mode::SemiSync if arrived > 0 => to_ns(s.waits.0.sample(rng, arrived.into())),
+            Mode::Sync if arrived == replicas => to_ns(s.waits.1.sample(rng, replicas.into())),
+            _ => return fail(messages),
+        };
+        messages += 1;
+        if net.lost(rng, 0, CLIENT) {
+            return fail(messages);
+        }
+        elapsed += wait + net.delay_ns(rng, 0, CLIENT);
+        Outcome::success(elapsed, messages, 2)
+    }
+
+    fn sampler(&self) -> &'static str {
+        "direct"
+    }
+}
+
 /// The registry entry.
 pub const SPEC: ProtocolInfo = ProtocolInfo {
     name: "leader",
@@ -188,6 +305,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
         },
         ELECTION_TIMEOUT,
         TIMEOUT_SPREAD,
+        direct::SAMPLING,
     ],
     extras: Leader::EXTRAS,
     build: |cell| {
@@ -196,13 +314,19 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
             "async" => Mode::Async,
             _ => Mode::SemiSync,
         };
-        Ok(Box::new(Leader::new(
-            cell.env()?,
+        let env = cell.env()?;
+        let law = direct::direct_law(cell, &env);
+        let model = Leader::new(
+            env,
             cell.nodes,
             mode,
             cell.millis("election_timeout_ms"),
             cell.positive("timeout_spread"),
-        )?))
+        )?;
+        Ok(match law {
+            Some(law) => Box::new(LeaderDirect::new(model, law)),
+            None => Box::new(model),
+        })
     },
 };
 
@@ -232,6 +356,32 @@ mod tests {
         let semi = q * (1.0 - p.powi(3)) + p * elect;
         assert_rate(leader("semi-sync", n, p).successes, 1_000_000, semi);
         assert_rate(leader("async", n, p).successes, 1_000_000, q + p * elect);
+    }
+
+    #[test]
+    fn direct_sampling_matches_the_per_node_simulation() {
+        use super::{Leader, LeaderDirect, Mode};
+        use crate::latency::tests::parse;
+        use crate::protocols::Env;
+        use crate::protocols::tests::assert_same_distribution;
+        let latency = parse("kind = \"lognormal\"\nmedian_ms = 1\nsigma = 0.5").unwrap();
+        for (mode, nodes, crash, loss) in [
+            (Mode::Sync, 5, 0.02, 0.01),
+            (Mode::SemiSync, 5, 0.1, 0.05),
+            (Mode::Async, 3, 0.2, 0.01),
+            (Mode::SemiSync, 1, 0.0, 0.0),
+            (Mode::Sync, 80, 0.001, 0.0),
+        ] {
+            let env = Env::new(crash, loss, latency.clone()).unwrap();
+            let model = Leader::new(env, nodes, mode, 150.0, 1.0).unwrap();
+            let direct = LeaderDirect::new(model.clone(), latency.law().unwrap());
+            assert_same_distribution(
+                &format!("{mode:?} N = {nodes} crash = {crash}"),
+                &model,
+                &direct,
+                50_000,
+            );
+        }
     }
 
     #[test]

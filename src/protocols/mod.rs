@@ -221,11 +221,12 @@ pub trait Simulate: Send + Sync {
 impl<P: Protocol> Simulate for P {
     fn run(&self, rng: &mut SimRng, trials: u64, tally: &mut Tally) {
         let mut scratch = self.scratch();
-        for _ in 0..trials {
-            let outcome = self.trial(rng, &mut scratch);
-            tally.record(&outcome, Self::EXTRAS.len());
-        }
-        tally.settle();
+        tally.recording(|recorder| {
+            for _ in 0..trials {
+                let outcome = self.trial(rng, &mut scratch);
+                recorder.record(&outcome, Self::EXTRAS.len());
+            }
+        });
     }
 
     fn sampler(&self) -> &'static str {
@@ -378,26 +379,30 @@ pub(crate) mod tests {
         assert!((mean - 1.25).abs() < 1e-6, "{mean}");
     }
 
-    /// What `trials` trials of `model` produced: successes, the latencies of the successes
-    /// and every trial's messages.
-    pub fn draws<P: Protocol>(model: &P, trials: u64, seed: u64) -> (u64, Vec<f64>, Vec<f64>) {
+    /// What `trials` trials of `model` produced: successes and blocked trials, the latencies
+    /// of the successes, and every trial's messages.
+    pub fn draws<P: Protocol>(model: &P, trials: u64, seed: u64) -> ([u64; 2], Vec<f64>, Vec<f64>) {
         let mut rng = crate::rng::stream(seed, 0, 0);
         let mut scratch = model.scratch();
-        let (mut successes, mut latency, mut messages) = (0, Vec::new(), Vec::new());
+        let (mut counts, mut latency, mut messages) = ([0; 2], Vec::new(), Vec::new());
         for _ in 0..trials {
             let outcome = model.trial(&mut rng, &mut scratch);
-            if outcome.status == Status::Success {
-                successes += 1;
-                latency.push(outcome.latency_ns as f64);
+            match outcome.status {
+                Status::Success => {
+                    counts[0] += 1;
+                    latency.push(outcome.latency_ns as f64);
+                }
+                Status::Blocked => counts[1] += 1,
+                Status::Failure => {}
             }
             messages.push(outcome.messages as f64);
         }
-        (successes, latency, messages)
+        (counts, latency, messages)
     }
 
-    /// Panics unless two samplers of one model agree: success rates within 5 standard errors
-    /// of their difference, and latencies and messages by two-sample Kolmogorov-Smirnov tests
-    /// at significance 0.001 each.
+    /// Panics unless two samplers of one model agree: success and blocked rates within 5
+    /// standard errors of their difference, and latencies and messages by two-sample
+    /// Kolmogorov-Smirnov tests at significance 0.001 each.
     pub fn assert_same_distribution<A: Protocol, B: Protocol>(
         what: &str,
         a: &A,
@@ -405,15 +410,17 @@ pub(crate) mod tests {
         trials: u64,
     ) {
         use crate::stats::{ks_critical, ks_statistic};
-        let (sa, mut la, mut ma) = draws(a, trials, 1);
-        let (sb, mut lb, mut mb) = draws(b, trials, 2);
-        let (pa, pb) = (sa as f64 / trials as f64, sb as f64 / trials as f64);
-        let pooled = (sa + sb) as f64 / (2 * trials) as f64;
-        let se = (2.0 * pooled * (1.0 - pooled) / trials as f64).sqrt();
-        assert!(
-            (pa - pb).abs() <= 5.0 * se + 1e-12,
-            "{what}: success {pa} vs {pb} (se {se})"
-        );
+        let (ca, mut la, mut ma) = draws(a, trials, 1);
+        let (cb, mut lb, mut mb) = draws(b, trials, 2);
+        for (name, sa, sb) in [("success", ca[0], cb[0]), ("blocked", ca[1], cb[1])] {
+            let (pa, pb) = (sa as f64 / trials as f64, sb as f64 / trials as f64);
+            let pooled = (sa + sb) as f64 / (2 * trials) as f64;
+            let se = (2.0 * pooled * (1.0 - pooled) / trials as f64).sqrt();
+            assert!(
+                (pa - pb).abs() <= 5.0 * se + 1e-12,
+                "{what}: {name} {pa} vs {pb} (se {se})"
+            );
+        }
         for (name, x, y) in [
             ("latency", &mut la, &mut lb),
             ("messages", &mut ma, &mut mb),

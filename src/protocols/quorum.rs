@@ -151,7 +151,7 @@ impl Protocol for QuorumDirect {
         if arrived < self.k {
             return Outcome::failure(messages, 1);
         }
-        Outcome::success(to_ns(kth.sample(rng, arrived)), messages, 1)
+        Outcome::success(to_ns(kth.sample(rng, arrived.into())), messages, 1)
     }
 
     fn sampler(&self) -> &'static str {

@@ -8,10 +8,14 @@
 //! the coordinator crashes after participants voted yes and before they learn the decision,
 //! they are stuck holding locks: blocked, until the coordinator recovers.
 
+use std::sync::Arc;
+
+use super::direct::{self, Lazy, Replies};
 use super::{
     CLIENT, Env, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Value,
 };
-use crate::latency::NS_PER_MS;
+use crate::latency::{Mix, NS_PER_MS, to_ns};
+use crate::order::{OrderStatistic, Rank};
 use crate::rng::{Chance, SimRng};
 
 macro_rules! model {
@@ -33,7 +37,11 @@ Success: the transaction commits; with no timeout hit, probability
 (1 - crash)^N (1 - loss)^(2N) (1 - coordinator_crash).
 Latency: slowest PREPARE round trip plus slowest COMMIT acknowledgement.
 Messages: PREPAREs, votes, then COMMITs and acknowledgements (or N ABORTs).
-Rounds: 2 (prepare, then commit or abort); 1 when the coordinator crashed."
+Rounds: 2 (prepare, then commit or abort); 1 when the coordinator crashed.
+Sampling: direct (the default, when nodes and messages are alike) draws the numbers of
+participants prepared and votes received from their binomial distributions and each phase's
+slowest round trip as the maximum of N round trips, Q(U^(1/N)); a commit phase that resends
+lost messages is still simulated per participant. per-node simulates every message."
     };
 }
 
@@ -128,6 +136,75 @@ impl Protocol for TwoPhaseCommit {
     }
 }
 
+/// Two-phase commit sampled directly: the phase-1 counts from their binomial distributions,
+/// each phase's slowest round trip as the maximum of N ([`crate::order`]).
+#[derive(Debug)]
+pub struct TwoPhaseCommitDirect {
+    model: TwoPhaseCommit,
+    votes: Replies,
+    round_trip: Mix,
+    slowest: Lazy<OrderStatistic>,
+}
+
+impl TwoPhaseCommitDirect {
+    /// `model`, for an environment where nodes and messages are alike, with one-way delays
+    /// drawn from `law`.
+    pub fn new(model: TwoPhaseCommit, law: Mix) -> Self {
+        Self {
+            votes: Replies::new(&model.env, model.nodes),
+            model,
+            round_trip: law,
+            slowest: Lazy::default(),
+        }
+    }
+}
+
+impl Protocol for TwoPhaseCommitDirect {
+    type Scratch = Arc<OrderStatistic>;
+
+    fn scratch(&self) -> Arc<OrderStatistic> {
+        let n = self.model.nodes;
+        self.slowest.get(|| {
+            let likely = if n <= 64 { vec![n] } else { Vec::new() };
+            OrderStatistic::new(direct::round_trip(&self.round_trip), Rank::Max, &likely)
+        })
+    }
+
+    #[inline]
+    fn trial(&self, rng: &mut SimRng, slowest: &mut Arc<OrderStatistic>) -> Outcome {
+        let m = &self.model;
+        let n = u64::from(m.nodes);
+        let (prepared, votes) = self.votes.sample(rng);
+        let mut messages = n + u64::from(prepared);
+        if m.coordinator_crash.happens(rng) {
+            return if prepared > 0 {
+                Outcome::blocked(messages, 1)
+            } else {
+                Outcome::failure(messages, 1)
+            };
+        }
+        if u64::from(votes) < n {
+            return Outcome::failure(messages + n, 2);
+        }
+        let prepare_ns = to_ns(slowest.sample(rng, n));
+        if prepare_ns > m.timeout_ns {
+            return Outcome::failure(messages + n, 2);
+        }
+        let (commit_ns, sent) = if m.reliable_commit || m.env.loss().is_never() {
+            (to_ns(slowest.sample(rng, n)), 2 * n)
+        } else {
+            let net = m.env.begin(rng);
+            until_acknowledged(&net, rng, m.nodes, m.timeout_ns)
+        };
+        messages += sent;
+        Outcome::success(prepare_ns.saturating_add(commit_ns), messages, 2)
+    }
+
+    fn sampler(&self) -> &'static str {
+        "direct"
+    }
+}
+
 /// Phase 1 of an atomic commit from the coordinator ([`CLIENT`]) to participants
 /// `0..nodes`: returns (participants prepared, votes that reached the coordinator).
 pub(super) fn prepare(net: &Net<'_>, rng: &mut SimRng, nodes: u32) -> (u64, u64) {
@@ -193,18 +270,23 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
             default: Value::Choice("resend"),
             doc: "phase 2 messages: lost like any other and resent, or never lost",
         },
+        direct::SAMPLING,
     ],
     extras: &[],
     build: |cell| {
-        Ok(Box::new(
-            TwoPhaseCommit::new(
-                cell.env()?,
-                cell.nodes,
-                cell.millis("timeout_ms"),
-                cell.probability("coordinator_crash"),
-            )?
-            .with_reliable_commit(cell.choice("commit") == "reliable"),
-        ))
+        let env = cell.env()?;
+        let law = direct::direct_law(cell, &env);
+        let model = TwoPhaseCommit::new(
+            env,
+            cell.nodes,
+            cell.millis("timeout_ms"),
+            cell.probability("coordinator_crash"),
+        )?
+        .with_reliable_commit(cell.choice("commit") == "reliable");
+        Ok(match law {
+            Some(law) => Box::new(TwoPhaseCommitDirect::new(model, law)),
+            None => Box::new(model),
+        })
     },
 };
 
@@ -259,6 +341,34 @@ mod tests {
         let mean = tally.latency_sum_ns as f64 / trials as f64;
         let tolerance = 5.0 * 2.0 * m_ns / (trials as f64).sqrt();
         assert!((mean - 4.0 * m_ns).abs() <= tolerance, "mean {mean} ns");
+    }
+
+    #[test]
+    fn direct_sampling_matches_the_per_node_simulation() {
+        use super::{TwoPhaseCommit, TwoPhaseCommitDirect};
+        use crate::latency::tests::parse;
+        use crate::protocols::Env;
+        use crate::protocols::tests::assert_same_distribution;
+        let lognormal = parse("kind = \"lognormal\"\nmedian_ms = 1\nsigma = 0.5").unwrap();
+        let exponential = parse("kind = \"exponential\"\nmean_ms = 1").unwrap();
+        for (latency, nodes, crash, loss, cc, timeout, reliable) in [
+            (&lognormal, 10, 0.01, 0.001, 0.0, 50.0, true),
+            (&lognormal, 10, 0.05, 0.01, 0.01, 5.0, false),
+            (&exponential, 3, 0.1, 0.05, 0.1, 4.0, true),
+            (&exponential, 100, 0.001, 0.0, 0.0, 20.0, false),
+        ] {
+            let env = Env::new(crash, loss, latency.clone()).unwrap();
+            let model = TwoPhaseCommit::new(env, nodes, timeout, cc)
+                .unwrap()
+                .with_reliable_commit(reliable);
+            let direct = TwoPhaseCommitDirect::new(model.clone(), latency.law().unwrap());
+            assert_same_distribution(
+                &format!("N = {nodes} crash = {crash} loss = {loss} timeout = {timeout}"),
+                &model,
+                &direct,
+                100_000,
+            );
+        }
     }
 
     #[test]
