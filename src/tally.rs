@@ -124,41 +124,101 @@ thread_local! {
     static PENDING: std::cell::RefCell<Pending> = std::cell::RefCell::new(Pending::new());
 }
 
-/// Records trials into a [`Tally`] (see [`Tally::recording`]), counting latencies in a
-/// per-thread array that is moved into the histogram when recording ends.
+/// Records trials into a [`Tally`] (see [`Tally::recording`]): counts and sums in local
+/// variables the compiler keeps in registers, messages and rounds as runs of equal values
+/// (most protocols send the same number most of the time), latencies in a per-thread array;
+/// all moved into the tally when recording ends.
 pub struct Recorder<'a> {
     tally: &'a mut Tally,
     pending: &'a mut Pending,
+    trials: u64,
+    successes: u64,
+    blocked: u64,
+    latency_sum_ns: u128,
+    latency_max_ns: u64,
+    messages: Run,
+    rounds: Run,
+    extras_sum: [u128; MAX_EXTRAS],
+}
+
+/// `count` trials in a row with the same `value`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Run {
+    value: u64,
+    count: u64,
 }
 
 impl Recorder<'_> {
     /// [`Tally::record`], cheaper.
     #[inline(always)]
     pub fn record(&mut self, outcome: &Outcome, extras: usize) {
-        if self.tally.record_counts(outcome, extras) {
-            let p = &mut *self.pending;
-            let mut i = layout::index(outcome.latency_ns);
-            if i >= p.counts.len() {
-                i = p.clamp;
+        match outcome.status {
+            Status::Success => {
+                self.successes += 1;
+                self.latency_sum_ns += u128::from(outcome.latency_ns);
+                self.latency_max_ns = self.latency_max_ns.max(outcome.latency_ns);
+                let p = &mut *self.pending;
+                let mut i = layout::index(outcome.latency_ns);
+                if i >= p.counts.len() {
+                    i = p.clamp;
+                }
+                p.counts[i] += 1;
+                p.low = p.low.min(i);
+                p.high = p.high.max(i);
             }
-            p.counts[i] += 1;
-            p.low = p.low.min(i);
-            p.high = p.high.max(i);
+            Status::Blocked => self.blocked += 1,
+            Status::Failure => {}
+        }
+        if outcome.messages == self.messages.value {
+            self.messages.count += 1;
+        } else {
+            self.new_messages(outcome.messages);
+        }
+        if u64::from(outcome.rounds) == self.rounds.value {
+            self.rounds.count += 1;
+        } else {
+            self.new_rounds(outcome.rounds.into());
+        }
+        for (sum, &x) in self.extras_sum.iter_mut().zip(&outcome.extras).take(extras) {
+            *sum += u128::from(x);
         }
     }
 
-    /// Moves the pending latency counts into the histogram.
-    fn flush(&mut self) {
-        let p = &mut *self.pending;
-        if p.low > p.high {
-            return;
+    #[inline(never)]
+    fn new_messages(&mut self, value: u64) {
+        let run = std::mem::replace(&mut self.messages, Run { value, count: 1 });
+        self.trials += run.count;
+        self.tally.add_messages(run);
+    }
+
+    #[inline(never)]
+    fn new_rounds(&mut self, value: u64) {
+        let run = std::mem::replace(&mut self.rounds, Run { value, count: 1 });
+        self.tally.add_rounds(run);
+    }
+
+    /// Moves everything recorded into the tally.
+    fn finish(mut self) {
+        self.trials += self.messages.count;
+        let (messages, rounds) = (self.messages, self.rounds);
+        let t = &mut *self.tally;
+        t.add_messages(messages);
+        t.add_rounds(rounds);
+        t.successes += self.successes;
+        t.blocked += self.blocked;
+        t.failures += self.trials - self.successes - self.blocked;
+        t.latency_sum_ns += self.latency_sum_ns;
+        t.latency_max_ns = t.latency_max_ns.max(self.latency_max_ns);
+        for (sum, x) in t.extras_sum.iter_mut().zip(self.extras_sum) {
+            *sum += x;
         }
-        for i in p.low..=p.high {
-            let count = std::mem::take(&mut p.counts[i]);
-            if count > 0 {
-                self.tally
-                    .latency_ns
-                    .saturating_record_n(layout::value(i), count);
+        let p = &mut *self.pending;
+        if p.low <= p.high {
+            for i in p.low..=p.high {
+                let count = std::mem::take(&mut p.counts[i]);
+                if count > 0 {
+                    t.latency_ns.saturating_record_n(layout::value(i), count);
+                }
             }
         }
         p.low = usize::MAX;
@@ -245,12 +305,46 @@ impl Tally {
             let mut recorder = Recorder {
                 tally: self,
                 pending: &mut pending,
+                trials: 0,
+                successes: 0,
+                blocked: 0,
+                latency_sum_ns: 0,
+                latency_max_ns: 0,
+                messages: Run::default(),
+                rounds: Run::default(),
+                extras_sum: [0; MAX_EXTRAS],
             };
             let out = f(&mut recorder);
-            recorder.flush();
+            recorder.finish();
             self.settle();
             out
         })
+    }
+
+    /// Adds `run.count` trials that sent `run.value` messages each.
+    fn add_messages(&mut self, run: Run) {
+        if run.count == 0 {
+            return;
+        }
+        match self.small_messages.get_mut(run.value as usize) {
+            Some(count) => *count += run.count,
+            None => self.messages.saturating_record_n(run.value, run.count),
+        }
+        self.messages_sum += u128::from(run.value) * u128::from(run.count);
+        self.messages_max = self.messages_max.max(run.value);
+    }
+
+    /// Adds `run.count` trials of `run.value` rounds each.
+    fn add_rounds(&mut self, run: Run) {
+        if run.count == 0 {
+            return;
+        }
+        match self.small_rounds.get_mut(run.value as usize) {
+            Some(count) => *count += run.count,
+            None => self.rounds.saturating_record_n(run.value, run.count),
+        }
+        self.rounds_sum += u128::from(run.value) * u128::from(run.count);
+        self.rounds_max = self.rounds_max.max(run.value);
     }
 
     /// Everything [`Tally::record`] does but the latency histogram; true for a success.
@@ -435,14 +529,21 @@ mod tests {
                     3 => 1 << (x % 63),
                     _ => x,
                 };
-                Outcome::success(ns, x % 100, 1)
+                let (messages, rounds) = (x % 100 / 40, (x >> 20) as u32 % 3);
+                match i % 7 {
+                    0 => Outcome::failure(messages, rounds),
+                    1 => Outcome::blocked(messages + 70, rounds),
+                    _ => Outcome::success(ns, messages, rounds),
+                }
+                .with_extras([x % 5, 0, 0, 0])
             })
             .collect();
         let direct = tally(&outcomes);
         let mut recorded = Tally::empty();
         recorded.recording(|r| outcomes.iter().for_each(|o| r.record(o, 1)));
         assert_eq!(direct, recorded);
-        assert_eq!(direct.latency_ns().len(), 20_000);
+        assert_eq!((direct.failures, direct.blocked), (2858, 2857));
+        assert_eq!(direct.latency_ns().len(), 20_000 - 2858 - 2857);
         // The per-thread array was left clean: a second recording starts from nothing.
         let mut again = Tally::empty();
         again.recording(|r| r.record(&Outcome::success(1_000, 1, 1), 0));

@@ -188,6 +188,8 @@ fn a_table_shows_what_the_run_varied_and_the_headline_results() {
             "timeout_ms",
             "coordinator_crash",
             "commit",
+            "sampling",
+            "sampler",
             "success_rate",
             "blocked",
             "latency_ms_p50",
@@ -209,9 +211,13 @@ fn a_table_shows_what_the_run_varied_and_the_headline_results() {
             protocol != "two-phase-commit",
             "commit: {text}"
         );
-        let rate: f64 = line[8].parse().unwrap();
+        let direct = matches!(protocol, "quorum" | "two-phase-commit");
+        assert_eq!(line[8].is_empty(), !direct, "sampling: {text}");
+        let sampler = if direct { "direct" } else { "per-node" };
+        assert_eq!(line[9], sampler, "sampler: {text}");
+        let rate: f64 = line[10].parse().unwrap();
         assert!(rate > 0.5 && rate <= 1.0, "{text}");
-        assert_eq!(line[13].is_empty(), nodes == 5, "relative_cost: {text}");
+        assert_eq!(line[15].is_empty(), nodes == 5, "relative_cost: {text}");
     }
 }
 

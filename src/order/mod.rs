@@ -77,9 +77,10 @@ pub struct Outcomes<T> {
 }
 
 impl<T: Copy> Outcomes<T> {
-    /// Outcomes with their probabilities (summing to 1; zeros are dropped).
+    /// Outcomes with their probabilities (summing to 1). Outcomes below 2^-64, which one
+    /// 64-bit draw cannot resolve, are dropped.
     pub fn new(mut items: Vec<(f64, T)>) -> Self {
-        items.retain(|(p, _)| *p > 0.0);
+        items.retain(|(p, _)| *p >= 1.0 / 18_446_744_073_709_551_616.0);
         items.sort_by(|a, b| b.0.total_cmp(&a.0));
         let total: f64 = items.iter().map(|(p, _)| p).sum();
         let mut cumulative = 0.0;

@@ -7,6 +7,8 @@
 
 use rand::Rng;
 use rand_distr::{Beta, Distribution};
+use statrs::function::beta::beta_reg;
+use statrs::function::gamma::ln_gamma;
 
 use super::quantiles::{Tail, solve_increasing};
 use crate::rng::SimRng;
@@ -39,9 +41,22 @@ impl Split {
     }
 }
 
-/// `(P(Bin(l, w) >= k), P(Bin(l, w) < k))`, each summed from its own terms so that it stays
-/// accurate where it is tiny.
+/// Largest L whose binomial tails are summed term by term.
+const SUMMED: u32 = 64;
+
+/// `(P(Bin(l, w) >= k), P(Bin(l, w) < k))`, each computed from its own side so that it stays
+/// accurate where it is tiny: summed term by term for small l, as regularized incomplete beta
+/// functions (`P(Bin(l, w) >= k) = I_w(k, l - k + 1)`, a continued fraction) beyond.
 pub fn binomial_tails(l: u32, k: u32, at: Split) -> (f64, f64) {
+    if l > SUMMED {
+        let (a, b) = (f64::from(k), f64::from(l - k + 1));
+        return (beta_reg(a, b, at.w), beta_reg(b, a, at.s));
+    }
+    summed_tails(l, k, at)
+}
+
+/// [`binomial_tails`] term by term.
+fn summed_tails(l: u32, k: u32, at: Split) -> (f64, f64) {
     let (ln_w, ln_s) = (at.w.ln(), at.s.ln());
     let mut ln_choose = 0.0; // ln C(l, j), built up term by term
     let (mut below, mut above) = (0.0, 0.0);
@@ -61,10 +76,14 @@ pub fn binomial_tails(l: u32, k: u32, at: Split) -> (f64, f64) {
 
 /// The density of `U(k:L)` at `at`: `L C(L-1, k-1) w^(k-1) (1 - w)^(L-k)`.
 fn density(l: u32, k: u32, at: Split) -> f64 {
-    let mut ln_choose = 0.0; // ln C(l - 1, k - 1)
-    for j in 1..k {
-        ln_choose += f64::from(l - j).ln() - f64::from(j).ln();
-    }
+    // ln C(l - 1, k - 1)
+    let ln_choose = if l > SUMMED {
+        ln_gamma(f64::from(l)) - ln_gamma(f64::from(k)) - ln_gamma(f64::from(l - k + 1))
+    } else {
+        (1..k)
+            .map(|j| f64::from(l - j).ln() - f64::from(j).ln())
+            .sum()
+    };
     (f64::from(l).ln() + ln_choose + f64::from(k - 1) * at.w.ln() + f64::from(l - k) * at.s.ln())
         .exp()
 }
@@ -213,6 +232,25 @@ mod tests {
         let deep = order_quantile(5, 3, Tail::upper(1e-40));
         let (_, below) = binomial_tails(5, 3, deep);
         assert!((below / 1e-40 - 1.0).abs() < 1e-9, "{deep:?}");
+    }
+
+    #[test]
+    fn incomplete_beta_tails_agree_with_summed_terms() {
+        for (l, k) in [(65u32, 33u32), (200, 101), (1000, 990), (1000, 3)] {
+            for w in [1e-9, 1e-3, 0.01, 0.3, 0.5, 0.9, 0.995, 1.0 - 1e-9] {
+                let at = Split::from_w(w);
+                let (a, b) = binomial_tails(l, k, at);
+                let (x, y) = summed_tails(l, k, at);
+                for (beta, sum) in [(a, x), (b, y)] {
+                    if sum > 1e-300 {
+                        assert!(
+                            (beta / sum - 1.0).abs() < 1e-9,
+                            "({l},{k}) at {w}: {beta} vs {sum}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

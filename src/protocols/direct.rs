@@ -32,8 +32,8 @@ pub fn direct_law(cell: &Cell, env: &Env) -> Option<Mix> {
     (law.is_continuous() || law.point().is_some()).then_some(law)
 }
 
-/// Largest n whose joint counts are tabulated.
-const TABULATED: u32 = 64;
+/// Largest n whose counts (and order statistics) are tabulated.
+pub const TABULATED: u32 = 256;
 
 /// A request sent to each of n nodes, answered by each one that is up and got it: how many
 /// answers were sent (`sent`, counted as messages) and how many arrived.

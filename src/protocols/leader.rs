@@ -230,7 +230,7 @@ impl Protocol for LeaderDirect {
         let replicas = self.model.nodes - 1;
         let waits = self.waits.get(|| {
             let base = direct::round_trip(&self.round_trip);
-            let small = replicas <= 64;
+            let small = replicas <= direct::TABULATED;
             let fastest: Vec<u32> = if small {
                 order::likely(&self.acks.arrived_pmf(), 1e-3)
             } else {

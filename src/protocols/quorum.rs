@@ -135,7 +135,11 @@ impl Protocol for QuorumDirect {
                 .into_iter()
                 .filter(|&l| l >= self.k)
                 .collect();
-            let likely = if self.nodes <= 64 { likely } else { Vec::new() };
+            let likely = if self.nodes <= direct::TABULATED {
+                likely
+            } else {
+                Vec::new()
+            };
             OrderStatistic::new(
                 direct::round_trip(&self.round_trip),
                 Rank::Kth(self.k),

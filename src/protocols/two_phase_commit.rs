@@ -165,7 +165,11 @@ impl Protocol for TwoPhaseCommitDirect {
     fn scratch(&self) -> Arc<OrderStatistic> {
         let n = self.model.nodes;
         self.slowest.get(|| {
-            let likely = if n <= 64 { vec![n] } else { Vec::new() };
+            let likely = if n <= direct::TABULATED {
+                vec![n]
+            } else {
+                Vec::new()
+            };
             OrderStatistic::new(direct::round_trip(&self.round_trip), Rank::Max, &likely)
         })
     }
