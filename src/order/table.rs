@@ -64,8 +64,15 @@ impl QuantileTable {
         let j = ((z >> 57) & 63) as usize;
         let fraction = ((z << 7) >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
         let i = side * SIDE + (63 - zeros as usize) * PER_OCTAVE + j;
-        // In bounds: zeros >= 1 and j < 64, so i + 1 < 2 * SIDE.
-        let (a, b) = (self.knots[i], self.knots[i + 1]);
+        debug_assert!(i + 1 < self.knots.len());
+        // SAFETY: y < 2^63, so zeros >= 1 and i <= side * SIDE + 62 * 64 + 63, which leaves
+        // i + 1 < 2 * SIDE = self.knots.len() (`new` always makes 2 * SIDE knots).
+        let (a, b) = unsafe {
+            (
+                *self.knots.get_unchecked(i),
+                *self.knots.get_unchecked(i + 1),
+            )
+        };
         a + fraction * (b - a)
     }
 }

@@ -81,15 +81,22 @@ impl Replies {
     }
 
     /// `(sent, arrived)`.
-    #[inline]
+    #[inline(always)]
     pub fn sample(&self, rng: &mut SimRng) -> (u32, u32) {
+        self.sample_reusing(rng).0
+    }
+
+    /// `(sent, arrived)`, and a fresh uniform 64-bit value when the draw allowed one
+    /// ([`Outcomes::sample_reusing`]).
+    #[inline(always)]
+    pub fn sample_reusing(&self, rng: &mut SimRng) -> ((u32, u32), Option<u64>) {
         match &self.table {
-            Some(table) if table.len() == 1 => table.sample(0),
-            Some(table) => table.sample(rng.next_u64()),
+            Some(table) if table.len() == 1 => (table.sample(0), None),
+            Some(table) => table.sample_reusing(rng.next_u64()),
             None => {
                 let sent = order::binomial(rng, self.n.into(), self.sends);
                 let arrived = order::binomial(rng, sent, self.arrives);
-                (sent as u32, arrived as u32)
+                ((sent as u32, arrived as u32), None)
             }
         }
     }
@@ -120,7 +127,7 @@ impl Count {
     }
 
     /// A draw.
-    #[inline]
+    #[inline(always)]
     pub fn sample(&self, rng: &mut SimRng) -> u32 {
         match &self.table {
             Some(table) if table.len() == 1 => table.sample(0),

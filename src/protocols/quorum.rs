@@ -29,8 +29,9 @@ Messages: N requests plus the replies sent (by live replicas that got the reques
 Rounds: 1.
 Sampling: direct (the default, when nodes and messages are alike) draws the number of replies
 sent and arrived from their binomial distributions and the k-th fastest round trip of those
-that arrived as Q(U(k:L)), where Q is the round trip's quantile function: one or two draws
-per trial at any N; per-node simulates every replica."
+that arrived as Q(U(k:L)), where Q is the round trip's quantile function: one 64-bit draw
+for most trials of a small cluster (the draw that picks the counts also feeds a table of
+Q(U(k:L))), a few at any N; per-node simulates every replica."
     };
 }
 
@@ -150,12 +151,13 @@ impl Protocol for QuorumDirect {
 
     #[inline]
     fn trial(&self, rng: &mut SimRng, kth: &mut Arc<OrderStatistic>) -> Outcome {
-        let (sent, arrived) = self.replies.sample(rng);
+        let ((sent, arrived), fresh) = self.replies.sample_reusing(rng);
         let messages = u64::from(self.nodes) + u64::from(sent);
         if arrived < self.k {
             return Outcome::failure(messages, 1);
         }
-        Outcome::success(to_ns(kth.sample(rng, arrived.into())), messages, 1)
+        let latency = kth.sample_with(fresh, rng, arrived.into());
+        Outcome::success(to_ns(latency), messages, 1)
     }
 
     fn sampler(&self) -> &'static str {

@@ -178,7 +178,7 @@ impl Protocol for TwoPhaseCommitDirect {
     fn trial(&self, rng: &mut SimRng, slowest: &mut Arc<OrderStatistic>) -> Outcome {
         let m = &self.model;
         let n = u64::from(m.nodes);
-        let (prepared, votes) = self.votes.sample(rng);
+        let ((prepared, votes), fresh) = self.votes.sample_reusing(rng);
         let mut messages = n + u64::from(prepared);
         if m.coordinator_crash.happens(rng) {
             return if prepared > 0 {
@@ -190,7 +190,7 @@ impl Protocol for TwoPhaseCommitDirect {
         if u64::from(votes) < n {
             return Outcome::failure(messages + n, 2);
         }
-        let prepare_ns = to_ns(slowest.sample(rng, n));
+        let prepare_ns = to_ns(slowest.sample_with(fresh, rng, n));
         if prepare_ns > m.timeout_ns {
             return Outcome::failure(messages + n, 2);
         }
