@@ -342,7 +342,11 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         }
     };
     if !args.resume && dir.exists() {
-        return Err(OutputError::Exists(dir).into());
+        return Err(UsageError(format!(
+            "--out {}: already exists; choose a new directory or --resume",
+            dir.display()
+        ))
+        .into());
     }
     if args.resume && !dir.join(run::RUN_FILE).is_file() {
         return Err(UsageError(format!(

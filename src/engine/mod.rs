@@ -94,12 +94,12 @@ impl Default for RunOptions {
 #[derive(Debug, Error)]
 pub enum EngineError {
     /// The thread pool could not be built.
-    #[error("cannot start {threads} worker threads: {source}")]
+    #[error("cannot start {threads} worker threads: {error}")]
     Pool {
         /// Threads asked for.
         threads: usize,
-        /// Why.
-        source: rayon::ThreadPoolBuildError,
+        /// Why (part of the message, so an error chain says it once).
+        error: rayon::ThreadPoolBuildError,
     },
     /// An adaptive run was asked to run as one of several shards.
     #[error(
@@ -158,9 +158,9 @@ pub fn run<E: From<EngineError>>(
     if let Some(threads) = options.threads {
         builder = builder.num_threads(threads);
     }
-    let pool = builder.build().map_err(|source| EngineError::Pool {
+    let pool = builder.build().map_err(|error| EngineError::Pool {
         threads: options.threads.unwrap_or(0),
-        source,
+        error,
     })?;
     let layout = layout(sweep);
     let cells = layout.shard_cells(options.shard);

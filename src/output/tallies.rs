@@ -21,7 +21,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
-use super::OutputError;
+use super::{OutputError, parquet_error};
 use crate::protocols::MAX_EXTRAS;
 use crate::tally::Tally;
 
@@ -123,7 +123,8 @@ impl TallyWriter {
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
             .build();
-        let writer = ArrowWriter::try_new(file, schema(), Some(props)).map_err(|e| fail(&e))?;
+        let writer = ArrowWriter::try_new(file, schema(), Some(props))
+            .map_err(|e| parquet_error(path, e))?;
         Ok(Self {
             path: path.to_path_buf(),
             tmp,
@@ -141,18 +142,21 @@ impl TallyWriter {
         let batch = batch(rows).map_err(|e| fail(&e))?;
         self.checksum.update(&batch).map_err(|e| fail(&e))?;
         let writer = self.writer.as_mut().expect("not finished");
-        writer.write(&batch).map_err(|e| fail(&e))
+        writer
+            .write(&batch)
+            .map_err(|e| parquet_error(&self.path, e))
     }
 
     /// Adds `metadata`, closes and syncs the file and renames it into place.
     pub fn finish(mut self, metadata: Vec<(String, String)>) -> Result<(), OutputError> {
-        let fail = format_error(&self.path);
         let mut writer = self.writer.take().expect("not finished");
         for (k, v) in metadata.into_iter().chain(self.checksum.metadata()) {
             writer.append_key_value_metadata(KeyValue::new(k, v));
         }
         // Writes the footer, then hands back the file.
-        let file = writer.into_inner().map_err(|e| fail(&e))?;
+        let file = writer
+            .into_inner()
+            .map_err(|e| parquet_error(&self.path, e))?;
         file.sync_all().map_err(OutputError::io(&self.tmp))?;
         fs::rename(&self.tmp, &self.path).map_err(OutputError::io(&self.path))
     }
