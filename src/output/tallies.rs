@@ -203,13 +203,17 @@ fn metadata_of(builder: &ParquetRecordBatchReaderBuilder<File>) -> BTreeMap<Stri
 }
 
 /// Reads a tally file row by row: only one batch of serialized rows and one tally are in
-/// memory at a time.
+/// memory at a time. The rows are checked against the row count and checksum in the file's
+/// metadata as they are read: after the last row, a file that does not match yields an error
+/// (so a reader must be read to its end before its rows are trusted).
 pub struct TallyReader {
     path: PathBuf,
     batches: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
     batch: Option<RecordBatch>,
     row: usize,
     deserializer: Deserializer,
+    checksum: super::integrity::Checksum,
+    checked: bool,
     /// The file's key-value metadata.
     pub metadata: BTreeMap<String, String>,
 }
@@ -228,6 +232,8 @@ impl TallyReader {
             batch: None,
             row: 0,
             deserializer: Deserializer::new(),
+            checksum: Default::default(),
+            checked: false,
             metadata,
         })
     }
@@ -302,12 +308,25 @@ impl Iterator for TallyReader {
 
     fn next(&mut self) -> Option<Self::Item> {
         while self.batch.as_ref().is_none_or(|b| self.row >= b.num_rows()) {
-            match self.batches.next()? {
-                Ok(batch) => {
+            match self.batches.next() {
+                Some(Ok(batch)) => {
+                    if let Err(e) = self.checksum.update(&batch) {
+                        return Some(Err(format_error(&self.path)(&e)));
+                    }
                     self.batch = Some(batch);
                     self.row = 0;
                 }
-                Err(e) => return Some(Err(format_error(&self.path)(&e))),
+                Some(Err(e)) => return Some(Err(format_error(&self.path)(&e))),
+                None if self.checked => return None,
+                None => {
+                    self.checked = true;
+                    self.batch = None;
+                    return self
+                        .checksum
+                        .check(&self.metadata)
+                        .err()
+                        .map(|e| Err(format_error(&self.path)(&e)));
+                }
             }
         }
         let row = self.row();
@@ -319,12 +338,12 @@ impl Iterator for TallyReader {
 /// Rows of a tally file, and its key-value metadata.
 pub type TallyFile = (Vec<(u32, Tally)>, BTreeMap<String, String>);
 
-/// The tallies and metadata of the tally file at `path`.
+/// The tallies and metadata of the tally file at `path`, checked against the row count and
+/// checksum in its metadata.
 pub fn read_tallies(path: &Path) -> Result<TallyFile, OutputError> {
     let mut reader = TallyReader::open(path)?;
-    let metadata = std::mem::take(&mut reader.metadata);
-    let rows = reader.collect::<Result<Vec<_>, _>>()?;
-    Ok((rows, metadata))
+    let rows = reader.by_ref().collect::<Result<Vec<_>, _>>()?;
+    Ok((rows, reader.metadata))
 }
 
 #[cfg(test)]
