@@ -19,7 +19,9 @@ use coordsim::precision::Precision;
 use coordsim::protocols::{self, ProtocolInfo};
 use coordsim::run::{self, Finished, Plan, RunError};
 use coordsim::show::{self, Filter, Format, ShowError};
-use coordsim::sweep::{MAX_TRIALS, Sweep, SweepError};
+use coordsim::sweep::{
+    DEFAULT_ORIGIN, DEFAULT_SWEEP, Limits, MAX_SEED, MAX_TRIALS, Sweep, SweepError,
+};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -163,7 +165,7 @@ struct RunArgs {
     /// Refuse grids of more cells than this, unless --yes
     #[arg(long, default_value_t = 100_000, value_name = "CELLS")]
     max_cells: u64,
-    /// Run a grid larger than --max-cells
+    /// Run a grid larger than --max-cells, and cells of more than 1,000,000 nodes
     #[arg(long)]
     yes: bool,
 }
@@ -254,14 +256,14 @@ pub fn report(error: &anyhow::Error) -> ExitCode {
 }
 
 fn run(args: RunArgs) -> Result<ExitCode> {
-    let max_cells = if args.yes {
-        u128::MAX
+    let limits = if args.yes {
+        Limits::NONE
     } else {
-        args.max_cells.into()
+        Limits::cells(args.max_cells.into())
     };
     let mut sweep = match &args.sweep {
-        Some(path) => Sweep::load_limited(path, max_cells)?,
-        None => Sweep::default_sweep(),
+        Some(path) => Sweep::load_limited(path, limits)?,
+        None => Sweep::parse_limited(DEFAULT_SWEEP, DEFAULT_ORIGIN, limits)?,
     };
     if let Some(seed) = args.seed {
         sweep = sweep.with_seed(seed);
