@@ -127,8 +127,8 @@ struct RunArgs {
     /// Worker threads [default: one per core]; results do not depend on it
     #[arg(long, short = 'j')]
     threads: Option<NonZeroUsize>,
-    /// Use this seed instead of the sweep's
-    #[arg(long)]
+    /// Use this seed instead of the sweep's: an integer in [0, 2^63 - 1], as in a sweep file
+    #[arg(long, value_parser = seed)]
     seed: Option<u64>,
     /// Use this many trials per cell instead of the sweep's (with a precision: the cap per
     /// cell)
@@ -649,6 +649,16 @@ fn with_progress_bar<T>(sweep: &Sweep, progress: &Progress, work: impl FnOnce() 
     });
     bar.finish_and_clear();
     out
+}
+
+/// A seed: what a sweep file's `seed` may hold.
+fn seed(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(seed) if seed <= MAX_SEED => Ok(seed),
+        _ => Err(format!(
+            "`{text}` is not a seed: an integer in [0, {MAX_SEED}], as a sweep file's `seed`"
+        )),
+    }
 }
 
 /// A target half-width of the success rate's interval.

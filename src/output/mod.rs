@@ -14,7 +14,7 @@ pub mod tallies;
 
 pub use histograms::Histograms;
 pub use summary::SummaryFile;
-pub use sweep_copy::SweepCopy;
+pub use sweep_copy::{SweepCopy, sweep_copy_text};
 
 use std::fs::{self, File};
 use std::io::{self, Write};

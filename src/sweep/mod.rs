@@ -349,7 +349,7 @@ impl Parsed {
         let mut top = Fields::with_base("", table, base);
         let name = top.require("name")?;
         let name = name_of(&name)?;
-        let seed = top.require("seed")?.integer(0, i64::MAX as u64)?;
+        let seed = top.require("seed")?.integer(0, MAX_SEED)?;
         let trials = top.require("trials")?.integer(1, MAX_TRIALS)?;
         let target = |top: &mut Fields<'_>, key, check: fn(f64) -> Result<f64, String>| {
             top.take(key)
