@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use thiserror::Error;
 
@@ -258,14 +258,13 @@ pub enum Finished {
 /// Where and how to run.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    /// Threads and shard.
+    /// Threads, shard, and how often finished work is committed to the checkpoint (without
+    /// `checkpoint_every`, once per batch).
     pub options: RunOptions,
     /// The run directory.
     pub dir: PathBuf,
     /// Continue a run in an existing directory instead of starting a new one.
     pub resume: bool,
-    /// How often finished work is committed to the checkpoint.
-    pub checkpoint_every: Duration,
 }
 
 /// Starts (or, with `plan.resume`, continues) a run of `sweep`; see the module documentation.
@@ -364,11 +363,13 @@ pub fn execute(
         .map(|g| layout.item(g).trials)
         .sum();
     progress.trials_done.store(done_trials, Ordering::Relaxed);
+    progress
+        .trials_resumed
+        .store(done_trials, Ordering::Relaxed);
     progress.cells_done.store(sink.cells(), Ordering::Relaxed);
 
     let mut next = files.len() + 1;
     let mut pending = Pending::default();
-    let mut last_flush = Instant::now();
     let complete = engine::run(
         sweep,
         &plan.options,
@@ -376,15 +377,14 @@ pub fn execute(
         &mut assembler,
         stop,
         progress,
-        |batch, finished, assembler| {
+        |batch, finished, assembler, due| {
             pending.add(&batch);
             for run in finished {
                 sink.push(run)?;
             }
-            let snapshot = assembler.is_adaptive().then(|| assembler.targets());
-            if last_flush.elapsed() >= plan.checkpoint_every {
+            if due || plan.options.checkpoint_every.is_none() {
+                let snapshot = assembler.is_adaptive().then(|| assembler.targets());
                 pending.flush(&checkpoints, &mut next, &identity, snapshot)?;
-                last_flush = Instant::now();
             }
             Ok::<(), RunError>(())
         },
