@@ -793,3 +793,27 @@ fn a_full_disk_fails_cleanly() {
         "partial output left: {stderr}"
     );
 }
+
+#[test]
+fn a_failed_start_leaves_nothing() {
+    // No file may grow at all: the run file, the first thing written, fails. The run
+    // directory and the two folders created for it are removed.
+    let tmp = tempfile::tempdir().unwrap();
+    let binary = assert_cmd::cargo::cargo_bin("coordsim");
+    let output = std::process::Command::new("sh")
+        .current_dir(tmp.path())
+        .arg("-c")
+        .arg(format!(
+            "ulimit -f 0; exec '{}' run '{}' --out a/b/out --trials 100 --quiet",
+            binary.display(),
+            data("tiny.toml").display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        error_line(&output),
+        "a/b/out/coordsim-run.toml: File too large"
+    );
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
