@@ -19,7 +19,9 @@ use coordsim::precision::Precision;
 use coordsim::protocols::{self, ProtocolInfo};
 use coordsim::run::{self, Finished, Plan, RunError};
 use coordsim::show::{self, Filter, Format, ShowError};
-use coordsim::sweep::{MAX_TRIALS, Sweep, SweepError};
+use coordsim::sweep::{
+    DEFAULT_ORIGIN, DEFAULT_SWEEP, Limits, MAX_SEED, MAX_TRIALS, Sweep, SweepError,
+};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -125,8 +127,8 @@ struct RunArgs {
     /// Worker threads [default: one per core]; results do not depend on it
     #[arg(long, short = 'j')]
     threads: Option<NonZeroUsize>,
-    /// Use this seed instead of the sweep's
-    #[arg(long)]
+    /// Use this seed instead of the sweep's: an integer in [0, 2^63 - 1], as in a sweep file
+    #[arg(long, value_parser = seed)]
     seed: Option<u64>,
     /// Use this many trials per cell instead of the sweep's (with a precision: the cap per
     /// cell)
@@ -163,7 +165,7 @@ struct RunArgs {
     /// Refuse grids of more cells than this, unless --yes
     #[arg(long, default_value_t = 100_000, value_name = "CELLS")]
     max_cells: u64,
-    /// Run a grid larger than --max-cells
+    /// Run a grid larger than --max-cells, and cells of more than 1,000,000 nodes
     #[arg(long)]
     yes: bool,
 }
@@ -254,14 +256,14 @@ pub fn report(error: &anyhow::Error) -> ExitCode {
 }
 
 fn run(args: RunArgs) -> Result<ExitCode> {
-    let max_cells = if args.yes {
-        u128::MAX
+    let limits = if args.yes {
+        Limits::NONE
     } else {
-        args.max_cells.into()
+        Limits::cells(args.max_cells.into())
     };
     let mut sweep = match &args.sweep {
-        Some(path) => Sweep::load_limited(path, max_cells)?,
-        None => Sweep::default_sweep(),
+        Some(path) => Sweep::load_limited(path, limits)?,
+        None => Sweep::parse_limited(DEFAULT_SWEEP, DEFAULT_ORIGIN, limits)?,
     };
     if let Some(seed) = args.seed {
         sweep = sweep.with_seed(seed);
@@ -342,7 +344,11 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         }
     };
     if !args.resume && dir.exists() {
-        return Err(OutputError::Exists(dir).into());
+        return Err(UsageError(format!(
+            "--out {}: already exists; choose a new directory or --resume",
+            dir.display()
+        ))
+        .into());
     }
     if args.resume && !dir.join(run::RUN_FILE).is_file() {
         return Err(UsageError(format!(
@@ -393,14 +399,14 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         options: RunOptions {
             threads: Some(threads),
             shard,
+            checkpoint_every: Some(Duration::from_secs_f64(args.checkpoint_secs)),
         },
         dir,
         resume: args.resume,
-        checkpoint_every: Duration::from_secs_f64(args.checkpoint_secs),
     };
     let clock = Instant::now();
     let progress = Progress::default();
-    let finished = with_progress_bar(&sweep, &progress, || {
+    let finished = with_progress_bar(&sweep, shard, &progress, || {
         run::execute(&sweep, &plan, &stop, &progress)
     })
     .map_err(|e| match e {
@@ -434,10 +440,12 @@ fn run(args: RunArgs) -> Result<ExitCode> {
                 .iter()
                 .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
                 .collect();
-            let trials = progress.trials_done.load(Ordering::Relaxed);
+            // This process's trials: a resumed run's rate leaves out the trials reloaded.
+            let trials = progress.trials_done.load(Ordering::Relaxed)
+                - progress.trials_resumed.load(Ordering::Relaxed);
             println!(
                 "{} cells, {trials} trials in {wall_s:.2} s ({}/s on {threads} threads); wrote {} in {}",
-                sweep.cells.len(),
+                coordsim::engine::layout(&sweep).shard_cells(shard).len(),
                 si(trials as f64 / wall_s.max(1e-9)),
                 names.join(", "),
                 dir.display()
@@ -596,14 +604,19 @@ fn merge(args: MergeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs `work` with a progress bar on stderr when stderr is a terminal.
-fn with_progress_bar<T>(sweep: &Sweep, progress: &Progress, work: impl FnOnce() -> T) -> T {
+/// Runs `work` with a progress bar on stderr when stderr is a terminal: the trials and
+/// cells of `shard` done (those of an earlier process included, when resumed), and the rate
+/// and time left from this process's own trials.
+fn with_progress_bar<T>(
+    sweep: &Sweep,
+    shard: Shard,
+    progress: &Progress,
+    work: impl FnOnce() -> T,
+) -> T {
     if !std::io::stderr().is_terminal() {
         return work();
     }
-    // The total is the trials the run will have run: known for a fixed trial count, an
-    // estimate for an adaptive run that grows as cells turn out to need more.
-    let total = u64::try_from(sweep.total_trials()).unwrap_or(u64::MAX);
+    let (total, cells) = shard_size(sweep, shard);
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     let adaptive = if sweep.precision.is_adaptive() {
         " | adaptive"
@@ -611,26 +624,30 @@ fn with_progress_bar<T>(sweep: &Sweep, progress: &Progress, work: impl FnOnce() 
         ""
     };
     bar.set_style(
-        ProgressStyle::with_template(
-            "[{elapsed_precise}] {wide_bar} {percent:>3}% {msg} ETA {eta}",
-        )
-        .expect("valid template"),
+        ProgressStyle::with_template("[{elapsed_precise}] {wide_bar} {percent:>3}% {msg}")
+            .expect("valid template"),
     );
     let done = AtomicBool::new(false);
-    let cells = sweep.cells.len();
     let start = Instant::now();
     let out = std::thread::scope(|scope| {
         scope.spawn(|| {
             while !done.load(Ordering::Relaxed) {
                 let trials = progress.trials_done.load(Ordering::Relaxed);
-                let rate = trials as f64 / start.elapsed().as_secs_f64().max(1e-9);
-                let planned = progress.trials_planned.load(Ordering::Relaxed);
-                if planned > 0 {
-                    bar.set_length(planned.max(trials));
-                }
+                let (length, rate, left) = bar_numbers(
+                    total,
+                    progress.trials_planned.load(Ordering::Relaxed),
+                    trials,
+                    progress.trials_resumed.load(Ordering::Relaxed),
+                    start.elapsed().as_secs_f64(),
+                );
+                bar.set_length(length);
                 bar.set_position(trials);
+                let eta = left.map_or_else(
+                    || "-".to_string(),
+                    |s| format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60),
+                );
                 bar.set_message(format!(
-                    "cells {}/{cells} | {} trials/s{adaptive}",
+                    "cells {}/{cells} | {} trials/s{adaptive} | ETA {eta}",
                     progress.cells_done.load(Ordering::Relaxed),
                     si(rate)
                 ));
@@ -643,6 +660,44 @@ fn with_progress_bar<T>(sweep: &Sweep, progress: &Progress, work: impl FnOnce() 
     });
     bar.finish_and_clear();
     out
+}
+
+/// The trials and cells of `shard`: the progress bar's totals. The trials are known for a
+/// fixed trial count; an adaptive run (never sharded) replaces them by its growing estimate.
+fn shard_size(sweep: &Sweep, shard: Shard) -> (u64, usize) {
+    let layout = coordsim::engine::layout(sweep);
+    (layout.shard_trials(shard), layout.shard_cells(shard).len())
+}
+
+/// The progress bar's length, the rate of this process's trials per second and the seconds
+/// left at that rate, from the shard's `total` trials (or `planned`, the adaptive estimate,
+/// when nonzero), the trials `done` (those `resumed` from a checkpoint included) and the
+/// seconds this process has run.
+fn bar_numbers(
+    total: u64,
+    planned: u64,
+    done: u64,
+    resumed: u64,
+    elapsed_s: f64,
+) -> (u64, f64, Option<u64>) {
+    let length = if planned > 0 {
+        planned.max(done)
+    } else {
+        total
+    };
+    let rate = done.saturating_sub(resumed) as f64 / elapsed_s.max(1e-9);
+    let left = (rate > 0.0).then(|| (length.saturating_sub(done) as f64 / rate).round() as u64);
+    (length, rate, left)
+}
+
+/// A seed: what a sweep file's `seed` may hold.
+fn seed(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(seed) if seed <= MAX_SEED => Ok(seed),
+        _ => Err(format!(
+            "`{text}` is not a seed: an integer in [0, {MAX_SEED}], as a sweep file's `seed`"
+        )),
+    }
 }
 
 /// A target half-width of the success rate's interval.
@@ -736,4 +791,34 @@ fn latency_list() -> String {
         }
     }
     out.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_bar_counts_the_shard_and_this_process() {
+        let sweep = Sweep::parse(
+            "name = \"p\"\nseed = 1\ntrials = 40000\n[grid]\nprotocol = \"ack\"\n\
+             nodes = [1, 2, 3, 4, 5]\nlatency = \"l\"\n[latency.l]\nkind = \"constant\"\nms = 1\n",
+            "p.toml",
+        )
+        .unwrap();
+        // 5 cells of 3 chunks (16384, 16384, 7232 trials): shard 1 of 2 runs items 7..15,
+        // cells 2 to 4: 5 whole chunks and 3 short ones.
+        let shard = Shard::new(1, 2).unwrap();
+        assert_eq!(shard_size(&sweep, shard), (5 * 16384 + 3 * 7232, 3));
+        assert_eq!(shard_size(&sweep, Shard::WHOLE), (200_000, 5));
+        // Resumed at 50,000 trials, 10 s later at 60,000: 1000 trials/s, 40 s left of 100,000.
+        assert_eq!(
+            bar_numbers(100_000, 0, 60_000, 50_000, 10.0),
+            (100_000, 1000.0, Some(40))
+        );
+        // An adaptive estimate replaces the total; nothing run yet leaves the time unknown.
+        assert_eq!(
+            bar_numbers(100_000, 300_000, 0, 0, 1.0),
+            (300_000, 0.0, None)
+        );
+    }
 }

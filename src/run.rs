@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use thiserror::Error;
 
@@ -184,7 +184,8 @@ impl Identity {
         None
     }
 
-    fn to_toml(&self) -> String {
+    /// The text of a run file ([`RUN_FILE`]): this identity and when the run started.
+    fn to_toml(&self, started: &str) -> String {
         let mut table = toml::Table::new();
         for (k, v) in self.metadata() {
             table.insert(
@@ -192,19 +193,31 @@ impl Identity {
                 toml::Value::String(v),
             );
         }
+        table.insert(
+            "started_utc".to_string(),
+            toml::Value::String(started.to_string()),
+        );
         toml::to_string(&table).expect("strings serialize")
     }
+}
 
-    fn from_toml(text: &str) -> Result<Self, String> {
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| e.message().to_string())?;
-        let map = table
-            .into_iter()
-            .filter_map(|(k, v)| v.as_str().map(|s| (format!("coordsim.{k}"), s.to_string())))
-            .collect();
-        Self::from_metadata(&map)
-    }
+/// The entries of a run file ([`RUN_FILE`]) as metadata keys (`coordsim.seed`, ...).
+pub fn run_file_entries(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| e.message().trim().replace('\n', "; "))?;
+    Ok(table
+        .into_iter()
+        .filter_map(|(k, v)| v.as_str().map(|s| (format!("coordsim.{k}"), s.to_string())))
+        .collect())
+}
+
+/// Writes the run file of a run of `identity` started at `started` into `dir`.
+fn write_run_file(dir: &Path, identity: &Identity, started: &str) -> Result<(), OutputError> {
+    let run_file = dir.join(RUN_FILE);
+    crate::output::write_atomically(&run_file, |file| {
+        crate::output::write_bytes(file, &run_file, identity.to_toml(started).as_bytes())
+    })
 }
 
 /// The metadata entries `coordsim.precision` and `coordsim.p99_precision`, for the targets
@@ -245,14 +258,13 @@ pub enum Finished {
 /// Where and how to run.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    /// Threads and shard.
+    /// Threads, shard, and how often finished work is committed to the checkpoint (without
+    /// `checkpoint_every`, once per batch).
     pub options: RunOptions,
     /// The run directory.
     pub dir: PathBuf,
     /// Continue a run in an existing directory instead of starting a new one.
     pub resume: bool,
-    /// How often finished work is committed to the checkpoint.
-    pub checkpoint_every: Duration,
 }
 
 /// Starts (or, with `plan.resume`, continues) a run of `sweep`; see the module documentation.
@@ -269,17 +281,15 @@ pub fn execute(
             EngineError::AdaptiveShard(plan.options.shard).to_string(),
         ));
     }
-    let started = jiff::Timestamp::now();
     let clock = Instant::now();
-    let dir = if plan.resume {
+    // A resumed run started when its first process did.
+    let (dir, started) = if plan.resume {
         open_for_resume(&plan.dir, &identity)?
     } else {
         let dir = RunDir::create(&plan.dir)?;
-        let run_file = dir.path().join(RUN_FILE);
-        crate::output::write_atomically(&run_file, |file| {
-            crate::output::write_bytes(file, &run_file, identity.to_toml().as_bytes())
-        })?;
-        dir
+        let started = jiff::Timestamp::now().to_string();
+        write_run_file(dir.path(), &identity, &started)?;
+        (dir, started)
     };
     let checkpoints = dir.path().join(CHECKPOINTS);
     fs::create_dir_all(&checkpoints).map_err(OutputError::io(&checkpoints))?;
@@ -290,7 +300,7 @@ pub fn execute(
         let block = layout.shard_items(shard);
         block.end - block.start
     };
-    let mut sink = Sink::new(dir.path(), shard)?;
+    let mut sink = Sink::new(dir.path(), shard, layout.shard_cells(shard).start)?;
 
     // Reload the checkpoint: an adaptive run's targets from its last file, then the tallies.
     let mut done = ItemSet::new();
@@ -353,11 +363,13 @@ pub fn execute(
         .map(|g| layout.item(g).trials)
         .sum();
     progress.trials_done.store(done_trials, Ordering::Relaxed);
+    progress
+        .trials_resumed
+        .store(done_trials, Ordering::Relaxed);
     progress.cells_done.store(sink.cells(), Ordering::Relaxed);
 
     let mut next = files.len() + 1;
     let mut pending = Pending::default();
-    let mut last_flush = Instant::now();
     let complete = engine::run(
         sweep,
         &plan.options,
@@ -365,15 +377,14 @@ pub fn execute(
         &mut assembler,
         stop,
         progress,
-        |batch, finished, assembler| {
+        |batch, finished, assembler, due| {
             pending.add(&batch);
             for run in finished {
                 sink.push(run)?;
             }
-            let snapshot = assembler.is_adaptive().then(|| assembler.targets());
-            if last_flush.elapsed() >= plan.checkpoint_every {
+            if due || plan.options.checkpoint_every.is_none() {
+                let snapshot = assembler.is_adaptive().then(|| assembler.targets());
                 pending.flush(&checkpoints, &mut next, &identity, snapshot)?;
-                last_flush = Instant::now();
             }
             Ok::<(), RunError>(())
         },
@@ -396,7 +407,7 @@ pub fn execute(
         });
     }
     let info = RunInfo {
-        started: started.to_string(),
+        started,
         finished: jiff::Timestamp::now().to_string(),
         threads: plan
             .options
@@ -449,7 +460,8 @@ fn checkpoint_files(dir: &Path) -> Result<Vec<PathBuf>, RunError> {
     Ok(files)
 }
 
-fn open_for_resume(path: &Path, identity: &Identity) -> Result<RunDir, RunError> {
+/// The run directory `path` to resume a run of `identity` in, and when that run started.
+fn open_for_resume(path: &Path, identity: &Identity) -> Result<(RunDir, String), RunError> {
     let run_file = path.join(RUN_FILE);
     let text = fs::read_to_string(&run_file).map_err(|_| {
         RunError::Mismatch(format!(
@@ -457,7 +469,9 @@ fn open_for_resume(path: &Path, identity: &Identity) -> Result<RunDir, RunError>
             path.display()
         ))
     })?;
-    let theirs = Identity::from_toml(&text)
+    let entries = run_file_entries(&text)
+        .map_err(|e| RunError::Mismatch(format!("{}: {e}", run_file.display())))?;
+    let theirs = Identity::from_metadata(&entries)
         .map_err(|e| RunError::Mismatch(format!("{}: {e}", run_file.display())))?;
     if let Some(d) = identity.difference(&theirs).or_else(|| {
         (theirs.shard != identity.shard)
@@ -476,7 +490,12 @@ fn open_for_resume(path: &Path, identity: &Identity) -> Result<RunDir, RunError>
             )));
         }
     }
-    Ok(RunDir::existing(path))
+    // A run file of an earlier version may lack the start: the resumption's start, then.
+    let started = entries
+        .get("coordsim.started_utc")
+        .cloned()
+        .unwrap_or_else(|| jiff::Timestamp::now().to_string());
+    Ok((RunDir::existing(path), started))
 }
 
 /// Tallies of batches not yet committed to the checkpoint.
@@ -529,15 +548,20 @@ enum Sink {
         records: Vec<CellRecord>,
         cells: u64,
     },
+    /// A part's rows are written in cell order, whatever order the cells finish in (a resumed
+    /// run finishes the cells of its checkpoint first): cells that finish before an earlier
+    /// one wait in `waiting`, which holds at most the cells a batch spans.
     Part {
         writer: Box<TallyWriter>,
         path: PathBuf,
         cells: u64,
+        next: u32,
+        waiting: BTreeMap<u32, Tally>,
     },
 }
 
 impl Sink {
-    fn new(dir: &Path, shard: Shard) -> Result<Self, RunError> {
+    fn new(dir: &Path, shard: Shard, first_cell: u32) -> Result<Self, RunError> {
         Ok(if shard.count == 1 {
             Sink::Whole {
                 records: Vec::new(),
@@ -549,6 +573,8 @@ impl Sink {
                 writer: Box::new(TallyWriter::create(&path)?),
                 path,
                 cells: 0,
+                next: first_cell,
+                waiting: BTreeMap::new(),
             }
         })
     }
@@ -559,8 +585,18 @@ impl Sink {
                 records.push(CellRecord::of(&run));
                 *cells += 1;
             }
-            Sink::Part { writer, cells, .. } => {
-                writer.write(&[(run.cell_id, &run.tally)])?;
+            Sink::Part {
+                writer,
+                cells,
+                next,
+                waiting,
+                ..
+            } => {
+                waiting.insert(run.cell_id, run.tally);
+                while let Some(tally) = waiting.remove(next) {
+                    writer.write(&[(*next, &tally)])?;
+                    *next += 1;
+                }
                 *cells += 1;
             }
         }
@@ -586,7 +622,17 @@ impl Sink {
                 let files = dir.write_all(&results)?;
                 Ok((files, records))
             }
-            Sink::Part { writer, path, .. } => {
+            Sink::Part {
+                writer,
+                path,
+                waiting,
+                ..
+            } => {
+                if let Some(cell) = waiting.keys().next() {
+                    return Err(RunError::Mismatch(format!(
+                        "cell {cell} finished, but an earlier cell of the shard did not"
+                    )));
+                }
                 let mut metadata = identity.metadata();
                 metadata.extend([
                     ("coordsim.kind".to_string(), "part".to_string()),
@@ -595,6 +641,7 @@ impl Sink {
                     ("coordsim.host".to_string(), host()),
                     ("coordsim.started_utc".to_string(), info.started.clone()),
                     ("coordsim.finished_utc".to_string(), info.finished.clone()),
+                    ("coordsim.threads".to_string(), info.threads.to_string()),
                 ]);
                 writer.finish(metadata)?;
                 let records: Vec<CellRecord> = Vec::new();
@@ -620,14 +667,20 @@ impl Sink {
     }
 }
 
-/// This machine's name, as well as the environment tells it.
+/// This machine's name, from the kernel (gethostname): not from the environment, which a
+/// batch system may have copied from the machine a job was submitted on.
 fn host() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| fs::read_to_string("/etc/hostname").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unknown".to_string())
+    let mut name = [0u8; 256];
+    // SAFETY: `name` is valid for writes of `name.len()` bytes; gethostname writes at most
+    // that many and nothing else.
+    let status = unsafe { libc::gethostname(name.as_mut_ptr().cast(), name.len()) };
+    let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+    let name = String::from_utf8_lossy(&name[..end]).trim().to_string();
+    if status == 0 && !name.is_empty() {
+        name
+    } else {
+        "unknown".to_string()
+    }
 }
 
 /// What [`merge`] produced.
@@ -662,10 +715,74 @@ fn part_file(path: &Path) -> Result<PathBuf, RunError> {
     )))
 }
 
-/// Merges the parts of a sharded run into the files of a whole run in `out`: the same
-/// values a single process would have produced. Refuses parts of different sweeps, seeds or
-/// shard counts, and a missing or duplicated shard.
-pub fn merge(parts: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
+/// Checks one part on its own: its rows match the row count and checksum in its metadata,
+/// every histogram decodes, and it holds each of its shard's cells once, with exactly the
+/// shard's work items of that cell. Returns the part's identity.
+pub fn check_part(file: &Path) -> Result<Identity, RunError> {
+    let mismatch =
+        |e: &dyn std::fmt::Display| RunError::Mismatch(format!("{}: {e}", file.display()));
+    let reader = crate::output::tallies::TallyReader::open(file)?;
+    let identity = Identity::from_metadata(&reader.metadata).map_err(|e| mismatch(&e))?;
+    let sweep = Sweep::parse(&identity.sweep, &identity.origin)
+        .map_err(|e| mismatch(&format!("its sweep no longer parses: {e}")))?
+        .with_trials(identity.trials);
+    let layout = engine::layout(&sweep);
+    let shard = identity.shard;
+    let block = layout.shard_items(shard);
+    let mut expected = ItemSet::new();
+    expected.insert_range(block.start, block.end);
+    let items: ItemSet = reader
+        .metadata
+        .get("coordsim.items")
+        .ok_or_else(|| mismatch(&"no `coordsim.items` in its metadata"))?
+        .parse()
+        .map_err(|e| mismatch(&e))?;
+    if items != expected {
+        return Err(mismatch(&format!(
+            "its metadata names work items {items}, but shard {shard} has {expected}"
+        )));
+    }
+    let mut chunks: BTreeMap<u32, u64> = BTreeMap::new();
+    for row in reader {
+        let (cell, tally) = row?;
+        if chunks.insert(cell, tally.chunks).is_some() {
+            return Err(mismatch(&format!("cell {cell} appears twice")));
+        }
+    }
+    for cell in layout.shard_cells(shard) {
+        let want = layout.cell_items_in(cell, shard);
+        let have = chunks.remove(&cell).unwrap_or(0);
+        if have != want {
+            return Err(mismatch(&format!(
+                "cell {cell}: {have} work items, not the shard's {want}"
+            )));
+        }
+    }
+    if let Some(cell) = chunks.keys().next() {
+        return Err(mismatch(&format!("cell {cell} is not in shard {shard}")));
+    }
+    Ok(identity)
+}
+
+/// The parts of a sharded run, checked and reduced to the cells of the whole run.
+#[derive(Debug)]
+pub struct Parts {
+    /// What they ran, as a whole run (shard 0/1).
+    pub identity: Identity,
+    /// The sweep they ran.
+    pub sweep: Sweep,
+    /// Its cells, in order.
+    pub records: Vec<CellRecord>,
+    /// The earliest start and latest finish of the parts, and their threads together.
+    pub info: RunInfo,
+}
+
+/// Reads the parts of a sharded run (part directories or their part files): each must match
+/// its row count and checksum, all must come from one run (sweep, seed, trials, version,
+/// shard count) and be every shard of it once, and together they must hold every work item
+/// of every cell once. Rows may come in any cell order. This is what [`merge`] writes and
+/// `coordsim verify` checks a folder of parts with.
+pub fn read_parts(parts: &[PathBuf]) -> Result<Parts, RunError> {
     use crate::output::tallies::TallyReader;
 
     if parts.is_empty() {
@@ -688,7 +805,7 @@ pub fn merge(parts: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
             )));
         }
         identities.push((identity, file));
-        readers.push(reader.peekable());
+        readers.push(reader);
     }
     let count = identities[0].0.shard.count;
     let mut by_index: BTreeMap<u64, &PathBuf> = BTreeMap::new();
@@ -713,55 +830,110 @@ pub fn merge(parts: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
         )));
     }
 
-    let identity = &identities[0].0;
+    let identity = Identity {
+        shard: Shard::WHOLE,
+        ..identities[0].0.clone()
+    };
     let sweep = Sweep::parse(&identity.sweep, &identity.origin)
         .map_err(|e| RunError::Mismatch(format!("the parts' sweep no longer parses: {e}")))?
         .with_seed(identity.seed)
         .with_trials(identity.trials)
         .with_precision(identity.precision);
     let layout = engine::layout(&sweep);
+    let chunks = layout.chunks_per_cell();
+    // Cells with some of their work items so far; a cell leaves when it has all of them.
+    let mut open: BTreeMap<u32, Tally> = BTreeMap::new();
+    let mut complete = vec![false; layout.cells as usize];
     let mut records = Vec::with_capacity(sweep.cells.len());
-    for cell in 0..layout.cells {
-        let mut tally = Tally::empty();
-        for reader in &mut readers {
-            while let Some(row) =
-                reader.next_if(|row| row.as_ref().map_or(true, |(c, _)| *c <= cell))
-            {
-                let (c, part) = row?;
-                if c < cell {
-                    return Err(RunError::Mismatch(format!(
-                        "cell {c} appears out of order in a part"
-                    )));
-                }
-                tally.merge(&part);
+    let info = parts_info(&readers);
+    for (reader, (_, file)) in readers.into_iter().zip(&identities) {
+        // Read to the end: the checksum is checked after the last row.
+        for row in reader {
+            let (cell, part) = row?;
+            if cell >= layout.cells {
+                return Err(RunError::Mismatch(format!(
+                    "{}: cell {cell} is not in the sweep (it has {} cells)",
+                    file.display(),
+                    layout.cells
+                )));
+            }
+            let tally = open.entry(cell).or_insert_with(Tally::empty);
+            tally.merge(&part);
+            if complete[cell as usize] || tally.chunks > chunks {
+                return Err(RunError::Mismatch(format!(
+                    "cell {cell}: the parts hold more than its {chunks} work items"
+                )));
+            }
+            if tally.chunks == chunks {
+                let tally = open.remove(&cell).expect("just merged");
+                complete[cell as usize] = true;
+                // Parts never come from adaptive runs (they need whole cells), but should one
+                // claim targets, each cell reports whether it meets them.
+                let precision_met = sweep
+                    .precision
+                    .is_adaptive()
+                    .then(|| sweep.precision.assess(&tally).met);
+                records.push(CellRecord::of(&CellRun {
+                    cell_id: cell,
+                    tally,
+                    precision_met,
+                }));
             }
         }
-        if tally.chunks != layout.chunks_per_cell() {
-            return Err(RunError::Mismatch(format!(
-                "cell {cell}: the parts hold {} of its {} work items",
-                tally.chunks,
-                layout.chunks_per_cell()
-            )));
-        }
-        // Parts never come from adaptive runs (they need whole cells), but should one claim
-        // targets, each cell reports whether it meets them.
-        let precision_met = sweep
-            .precision
-            .is_adaptive()
-            .then(|| sweep.precision.assess(&tally).met);
-        records.push(CellRecord::of(&CellRun {
-            cell_id: cell,
-            tally,
-            precision_met,
-        }));
     }
-    let dir = RunDir::create(out)?;
-    let info = RunInfo {
-        started: String::new(),
-        finished: jiff::Timestamp::now().to_string(),
-        threads: 0,
-        wall_s: 0.0,
+    if let Some(cell) = complete.iter().position(|&c| !c) {
+        let held = open.get(&(cell as u32)).map_or(0, |t| t.chunks);
+        return Err(RunError::Mismatch(format!(
+            "cell {cell}: the parts hold {held} of its {chunks} work items"
+        )));
+    }
+    records.sort_by_key(|r| r.cell_id);
+    Ok(Parts {
+        identity,
+        sweep,
+        records,
+        info,
+    })
+}
+
+/// The earliest start and the latest finish recorded in the parts' metadata, and the sum of
+/// their threads (0 for parts that do not say).
+fn parts_info(readers: &[crate::output::tallies::TallyReader]) -> RunInfo {
+    let times = |key: &str| -> Vec<jiff::Timestamp> {
+        readers
+            .iter()
+            .filter_map(|r| r.metadata.get(key)?.parse().ok())
+            .collect()
     };
+    let started = times("coordsim.started_utc").into_iter().min();
+    let finished = times("coordsim.finished_utc").into_iter().max();
+    let threads = readers
+        .iter()
+        .filter_map(|r| r.metadata.get("coordsim.threads")?.parse::<usize>().ok())
+        .sum();
+    RunInfo {
+        started: started.map_or_else(String::new, |t| t.to_string()),
+        finished: finished.map_or_else(String::new, |t| t.to_string()),
+        threads,
+        wall_s: match (started, finished) {
+            (Some(a), Some(b)) => b.duration_since(a).as_secs_f64(),
+            _ => 0.0,
+        },
+    }
+}
+
+/// Merges the parts of a sharded run into the files of a whole run in `out`: the same
+/// values a single process would have produced, and a run file of the whole run, so that the
+/// result verifies like one. Refuses what [`read_parts`] refuses.
+pub fn merge(parts: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
+    let Parts {
+        identity,
+        sweep,
+        records,
+        info,
+    } = read_parts(parts)?;
+    let dir = RunDir::create(out)?;
+    write_run_file(dir.path(), &identity, &info.started)?;
     let files = dir.write_all(&Results {
         sweep: &sweep,
         cells: &records,

@@ -318,50 +318,81 @@ mod tests {
         assert!((lo - 0.7225).abs() < 5e-5, "{lo}");
     }
 
-    /// The exact probability that the interval of Binomial(n, p) successes covers p.
+    /// Whether the reported 95% interval of `x` successes in `n` trials covers `p`, worked
+    /// out without [`interval95`]: Wilson's interval is the set of rates whose score
+    /// statistic |x - n p| / sqrt(n p (1 - p)) is at most z (Wilson, 1927); at x = 0 and
+    /// x = n the reported interval is the exact one-sided one, which holds the rates under
+    /// which x is at least 5% likely.
+    fn covers(x: u64, n: u64, p: f64) -> bool {
+        let nf = n as f64;
+        match x {
+            0 => (1.0 - p).powf(nf) >= 0.05,
+            x if x == n => p.powf(nf) >= 0.05,
+            _ => {
+                let d = x as f64 - nf * p;
+                d * d <= Z95 * Z95 * nf * p * (1.0 - p)
+            }
+        }
+    }
+
+    /// The exact probability that the interval of Binomial(n, p) successes covers p, by
+    /// [`covers`].
     fn exact_coverage(n: u64, p: f64) -> f64 {
         use statrs::distribution::{Binomial, Discrete};
         let b = Binomial::new(p, n).unwrap();
-        (0..=n)
-            .filter(|&x| {
-                let (lo, hi) = interval95(x, n);
-                lo <= p && p <= hi
-            })
-            .map(|x| b.pmf(x))
-            .sum()
+        (0..=n).filter(|&x| covers(x, n, p)).map(|x| b.pmf(x)).sum()
     }
 
     #[test]
-    fn intervals_cover_the_true_rate_about_95_percent_of_the_time() {
+    fn intervals_cover_the_true_rate_as_often_as_their_exact_coverage_says() {
         // Many independent small replications of one cell (fire-and-forget, success
-        // probability 1 - crash), each with its own seed: the share of intervals covering the
-        // true rate is Binomial(R, c), c the interval's exact coverage at (n, p). Wilson's
-        // exact coverage oscillates around 0.95 by a few percent at small n (Brown, Cai and
-        // DasGupta, 2001): within 0.03 of it here.
+        // probability 1 - crash), each with its own seed. The reported interval must be the
+        // one worked out independently at every possible count, and the share of
+        // replications whose interval covers the true rate is Binomial(R, c), c the exact
+        // coverage: within 5 standard deviations of R c, sqrt(R c (1 - c)). Wilson's coverage
+        // oscillates around 95% at small n (Brown, Cai and DasGupta, 2001); at n = 100 and
+        // p = 0.999 it is P(all 100 succeed) = 0.905, the one-sided interval at x = n
+        // covering p and every other count's interval missing it.
         use crate::engine::simulate;
         use crate::latency::Constant;
         use crate::protocols::{Env, FireAndForget};
         let replications = 4_000u64;
-        for (n, p) in [(50u64, 0.9), (200, 0.7), (1_000, 0.995)] {
+        // Just inside the one-sided intervals' reach: 100 successes in 100 trials rule out
+        // p = 0.967 (0.967^100 = 0.035 < 0.05), no successes p = 0.033.
+        for p in [0.967, 0.033] {
+            for x in 0..=100 {
+                let (lo, hi) = interval95(x, 100);
+                assert_eq!(lo <= p && p <= hi, covers(x, 100, p), "x = {x}, p = {p}");
+            }
+        }
+        for (n, p) in [(50u64, 0.9), (200, 0.7), (1_000, 0.995), (100, 0.999)] {
+            for x in 0..=n {
+                let (lo, hi) = interval95(x, n);
+                assert_eq!(
+                    lo <= p && p <= hi,
+                    covers(x, n, p),
+                    "x = {x}, n = {n}, p = {p}"
+                );
+            }
             let env = Env::new(1.0 - p, 0.0, Constant::new(1.0).unwrap().into()).unwrap();
             let model = FireAndForget::new(env);
-            let covered = (0..replications)
-                .filter(|&seed| {
-                    let t = simulate(&model, n, seed);
-                    let (lo, hi) = interval95(t.successes, n);
-                    lo <= p && p <= hi
-                })
-                .count() as u64;
+            let (mut covered, mut all) = (0u64, 0u64);
+            for seed in 0..replications {
+                let t = simulate(&model, n, seed);
+                let (lo, hi) = interval95(t.successes, n);
+                covered += u64::from(lo <= p && p <= hi);
+                all += u64::from(t.successes == n);
+            }
             let c = exact_coverage(n, p);
-            assert!(
-                (c - 0.95).abs() <= 0.03,
-                "exact coverage at n = {n}, p = {p}: {c}"
-            );
             let z = z_score(covered, replications, c);
             assert!(
                 z.abs() <= 5.0,
-                "n = {n}, p = {p}: covered {covered}/{replications}, exact {c}"
+                "n = {n}, p = {p}: covered {covered}/{replications}, exact {c} (z = {z})"
             );
+            if p == 0.999 {
+                assert!((c - 0.999f64.powi(100)).abs() < 1e-12, "{c}");
+                assert!(all > replications / 2, "the one-sided branch: {all}");
+            }
         }
     }
 

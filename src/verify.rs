@@ -1,12 +1,15 @@
 //! `coordsim verify`: is a result directory whole and unaltered?
 //!
 //! For a run directory: the files are all there; each Parquet file's rows match the row count
-//! and checksum in its metadata; the summary has the documented columns and one row per cell;
-//! every cell ran the sweep's trials (in an adaptive run: at most the cap, and all of it
-//! unless the cell met its success-rate target); every cell's message histogram counts every
-//! trial. For a shard's directory: the same for
-//! its part. For a folder of part directories: every part checks out and together they are
-//! one complete set of shards of one run.
+//! and checksum in its metadata; both files have their documented schemas (the summary's
+//! exactly as the sweep in its metadata gives it); the summary has one row per cell; every
+//! cell ran the sweep's trials (in an adaptive run: at most the cap, and all of it unless the
+//! cell met its success-rate target); every cell's histograms count its trials (latency: its
+//! successes); the metadata of both files agrees with `coordsim-run.toml` (version, sweep,
+//! seed, trials, precision targets); `sweep.toml` is the sweep as run. For a shard's
+//! directory: its part is intact and holds its shard's work items. For a folder of part
+//! directories: every part checks out and together they are what `coordsim merge` needs, one
+//! complete set of shards of one run.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -19,8 +22,11 @@ use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use thiserror::Error;
 
-use crate::output::integrity::{CHECKSUM, Checksum, ROWS};
-use crate::run::{Identity, PART_FILE, RUN_FILE, SUMMARY_FILE};
+use crate::output::integrity::Checksum;
+use crate::output::{Results, RunInfo, SummaryFile, sweep_copy_text};
+use crate::precision::Precision;
+use crate::run::{PART_FILE, RUN_FILE, RunError, SUMMARY_FILE};
+use crate::sweep::Sweep;
 
 /// Why a directory did not verify.
 #[derive(Debug, Error)]
@@ -39,6 +45,7 @@ fn failed(path: &Path, message: impl std::fmt::Display) -> VerifyError {
 
 /// A Parquet file read whole, its checksum checked against its metadata.
 struct Checked {
+    schema: arrow_schema::SchemaRef,
     batches: Vec<RecordBatch>,
     metadata: BTreeMap<String, String>,
 }
@@ -57,6 +64,7 @@ fn read_checked(path: &Path) -> Result<Checked, VerifyError> {
                 .collect()
         })
         .unwrap_or_default();
+    let schema = builder.schema().clone();
     let mut checksum = Checksum::default();
     let mut batches = Vec::new();
     for batch in builder.build().map_err(|e| failed(path, e))? {
@@ -64,66 +72,288 @@ fn read_checked(path: &Path) -> Result<Checked, VerifyError> {
         checksum.update(&batch).map_err(|e| failed(path, e))?;
         batches.push(batch);
     }
-    let rows = metadata
-        .get(ROWS)
-        .ok_or_else(|| failed(path, "no row count in its metadata"))?;
-    if rows != &checksum.rows().to_string() {
-        return Err(failed(
-            path,
-            format!("{} rows, but its metadata says {rows}", checksum.rows()),
-        ));
-    }
-    let sum = metadata
-        .get(CHECKSUM)
-        .ok_or_else(|| failed(path, "no checksum in its metadata"))?;
-    if sum != &checksum.hex() {
-        return Err(failed(
-            path,
-            format!(
-                "checksum {} does not match {sum} in its metadata",
-                checksum.hex()
-            ),
-        ));
-    }
-    Ok(Checked { batches, metadata })
+    checksum.check(&metadata).map_err(|e| failed(path, e))?;
+    Ok(Checked {
+        schema,
+        batches,
+        metadata,
+    })
 }
 
+/// The values of an unsigned integer column, or `None` if it is missing or of another type.
 fn u64s(batches: &[RecordBatch], column: &str) -> Option<Vec<u64>> {
     let mut out = Vec::new();
     for b in batches {
         let c = b.column_by_name(column)?;
-        match c.data_type() {
-            DataType::UInt64 => out.extend(c.as_primitive::<UInt64Type>().values().iter().copied()),
-            DataType::UInt32 => out.extend(
-                c.as_primitive::<UInt32Type>()
-                    .values()
-                    .iter()
-                    .map(|&v| u64::from(v)),
-            ),
-            _ => return None,
+        if let Some(a) = c.as_primitive_opt::<UInt64Type>() {
+            out.extend(a.values().iter().copied());
+        } else if let Some(a) = c.as_primitive_opt::<UInt32Type>() {
+            out.extend(a.values().iter().map(|&v| u64::from(v)));
+        } else {
+            return None;
         }
     }
     Some(out)
 }
 
-/// The columns every summary has, with their types.
-const SUMMARY_COLUMNS: &[(&str, &str)] = &[
-    ("cell_id", "UInt32"),
-    ("nodes", "UInt32"),
-    ("crash", "Float64"),
-    ("loss", "Float64"),
-    ("trials", "UInt64"),
-    ("successes", "UInt64"),
-    ("failures", "UInt64"),
-    ("blocked", "UInt64"),
-    ("success_rate", "Float64"),
-    ("success_ci95_low", "Float64"),
-    ("success_ci95_high", "Float64"),
-    ("precision_met", "Boolean"),
-    ("latency_ms_p99", "Float64"),
-    ("messages_mean", "Float64"),
-    ("elapsed_s", "Float64"),
+/// The values of a Float64 column, nulls as `None`; empty if it is missing or of another type
+/// (the schema check comes first).
+fn f64s(batches: &[RecordBatch], column: &str) -> Vec<Option<f64>> {
+    batches
+        .iter()
+        .filter_map(|b| b.column_by_name(column)?.as_primitive_opt::<Float64Type>())
+        .flat_map(|c| (0..c.len()).map(move |i| (!c.is_null(i)).then(|| c.value(i))))
+        .collect()
+}
+
+/// Fails unless `actual` has exactly the columns of `expected`, in order, of the same types.
+fn check_schema(
+    path: &Path,
+    actual: &arrow_schema::Schema,
+    expected: &arrow_schema::Schema,
+) -> Result<(), VerifyError> {
+    for (i, want) in expected.fields().iter().enumerate() {
+        match actual.fields().get(i) {
+            Some(have) if have.name() == want.name() && have.data_type() == want.data_type() => {}
+            Some(have) => {
+                return Err(failed(
+                    path,
+                    format!(
+                        "column {i} is `{}` of type {}, not `{}` of type {}",
+                        have.name(),
+                        have.data_type(),
+                        want.name(),
+                        want.data_type()
+                    ),
+                ));
+            }
+            None => {
+                return Err(failed(
+                    path,
+                    format!(
+                        "no column `{}` ({} columns, not {})",
+                        want.name(),
+                        actual.fields().len(),
+                        expected.fields().len()
+                    ),
+                ));
+            }
+        }
+    }
+    if actual.fields().len() > expected.fields().len() {
+        return Err(failed(
+            path,
+            format!(
+                "an unexpected column `{}` ({} columns, not {})",
+                actual.field(expected.fields().len()).name(),
+                actual.fields().len(),
+                expected.fields().len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The summary's schema for `sweep`: the columns its summary has.
+fn summary_schema(sweep: &Sweep) -> Result<arrow_schema::SchemaRef, String> {
+    let info = RunInfo {
+        started: String::new(),
+        finished: String::new(),
+        threads: 0,
+        wall_s: 0.0,
+    };
+    SummaryFile::batch(&Results {
+        sweep,
+        cells: &[],
+        info: &info,
+    })
+    .map(|b| b.schema())
+    .map_err(|e| e.to_string())
+}
+
+/// A sweep of one protocol without parameters or counts of its own: its summary has just the
+/// columns every summary has.
+const PLAIN_SWEEP: &str = "name = \"plain\"\nseed = 0\ntrials = 1\n[grid]\n\
+    protocol = \"fire-and-forget\"\nnodes = 1\nlatency = \"l\"\n\
+    [latency.l]\nkind = \"constant\"\nms = 1\n";
+
+/// Checks the summary's schema against the sweep in its metadata: exactly, when that sweep
+/// still parses here; otherwise (an empirical latency file it names is not where it was) the
+/// columns every summary has, each of its type, and only parameter or count columns besides.
+fn check_summary_schema(path: &Path, summary: &Checked) -> Result<(), VerifyError> {
+    let text = summary
+        .metadata
+        .get("coordsim.sweep")
+        .ok_or_else(|| failed(path, "no `coordsim.sweep` in its metadata"))?;
+    let origin = summary
+        .metadata
+        .get("coordsim.sweep_origin")
+        .map_or("sweep", String::as_str);
+    if let Ok(sweep) = Sweep::parse(text, origin) {
+        let expected = summary_schema(&sweep).map_err(|e| failed(path, e))?;
+        return check_schema(path, &summary.schema, &expected);
+    }
+    let plain = Sweep::parse(PLAIN_SWEEP, "plain.toml").expect("the plain sweep parses");
+    let fixed = summary_schema(&plain).map_err(|e| failed(path, e))?;
+    for want in fixed.fields() {
+        match summary.schema.field_with_name(want.name()) {
+            Ok(have) if have.data_type() == want.data_type() => {}
+            Ok(have) => {
+                return Err(failed(
+                    path,
+                    format!(
+                        "column `{}` is of type {}, not {}",
+                        want.name(),
+                        have.data_type(),
+                        want.data_type()
+                    ),
+                ));
+            }
+            Err(_) => return Err(failed(path, format!("no column `{}`", want.name()))),
+        }
+    }
+    let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    for have in summary.schema.fields() {
+        let allowed = fixed.field_with_name(have.name()).is_ok()
+            || matches!(have.data_type(), DataType::UInt32 | DataType::Float64)
+            || have.data_type() == &dictionary;
+        if !allowed {
+            return Err(failed(
+                path,
+                format!(
+                    "column `{}` is of type {}: no parameter or count column is",
+                    have.name(),
+                    have.data_type()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The schema of `histograms.parquet`.
+fn histograms_schema() -> arrow_schema::Schema {
+    use arrow_schema::Field;
+    let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    arrow_schema::Schema::new(vec![
+        Field::new("cell_id", DataType::UInt32, false),
+        Field::new("metric", dictionary, false),
+        Field::new("bucket_low", DataType::Float64, false),
+        Field::new("bucket_high", DataType::Float64, false),
+        Field::new("count", DataType::UInt64, false),
+    ])
+}
+
+/// The metadata keys a run directory's Parquet files share with its `coordsim-run.toml`.
+const RUN_KEYS: [&str; 7] = [
+    "coordsim.version",
+    "coordsim.sweep",
+    "coordsim.sweep_origin",
+    "coordsim.seed",
+    "coordsim.trials_per_cell",
+    "coordsim.precision",
+    "coordsim.p99_precision",
 ];
+
+/// Fails unless the file's metadata agrees with the run file on [`RUN_KEYS`].
+fn check_metadata(
+    path: &Path,
+    metadata: &BTreeMap<String, String>,
+    run: &BTreeMap<String, String>,
+) -> Result<(), VerifyError> {
+    for key in RUN_KEYS {
+        let short = |v: &String| {
+            if v.contains('\n') || v.len() > 60 {
+                "another text".to_string()
+            } else {
+                format!("`{v}`")
+            }
+        };
+        match (metadata.get(key), run.get(key)) {
+            (Some(a), Some(b)) if a == b => {}
+            (None, None) => {}
+            (Some(a), Some(b)) if key == "coordsim.sweep" => {
+                let _ = (a, b);
+                return Err(failed(
+                    path,
+                    format!("its {key} is not the sweep in {RUN_FILE}"),
+                ));
+            }
+            (Some(a), Some(b)) => {
+                return Err(failed(
+                    path,
+                    format!(
+                        "its {key} is {}, but {RUN_FILE} says {}",
+                        short(a),
+                        short(b)
+                    ),
+                ));
+            }
+            (Some(a), None) => {
+                return Err(failed(
+                    path,
+                    format!("its {key} is {}, but {RUN_FILE} has none", short(a)),
+                ));
+            }
+            (None, Some(b)) => {
+                return Err(failed(
+                    path,
+                    format!("no {key} in its metadata, but {RUN_FILE} says {}", short(b)),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fails unless `sweep.toml` is what a run with the summary's metadata writes.
+fn check_sweep_copy(dir: &Path, metadata: &BTreeMap<String, String>) -> Result<(), VerifyError> {
+    let path = dir.join("sweep.toml");
+    let get = |key: &str| {
+        metadata.get(key).ok_or_else(|| {
+            failed(
+                &dir.join(SUMMARY_FILE),
+                format!("no `{key}` in its metadata"),
+            )
+        })
+    };
+    let number = |key: &str| -> Result<u64, VerifyError> {
+        get(key)?.parse().map_err(|_| {
+            failed(
+                &dir.join(SUMMARY_FILE),
+                format!("bad `{key}` in its metadata"),
+            )
+        })
+    };
+    let target = |key: &str| metadata.get(key).and_then(|v| v.parse::<f64>().ok());
+    let expected = sweep_copy_text(
+        get("coordsim.version")?,
+        get("coordsim.sweep_origin")?,
+        number("coordsim.seed")?,
+        number("coordsim.trials_per_cell")?,
+        &Precision {
+            success: target("coordsim.precision"),
+            p99: target("coordsim.p99_precision"),
+        },
+        get("coordsim.sweep")?,
+    );
+    let text = std::fs::read_to_string(&path).map_err(|e| failed(&path, e))?;
+    if text != expected {
+        let line = text
+            .lines()
+            .zip(expected.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| text.lines().count().min(expected.lines().count()))
+            + 1;
+        return Err(failed(
+            &path,
+            format!(
+                "line {line} differs from the sweep as run (the metadata's coordsim.sweep with its seed, trials and targets)"
+            ),
+        ));
+    }
+    Ok(())
+}
 
 fn verify_run(dir: &Path) -> Result<Vec<String>, VerifyError> {
     for file in ["histograms.parquet", "sweep.toml", RUN_FILE] {
@@ -131,23 +361,26 @@ fn verify_run(dir: &Path) -> Result<Vec<String>, VerifyError> {
             return Err(failed(&dir.join(file), "missing"));
         }
     }
-    let summary_path = dir.join(SUMMARY_FILE);
-    let summary = read_checked(&summary_path)?;
-    let schema = summary.batches.first().map(|b| b.schema());
-    if let Some(schema) = &schema {
-        for (name, kind) in SUMMARY_COLUMNS {
-            match schema.field_with_name(name) {
-                Ok(f) if format!("{:?}", f.data_type()) == *kind => {}
-                Ok(f) => {
-                    return Err(failed(
-                        &summary_path,
-                        format!("column {name} is {:?}, not {kind}", f.data_type()),
-                    ));
-                }
-                Err(_) => return Err(failed(&summary_path, format!("no column {name}"))),
-            }
+    let run_path = dir.join(RUN_FILE);
+    let run = std::fs::read_to_string(&run_path)
+        .map_err(|e| failed(&run_path, e))
+        .and_then(|text| crate::run::run_file_entries(&text).map_err(|e| failed(&run_path, e)))?;
+    match run.get("coordsim.shard").map(String::as_str) {
+        Some("0/1") => {}
+        other => {
+            return Err(failed(
+                &run_path,
+                format!("shard {other:?}: not the run file of a whole run"),
+            ));
         }
     }
+    let summary_path = dir.join(SUMMARY_FILE);
+    let summary = read_checked(&summary_path)?;
+    let histograms_path = dir.join("histograms.parquet");
+    let histograms = read_checked(&histograms_path)?;
+    check_summary_schema(&summary_path, &summary)?;
+    check_schema(&histograms_path, &histograms.schema, &histograms_schema())?;
+
     let cells: usize = summary.batches.iter().map(|b| b.num_rows()).sum();
     let declared = summary
         .metadata
@@ -160,50 +393,74 @@ fn verify_run(dir: &Path) -> Result<Vec<String>, VerifyError> {
         ));
     }
     let ids = u64s(&summary.batches, "cell_id").unwrap_or_default();
-    if ids.iter().enumerate().any(|(i, &id)| id != i as u64) {
+    if ids.len() != cells || ids.iter().enumerate().any(|(i, &id)| id != i as u64) {
         return Err(failed(&summary_path, "cell ids are not 0, 1, 2, ..."));
     }
     let trials = u64s(&summary.batches, "trials").unwrap_or_default();
+    let successes = u64s(&summary.batches, "successes").unwrap_or_default();
     check_trials(&summary_path, &summary, &trials)?;
 
-    let histograms_path = dir.join("histograms.parquet");
-    let histograms = read_checked(&histograms_path)?;
-    let mut counted: HashMap<u64, u64> = HashMap::new();
+    // Every bucket's count, by cell and metric.
+    const METRICS: [&str; 3] = ["latency_ms", "messages", "rounds"];
+    let mut counted: HashMap<(u64, usize), u64> = HashMap::new();
     for b in &histograms.batches {
         let (Some(cell), Some(metric), Some(count)) = (
-            b.column_by_name("cell_id"),
-            b.column_by_name("metric"),
-            b.column_by_name("count"),
+            b.column_by_name("cell_id")
+                .and_then(|c| c.as_primitive_opt::<UInt32Type>()),
+            b.column_by_name("metric")
+                .and_then(|c| c.as_dictionary_opt::<Int32Type>()),
+            b.column_by_name("count")
+                .and_then(|c| c.as_primitive_opt::<UInt64Type>()),
         ) else {
-            return Err(failed(&histograms_path, "missing cell_id, metric or count"));
+            return Err(failed(
+                &histograms_path,
+                "bad cell_id, metric or count column",
+            ));
         };
-        let cell = cell.as_primitive::<UInt32Type>();
-        let metric = metric.as_dictionary::<Int32Type>();
-        let names = metric.values().as_string::<i32>();
-        let count = count.as_primitive::<UInt64Type>();
+        let Some(names) = metric.values().as_string_opt::<i32>() else {
+            return Err(failed(&histograms_path, "metric names are not strings"));
+        };
         for i in 0..b.num_rows() {
-            if names.value(metric.keys().value(i) as usize) == "messages" {
-                *counted.entry(cell.value(i).into()).or_default() += count.value(i);
+            let name = names.value(metric.keys().value(i) as usize);
+            let Some(m) = METRICS.iter().position(|&x| x == name) else {
+                return Err(failed(&histograms_path, format!("unknown metric `{name}`")));
+            };
+            let id = u64::from(cell.value(i));
+            if id >= cells as u64 {
+                return Err(failed(
+                    &histograms_path,
+                    format!("cell {id} is not in the summary"),
+                ));
+            }
+            let total = counted.entry((id, m)).or_default();
+            *total = total.saturating_add(count.value(i));
+        }
+    }
+    for (id, (&t, &s)) in trials.iter().zip(&successes).enumerate() {
+        for (m, metric) in METRICS.iter().enumerate() {
+            let (want, what) = if m == 0 {
+                (s, "successes")
+            } else {
+                (t, "trials")
+            };
+            let seen = counted.get(&(id as u64, m)).copied().unwrap_or(0);
+            if seen != want {
+                return Err(failed(
+                    &histograms_path,
+                    format!(
+                        "cell {id}: the {metric} histogram counts {seen}, but the cell has {want} {what}"
+                    ),
+                ));
             }
         }
     }
-    for (id, t) in trials.iter().enumerate() {
-        let seen = counted.get(&(id as u64)).copied().unwrap_or(0);
-        if seen != *t {
-            return Err(failed(
-                &histograms_path,
-                format!("cell {id}: the message histogram counts {seen} trials, not {t}"),
-            ));
-        }
-    }
-    if summary.metadata.get("coordsim.sweep") != histograms.metadata.get("coordsim.sweep") {
-        return Err(failed(
-            dir,
-            "summary and histograms come from different sweeps",
-        ));
-    }
+    check_metadata(&summary_path, &summary.metadata, &run)?;
+    check_metadata(&histograms_path, &histograms.metadata, &run)?;
+    check_sweep_copy(dir, &summary.metadata)?;
     Ok(vec![format!(
-        "ok: {}: summary.parquet ({cells} cells) and histograms.parquet match their checksums; every cell's histograms count all its trials",
+        "ok: {}: summary.parquet ({cells} cells) and histograms.parquet match their checksums, \
+         schemas and {RUN_FILE}; every cell's histograms count its trials (latency: its \
+         successes); sweep.toml is the sweep as run",
         dir.display()
     )])
 }
@@ -227,27 +484,16 @@ fn check_trials(path: &Path, summary: &Checked, trials: &[u64]) -> Result<(), Ve
         as u64;
     let success = number("coordsim.precision")?;
     let adaptive = success.is_some() || number("coordsim.p99_precision")?.is_some();
-    let column = |name: &str| -> Vec<Option<f64>> {
-        summary
-            .batches
-            .iter()
-            .filter_map(|b| b.column_by_name(name))
-            .flat_map(|c| {
-                let c = c.as_primitive::<Float64Type>();
-                (0..c.len()).map(|i| (!c.is_null(i)).then(|| c.value(i)))
-            })
-            .collect()
-    };
     let met: Vec<Option<bool>> = summary
         .batches
         .iter()
-        .filter_map(|b| b.column_by_name("precision_met"))
-        .flat_map(|c| {
-            let c = c.as_boolean();
-            (0..c.len()).map(|i| (!c.is_null(i)).then(|| c.value(i)))
-        })
+        .filter_map(|b| b.column_by_name("precision_met")?.as_boolean_opt())
+        .flat_map(|c| (0..c.len()).map(move |i| (!c.is_null(i)).then(|| c.value(i))))
         .collect();
-    let (low, high) = (column("success_ci95_low"), column("success_ci95_high"));
+    let (low, high) = (
+        f64s(&summary.batches, "success_ci95_low"),
+        f64s(&summary.batches, "success_ci95_high"),
+    );
     for (id, &t) in trials.iter().enumerate() {
         let met = met.get(id).copied().flatten();
         if !adaptive {
@@ -303,70 +549,30 @@ fn check_trials(path: &Path, summary: &Checked, trials: &[u64]) -> Result<(), Ve
     Ok(())
 }
 
-fn verify_part(path: &Path) -> Result<(Identity, u64), VerifyError> {
-    let part = read_checked(path)?;
-    let identity = Identity::from_metadata(&part.metadata).map_err(|e| failed(path, e))?;
-    let chunks: u64 = u64s(&part.batches, "chunks")
-        .unwrap_or_default()
-        .iter()
-        .sum();
-    Ok((identity, chunks))
+fn mismatch(path: &Path) -> impl Fn(RunError) -> VerifyError + '_ {
+    move |e| match e {
+        RunError::Mismatch(m) => failed(path, m),
+        other => VerifyError::Failed(other.to_string()),
+    }
 }
 
 fn verify_parts(dir: &Path, parts: &[PathBuf]) -> Result<Vec<String>, VerifyError> {
     let mut lines = Vec::new();
-    let mut shards: BTreeMap<u64, (Identity, PathBuf)> = BTreeMap::new();
-    let mut chunks = 0;
     for part in parts {
-        let (identity, c) = verify_part(part)?;
-        chunks += c;
-        if let Some((first, first_path)) = shards.values().next()
-            && let Some(d) = first.difference(&identity)
-        {
-            return Err(failed(
-                part,
-                format!("does not belong with {}: {d}", first_path.display()),
-            ));
-        }
-        if let Some((_, other)) =
-            shards.insert(identity.shard.index, (identity.clone(), part.clone()))
-        {
-            return Err(failed(
-                part,
-                format!("repeats shard {} of {}", identity.shard, other.display()),
-            ));
-        }
+        let identity = crate::run::check_part(part).map_err(mismatch(part))?;
         lines.push(format!(
-            "ok: {}: shard {}, checksum matches",
+            "ok: {}: shard {}, checksum matches, all of its work items",
             part.display(),
             identity.shard
         ));
     }
-    let (identity, _) = shards.values().next().expect("at least one part");
-    let count = identity.shard.count;
-    let missing: Vec<String> = (0..count)
-        .filter(|k| !shards.contains_key(k))
-        .map(|k| format!("{k}/{count}"))
-        .collect();
-    if !missing.is_empty() {
-        return Err(failed(
-            dir,
-            format!("missing shard(s) {}", missing.join(", ")),
-        ));
-    }
-    let sweep = crate::sweep::Sweep::parse(&identity.sweep, &identity.origin)
-        .map_err(|e| failed(dir, format!("the parts' sweep no longer parses: {e}")))?
-        .with_trials(identity.trials);
-    let expected = crate::engine::layout(&sweep).items();
-    if chunks != expected {
-        return Err(failed(
-            dir,
-            format!("the parts hold {chunks} of the sweep's {expected} work items"),
-        ));
-    }
+    // What merge needs: one run, every shard once, every cell whole.
+    let whole = crate::run::read_parts(parts).map_err(mismatch(dir))?;
     lines.push(format!(
-        "ok: {}: {count} of {count} shards, all {expected} work items",
-        dir.display()
+        "ok: {}: {count} of {count} shards, all {} cells whole",
+        dir.display(),
+        whole.records.len(),
+        count = parts.len(),
     ));
     Ok(lines)
 }
@@ -376,26 +582,15 @@ pub fn verify(dir: &Path) -> Result<Vec<String>, VerifyError> {
     if dir.join(SUMMARY_FILE).exists() {
         return verify_run(dir);
     }
-    if dir.join(PART_FILE).exists() {
-        return verify_parts(dir, &[dir.join(PART_FILE)])
-            .map(|mut lines| {
-                lines.truncate(1);
-                lines
-            })
-            .or_else(|e| match e {
-                // A single part is not a complete set; only its own checks apply.
-                VerifyError::Failed(m)
-                    if m.contains("missing shard") || m.contains("work items") =>
-                {
-                    let (identity, _) = verify_part(&dir.join(PART_FILE))?;
-                    Ok(vec![format!(
-                        "ok: {}: shard {}, checksum matches",
-                        dir.join(PART_FILE).display(),
-                        identity.shard
-                    )])
-                }
-                other => Err(other),
-            });
+    let part = dir.join(PART_FILE);
+    if part.exists() {
+        // A single part is not a complete set; only its own checks apply.
+        let identity = crate::run::check_part(&part).map_err(mismatch(&part))?;
+        return Ok(vec![format!(
+            "ok: {}: shard {}, checksum matches, all of its work items",
+            part.display(),
+            identity.shard
+        )]);
     }
     let mut parts: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| VerifyError::NotAResult(format!("{}: {e}", dir.display())))?

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{coordsim, data};
+use common::{coordsim, data, error_line};
 
 struct Case {
     /// What is wrong.
@@ -17,7 +17,7 @@ struct Case {
     append: &'static str,
     /// Extra command-line arguments.
     args: &'static [&'static str],
-    /// The exit code and the start of the one line on stderr.
+    /// The exit code and the one line on stderr, in full (without `error: `).
     code: i32,
     error: &'static str,
 }
@@ -30,7 +30,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: line 3, column 8: invalid TOML",
+        error: "bad.toml: line 3, column 8: invalid TOML: extra `=`, expected nothing",
     },
     Case {
         name: "unclosed table header",
@@ -39,7 +39,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: line 6, column 6: invalid TOML",
+        error: "bad.toml: line 6, column 6: invalid TOML: unclosed table, expected `]`",
     },
     Case {
         name: "wrong type: string for a count",
@@ -75,7 +75,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: threads: unknown key `threads`",
+        error: "bad.toml: threads: unknown key `threads` (expected one of `cost`, `description`, `grid`, `latency`, `name`, `p99_precision`, `params`, `precision`, `seed`, `trials`)",
     },
     Case {
         name: "unknown grid key",
@@ -84,7 +84,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: grid.los: unknown key `los`",
+        error: "bad.toml: grid.los: unknown key `los`: not an axis (protocol, nodes, crash, loss, zones, zone_crash, partition, regions, latency, cross_latency) nor a parameter of fire-and-forget, ack, quorum, two-phase-commit",
     },
     Case {
         name: "unknown protocol parameter",
@@ -93,7 +93,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: params.two-phase-commit.timeout: unknown key `timeout`",
+        error: "bad.toml: params.two-phase-commit.timeout: unknown key `timeout` (expected one of `commit`, `coordinator_crash`, `nodes`, `sampling`, `timeout_ms`)",
     },
     Case {
         name: "unknown latency key",
@@ -102,7 +102,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: latency.lan.of.median_ms: unknown key `median_ms`",
+        error: "bad.toml: latency.lan.of.median_ms: unknown key `median_ms` (expected one of `kind`, `mean_ms`)",
     },
     Case {
         name: "unknown protocol",
@@ -111,7 +111,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: grid.protocol[2]: unknown protocol `quorom`",
+        error: "bad.toml: grid.protocol[2]: unknown protocol `quorom` (known: fire-and-forget, ack, exactly-once, quorum, quorum-rw, leader, two-phase-commit, three-phase-commit, raft, paxos, pbft, tree, full-mesh, gossip, sequencer, chatty, batched)",
     },
     Case {
         name: "unknown latency kind",
@@ -120,7 +120,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: latency.tail.kind: unknown latency kind `gaussian`",
+        error: "bad.toml: latency.tail.kind: unknown latency kind `gaussian` (expected one of constant, uniform, exponential, lognormal, pareto, weibull, shifted, mixture, empirical)",
     },
     Case {
         name: "undefined latency model",
@@ -129,7 +129,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: grid.latency[1]: no latency model `wan` is defined",
+        error: "bad.toml: grid.latency[1]: no latency model `wan` is defined (defined: lan, tail)",
     },
     Case {
         name: "NaN probability",
@@ -192,7 +192,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: params.quorum.k: k = 5 exceeds nodes = 3",
+        error: "bad.toml: params.quorum.k: k = 5 exceeds nodes = 3 (cell 17: quorum with nodes = 3)",
     },
     Case {
         name: "quorum of zero",
@@ -210,7 +210,7 @@ const CASES: &[Case] = &[
         append: "\n[params.quorum-rw]\nr = 9\n",
         args: &[],
         code: 2,
-        error: "bad.toml: params.quorum-rw.r: r = 9 is outside [1, nodes = 3]",
+        error: "bad.toml: params.quorum-rw.r: r = 9 is outside [1, nodes = 3] (cell 40: quorum-rw with nodes = 3)",
     },
     Case {
         name: "an empty grid axis",
@@ -264,7 +264,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: latency.tail.components: weights sum to 1.1",
+        error: "bad.toml: latency.tail.components: weights sum to 1.1, not 1",
     },
     Case {
         name: "a negative latency parameter",
@@ -282,7 +282,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: latency.lan.file: cannot read",
+        error: "bad.toml: latency.lan.file: cannot read nowhere.csv: No such file or directory (os error 2)",
     },
     Case {
         name: "an empirical file that is empty",
@@ -291,7 +291,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: latency.lan.file: ",
+        error: "bad.toml: latency.lan.file: empty.csv: no latencies in the file",
     },
     Case {
         name: "an empirical file that is not numbers",
@@ -300,7 +300,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: latency.lan.file: ",
+        error: "bad.toml: latency.lan.file: words.csv line 2: `fast` is not a number",
     },
     Case {
         name: "an HdrHistogram log without a unit",
@@ -309,7 +309,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: latency.lan.unit: missing: an HdrHistogram log (.hlog) needs its unit",
+        error: "bad.toml: latency.lan.unit: missing: an HdrHistogram log (.hlog) needs its unit (\"ns\", \"us\", \"ms\" or \"s\"); its values are usually ns or us",
     },
     Case {
         name: "zero trials",
@@ -372,7 +372,7 @@ const CASES: &[Case] = &[
         append: "\n[params.sequencer]\nrate_per_s = 9000\n",
         args: &[],
         code: 2,
-        error: "bad.toml: params.sequencer.rate_per_s: load rho = rate_per_s / channels x service_ms = 2.250 >= 1",
+        error: "bad.toml: params.sequencer.rate_per_s: load rho = rate_per_s / channels x service_ms = 2.250 >= 1: the queue would grow without bound (cell 40: sequencer with nodes = 3)",
     },
     Case {
         name: "a negative seed",
@@ -390,7 +390,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: name: `../x` is not a valid name",
+        error: "bad.toml: name: `../x` is not a valid name (1 to 100 of A-Z a-z 0-9 - _ . , not starting with .)",
     },
     Case {
         name: "a zero precision",
@@ -408,7 +408,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: precision: 0.6 is outside (0, 0.5]",
+        error: "bad.toml: precision: 0.6 is outside (0, 0.5]: it is the target half-width of the 95% interval of the success rate",
     },
     Case {
         name: "a precision in words",
@@ -435,7 +435,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: p99_precision: 1 is outside [0.002, 1)",
+        error: "bad.toml: p99_precision: 1 is outside [0.002, 1): it is the target relative half-width of a 95% interval of the latency p99",
     },
     Case {
         name: "a precision on the command line out of range",
@@ -444,7 +444,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &["--precision", "0.7"],
         code: 2,
-        error: "invalid value '0.7' for '--precision <HALF_WIDTH>': 0.7 is outside (0, 0.5]",
+        error: "invalid value '0.7' for '--precision <HALF_WIDTH>': 0.7 is outside (0, 0.5]: it is the target half-width of the 95% interval of the success rate (coordsim --help explains)",
     },
     Case {
         name: "a p99 precision on the command line too fine",
@@ -453,7 +453,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &["--p99-precision", "0.0005"],
         code: 2,
-        error: "invalid value '0.0005' for '--p99-precision <RELATIVE>': 0.0005 is below 0.002",
+        error: "invalid value '0.0005' for '--p99-precision <RELATIVE>': 0.0005 is below 0.002: latencies are kept to 3 significant digits, too coarse to pin the p99 down further (coordsim --help explains)",
     },
     Case {
         name: "precision in a shard",
@@ -462,7 +462,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &["--precision", "0.01", "--shard", "1/2"],
         code: 2,
-        error: "precision targets need all of a cell's trials in one process: they cannot run as shard 1/2",
+        error: "precision targets need all of a cell's trials in one process: they cannot run as shard 1/2 (run the sweep whole, or without precision)",
     },
     Case {
         name: "a sweep's precision in a shard",
@@ -471,7 +471,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &["--shard", "0/3"],
         code: 2,
-        error: "precision targets need all of a cell's trials in one process: they cannot run as shard 0/3",
+        error: "precision targets need all of a cell's trials in one process: they cannot run as shard 0/3 (run the sweep whole, or without precision)",
     },
     Case {
         name: "a bad checkpoint interval",
@@ -480,7 +480,88 @@ const CASES: &[Case] = &[
         append: "",
         args: &["--checkpoint-secs=-1"],
         code: 2,
-        error: "invalid value '-1' for '--checkpoint-secs <SECONDS>': `-1` is not a number of seconds > 0",
+        error: "invalid value '-1' for '--checkpoint-secs <SECONDS>': `-1` is not a number of seconds > 0 (coordsim --help explains)",
+    },
+    Case {
+        name: "an empirical file that is a device",
+        from: "[latency.lan]\nkind = \"shifted\"\nshift_ms = 0.05\nof = { kind = \"exponential\", mean_ms = 0.5 }",
+        to: "[latency.lan]\nkind = \"empirical\"\nfile = \"/dev/zero\"",
+        append: "",
+        args: &["--dry-run"],
+        code: 2,
+        error: "bad.toml: latency.lan.file: /dev/zero is not a regular file",
+    },
+    Case {
+        name: "an empirical file too large",
+        from: "[latency.lan]\nkind = \"shifted\"\nshift_ms = 0.05\nof = { kind = \"exponential\", mean_ms = 0.5 }",
+        to: "[latency.lan]\nkind = \"empirical\"\nfile = \"big.csv\"",
+        append: "",
+        args: &["--dry-run"],
+        code: 2,
+        error: "bad.toml: latency.lan.file: big.csv has 100000001 bytes, more than the 100000000 an empirical latency file may have",
+    },
+    Case {
+        name: "a constant delay of 10^300 ms",
+        from: "[latency.lan]\nkind = \"shifted\"\nshift_ms = 0.05\nof = { kind = \"exponential\", mean_ms = 0.5 }",
+        to: "[latency.lan]\nkind = \"constant\"\nms = 1e300",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: latency.lan.ms: ms = 1e300 exceeds 3600000 (one hour, the longest delay the histograms hold)",
+    },
+    Case {
+        name: "a shift longer than an hour",
+        from: "shift_ms = 0.05",
+        to: "shift_ms = 3_600_001",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: latency.lan.shift_ms: shift_ms = 3600001 exceeds 3600000 (one hour, the longest delay the histograms hold)",
+    },
+    Case {
+        name: "a uniform bound longer than an hour",
+        from: "[latency.lan]\nkind = \"shifted\"\nshift_ms = 0.05\nof = { kind = \"exponential\", mean_ms = 0.5 }",
+        to: "[latency.lan]\nkind = \"uniform\"\nlow_ms = 1\nhigh_ms = 1e7",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: latency.lan.high_ms: high_ms = 10000000 exceeds 3600000 (one hour, the longest delay the histograms hold)",
+    },
+    Case {
+        name: "a Pareto scale longer than an hour",
+        from: "scale_ms = 2",
+        to: "scale_ms = 4e6",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: latency.tail.components[1].of.scale_ms: scale_ms = 4000000 exceeds 3600000 (one hour, the longest delay the histograms hold)",
+    },
+    Case {
+        name: "a lognormal median longer than an hour",
+        from: "median_ms = 1",
+        to: "median_ms = 1e12",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: latency.tail.components[0].of.median_ms: median_ms = 1000000000000 exceeds 3600000 (one hour, the longest delay the histograms hold)",
+    },
+    Case {
+        name: "a cell of a billion nodes",
+        from: "nodes = [3, 7]",
+        to: "nodes = [3, 1_000_000_000]",
+        append: "",
+        args: &["--dry-run"],
+        code: 2,
+        error: "bad.toml: grid.nodes: 1000000000 nodes exceed the limit of 1000000 per cell (a trial's work and memory grow with N; pass --yes to run it) (cell 4: fire-and-forget with nodes = 1000000000)",
+    },
+    Case {
+        name: "a seed a sweep file cannot hold",
+        from: "",
+        to: "",
+        append: "",
+        args: &["--seed", "18446744073709551615"],
+        code: 2,
+        error: "invalid value '18446744073709551615' for '--seed <SEED>': `18446744073709551615` is not a seed: an integer in [0, 9223372036854775807], as a sweep file's `seed` (coordsim --help explains)",
     },
     Case {
         name: "resuming nothing",
@@ -489,7 +570,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &["--resume"],
         code: 2,
-        error: "out: nothing to resume",
+        error: "out: nothing to resume (no coordsim-run.toml; start a new run without --resume)",
     },
 ];
 
@@ -526,13 +607,8 @@ fn run(dir: &Path, case: &Case) {
         "{}: one line, got: {stderr}",
         case.name
     );
-    let line = stderr.trim_start_matches("error: ");
-    assert!(
-        line.starts_with(case.error),
-        "{}:\n  got:      {line}\n  expected: {}",
-        case.name,
-        case.error
-    );
+    let line = stderr.trim_end().trim_start_matches("error: ");
+    assert_eq!(line, case.error, "{}", case.name);
     assert!(
         !dir.join("out").exists(),
         "{}: output left behind",
@@ -546,36 +622,29 @@ fn every_bad_input_is_refused_in_one_line() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("empty.csv"), "").unwrap();
     std::fs::write(tmp.path().join("words.csv"), "1.5\nfast\n").unwrap();
+    // A sparse file one byte over the limit: nothing of it is read.
+    std::fs::File::create(tmp.path().join("big.csv"))
+        .unwrap()
+        .set_len(coordsim::latency::MAX_EMPIRICAL_BYTES + 1)
+        .unwrap();
     for case in CASES {
         run(tmp.path(), case);
     }
 }
 
 #[test]
-fn an_unwritable_output_directory_is_refused() {
+fn a_file_in_the_way_of_the_output_directory_is_named() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("file"), "not a directory").unwrap();
     let output = coordsim(tmp.path())
-        .args([
-            "run",
-            data("tiny.toml").to_str().unwrap(),
-            "--out",
-            "file/out",
-            "--trials",
-            "100",
-        ])
+        .args(["run", data("tiny.toml").to_str().unwrap()])
+        .args(["--out", "file/deeper/out", "--trials", "100"])
         .output()
         .unwrap();
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert_ne!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(output.status.code(), Some(1));
     assert_eq!(
-        stderr.lines().filter(|l| l.starts_with("error: ")).count(),
-        1,
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("file/out") || stderr.contains("file"),
-        "{stderr}"
+        error_line(&output),
+        "file: is a file, not a directory: cannot create file/deeper/out in it"
     );
     assert_eq!(
         std::fs::read_to_string(tmp.path().join("file")).unwrap(),
@@ -583,34 +652,168 @@ fn an_unwritable_output_directory_is_refused() {
     );
 }
 
+/// Whether this process's permissions bind: root's do not.
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+}
+
+#[test]
+fn an_unwritable_output_directory_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A directory without write permission; as root, where permissions do not bind, sysfs,
+    // where no one may create a directory.
+    let (parent, expected) = if is_root() {
+        let probe = Path::new("/sys/coordsim-probe");
+        match std::fs::create_dir(probe) {
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {}
+            other => {
+                let _ = std::fs::remove_dir(probe);
+                println!("skipped: running as root and /sys takes new directories ({other:?})");
+                return;
+            }
+        }
+        (
+            Path::new("/sys").to_path_buf(),
+            "/sys/coordsim-out: Operation not permitted",
+        )
+    } else {
+        let parent = tmp.path().join("read-only");
+        std::fs::create_dir(&parent).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o555)).unwrap();
+        (parent, "read-only/coordsim-out: Permission denied")
+    };
+    let out = if is_root() {
+        parent.join("coordsim-out")
+    } else {
+        Path::new("read-only/coordsim-out").to_path_buf()
+    };
+    let output = coordsim(tmp.path())
+        .args(["run", data("tiny.toml").to_str().unwrap(), "--out"])
+        .arg(&out)
+        .args(["--trials", "100"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(error_line(&output), expected);
+    assert!(!parent.join("coordsim-out").exists());
+}
+
+#[test]
+fn yes_lifts_the_cell_and_node_limits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(data("tiny.toml")).unwrap();
+    std::fs::write(
+        tmp.path().join("big.toml"),
+        text.replacen("nodes = [3, 7]", "nodes = [3, 2_000_000]", 1),
+    )
+    .unwrap();
+    let dry_run = |args: &[&str]| {
+        coordsim(tmp.path())
+            .args(["run", "big.toml", "--dry-run"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for args in [&["--max-cells", "10"][..], &[]] {
+        let refused = dry_run(args);
+        assert_eq!(refused.status.code(), Some(2), "{args:?}");
+        assert!(error_line(&refused).contains("pass --yes"), "{args:?}");
+        let forced = dry_run(&[args, &["--yes"]].concat());
+        let stdout = String::from_utf8_lossy(&forced.stdout);
+        assert!(forced.status.success(), "{args:?}");
+        assert!(
+            stdout.contains("big.toml: 40 cells x 40000 trials = 1600000 trials"),
+            "{stdout}"
+        );
+    }
+}
+
+#[test]
+fn the_default_sweep_obeys_the_cell_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let output = coordsim(tmp.path())
+        .args(["run", "--max-cells", "10", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        error_line(&output),
+        "sweeps/default.toml (embedded): grid: 202 cells exceed the limit of 10 (pass --yes to run them, or raise --max-cells)"
+    );
+    assert!(output.stdout.is_empty());
+    coordsim(tmp.path())
+        .args(["run", "--max-cells", "10", "--yes", "--dry-run"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_device_is_not_read_as_a_sweep() {
+    let tmp = tempfile::tempdir().unwrap();
+    let output = coordsim(tmp.path())
+        .args(["run", "/dev/zero", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        error_line(&output),
+        "/dev/zero: more than 16 MiB: not a sweep file"
+    );
+}
+
 #[test]
 fn a_full_disk_fails_cleanly() {
-    // A file-size limit of 64 KiB: the histograms file cannot be written.
+    // A file-size limit of 64 KiB: the histograms file cannot be written. The output goes two
+    // folders deep: neither is left behind.
     let tmp = tempfile::tempdir().unwrap();
     let binary = assert_cmd::cargo::cargo_bin("coordsim");
     let output = std::process::Command::new("sh")
         .current_dir(tmp.path())
         .arg("-c")
         .arg(format!(
-            "ulimit -f 64; exec '{}' run '{}' --out out --trials 20000 --quiet",
+            "ulimit -f 64; exec '{}' run '{}' --out nested/deeper/out --trials 20000 --quiet",
             binary.display(),
             data("tiny.toml").display()
         ))
         .output()
         .unwrap();
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    let stderr = String::from_utf8(output.stderr.clone()).unwrap();
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    let errors: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.starts_with("error: "))
-        .collect();
-    assert_eq!(errors.len(), 1, "{stderr}");
-    assert!(
-        errors[0].contains("File too large") || errors[0].contains("os error 27"),
+    let error = error_line(&output);
+    assert_eq!(
+        error, "nested/deeper/out/histograms.parquet: File too large",
         "{stderr}"
     );
     assert!(
-        !tmp.path().join("out").exists(),
+        !tmp.path().join("nested").exists(),
         "partial output left: {stderr}"
     );
+}
+
+#[test]
+fn a_failed_start_leaves_nothing() {
+    // No file may grow at all: the run file, the first thing written, fails. The run
+    // directory and the two folders created for it are removed.
+    let tmp = tempfile::tempdir().unwrap();
+    let binary = assert_cmd::cargo::cargo_bin("coordsim");
+    let output = std::process::Command::new("sh")
+        .current_dir(tmp.path())
+        .arg("-c")
+        .arg(format!(
+            "ulimit -f 0; exec '{}' run '{}' --out a/b/out --trials 100 --quiet",
+            binary.display(),
+            data("tiny.toml").display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        error_line(&output),
+        "a/b/out/coordsim-run.toml: File too large"
+    );
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
 }

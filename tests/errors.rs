@@ -107,8 +107,12 @@ fn an_existing_output_directory_is_refused_and_left_alone() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("already exists"), "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: --out out: already exists; choose a new directory or --resume\n"
+    );
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1);
+
     assert_eq!(
         std::fs::read_to_string(out.join("keep.txt")).unwrap(),
         "mine"

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{data, read_parquet, without};
+use common::{data, error_line, map_u64, read_parquet, rewrite, without};
 
 const TIMING: [&str; 2] = ["elapsed_s", "trials_per_s"];
 const TRIALS: &str = "600000";
@@ -225,4 +225,149 @@ fn an_adaptive_run_resumes_to_the_same_decisions() {
         String::from_utf8_lossy(&resumed.stderr)
     );
     assert_same(dir, "reference", "killed");
+}
+
+#[test]
+fn a_tampered_checkpoint_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut victim = start(dir, "killed", &[]);
+    wait_for_checkpoint(&dir.join("killed"));
+    victim.kill().unwrap(); // SIGKILL
+    victim.wait().unwrap();
+    let file = checkpoints(&dir.join("killed"))[0].clone();
+    let (rows, metadata) = read_parquet(&file);
+    // One trial moved from success to failure; the metadata as it was.
+    let altered = map_u64(&rows, "successes", |row, v| v - u64::from(row == 0));
+    let altered = map_u64(&altered, "failures", |row, v| v + u64::from(row == 0));
+    rewrite(&file, &altered, &metadata, false);
+    let before = checkpoints(&dir.join("killed"));
+    let resumed = resume(dir, "killed", &[]);
+    assert_eq!(resumed.status.code(), Some(1));
+    let error = error_line(&resumed);
+    let name = format!(
+        "killed/checkpoint/{}",
+        file.file_name().unwrap().to_string_lossy()
+    );
+    assert!(
+        error.starts_with(&format!("{name}: checksum "))
+            && error.ends_with(" in its metadata: the file was altered"),
+        "{error}"
+    );
+    assert_eq!(checkpoints(&dir.join("killed")), before);
+    assert!(!dir.join("killed/summary.parquet").exists());
+}
+
+#[test]
+fn an_interrupted_shard_resumes_and_merges_to_the_whole_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let reference = start(dir, "reference", &[]).wait_with_output().unwrap();
+    assert!(reference.status.success());
+
+    // Shard 0 of 2 stopped with Ctrl-C, then resumed: its cells finish out of order.
+    let victim = start(dir, "parts/p0", &["--shard", "0/2"]);
+    wait_for_checkpoint(&dir.join("parts/p0"));
+    let status = Command::new("kill")
+        .args(["-INT", &victim.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = victim.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run_file = std::fs::read_to_string(dir.join("parts/p0/coordsim-run.toml")).unwrap();
+    let resumed = resume(dir, "parts/p0", &["--shard", "0/2"]);
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    let other = start(dir, "parts/p1", &["--shard", "1/2"])
+        .wait_with_output()
+        .unwrap();
+    assert!(other.status.success());
+
+    // The part's rows are in cell order, and it started when the first process did.
+    let (part, metadata) = read_parquet(&dir.join("parts/p0/part.parquet"));
+    let cells = part
+        .column_by_name("cell_id")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow_array::UInt32Array>()
+        .unwrap()
+        .values()
+        .to_vec();
+    assert!(cells.windows(2).all(|w| w[0] < w[1]), "{cells:?}");
+    let started = &metadata
+        .iter()
+        .find(|(k, _)| k == "coordsim.started_utc")
+        .unwrap()
+        .1;
+    assert!(
+        run_file.contains(&format!("started_utc = \"{started}\"")),
+        "{started} not in {run_file}"
+    );
+
+    common::coordsim(dir)
+        .args(["verify", "parts"])
+        .assert()
+        .success();
+    common::coordsim(dir)
+        .args(["merge", "parts/*", "--out", "merged", "-q"])
+        .assert()
+        .success();
+    assert_same(dir, "reference", "merged");
+}
+
+#[test]
+fn slow_work_items_are_checkpointed_every_interval() {
+    // One cell whose work items take about half a second each (quorum over 2000 replicas,
+    // simulated one by one): a batch of 64 items per thread would take half a minute; with a
+    // checkpoint due every second, the batch is cut short and the checkpoints come a second
+    // or so apart.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("slow.toml"),
+        "name = \"slow\"\nseed = 1\ntrials = 3_276_800\n[grid]\nprotocol = \"quorum\"\n\
+         nodes = 2000\nlatency = \"l\"\n[params.quorum]\nsampling = \"per-node\"\n\
+         [latency.l]\nkind = \"exponential\"\nmean_ms = 1\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let mut run = Command::new(assert_cmd::cargo::cargo_bin("coordsim"))
+        .current_dir(dir)
+        .args(["run", "slow.toml", "--out", "slow", "--quiet"])
+        .args(["--threads", "2", "--checkpoint-secs", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 3 && started.elapsed() < Duration::from_secs(20) {
+        let count = checkpoints(&dir.join("slow")).len();
+        if count > seen.len() {
+            seen.push(started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    run.kill().unwrap();
+    run.wait().unwrap();
+    println!("checkpoints at {seen:?}");
+    // Each within a few seconds of the last (the interval and an item in flight, and room for
+    // a busy machine); a whole batch would take 32 s.
+    assert!(seen.len() >= 3, "checkpoints at {seen:?}");
+    let mut last = Duration::ZERO;
+    for at in &seen {
+        assert!(
+            *at - last < Duration::from_secs(6),
+            "checkpoints at {seen:?}"
+        );
+        last = *at;
+    }
 }

@@ -4,7 +4,11 @@ mod common;
 
 use std::path::Path;
 
-use common::{coordsim, data, read_parquet, without};
+use std::collections::HashMap;
+
+use common::{
+    coordsim, data, error_line, map_u64, read_parquet, rewrite, rewrite_batches, without,
+};
 
 const TIMING: [&str; 2] = ["elapsed_s", "trials_per_s"];
 
@@ -38,11 +42,26 @@ fn merged_shards_equal_a_single_process() {
     let dir = tmp.path();
     assert!(tiny(dir, "whole", &[]).status.success());
     for k in 0..3 {
-        let out = tiny(
-            dir,
-            &format!("parts/part-{k}"),
-            &["--shard", &format!("{k}/3"), "--threads", "1"],
-        );
+        // A batch system may hand a job the submitting host's HOSTNAME.
+        let out = coordsim(dir)
+            .args([
+                "run",
+                data("tiny.toml").to_str().unwrap(),
+                "--out",
+                &format!("parts/part-{k}"),
+                "--quiet",
+            ])
+            .args([
+                "--trials",
+                "50000",
+                "--shard",
+                &format!("{k}/3"),
+                "--threads",
+                "1",
+            ])
+            .env("HOSTNAME", "the-submit-host")
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "{}",
@@ -66,12 +85,162 @@ fn merged_shards_equal_a_single_process() {
         ] {
             assert!(!metadata[key].is_empty(), "{key}");
         }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        assert_eq!(metadata["coordsim.host"], host.trim());
+        assert_eq!(metadata["coordsim.threads"], "1");
     }
+    coordsim(dir)
+        .args(["verify", "parts"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(
+            "ok: parts: 3 of 3 shards, all 40 cells whole",
+        ));
     coordsim(dir)
         .args(["merge", "parts/part-*", "--out", "merged", "--quiet"])
         .assert()
         .success();
     assert_same_results(&dir.join("whole"), &dir.join("merged"));
+    // A merged result verifies like a whole run, and says when its parts ran and on how many
+    // threads.
+    coordsim(dir)
+        .args(["verify", "merged"])
+        .assert()
+        .success()
+        .stdout(predicates::str::starts_with("ok: merged: "));
+    let run = std::fs::read_to_string(dir.join("merged/coordsim-run.toml")).unwrap();
+    assert!(run.contains("shard = \"0/1\""), "{run}");
+    let parts: Vec<HashMap<String, String>> = (0..3)
+        .map(|k| {
+            let (_, m) = read_parquet(&dir.join(format!("parts/part-{k}/part.parquet")));
+            m.into_iter().collect()
+        })
+        .collect();
+    let (_, merged) = read_parquet(&dir.join("merged/summary.parquet"));
+    let merged: HashMap<String, String> = merged.into_iter().collect();
+    let earliest = parts
+        .iter()
+        .map(|m| &m["coordsim.started_utc"])
+        .min()
+        .unwrap();
+    let latest = parts
+        .iter()
+        .map(|m| &m["coordsim.finished_utc"])
+        .max()
+        .unwrap();
+    assert_eq!(&merged["coordsim.started_utc"], earliest);
+    assert_eq!(&merged["coordsim.finished_utc"], latest);
+    assert_eq!(merged["coordsim.threads"], "3");
+    // merge never overwrites.
+    let again = coordsim(dir)
+        .args(["merge", "parts/part-*", "--out", "merged", "--quiet"])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert_eq!(
+        error_line(&again),
+        "--out merged: already exists; choose a new directory"
+    );
+}
+
+#[test]
+fn a_tampered_part_is_refused_and_reordered_rows_are_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    assert!(tiny(dir, "whole", &[]).status.success());
+    for k in 0..2 {
+        let out = tiny(dir, &format!("parts/p{k}"), &["--shard", &format!("{k}/2")]);
+        assert!(out.status.success());
+    }
+    let path = dir.join("parts/p0/part.parquet");
+    let original = std::fs::read(&path).unwrap();
+    let (rows, metadata) = read_parquet(&path);
+
+    // Counters altered, metadata as it was: a plausible part that is not the one written.
+    let altered = map_u64(&rows, "successes", |row, v| v - u64::from(row == 0));
+    let altered = map_u64(&altered, "failures", |row, v| v + u64::from(row == 0));
+    rewrite(&path, &altered, &metadata, false);
+    let merged = coordsim(dir)
+        .args(["merge", "parts/p0", "parts/p1", "--out", "merged"])
+        .output()
+        .unwrap();
+    assert_eq!(merged.status.code(), Some(1));
+    let error = error_line(&merged);
+    assert!(
+        error.starts_with("parts/p0/part.parquet: checksum ")
+            && error.ends_with(" in its metadata: the file was altered"),
+        "{error}"
+    );
+    assert!(!dir.join("merged").exists());
+    let verified = coordsim(dir).args(["verify", "parts"]).output().unwrap();
+    assert_eq!(verified.status.code(), Some(1));
+    assert_eq!(error_line(&verified), error);
+    // A row fewer.
+    rewrite(&path, &rows.slice(1, rows.num_rows() - 1), &metadata, false);
+    let merged = coordsim(dir)
+        .args(["merge", "parts/p0", "parts/p1", "--out", "merged"])
+        .output()
+        .unwrap();
+    assert_eq!(merged.status.code(), Some(1));
+    assert_eq!(
+        error_line(&merged),
+        format!(
+            "parts/p0/part.parquet: {} rows, but its metadata says {}: the file was altered",
+            rows.num_rows() - 1,
+            rows.num_rows()
+        )
+    );
+
+    // The same rows in reverse cell order (as a resumed shard could have written them): the
+    // same result.
+    std::fs::write(&path, &original).unwrap();
+    let reversed: Vec<_> = (0..rows.num_rows())
+        .rev()
+        .map(|i| rows.slice(i, 1))
+        .collect();
+    rewrite_batches(&path, &reversed, &metadata, true);
+    coordsim(dir).args(["verify", "parts"]).assert().success();
+    coordsim(dir)
+        .args(["merge", "parts/p1", "parts/p0", "--out", "merged", "-q"])
+        .assert()
+        .success();
+    assert_same_results(&dir.join("whole"), &dir.join("merged"));
+}
+
+#[test]
+fn a_finished_array_task_submitted_again_succeeds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("sweeps/slurm/run-array.sbatch");
+    let task = || {
+        std::process::Command::new("bash")
+            .arg(&script)
+            .current_dir(dir)
+            .env("SWEEP", data("tiny.toml"))
+            .env("PARTS", dir.join("parts"))
+            .env("COORDSIM", assert_cmd::cargo::cargo_bin("coordsim"))
+            .env("COORDSIM_ARGS", "--trials 20000")
+            .env("SLURM_ARRAY_TASK_ID", "1")
+            .env("SLURM_ARRAY_TASK_COUNT", "2")
+            .env("SLURM_ARRAY_TASK_MIN", "0")
+            .output()
+            .unwrap()
+    };
+    let first = task();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let part = dir.join("parts/part-1/part.parquet");
+    let written = std::fs::read(&part).unwrap();
+    // Resubmitting the array after another task failed runs this one again: it has nothing
+    // to do, and says so.
+    let again = task();
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{stderr}");
+    assert!(stderr.contains("is complete: nothing to do"), "{stderr}");
+    assert_eq!(std::fs::read(&part).unwrap(), written);
 }
 
 #[test]

@@ -14,10 +14,17 @@ use common::{coordsim, data, read_parquet, without};
 
 const TIMING: [&str; 2] = ["elapsed_s", "trials_per_s"];
 
-/// The one-node cluster; stopped when dropped, whatever the test's outcome.
+/// Longest wait for a job.
+const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The one-node cluster; stopped when dropped, whatever the test's outcome. One at a time:
+/// two clusters on one host would share MUNGE's socket and Slurm's ports.
 struct Cluster {
     scratch: PathBuf,
+    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
 }
+
+static ONE_CLUSTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Cluster {
     fn script() -> PathBuf {
@@ -25,31 +32,50 @@ impl Cluster {
     }
 
     fn start(scratch: &Path) -> Self {
+        // The guard first: if the start fails half way, dropping it stops what did start.
+        let cluster = Self {
+            scratch: scratch.to_path_buf(),
+            _one_at_a_time: ONE_CLUSTER.lock().unwrap_or_else(|e| e.into_inner()),
+        };
         let status = Command::new(Self::script())
             .arg("start")
             .arg(scratch)
             .status()
             .unwrap();
         assert!(status.success(), "the Slurm cluster did not start");
-        Self {
-            scratch: scratch.to_path_buf(),
-        }
+        cluster
     }
 
+    /// Runs sbatch with `args`, giving up after `MAX_WAIT` (a job that never runs, such as a
+    /// dependency that can never be met, must fail the test, not hang it).
     fn sbatch(&self, dir: &Path, args: &[&str]) -> String {
-        let out = Command::new("sbatch")
-            .current_dir(dir)
-            .env("SLURM_CONF", self.scratch.join("slurm.conf"))
-            .args(args)
-            .output()
-            .unwrap();
+        let out = self.try_sbatch(dir, args);
         let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert_ne!(
+            out.status.code(),
+            Some(124),
+            "sbatch {args:?}: no result after {MAX_WAIT:?}"
+        );
         assert!(
             out.status.success(),
             "sbatch {args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         text
+    }
+}
+
+impl Cluster {
+    /// Runs sbatch with `args` under `timeout MAX_WAIT` and returns what it did.
+    fn try_sbatch(&self, dir: &Path, args: &[&str]) -> std::process::Output {
+        Command::new("timeout")
+            .arg(MAX_WAIT.as_secs().to_string())
+            .arg("sbatch")
+            .current_dir(dir)
+            .env("SLURM_CONF", self.scratch.join("slurm.conf"))
+            .args(args)
+            .output()
+            .unwrap()
     }
 }
 
@@ -97,9 +123,16 @@ fn a_slurm_array_merges_to_a_local_run() {
         &[
             "--wait",
             &format!("--dependency=afterok:{job}"),
+            // Cancelled, not pending forever, if an array task fails.
+            "--kill-on-invalid-dep=yes",
             &format!("--export={merge_export}"),
             root.join("sweeps/slurm/merge.sbatch").to_str().unwrap(),
         ],
+    );
+    assert!(
+        dir.join("merged/summary.parquet").is_file(),
+        "the merge job wrote no merged/summary.parquet (see coordsim-merge-*.out in {})",
+        dir.display()
     );
     for k in 0..4 {
         let log = std::fs::read_to_string(dir.join(format!("coordsim-{job}_{k}.out"))).unwrap();
@@ -126,4 +159,59 @@ fn a_slurm_array_merges_to_a_local_run() {
     let (merged, _) = read_parquet(&dir.join("merged/histograms.parquet"));
     let (local, _) = read_parquet(&dir.join("local/histograms.parquet"));
     assert_eq!(merged, local);
+}
+
+#[test]
+#[ignore = "needs root to install and start Slurm; run by tests/all.sh"]
+fn a_failed_array_task_cancels_the_merge() {
+    // Every task fails (coordsim is `false`): the merge's afterok dependency can never be
+    // met, and with --kill-on-invalid-dep the merge is cancelled instead of pending forever.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cluster = Cluster::start(&dir.join("slurm"));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let export = format!(
+        "ALL,SWEEP={},PARTS={},COORDSIM=false",
+        data("tiny.toml").display(),
+        dir.join("parts").display(),
+    );
+    let array = cluster.sbatch(
+        dir,
+        &[
+            "--parsable",
+            "--array=0-1",
+            &format!("--export={export}"),
+            root.join("sweeps/slurm/run-array.sbatch").to_str().unwrap(),
+        ],
+    );
+    let job = array.split(';').next().unwrap();
+    let merge_export = format!(
+        "ALL,PARTS={},OUT={},COORDSIM={}",
+        dir.join("parts").display(),
+        dir.join("merged").display(),
+        assert_cmd::cargo::cargo_bin("coordsim").display()
+    );
+    let merge = cluster.try_sbatch(
+        dir,
+        &[
+            "--wait",
+            &format!("--dependency=afterok:{job}"),
+            "--kill-on-invalid-dep=yes",
+            &format!("--export={merge_export}"),
+            root.join("sweeps/slurm/merge.sbatch").to_str().unwrap(),
+        ],
+    );
+    // sbatch --wait returns (it exits 0 for a job cancelled before it ran), and the job
+    // was cancelled for its dependency.
+    assert_ne!(merge.status.code(), Some(124), "the merge still waits");
+    let stdout = String::from_utf8_lossy(&merge.stdout);
+    let id = stdout.trim().rsplit(' ').next().unwrap();
+    let state = Command::new("scontrol")
+        .env("SLURM_CONF", cluster.scratch.join("slurm.conf"))
+        .args(["show", "job", id])
+        .output()
+        .unwrap();
+    let state = String::from_utf8_lossy(&state.stdout);
+    assert!(state.contains("JobState=CANCELLED"), "{state}");
+    assert!(!dir.join("merged").exists());
 }

@@ -14,6 +14,12 @@
 //! the [`Assembler`] merges the tallies and, in an adaptive run, decides for every cell whose
 //! target chunks are all done whether it is finished or needs more; cells wait for nothing
 //! but their own chunks.
+//!
+//! With [`RunOptions::checkpoint_every`], a batch stops starting work items once that long
+//! has passed since the last checkpoint, and the items it did not start go to the next batch:
+//! finished work is handed over for a checkpoint at least that often, plus the time of the
+//! items in flight, however slow the items are. Which items share a batch changes nothing in
+//! the results.
 
 mod assemble;
 pub mod work;
@@ -22,7 +28,7 @@ pub use assemble::{Assembler, Targets, format_targets, parse_targets};
 pub use work::{CHUNK_TRIALS, ItemSet, Layout, Shard, WorkItem};
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use thiserror::Error;
@@ -36,8 +42,9 @@ use crate::tally::Tally;
 /// [`Assembler`] one for each cell started and not finished.
 const BATCH_CELLS: usize = 16;
 
-/// Work items per batch and thread: a batch ends with a barrier, so more is more efficient;
-/// fewer bounds the work an interruption waits for.
+/// Most work items per batch and thread: a batch ends with a barrier, so more is more
+/// efficient; fewer bounds the work an interruption waits for. With
+/// [`RunOptions::checkpoint_every`], a batch also ends when a checkpoint is due.
 const BATCH_ITEMS_PER_THREAD: usize = 64;
 
 /// One cell's finished tally.
@@ -63,8 +70,11 @@ pub struct Batch {
 /// Counters a progress display may read while a run goes on.
 #[derive(Debug, Default)]
 pub struct Progress {
-    /// Trials finished so far.
+    /// Trials finished so far, those reloaded from a checkpoint included.
     pub trials_done: AtomicU64,
+    /// Trials reloaded from a checkpoint when the run resumed: finished by an earlier
+    /// process.
+    pub trials_resumed: AtomicU64,
     /// Cells finished so far.
     pub cells_done: AtomicU64,
     /// The trials the run will have run when complete ([`Assembler::planned_trials`]): an
@@ -79,6 +89,9 @@ pub struct RunOptions {
     pub threads: Option<usize>,
     /// The share of the work items to run.
     pub shard: Shard,
+    /// How often finished work is handed over for a checkpoint (see the module
+    /// documentation); `None`: batches always run whole.
+    pub checkpoint_every: Option<Duration>,
 }
 
 impl Default for RunOptions {
@@ -86,6 +99,7 @@ impl Default for RunOptions {
         Self {
             threads: None,
             shard: Shard::WHOLE,
+            checkpoint_every: None,
         }
     }
 }
@@ -94,12 +108,12 @@ impl Default for RunOptions {
 #[derive(Debug, Error)]
 pub enum EngineError {
     /// The thread pool could not be built.
-    #[error("cannot start {threads} worker threads: {source}")]
+    #[error("cannot start {threads} worker threads: {error}")]
     Pool {
         /// Threads asked for.
         threads: usize,
-        /// Why.
-        source: rayon::ThreadPoolBuildError,
+        /// Why (part of the message, so an error chain says it once).
+        error: rayon::ThreadPoolBuildError,
     },
     /// An adaptive run was asked to run as one of several shards.
     #[error(
@@ -138,8 +152,10 @@ fn merge_batches(mut a: Batch, b: Batch) -> Batch {
 
 /// Runs the work items of `options.shard` that are not in `done` and that `assembler` wants,
 /// in batches (see the module documentation). Each finished batch goes to `assembler`, then to
-/// `on_batch` with the cells it finished and the assembler. Once `stop` is set, items not yet
-/// started are skipped and the last batch holds only the finished ones.
+/// `on_batch` with the cells it finished, the assembler, and whether a checkpoint is due
+/// ([`RunOptions::checkpoint_every`] has passed since the last one; then `on_batch` may be
+/// given an empty batch). Once `stop` is set, items not yet started are skipped and the last
+/// batch holds only the finished ones.
 ///
 /// Returns whether every cell is finished. Stops at the first error of `on_batch`.
 pub fn run<E: From<EngineError>>(
@@ -149,7 +165,7 @@ pub fn run<E: From<EngineError>>(
     assembler: &mut Assembler,
     stop: &AtomicBool,
     progress: &Progress,
-    mut on_batch: impl FnMut(Batch, Vec<CellRun>, &Assembler) -> Result<(), E>,
+    mut on_batch: impl FnMut(Batch, Vec<CellRun>, &Assembler, bool) -> Result<(), E>,
 ) -> Result<bool, E> {
     if assembler.is_adaptive() && options.shard.count > 1 {
         return Err(EngineError::AdaptiveShard(options.shard).into());
@@ -158,9 +174,9 @@ pub fn run<E: From<EngineError>>(
     if let Some(threads) = options.threads {
         builder = builder.num_threads(threads);
     }
-    let pool = builder.build().map_err(|source| EngineError::Pool {
+    let pool = builder.build().map_err(|error| EngineError::Pool {
         threads: options.threads.unwrap_or(0),
-        source,
+        error,
     })?;
     let layout = layout(sweep);
     let cells = layout.shard_cells(options.shard);
@@ -172,6 +188,7 @@ pub fn run<E: From<EngineError>>(
     progress
         .trials_planned
         .store(assembler.planned_trials(), Ordering::Relaxed);
+    let mut last_checkpoint = Instant::now();
     loop {
         if stop.load(Ordering::Relaxed) {
             return Ok(false);
@@ -199,11 +216,15 @@ pub fn run<E: From<EngineError>>(
         if batch.is_empty() {
             return Ok(true);
         }
+        let deadline = options
+            .checkpoint_every
+            .map(|every| last_checkpoint + every);
+        let past_deadline = || deadline.is_some_and(|d| Instant::now() >= d);
         let finished = pool.install(|| {
             batch
                 .par_iter()
                 .fold(Batch::default, |mut partial, item| {
-                    if stop.load(Ordering::Relaxed) {
+                    if stop.load(Ordering::Relaxed) || past_deadline() {
                         return partial;
                     }
                     if partial.tallies.last().is_none_or(|(c, _)| *c != item.cell) {
@@ -219,21 +240,26 @@ pub fn run<E: From<EngineError>>(
                 })
                 .reduce(Batch::default, merge_batches)
         });
-        let complete = finished.items.len() == batch.len() as u64;
+        let due = past_deadline();
+        let mut cells_finished = Vec::new();
         if !finished.items.is_empty() {
             done.extend(&finished.items);
-            let cells_finished = assembler.add_batch(&finished);
+            cells_finished = assembler.add_batch(&finished);
             progress
                 .cells_done
                 .fetch_add(cells_finished.len() as u64, Ordering::Relaxed);
             progress
                 .trials_planned
                 .store(assembler.planned_trials(), Ordering::Relaxed);
-            on_batch(finished, cells_finished, assembler)?;
         }
-        if !complete {
-            return Ok(false);
+        if !finished.items.is_empty() || due {
+            on_batch(finished, cells_finished, assembler, due)?;
         }
+        if due {
+            last_checkpoint = Instant::now();
+        }
+        // An unfinished batch was stopped (the loop returns) or cut short for a checkpoint
+        // (its remaining items go to the next batch).
     }
 }
 
@@ -260,7 +286,7 @@ pub fn run_all(sweep: &Sweep, options: &RunOptions) -> Result<Vec<CellRun>, Engi
         &mut assembler,
         &stop,
         &progress,
-        |_, finished, _| {
+        |_, finished, _, _| {
             cells.extend(finished);
             Ok::<(), EngineError>(())
         },
@@ -340,6 +366,7 @@ mod tests {
             let options = RunOptions {
                 threads: Some(2),
                 shard: Shard::new(index, 3).unwrap(),
+                ..Default::default()
             };
             for cell in run_all(&sweep, &options).unwrap() {
                 let slot = &mut assembled[cell.cell_id as usize];
@@ -432,6 +459,7 @@ mod adaptive_tests {
         let options = RunOptions {
             threads: Some(1),
             shard: Shard::new(0, 2).unwrap(),
+            ..Default::default()
         };
         assert!(matches!(
             run_all(&sweep, &options),

@@ -34,6 +34,20 @@ use crate::sweep::fields::{FieldError, Fields};
 /// Nanoseconds per millisecond.
 pub const NS_PER_MS: f64 = 1e6;
 
+/// The longest delay a model's parameters may name (a constant, a shift, a uniform bound, a
+/// mean, a median or a scale), in milliseconds: one hour, the top of the latency histograms
+/// ([`crate::tally::LATENCY_MAX_NS`]).
+pub const MAX_DELAY_MS: f64 = crate::tally::LATENCY_MAX_NS as f64 / NS_PER_MS;
+
+/// The longest single delay a model draws, in nanoseconds: 2^48 ns, about 78 hours. Longer
+/// draws of heavy-tailed models count as this long, so that a protocol may add up to 2^16
+/// delays without overflowing 64 bits; the histograms end at one hour anyway.
+pub const MAX_DRAW_NS: u64 = 1 << 48;
+
+/// Most bytes an empirical latency file may have: 100 MB, some ten million measurements.
+/// Each value takes about 32 bytes in memory, in every cell that uses the model.
+pub const MAX_EMPIRICAL_BYTES: u64 = 100_000_000;
+
 /// A model parameter out of its domain.
 #[derive(Debug, Clone, PartialEq, Error)]
 #[error("{reason}")]
@@ -57,7 +71,9 @@ impl LatencyError {
     }
 }
 
-/// Checks that `value` of `param` is finite and at least `min` (or above it, if `strict`).
+/// Checks that `value` of `param` is finite and at least `min` (or above it, if `strict`);
+/// a delay in milliseconds (`ms` or a name ending in `_ms`) must also be at most
+/// [`MAX_DELAY_MS`].
 pub(crate) fn check(
     param: &'static str,
     value: f64,
@@ -65,21 +81,56 @@ pub(crate) fn check(
     strict: bool,
 ) -> Result<f64, LatencyError> {
     let ok = value.is_finite() && if strict { value > min } else { value >= min };
-    if ok {
-        Ok(value)
-    } else {
+    if !ok {
         let bound = if strict { ">" } else { ">=" };
-        Err(LatencyError::new(
+        return Err(LatencyError::new(
             param,
             format!("{param} = {value} must be a finite number {bound} {min}"),
-        ))
+        ));
     }
+    let delay = param == "ms" || param.ends_with("_ms");
+    if delay && value > MAX_DELAY_MS {
+        return Err(LatencyError::new(
+            param,
+            format!(
+                "{param} = {} exceeds {MAX_DELAY_MS} (one hour, the longest delay the histograms hold)",
+                // Huge numbers in exponent form, as they were likely written.
+                if value >= 1e15 {
+                    format!("{value:e}")
+                } else {
+                    value.to_string()
+                }
+            ),
+        ));
+    }
+    Ok(value)
 }
 
-/// Rounds a non-negative delay in nanoseconds to an integer, saturating.
+/// Rounds a non-negative delay in nanoseconds to an integer, at most [`MAX_DRAW_NS`].
 #[inline(always)]
 pub(crate) fn to_ns(x: f64) -> u64 {
-    (x + 0.5) as u64
+    ((x + 0.5) as u64).min(MAX_DRAW_NS)
+}
+
+/// Refuses an empirical model's `file` that is not a regular file of at most
+/// [`MAX_EMPIRICAL_BYTES`] (a device such as /dev/zero would be read without end), before it
+/// is read.
+fn check_empirical_file(fields: &Fields<'_>) -> Result<(), FieldError> {
+    let Some(file) = fields.peek("file").and_then(|v| v.as_str()) else {
+        return Ok(()); // the model reports it missing or mistyped
+    };
+    let path = fields.base().join(file);
+    let error = |message: String| FieldError::new(fields.path_of("file"), message);
+    match std::fs::metadata(&path) {
+        Ok(m) if !m.is_file() => Err(error(format!("{} is not a regular file", path.display()))),
+        Ok(m) if m.len() > MAX_EMPIRICAL_BYTES => Err(error(format!(
+            "{} has {} bytes, more than the {MAX_EMPIRICAL_BYTES} an empirical latency file may have",
+            path.display(),
+            m.len()
+        ))),
+        // A missing file is reported by the model, with the others it cannot read.
+        _ => Ok(()),
+    }
 }
 
 /// A delay model: how one sweep-file table becomes a sampler of one-way delays.
@@ -164,6 +215,9 @@ impl Latency {
     pub fn from_fields(mut fields: Fields<'_>) -> Result<Self, FieldError> {
         let kind_field = fields.require("kind")?;
         let kind = kind_field.string()?;
+        if kind == Empirical::KIND {
+            check_empirical_file(&fields)?;
+        }
         let model = Self::build(kind, &mut fields).unwrap_or_else(|| {
             let kinds: Vec<&str> = Self::KINDS.iter().map(|(k, _)| *k).collect();
             Err(kind_field.error(format!(

@@ -292,7 +292,10 @@ mod tests {
         crate::stats::assert_rate(counts[2], 400_000, 0.04);
         let n = rests.len() as u64;
         for q in [1e-3, 0.1, 0.5, 0.77, 0.999] {
-            let below = rests.iter().filter(|&&r| (r as f64) < q * 2f64.powi(64)).count();
+            let below = rests
+                .iter()
+                .filter(|&&r| (r as f64) < q * 2f64.powi(64))
+                .count();
             crate::stats::assert_rate(below as u64, n, q);
         }
     }

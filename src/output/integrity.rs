@@ -6,6 +6,8 @@
 //! record separator `0x1e`.
 //! It depends on the values only, not on how Parquet encoded them.
 
+use std::collections::BTreeMap;
+
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Float64Type, Int32Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, RecordBatch};
@@ -60,6 +62,30 @@ impl Checksum {
     /// The checksum so far, as written in metadata.
     pub fn hex(&self) -> String {
         format!("{:08x}", self.hasher.clone().finalize())
+    }
+
+    /// Checks the rows seen against the row count and checksum recorded in `metadata`: the
+    /// reason on one line if they differ or are missing.
+    pub fn check(&self, metadata: &BTreeMap<String, String>) -> Result<(), String> {
+        let rows = metadata
+            .get(ROWS)
+            .ok_or("no row count (coordsim.rows) in its metadata")?;
+        if rows != &self.rows.to_string() {
+            return Err(format!(
+                "{} rows, but its metadata says {rows}: the file was altered",
+                self.rows
+            ));
+        }
+        let sum = metadata
+            .get(CHECKSUM)
+            .ok_or("no checksum (coordsim.checksum) in its metadata")?;
+        if sum != &self.hex() {
+            return Err(format!(
+                "checksum {} does not match {sum} in its metadata: the file was altered",
+                self.hex()
+            ));
+        }
+        Ok(())
     }
 }
 

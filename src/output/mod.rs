@@ -14,7 +14,7 @@ pub mod tallies;
 
 pub use histograms::Histograms;
 pub use summary::SummaryFile;
-pub use sweep_copy::SweepCopy;
+pub use sweep_copy::{SweepCopy, sweep_copy_text};
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -32,15 +32,24 @@ use crate::tally::Tally;
 #[derive(Debug, Error)]
 pub enum OutputError {
     /// The output directory exists already; runs never overwrite.
-    #[error("output directory {0} already exists (choose another --out, or remove it)")]
+    #[error("--out {}: already exists; choose a new directory", .0.display())]
     Exists(PathBuf),
-    /// An I/O error on a path.
-    #[error("{path}: {source}")]
+    /// A folder on the way to the output directory is a file.
+    #[error("{}: is a file, not a directory: cannot create {} in it", file.display(), path.display())]
+    NotADirectory {
+        /// The file.
+        file: PathBuf,
+        /// The directory to be created.
+        path: PathBuf,
+    },
+    /// An I/O error on a path. The error is part of the message, not a cause of it, so that
+    /// an error chain says it once.
+    #[error("{}: {}", path.display(), describe(error))]
     Io {
         /// The file or directory.
         path: PathBuf,
         /// What went wrong.
-        source: io::Error,
+        error: io::Error,
     },
     /// The Parquet or Arrow writer failed.
     #[error("{path}: {message}")]
@@ -54,10 +63,38 @@ pub enum OutputError {
 
 impl OutputError {
     pub(crate) fn io(path: &Path) -> impl FnOnce(io::Error) -> Self + '_ {
-        move |source| Self::Io {
+        move |error| Self::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         }
+    }
+}
+
+/// A Parquet writer's or reader's error about `path`: an I/O error as such (said once, as
+/// [`OutputError::Io`]), anything else as a format error.
+pub(crate) fn parquet_error(path: &Path, error: parquet::errors::ParquetError) -> OutputError {
+    use parquet::errors::ParquetError;
+    match error {
+        ParquetError::External(inner) => match inner.downcast::<io::Error>() {
+            Ok(io) => OutputError::io(path)(*io),
+            Err(inner) => OutputError::Format {
+                path: path.to_path_buf(),
+                message: inner.to_string(),
+            },
+        },
+        other => OutputError::Format {
+            path: path.to_path_buf(),
+            message: other.to_string(),
+        },
+    }
+}
+
+/// An I/O error in words, without the `(os error N)` that its display appends.
+pub fn describe(error: &io::Error) -> String {
+    let text = error.to_string();
+    match (error.raw_os_error(), text.rfind(" (os error ")) {
+        (Some(_), Some(at)) => text[..at].to_string(),
+        _ => text,
     }
 }
 
@@ -211,27 +248,66 @@ pub fn exporters() -> Vec<Box<dyn Export>> {
 }
 
 /// An output directory of a run. One this run created is removed again if the run fails
-/// before [`RunDir::keep`] is called, unless it holds checkpointed work.
+/// before [`RunDir::keep`] is called, unless it holds checkpointed work; so are the parent
+/// folders it created for it.
 #[derive(Debug)]
 pub struct RunDir {
     path: PathBuf,
     keep: bool,
+    /// Whether this run created `path`.
+    made: bool,
+    /// The parents of `path` this run created, outermost first.
+    parents: Vec<PathBuf>,
 }
 
 impl RunDir {
-    /// Creates `path`, which must not exist (its parents are created as needed).
+    /// Creates `path`, which must not exist, and the parents it lacks.
     pub fn create(path: &Path) -> Result<Self, OutputError> {
         if path.exists() {
             return Err(OutputError::Exists(path.to_path_buf()));
         }
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            fs::create_dir_all(parent).map_err(OutputError::io(parent))?;
+        // The missing parents, innermost first, up to the first that exists.
+        let mut missing = Vec::new();
+        let mut ancestor = path.parent();
+        while let Some(a) = ancestor.filter(|p| !p.as_os_str().is_empty()) {
+            match fs::metadata(a) {
+                Ok(m) if m.is_dir() => break,
+                Ok(_) => {
+                    return Err(OutputError::NotADirectory {
+                        file: a.to_path_buf(),
+                        path: path.to_path_buf(),
+                    });
+                }
+                // Missing, or below a file (which a further step up finds).
+                Err(e)
+                    if e.kind() == io::ErrorKind::NotFound
+                        || e.kind() == io::ErrorKind::NotADirectory =>
+                {
+                    missing.push(a.to_path_buf());
+                    ancestor = a.parent();
+                }
+                Err(e) => return Err(OutputError::io(a)(e)),
+            }
+        }
+        let mut dir = Self {
+            path: path.to_path_buf(),
+            keep: false,
+            made: false,
+            parents: Vec::new(),
+        };
+        // On an error, dropping `dir` removes the parents created so far.
+        for parent in missing.into_iter().rev() {
+            match fs::create_dir(&parent) {
+                Ok(()) => dir.parents.push(parent),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && parent.is_dir() => {}
+                Err(e) => return Err(OutputError::io(&parent)(e)),
+            }
         }
         match fs::create_dir(path) {
-            Ok(()) => Ok(Self {
-                path: path.to_path_buf(),
-                keep: false,
-            }),
+            Ok(()) => {
+                dir.made = true;
+                Ok(dir)
+            }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 Err(OutputError::Exists(path.to_path_buf()))
             }
@@ -256,6 +332,8 @@ impl RunDir {
         Self {
             path: path.to_path_buf(),
             keep: true,
+            made: false,
+            parents: Vec::new(),
         }
     }
 
@@ -306,15 +384,24 @@ impl Drop for RunDir {
         if self.keep || self.path.as_os_str().is_empty() {
             return;
         }
-        let checkpointed = fs::read_dir(self.path.join(crate::run::CHECKPOINTS))
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .any(|e| e.file_name().to_string_lossy().ends_with(".parquet"))
-            })
-            .unwrap_or(false);
-        if !checkpointed {
+        if self.made {
+            let checkpointed = fs::read_dir(self.path.join(crate::run::CHECKPOINTS))
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .any(|e| e.file_name().to_string_lossy().ends_with(".parquet"))
+                })
+                .unwrap_or(false);
+            if checkpointed {
+                return;
+            }
             let _ = fs::remove_dir_all(&self.path);
+        }
+        // The parents this run created, innermost first, as long as they are empty.
+        for parent in self.parents.iter().rev() {
+            if fs::remove_dir(parent).is_err() {
+                break;
+            }
         }
     }
 }
@@ -379,9 +466,9 @@ fn write_parquet(
         .set_compression(Compression::ZSTD(level))
         .set_key_value_metadata(Some(metadata))
         .build();
-    let mut writer =
-        ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(|e| fail(&e))?;
-    writer.write(batch).map_err(|e| fail(&e))?;
-    writer.close().map_err(|e| fail(&e))?;
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props))
+        .map_err(|e| parquet_error(path, e))?;
+    writer.write(batch).map_err(|e| parquet_error(path, e))?;
+    writer.close().map_err(|e| parquet_error(path, e))?;
     Ok(())
 }

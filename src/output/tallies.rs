@@ -21,7 +21,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
-use super::OutputError;
+use super::{OutputError, parquet_error};
 use crate::protocols::MAX_EXTRAS;
 use crate::tally::Tally;
 
@@ -123,7 +123,8 @@ impl TallyWriter {
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
             .build();
-        let writer = ArrowWriter::try_new(file, schema(), Some(props)).map_err(|e| fail(&e))?;
+        let writer = ArrowWriter::try_new(file, schema(), Some(props))
+            .map_err(|e| parquet_error(path, e))?;
         Ok(Self {
             path: path.to_path_buf(),
             tmp,
@@ -141,18 +142,21 @@ impl TallyWriter {
         let batch = batch(rows).map_err(|e| fail(&e))?;
         self.checksum.update(&batch).map_err(|e| fail(&e))?;
         let writer = self.writer.as_mut().expect("not finished");
-        writer.write(&batch).map_err(|e| fail(&e))
+        writer
+            .write(&batch)
+            .map_err(|e| parquet_error(&self.path, e))
     }
 
     /// Adds `metadata`, closes and syncs the file and renames it into place.
     pub fn finish(mut self, metadata: Vec<(String, String)>) -> Result<(), OutputError> {
-        let fail = format_error(&self.path);
         let mut writer = self.writer.take().expect("not finished");
         for (k, v) in metadata.into_iter().chain(self.checksum.metadata()) {
             writer.append_key_value_metadata(KeyValue::new(k, v));
         }
         // Writes the footer, then hands back the file.
-        let file = writer.into_inner().map_err(|e| fail(&e))?;
+        let file = writer
+            .into_inner()
+            .map_err(|e| parquet_error(&self.path, e))?;
         file.sync_all().map_err(OutputError::io(&self.tmp))?;
         fs::rename(&self.tmp, &self.path).map_err(OutputError::io(&self.path))
     }
@@ -199,13 +203,17 @@ fn metadata_of(builder: &ParquetRecordBatchReaderBuilder<File>) -> BTreeMap<Stri
 }
 
 /// Reads a tally file row by row: only one batch of serialized rows and one tally are in
-/// memory at a time.
+/// memory at a time. The rows are checked against the row count and checksum in the file's
+/// metadata as they are read: after the last row, a file that does not match yields an error
+/// (so a reader must be read to its end before its rows are trusted).
 pub struct TallyReader {
     path: PathBuf,
     batches: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
     batch: Option<RecordBatch>,
     row: usize,
     deserializer: Deserializer,
+    checksum: super::integrity::Checksum,
+    checked: bool,
     /// The file's key-value metadata.
     pub metadata: BTreeMap<String, String>,
 }
@@ -224,6 +232,8 @@ impl TallyReader {
             batch: None,
             row: 0,
             deserializer: Deserializer::new(),
+            checksum: Default::default(),
+            checked: false,
             metadata,
         })
     }
@@ -298,12 +308,25 @@ impl Iterator for TallyReader {
 
     fn next(&mut self) -> Option<Self::Item> {
         while self.batch.as_ref().is_none_or(|b| self.row >= b.num_rows()) {
-            match self.batches.next()? {
-                Ok(batch) => {
+            match self.batches.next() {
+                Some(Ok(batch)) => {
+                    if let Err(e) = self.checksum.update(&batch) {
+                        return Some(Err(format_error(&self.path)(&e)));
+                    }
                     self.batch = Some(batch);
                     self.row = 0;
                 }
-                Err(e) => return Some(Err(format_error(&self.path)(&e))),
+                Some(Err(e)) => return Some(Err(format_error(&self.path)(&e))),
+                None if self.checked => return None,
+                None => {
+                    self.checked = true;
+                    self.batch = None;
+                    return self
+                        .checksum
+                        .check(&self.metadata)
+                        .err()
+                        .map(|e| Err(format_error(&self.path)(&e)));
+                }
             }
         }
         let row = self.row();
@@ -315,12 +338,12 @@ impl Iterator for TallyReader {
 /// Rows of a tally file, and its key-value metadata.
 pub type TallyFile = (Vec<(u32, Tally)>, BTreeMap<String, String>);
 
-/// The tallies and metadata of the tally file at `path`.
+/// The tallies and metadata of the tally file at `path`, checked against the row count and
+/// checksum in its metadata.
 pub fn read_tallies(path: &Path) -> Result<TallyFile, OutputError> {
     let mut reader = TallyReader::open(path)?;
-    let metadata = std::mem::take(&mut reader.metadata);
-    let rows = reader.collect::<Result<Vec<_>, _>>()?;
-    Ok((rows, metadata))
+    let rows = reader.by_ref().collect::<Result<Vec<_>, _>>()?;
+    Ok((rows, reader.metadata))
 }
 
 #[cfg(test)]

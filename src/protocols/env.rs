@@ -221,10 +221,12 @@ impl Net<'_> {
         }
     }
 
-    /// A request from `a` to `b` and its reply: two independent one-way delays.
+    /// A request from `a` to `b` and its reply: two independent one-way delays (their sum
+    /// saturating, should a heavy tail draw near 2^64 ns).
     #[inline(always)]
     pub fn round_trip_ns(&self, rng: &mut SimRng, a: u32, b: u32) -> u64 {
-        self.delay_ns(rng, a, b) + self.delay_ns(rng, b, a)
+        self.delay_ns(rng, a, b)
+            .saturating_add(self.delay_ns(rng, b, a))
     }
 
     /// A request from `from` to `to` retransmitted every `timeout_ns` until an
@@ -272,7 +274,7 @@ impl Net<'_> {
             if self.env.loss.happens(rng) {
                 continue;
             }
-            first_ack = first_ack.min(start + self.round_trip_ns(rng, from, to));
+            first_ack = first_ack.min(start.saturating_add(self.round_trip_ns(rng, from, to)));
         }
         let deadline = u64::from(max_attempts).saturating_mul(timeout_ns);
         Exchange {
@@ -337,6 +339,40 @@ mod tests {
         assert!(!net.partitioned() && net.up(&mut rng, 3));
         assert_eq!(before, rng, "nothing is drawn when nothing can fail");
         assert!(quiet.is_iid() && !env.is_iid());
+    }
+
+    #[test]
+    fn heavy_tails_saturate_instead_of_overflowing() {
+        // P(X > x) = (1 ms / x)^0.2: one draw in 10^4 is beyond 10^20 ms, far past 2^64 ns.
+        // Quorum over one replica, each node simulated: the latency is one round trip, two
+        // such draws added.
+        let pareto = "kind = \"pareto\"\nscale_ms = 1\nshape = 0.2";
+        let trials = 200_000;
+        let tally = crate::protocols::tests::run(
+            "quorum",
+            "nodes = 1\nsampling = \"per-node\"",
+            pareto,
+            trials,
+        );
+        assert_eq!(tally.trials(), trials);
+        assert_eq!(tally.successes, trials);
+        // Some round trips hit the ceiling of two longest draws.
+        let ceiling = 2 * crate::latency::MAX_DRAW_NS;
+        assert_eq!(tally.latency_max_ns, ceiling);
+        // Every protocol, in every environment, with the same tail: no overflow anywhere.
+        for p in super::super::REGISTRY {
+            let grid = "nodes = [1, 4]\ncrash = 0.1\nloss = 0.1\nregions = [1, 2]\n\
+                        cross_latency = \"l\"";
+            let text = format!(
+                "name = \"tails\"\nseed = 3\ntrials = 3000\n[grid]\nprotocol = \"{}\"\n\
+                 latency = \"l\"\n{grid}\n[latency.l]\n{pareto}\n",
+                p.name
+            );
+            let sweep = crate::sweep::Sweep::parse(&text, "tails.toml").unwrap();
+            let cells =
+                crate::engine::run_all(&sweep, &crate::engine::RunOptions::default()).unwrap();
+            assert!(cells.iter().all(|c| c.tally.trials() == 3000), "{}", p.name);
+        }
     }
 
     #[test]

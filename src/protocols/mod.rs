@@ -3,29 +3,13 @@
 //! A protocol file holds the model (a struct implementing [`Protocol`], whose documentation
 //! states what one trial is, what success means and which messages count) and a
 //! [`ProtocolInfo`] named `SPEC` that lists its parameters and builds it from a grid cell.
-//! Adding a protocol is one new file and one line in [`REGISTRY`].
+//! Adding a protocol is one new file and one line in the `registry!` list of this file, which
+//! declares its module and its place in [`REGISTRY`].
 
-mod ack;
-mod batched;
-mod chatty;
 pub mod direct;
 mod election;
 mod env;
-mod exactly_once;
-mod fire_and_forget;
-mod full_mesh;
-mod gossip;
-mod leader;
 pub mod param;
-mod paxos;
-mod pbft;
-mod quorum;
-mod quorum_rw;
-mod raft;
-mod sequencer;
-mod three_phase_commit;
-mod tree;
-mod two_phase_commit;
 
 pub use ack::Ack;
 pub use batched::Batched;
@@ -55,26 +39,37 @@ use crate::rng::SimRng;
 use crate::sweep::Cell;
 use crate::tally::Tally;
 
-/// Every protocol, in the order `coordsim protocols` lists them.
-pub const REGISTRY: &[&ProtocolInfo] = &[
-    &fire_and_forget::SPEC,
-    &ack::SPEC,
-    &exactly_once::SPEC,
-    &quorum::SPEC,
-    &quorum_rw::SPEC,
-    &leader::SPEC,
-    &two_phase_commit::SPEC,
-    &three_phase_commit::SPEC,
-    &raft::SPEC,
-    &paxos::SPEC,
-    &pbft::SPEC,
-    &tree::SPEC,
-    &full_mesh::SPEC,
-    &gossip::SPEC,
-    &sequencer::SPEC,
-    &chatty::SPEC,
-    &batched::SPEC,
-];
+/// Declares each protocol's module (a file in this folder holding its model and a
+/// [`ProtocolInfo`] named `SPEC`) and lists it in [`REGISTRY`], in the given order: adding a
+/// protocol is its file plus one line here.
+macro_rules! registry {
+    ($($module:ident),* $(,)?) => {
+        $(mod $module;)*
+
+        /// Every protocol, in the order `coordsim protocols` lists them.
+        pub const REGISTRY: &[&ProtocolInfo] = &[$(&$module::SPEC),*];
+    };
+}
+
+registry!(
+    fire_and_forget,
+    ack,
+    exactly_once,
+    quorum,
+    quorum_rw,
+    leader,
+    two_phase_commit,
+    three_phase_commit,
+    raft,
+    paxos,
+    pbft,
+    tree,
+    full_mesh,
+    gossip,
+    sequencer,
+    chatty,
+    batched,
+);
 
 /// The `k`-th smallest of `values` (`1 <= k <= values.len()`), reordering them: an insertion
 /// sort for the few replies of small clusters, quickselect beyond.

@@ -110,6 +110,12 @@ impl<'a> Fields<'a> {
             .ok_or_else(|| FieldError::new(path, "missing (required)"))
     }
 
+    /// The value of `key`, if present, without taking it.
+    pub fn peek(&self, key: &str) -> Option<&'a toml::Value> {
+        let table: &'a Table = self.table;
+        table.get(key)
+    }
+
     /// Keys present in the table that have not been taken yet, in file order.
     pub fn untaken(&self) -> impl Iterator<Item = (&'a str, &'a Value)> + '_ {
         self.table

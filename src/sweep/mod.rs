@@ -52,11 +52,50 @@ pub const DEFAULT_SWEEP: &str = include_str!("../../sweeps/default.toml");
 /// How the default sweep is named in messages and metadata.
 pub const DEFAULT_ORIGIN: &str = "sweeps/default.toml (embedded)";
 
+/// The largest seed: a sweep file's integers are signed 64-bit, so `--seed` takes no more
+/// than a file can hold, and a run's `sweep.toml` can always record its seed.
+pub const MAX_SEED: u64 = i64::MAX as u64;
+
 /// Most trials a cell may ask for.
 pub const MAX_TRIALS: u64 = 1_000_000_000_000;
 
 /// Most nodes a cell may have.
 pub const MAX_NODES: u64 = 1_000_000_000;
+
+/// Most nodes a cell may have unless the run is forced with `--yes`. A trial's work and
+/// memory grow with N: a model that simulates every node holds a reply or a state per node
+/// and thread (8 bytes a node for quorum's replies), one that samples directly tables of N
+/// probabilities; at a billion nodes either takes gigabytes, and the process is killed
+/// before it can clean up.
+pub const MAX_NODES_UNFORCED: u32 = 1_000_000;
+
+/// Most bytes a sweep file may have.
+pub const MAX_SWEEP_BYTES: u64 = 16 << 20;
+
+/// What a sweep may ask for without `--yes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most cells.
+    pub cells: u128,
+    /// Most nodes of a cell ([`MAX_NODES_UNFORCED`]).
+    pub nodes: u32,
+}
+
+impl Limits {
+    /// No limits beyond those of the format.
+    pub const NONE: Limits = Limits {
+        cells: u128::MAX,
+        nodes: u32::MAX,
+    };
+
+    /// At most `cells` cells, and [`MAX_NODES_UNFORCED`] nodes per cell.
+    pub fn cells(cells: u128) -> Self {
+        Self {
+            cells,
+            nodes: MAX_NODES_UNFORCED,
+        }
+    }
+}
 
 /// Most regions a cell may have.
 pub const MAX_REGIONS: u32 = 1_000;
@@ -142,18 +181,35 @@ impl std::fmt::Debug for Sweep {
 impl Sweep {
     /// Reads and validates the sweep file at `path`.
     pub fn load(path: &Path) -> Result<Self, SweepError> {
-        Self::load_limited(path, u128::MAX)
+        Self::load_limited(path, Limits::NONE)
     }
 
-    /// Like [`Sweep::load`], refusing a grid of more than `max_cells` cells before building it.
-    pub fn load_limited(path: &Path, max_cells: u128) -> Result<Self, SweepError> {
+    /// Like [`Sweep::load`], refusing what exceeds `limits` ([`Sweep::parse_limited`]).
+    pub fn load_limited(path: &Path, limits: Limits) -> Result<Self, SweepError> {
+        use std::io::Read;
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| SweepError {
+        let error = |message: String| SweepError {
             file: file.clone(),
             location: String::new(),
-            message: format!("cannot read: {e}"),
+            message,
+        };
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_SWEEP_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(|e| error(format!("cannot read: {}", crate::output::describe(&e))))?;
+        if bytes.len() as u64 > MAX_SWEEP_BYTES {
+            return Err(error(format!(
+                "more than {} MiB: not a sweep file",
+                MAX_SWEEP_BYTES >> 20
+            )));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            error(format!(
+                "not UTF-8 text (byte {})",
+                e.utf8_error().valid_up_to()
+            ))
         })?;
-        Self::parse_limited(&text, &file, max_cells)
+        Self::parse_limited(&text, &file, limits)
     }
 
     /// The embedded default sweep.
@@ -163,11 +219,13 @@ impl Sweep {
 
     /// Validates sweep `text`; errors name `file`.
     pub fn parse(text: &str, file: &str) -> Result<Self, SweepError> {
-        Self::parse_limited(text, file, u128::MAX)
+        Self::parse_limited(text, file, Limits::NONE)
     }
 
-    /// Like [`Sweep::parse`], refusing a grid of more than `max_cells` cells before building it.
-    pub fn parse_limited(text: &str, file: &str, max_cells: u128) -> Result<Self, SweepError> {
+    /// Like [`Sweep::parse`], refusing a grid of more than `limits.cells` cells, or a cell of
+    /// more than `limits.nodes` nodes, before building any.
+    pub fn parse_limited(text: &str, file: &str, limits: Limits) -> Result<Self, SweepError> {
+        let max_cells = limits.cells;
         let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
             let location = e
                 .span()
@@ -204,6 +262,16 @@ impl Sweep {
             });
         }
         let cells = parsed.axes.expand();
+        if let Some(cell) = cells.iter().find(|c| c.nodes > limits.nodes) {
+            let error = ModelError::new(
+                "nodes",
+                format!(
+                    "{} nodes exceed the limit of {} per cell (a trial's work and memory grow with N; pass --yes to run it)",
+                    cell.nodes, limits.nodes
+                ),
+            );
+            return Err(SweepError::field(file, parsed.blame(cell, error)));
+        }
         let mut models = Vec::with_capacity(cells.len());
         for cell in &cells {
             let model = (cell.protocol.build)(cell)
@@ -281,7 +349,7 @@ impl Parsed {
         let mut top = Fields::with_base("", table, base);
         let name = top.require("name")?;
         let name = name_of(&name)?;
-        let seed = top.require("seed")?.integer(0, i64::MAX as u64)?;
+        let seed = top.require("seed")?.integer(0, MAX_SEED)?;
         let trials = top.require("trials")?.integer(1, MAX_TRIALS)?;
         let target = |top: &mut Fields<'_>, key, check: fn(f64) -> Result<f64, String>| {
             top.take(key)

@@ -63,3 +63,84 @@ pub fn without(batch: &RecordBatch, columns: &[&str]) -> RecordBatch {
         .collect();
     batch.project(&keep).unwrap()
 }
+
+/// Rewrites the Parquet file `path` with `batch` and `metadata`. With `reseal`, the row count
+/// and checksum in the metadata are recomputed for the new rows (an altered file that still
+/// matches its checksum); without, they are kept as they were (a tampered file).
+pub fn rewrite(path: &Path, batch: &RecordBatch, metadata: &[(String, String)], reseal: bool) {
+    rewrite_batches(path, std::slice::from_ref(batch), metadata, reseal);
+}
+
+/// [`rewrite`] with the rows of several batches, in order.
+pub fn rewrite_batches(
+    path: &Path,
+    batches: &[RecordBatch],
+    metadata: &[(String, String)],
+    reseal: bool,
+) {
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::metadata::KeyValue;
+    use parquet::file::properties::WriterProperties;
+    let sealed = |k: &str| k == "coordsim.rows" || k == "coordsim.checksum";
+    let mut kv: Vec<KeyValue> = metadata
+        .iter()
+        .filter(|(k, _)| !reseal || !sealed(k))
+        .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+        .collect();
+    if reseal {
+        let mut checksum = coordsim::output::integrity::Checksum::default();
+        for batch in batches {
+            checksum.update(batch).unwrap();
+        }
+        kv.extend(
+            checksum
+                .metadata()
+                .into_iter()
+                .map(|(k, v)| KeyValue::new(k, v)),
+        );
+    }
+    let props = WriterProperties::builder()
+        .set_key_value_metadata(Some(kv))
+        .build();
+    let file = File::create(path).unwrap();
+    let mut writer = ArrowWriter::try_new(file, batches[0].schema(), Some(props)).unwrap();
+    for batch in batches {
+        writer.write(batch).unwrap();
+    }
+    writer.close().unwrap();
+}
+
+/// `batch` with the UInt64 column `name` replaced by `f` of its values.
+pub fn map_u64(batch: &RecordBatch, name: &str, f: impl Fn(usize, u64) -> u64) -> RecordBatch {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::UInt64Type;
+    let i = batch.schema().index_of(name).unwrap();
+    let values: arrow_array::UInt64Array = batch
+        .column(i)
+        .as_primitive::<UInt64Type>()
+        .values()
+        .iter()
+        .enumerate()
+        .map(|(row, &v)| f(row, v))
+        .collect();
+    let mut columns = batch.columns().to_vec();
+    columns[i] = std::sync::Arc::new(values);
+    RecordBatch::try_new(batch.schema(), columns).unwrap()
+}
+
+/// The stderr of `output`, checked to hold one `error: ` line (after any banner), returned
+/// without its prefix.
+pub fn error_line(output: &std::process::Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "one error line: {stderr}");
+    assert_eq!(
+        stderr.lines().last(),
+        Some(errors[0]),
+        "the error comes last: {stderr}"
+    );
+    errors[0].trim_start_matches("error: ").to_string()
+}

@@ -25,6 +25,8 @@ stop)
   stop
   ;;
 start)
+  # Whatever fails from here on, stop the daemons already started.
+  trap 'status=$?; echo "the Slurm cluster did not start; logs in $scratch" >&2; stop; exit $status' ERR
   if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v munged >/dev/null; then
     echo "installing Slurm and MUNGE from Debian's packages" >&2
     export DEBIAN_FRONTEND=noninteractive
@@ -53,6 +55,7 @@ SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2
+SchedulerParameters=kill_invalid_depend
 NodeName=$host CPUs=$(nproc) State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
@@ -65,9 +68,10 @@ CONF
   slurmctld -i
   slurmd
   for _ in $(seq 300); do
-    if sinfo -h -o %T 2>/dev/null | grep -q idle; then exit 0; fi
+    if sinfo -h -o %T 2>/dev/null | grep -q idle; then trap - ERR; exit 0; fi
     sleep 0.1
   done
+  trap - ERR
   echo "the Slurm node did not become idle; logs in $scratch" >&2
   stop
   exit 1
