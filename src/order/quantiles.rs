@@ -1,7 +1,7 @@
 //! Quantile functions accurate in both tails: closed forms, or knots solved numerically once
 //! and interpolated.
 
-use crate::latency::{Law, Mix};
+use crate::latency::{Law, MAX_DRAW_NS, Mix};
 
 /// A probability in one tail: `P(X <= x) = p` (lower) or `P(X > x) = p` (upper). Naming the
 /// tail keeps tiny upper-tail probabilities exact, where `1 - p` would round to 1.
@@ -206,7 +206,14 @@ fn knot_probabilities() -> Vec<f64> {
     ps
 }
 
-/// Solves the knots of one tail, from the median outward, each from the previous one.
+/// Upper-tail knots stop being solved beyond this delay: twice the longest one-way draw
+/// ([`MAX_DRAW_NS`]), so at least any round trip. Far in a heavy tail (Pareto of shape 1/2
+/// reaches 2^130 ms at p = 2^-65) each solve would cost integrals over ever wider intervals
+/// for values that are capped anyway.
+pub(crate) const CEILING_NS: f64 = 2.0 * MAX_DRAW_NS as f64;
+
+/// Solves the knots of one tail, from the median outward, each from the previous one; deeper
+/// upper knots beyond [`CEILING_NS`] repeat the last one solved.
 fn side(tails: &dyn Tails, upper: bool) -> Vec<(f64, f64, f64)> {
     let lo = tails.lower_bound();
     let ps = knot_probabilities();
@@ -225,8 +232,14 @@ fn side(tails: &dyn Tails, upper: bool) -> Vec<(f64, f64, f64)> {
         (sign * (tail.ln() - target), pdf * y.exp() / tail)
     };
     let mut previous: Option<(f64, f64, f64)> = None;
+    let ceiling = (CEILING_NS - lo).max(f64::MIN_POSITIVE).ln();
     for (slot, &p) in out.iter_mut().zip(&ps).rev() {
         let target = p.ln();
+        if let Some((_, y0, _)) = previous.filter(|&(_, y0, _)| upper && y0 >= ceiling) {
+            // Beyond the longest delay a trial records: flat, unsolved.
+            *slot = (target, y0, 0.0);
+            continue;
+        }
         // Predict from the previous knot's tangent, then polish by Newton's method.
         let start = match previous {
             Some((s0, y0, d0)) => y0 + d0 * (target - s0),
@@ -307,6 +320,12 @@ mod tests {
                 let p = 0.5 * (-(e as f64) / 10.0).exp2();
                 let tail = Tail { upper, p };
                 let exact = law.closed_quantile(p, upper).unwrap();
+                if upper && exact > CEILING_NS {
+                    // Unsolved beyond the ceiling: at least the ceiling, at most the truth.
+                    let x = knots.at(tail);
+                    assert!((CEILING_NS..=exact).contains(&x), "{p}: {x} vs {exact}");
+                    continue;
+                }
                 let error = (knots.at(tail) - exact).abs() / exact.max(1.0);
                 worst = worst.max(error);
             }

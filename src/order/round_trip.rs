@@ -173,7 +173,7 @@ impl Tails for RoundTrip {
 mod tests {
     use super::*;
     use crate::latency::tests::parse;
-    use crate::order::quantiles::Tail;
+    use crate::order::quantiles::{CEILING_NS, Tail};
 
     fn law(text: &str) -> Mix {
         parse(text).unwrap().law().unwrap()
@@ -248,6 +248,11 @@ mod tests {
                 for upper in [false, true] {
                     let x = q.at(Tail { upper, p });
                     let seen = if upper { rtt.sf(x) } else { rtt.cdf(x) };
+                    if upper && x >= CEILING_NS {
+                        // Unsolved beyond the ceiling: the quantile there is at least x.
+                        assert!(seen >= p, "{text}: {p}: {seen} at {x}");
+                        continue;
+                    }
                     // The quadrature holds about 1e-6 relative far out in a heavy tail.
                     let tolerance = if p < 1e-12 { 5e-6 } else { 1e-6 };
                     assert!(
