@@ -327,7 +327,7 @@ fn an_interrupted_shard_resumes_and_merges_to_the_whole_run() {
 #[test]
 fn slow_work_items_are_checkpointed_every_interval() {
     // One cell whose work items take about half a second each (quorum over 2000 replicas,
-    // simulated one by one): a batch of 64 items per thread would take half a minute; with a
+    // simulated one by one): a whole batch would take minutes; with a
     // checkpoint due every second, the batch is cut short and the checkpoints come a second
     // or so apart.
     let tmp = tempfile::tempdir().unwrap();
