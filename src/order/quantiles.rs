@@ -147,13 +147,18 @@ pub struct Knots {
 }
 
 impl Knots {
-    /// Solves the knots of `tails`. Deliberately on the calling thread: a worker that waited
-    /// on the pool here could pick up another chunk of the same cell, whose tables are the
-    /// ones being built.
-    pub fn solve(tails: &dyn Tails) -> Self {
+    /// Solves the knots of `tails`: the lower tail on the calling thread, the upper one on a
+    /// thread of its own, never on the rayon pool (a worker that waited on the pool here
+    /// could pick up another chunk of the same cell, whose tables are the ones being built).
+    pub fn solve(tails: &(dyn Tails + Sync)) -> Self {
+        let [lower, upper] = std::thread::scope(|scope| {
+            let upper = scope.spawn(|| side(tails, true));
+            let lower = side(tails, false);
+            [lower, upper.join().expect("solving knots does not panic")]
+        });
         Self {
             lower_bound: tails.lower_bound(),
-            sides: [side(tails, false), side(tails, true)],
+            sides: [lower, upper],
         }
     }
 
