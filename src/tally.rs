@@ -79,7 +79,7 @@ mod layout {
 
     /// The bucket index of `value`.
     #[inline(always)]
-    pub fn index(value: u64) -> usize {
+    pub const fn index(value: u64) -> usize {
         let bucket = ZERO_BASE - (value | 2047).leading_zeros();
         let sub = value >> bucket;
         (((bucket + 1) << HALF_MAGNITUDE) as u64 + sub - 1024) as usize
@@ -101,24 +101,36 @@ mod layout {
 /// thread, kept between chunks and cleared where used: an array increment per trial instead
 /// of a histogram record.
 struct Pending {
-    counts: Vec<u64>,
-    /// Bucket index used for values beyond the histogram (as `saturating_record` clamps).
-    clamp: usize,
+    /// One per count of the latency histogram.
+    counts: Box<[u64; LATENCY_COUNTS]>,
     low: usize,
     high: usize,
 }
 
 impl Pending {
     fn new() -> Self {
-        let counts = histogram(LATENCY_MAX_NS).distinct_values();
+        debug_assert_eq!(histogram(LATENCY_MAX_NS).distinct_values(), LATENCY_COUNTS);
         Self {
-            counts: vec![0; counts],
-            clamp: layout::index(LATENCY_MAX_NS),
+            counts: Box::new([0; LATENCY_COUNTS]),
             low: usize::MAX,
             high: 0,
         }
     }
 }
+
+/// How many counts the latency histogram has: HdrHistogram's count array holds one more
+/// bucket than [`LATENCY_MAX_NS`] needs, 1024 counts each.
+const LATENCY_COUNTS: usize = {
+    let (mut untrackable, mut buckets) = (2048u64, 1);
+    while untrackable <= LATENCY_MAX_NS {
+        untrackable <<= 1;
+        buckets += 1;
+    }
+    (buckets + 1) * 1024
+};
+
+/// Where `saturating_record` counts a value beyond the count array: at [`LATENCY_MAX_NS`].
+const CLAMP: usize = layout::index(LATENCY_MAX_NS);
 
 thread_local! {
     static PENDING: std::cell::RefCell<Pending> = std::cell::RefCell::new(Pending::new());
@@ -158,10 +170,9 @@ impl Recorder<'_> {
                 self.latency_sum_ns += u128::from(outcome.latency_ns);
                 self.latency_max_ns = self.latency_max_ns.max(outcome.latency_ns);
                 let p = &mut *self.pending;
-                let mut i = layout::index(outcome.latency_ns);
-                if i >= p.counts.len() {
-                    i = p.clamp;
-                }
+                let i = layout::index(outcome.latency_ns);
+                // As `saturating_record`: beyond the count array, at the largest value.
+                let i = if i < LATENCY_COUNTS { i } else { CLAMP };
                 p.counts[i] += 1;
                 p.low = p.low.min(i);
                 p.high = p.high.max(i);

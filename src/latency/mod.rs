@@ -109,7 +109,11 @@ pub(crate) fn check(
 /// Rounds a non-negative delay in nanoseconds to an integer, at most [`MAX_DRAW_NS`].
 #[inline(always)]
 pub(crate) fn to_ns(x: f64) -> u64 {
-    ((x + 0.5) as u64).min(MAX_DRAW_NS)
+    // Clamped as a float first (NaN to 0), the conversion needs none of the range checks of
+    // `as u64`: half the instructions, the same result.
+    let x = (x + 0.5).max(0.0).min(MAX_DRAW_NS as f64);
+    // SAFETY: x is finite, in [0, 2^48], so its integer part fits an i64.
+    unsafe { x.to_int_unchecked::<i64>() as u64 }
 }
 
 /// Refuses an empirical model's `file` that is not a regular file of at most
