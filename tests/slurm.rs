@@ -48,7 +48,11 @@ impl Cluster {
 
     /// Runs sbatch with `args`, giving up after `MAX_WAIT` (a job that never runs, such as a
     /// dependency that can never be met, must fail the test, not hang it).
-    fn sbatch(&self, dir: &Path, args: &[&str]) -> String {
+    fn sbatch<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(
+        &self,
+        dir: &Path,
+        args: &[S],
+    ) -> String {
         let out = self.try_sbatch(dir, args);
         let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
         assert_ne!(
@@ -67,7 +71,11 @@ impl Cluster {
 
 impl Cluster {
     /// Runs sbatch with `args` under `timeout MAX_WAIT` and returns what it did.
-    fn try_sbatch(&self, dir: &Path, args: &[&str]) -> std::process::Output {
+    fn try_sbatch<S: AsRef<std::ffi::OsStr>>(
+        &self,
+        dir: &Path,
+        args: &[S],
+    ) -> std::process::Output {
         Command::new("timeout")
             .arg(MAX_WAIT.as_secs().to_string())
             .arg("sbatch")
@@ -94,41 +102,14 @@ fn a_slurm_array_merges_to_a_local_run() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let cluster = Cluster::start(&dir.join("slurm"));
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let binary = assert_cmd::cargo::cargo_bin("coordsim");
-    let export = format!(
-        "ALL,SWEEP={},PARTS={},COORDSIM={},COORDSIM_ARGS=--trials 50000",
-        data("tiny.toml").display(),
-        dir.join("parts").display(),
-        binary.display()
-    );
-    let array = cluster.sbatch(
+    let job = submit_array(
+        &cluster,
         dir,
-        &[
-            "--parsable",
-            "--array=0-3",
-            &format!("--export={export}"),
-            root.join("sweeps/slurm/run-array.sbatch").to_str().unwrap(),
-        ],
+        4,
+        &format!("{},COORDSIM_ARGS=--trials 50000", binary.display()),
     );
-    let job = array.split(';').next().unwrap();
-    let merge_export = format!(
-        "ALL,PARTS={},OUT={},COORDSIM={}",
-        dir.join("parts").display(),
-        dir.join("merged").display(),
-        binary.display()
-    );
-    cluster.sbatch(
-        dir,
-        &[
-            "--wait",
-            &format!("--dependency=afterok:{job}"),
-            // Cancelled, not pending forever, if an array task fails.
-            "--kill-on-invalid-dep=yes",
-            &format!("--export={merge_export}"),
-            root.join("sweeps/slurm/merge.sbatch").to_str().unwrap(),
-        ],
-    );
+    cluster.sbatch(dir, &merge_args(dir, &job));
     assert!(
         dir.join("merged/summary.parquet").is_file(),
         "the merge job wrote no merged/summary.parquet (see coordsim-merge-*.out in {})",
@@ -169,38 +150,8 @@ fn a_failed_array_task_cancels_the_merge() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let cluster = Cluster::start(&dir.join("slurm"));
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let export = format!(
-        "ALL,SWEEP={},PARTS={},COORDSIM=false",
-        data("tiny.toml").display(),
-        dir.join("parts").display(),
-    );
-    let array = cluster.sbatch(
-        dir,
-        &[
-            "--parsable",
-            "--array=0-1",
-            &format!("--export={export}"),
-            root.join("sweeps/slurm/run-array.sbatch").to_str().unwrap(),
-        ],
-    );
-    let job = array.split(';').next().unwrap();
-    let merge_export = format!(
-        "ALL,PARTS={},OUT={},COORDSIM={}",
-        dir.join("parts").display(),
-        dir.join("merged").display(),
-        assert_cmd::cargo::cargo_bin("coordsim").display()
-    );
-    let merge = cluster.try_sbatch(
-        dir,
-        &[
-            "--wait",
-            &format!("--dependency=afterok:{job}"),
-            "--kill-on-invalid-dep=yes",
-            &format!("--export={merge_export}"),
-            root.join("sweeps/slurm/merge.sbatch").to_str().unwrap(),
-        ],
-    );
+    let job = submit_array(&cluster, dir, 2, "false");
+    let merge = cluster.try_sbatch(dir, &merge_args(dir, &job));
     // sbatch --wait returns (it exits 0 for a job cancelled before it ran), and the job
     // was cancelled for its dependency.
     assert_ne!(merge.status.code(), Some(124), "the merge still waits");
@@ -214,4 +165,47 @@ fn a_failed_array_task_cancels_the_merge() {
     let state = String::from_utf8_lossy(&state.stdout);
     assert!(state.contains("JobState=CANCELLED"), "{state}");
     assert!(!dir.join("merged").exists());
+}
+
+/// Submits `sweeps/slurm/run-array.sbatch` over tests/data/tiny.toml as an array of `tasks`,
+/// with `COORDSIM` set to `coordsim` (and what follows it in the export list); returns the
+/// array's job id.
+fn submit_array(cluster: &Cluster, dir: &Path, tasks: u32, coordsim: &str) -> String {
+    let export = format!(
+        "--export=ALL,SWEEP={},PARTS={},COORDSIM={coordsim}",
+        data("tiny.toml").display(),
+        dir.join("parts").display(),
+    );
+    let array = cluster.sbatch(
+        dir,
+        &[
+            "--parsable",
+            &format!("--array=0-{}", tasks - 1),
+            &export,
+            script("run-array.sbatch").as_str(),
+        ],
+    );
+    array.split(';').next().unwrap().to_string()
+}
+
+/// sbatch's arguments for the merge of `job`'s parts into `dir/merged`, waiting for it to
+/// end; cancelled, not pending forever, if an array task fails.
+fn merge_args(dir: &Path, job: &str) -> Vec<String> {
+    vec![
+        "--wait".to_string(),
+        format!("--dependency=afterok:{job}"),
+        "--kill-on-invalid-dep=yes".to_string(),
+        format!(
+            "--export=ALL,PARTS={},OUT={},COORDSIM={}",
+            dir.join("parts").display(),
+            dir.join("merged").display(),
+            assert_cmd::cargo::cargo_bin("coordsim").display()
+        ),
+        script("merge.sbatch"),
+    ]
+}
+
+fn script(name: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    root.join("sweeps/slurm").join(name).display().to_string()
 }

@@ -201,11 +201,13 @@ pub struct LeaderDirect {
     waits: Lazy<(OrderStatistic, OrderStatistic)>,
 }
 
-/// Working memory of [`LeaderDirect`]: the per-node model's, and the fastest and slowest
-/// acknowledgement samplers.
+/// Working memory of [`LeaderDirect`]: the per-node model's (for failovers), and the fastest
+/// and slowest acknowledgement samplers.
 #[derive(Debug)]
 pub struct LeaderDirectScratch {
-    per_node: LeaderScratch,
+    /// For a failover, made on the chunk's first one: at large N it is megabytes, which a
+    /// chunk without a crashed leader never touches.
+    per_node: Option<LeaderScratch>,
     waits: Arc<(OrderStatistic, OrderStatistic)>,
 }
 
@@ -247,7 +249,7 @@ impl Protocol for LeaderDirect {
             )
         });
         LeaderDirectScratch {
-            per_node: self.model.scratch(),
+            per_node: None,
             waits,
         }
     }
@@ -256,11 +258,12 @@ impl Protocol for LeaderDirect {
         let m = &self.model;
         let net = m.env.begin(rng);
         if !net.up(rng, 0) {
-            s.per_node.up[0] = false;
+            let per_node = s.per_node.get_or_insert_with(|| m.scratch());
+            per_node.up[0] = false;
             for node in 1..m.nodes {
-                s.per_node.up[node as usize] = net.up(rng, node);
+                per_node.up[node as usize] = net.up(rng, node);
             }
-            return m.with_nodes_drawn(rng, &net, &mut s.per_node);
+            return m.with_nodes_drawn(rng, &net, per_node);
         }
         let fail = |messages| Outcome::failure(messages, 2);
         let mut messages = 1;
