@@ -6,7 +6,7 @@
 #   benches/gate.sh --update   rewrites the baseline with today's counts (commit it)
 #
 # Instruction counts, unlike times, repeat exactly run after run on a busy machine: callgrind
-# counts only inside `Simulate::run` (--toggle-collect), the loop over one chunk's trials, and
+# counts only inside `Simulate::run_streams` (--toggle-collect), the loop over trials, and
 # in `upper_tail_knots`, the part of a direct sampler's table building that runs on a thread
 # of its own, so start-up, parsing and writing do not blur them. They depend on the pinned toolchain and the
 # C library (libm's exp and log), so update the baseline when either changes on purpose.
@@ -33,7 +33,7 @@ declare -A counts
 for case in "${cases[@]}"; do
   read -r name sweep trials <<<"$case"
   valgrind --tool=callgrind --callgrind-out-file="$scratch/$name.out" \
-    --toggle-collect='*Simulate*run*' --toggle-collect='*upper_tail_knots*' \
+    --toggle-collect='*Simulate*run_streams*' --toggle-collect='*upper_tail_knots*' \
     "${CARGO_TARGET_DIR:-target}/release/coordsim" run "$sweep" --trials "$trials" --threads 1 \
     --out "$scratch/$name" --quiet >/dev/null 2>"$scratch/$name.log"
   counts[$name]=$(awk '/^totals:/ {print $2}' "$scratch/$name.out")

@@ -140,6 +140,45 @@ fn run_item(model: &dyn Simulate, seed: u64, item: &WorkItem, tally: &mut Tally)
     tally.busy_ns += start.elapsed().as_nanos() as u64;
 }
 
+/// Work items handed to one task of the pool: consecutive items of one cell are run in one
+/// recording session ([`Simulate::run_streams`]), which moves latency counts into the tally's
+/// histogram once instead of once per item (about 8% of a directly sampled quorum trial).
+const GROUP_ITEMS: usize = 8;
+
+/// Runs `items` (all of one cell) into `tally` while `proceed()` allows, calling `done` with
+/// each item run; returns how many were run.
+fn run_items(
+    model: &dyn Simulate,
+    seed: u64,
+    items: &[WorkItem],
+    tally: &mut Tally,
+    proceed: &dyn Fn() -> bool,
+    mut done: impl FnMut(&WorkItem),
+) -> u64 {
+    let start = Instant::now();
+    let mut pending = items.iter();
+    let mut current: Option<&WorkItem> = None;
+    let mut chunks = 0;
+    let mut next = |rng: &mut rng::SimRng| {
+        if let Some(item) = current.take() {
+            done(item);
+            chunks += 1;
+        }
+        if !proceed() {
+            return None;
+        }
+        let item = pending.next()?;
+        current = Some(item);
+        *rng = rng::stream(seed, item.cell.into(), item.chunk);
+        Some(item.trials)
+    };
+    let mut rng = rng::stream(seed, 0, 0); // replaced by `next` before any trial
+    model.run_streams(&mut rng, &mut next, tally);
+    tally.chunks += chunks;
+    tally.busy_ns += start.elapsed().as_nanos() as u64;
+    chunks
+}
+
 fn merge_batches(mut a: Batch, b: Batch) -> Batch {
     a.items.extend(&b.items);
     for (cell, tally) in b.tallies {
@@ -221,22 +260,32 @@ pub fn run<E: From<EngineError>>(
             .checkpoint_every
             .map(|every| last_checkpoint + every);
         let past_deadline = || deadline.is_some_and(|d| Instant::now() >= d);
+        let proceed = || !stop.load(Ordering::Relaxed) && !past_deadline();
         let finished = pool.install(|| {
             batch
-                .par_iter()
-                .fold(Batch::default, |mut partial, item| {
-                    if stop.load(Ordering::Relaxed) || past_deadline() {
-                        return partial;
+                .par_chunks(GROUP_ITEMS)
+                .fold(Batch::default, |mut partial, group| {
+                    for same_cell in group.chunk_by(|a, b| a.cell == b.cell) {
+                        let cell = same_cell[0].cell;
+                        let new = partial.tallies.last().is_none_or(|(c, _)| *c != cell);
+                        if new {
+                            partial.tallies.push((cell, Tally::empty()));
+                        }
+                        let Batch { items, tallies } = &mut partial;
+                        let (_, tally) = tallies.last_mut().expect("just pushed");
+                        let model = sweep.model(cell as usize);
+                        let run =
+                            run_items(model, sweep.seed, same_cell, tally, &proceed, |item| {
+                                items.insert(item.index);
+                                progress
+                                    .trials_done
+                                    .fetch_add(item.trials, Ordering::Relaxed);
+                            });
+                        if run == 0 && new {
+                            // Stopped before its first item: a batch holds no empty tallies.
+                            partial.tallies.pop();
+                        }
                     }
-                    if partial.tallies.last().is_none_or(|(c, _)| *c != item.cell) {
-                        partial.tallies.push((item.cell, Tally::empty()));
-                    }
-                    let (_, tally) = partial.tallies.last_mut().expect("just pushed");
-                    run_item(sweep.model(item.cell as usize), sweep.seed, item, tally);
-                    partial.items.insert(item.index);
-                    progress
-                        .trials_done
-                        .fetch_add(item.trials, Ordering::Relaxed);
                     partial
                 })
                 .reduce(Batch::default, merge_batches)

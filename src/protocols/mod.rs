@@ -203,11 +203,22 @@ pub trait Protocol: Send + Sync + 'static {
     }
 }
 
-/// A [`Protocol`] behind a trait object: runs a chunk of trials in a loop compiled for the
+/// A [`Protocol`] behind a trait object: runs chunks of trials in a loop compiled for the
 /// concrete protocol, so dynamic dispatch costs one call per chunk, not per trial.
 pub trait Simulate: Send + Sync {
     /// Runs `trials` trials drawing from `rng` and records them in `tally`.
     fn run(&self, rng: &mut SimRng, trials: u64, tally: &mut Tally);
+
+    /// Runs chunks of trials drawing from `rng`, recording them all in `tally` in one go (the
+    /// latency counts move into its histogram once, not once per chunk): before each chunk,
+    /// `next` sets `rng` to the chunk's stream and returns its trial count, or `None` to
+    /// stop. [`Simulate::run`] is this with a single chunk.
+    fn run_streams(
+        &self,
+        rng: &mut SimRng,
+        next: &mut dyn FnMut(&mut SimRng) -> Option<u64>,
+        tally: &mut Tally,
+    );
 
     /// [`Protocol::sampler`].
     fn sampler(&self) -> &'static str;
@@ -215,11 +226,24 @@ pub trait Simulate: Send + Sync {
 
 impl<P: Protocol> Simulate for P {
     fn run(&self, rng: &mut SimRng, trials: u64, tally: &mut Tally) {
+        let mut once = Some(trials);
+        self.run_streams(rng, &mut |_| once.take(), tally);
+    }
+
+    // The one loop over trials, so that `trial` has one caller and is inlined into it.
+    fn run_streams(
+        &self,
+        rng: &mut SimRng,
+        next: &mut dyn FnMut(&mut SimRng) -> Option<u64>,
+        tally: &mut Tally,
+    ) {
         let mut scratch = self.scratch();
         tally.recording(|recorder| {
-            for _ in 0..trials {
-                let outcome = self.trial(rng, &mut scratch);
-                recorder.record(&outcome, Self::EXTRAS.len());
+            while let Some(trials) = next(rng) {
+                for _ in 0..trials {
+                    let outcome = self.trial(rng, &mut scratch);
+                    recorder.record(&outcome, Self::EXTRAS.len());
+                }
             }
         });
     }
