@@ -770,17 +770,7 @@ fn a_full_disk_fails_cleanly() {
     // A file-size limit of 64 KiB: the histograms file cannot be written. The output goes two
     // folders deep: neither is left behind.
     let tmp = tempfile::tempdir().unwrap();
-    let binary = assert_cmd::cargo::cargo_bin("coordsim");
-    let output = std::process::Command::new("sh")
-        .current_dir(tmp.path())
-        .arg("-c")
-        .arg(format!(
-            "ulimit -f 64; exec '{}' run '{}' --out nested/deeper/out --trials 20000 --quiet",
-            binary.display(),
-            data("tiny.toml").display()
-        ))
-        .output()
-        .unwrap();
+    let output = run_with_file_limit(tmp.path(), 64, "nested/deeper/out", 20_000);
     let stderr = String::from_utf8(output.stderr.clone()).unwrap();
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     let error = error_line(&output);
@@ -799,21 +789,27 @@ fn a_failed_start_leaves_nothing() {
     // No file may grow at all: the run file, the first thing written, fails. The run
     // directory and the two folders created for it are removed.
     let tmp = tempfile::tempdir().unwrap();
-    let binary = assert_cmd::cargo::cargo_bin("coordsim");
-    let output = std::process::Command::new("sh")
-        .current_dir(tmp.path())
-        .arg("-c")
-        .arg(format!(
-            "ulimit -f 0; exec '{}' run '{}' --out a/b/out --trials 100 --quiet",
-            binary.display(),
-            data("tiny.toml").display()
-        ))
-        .output()
-        .unwrap();
+    let output = run_with_file_limit(tmp.path(), 0, "a/b/out", 100);
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         error_line(&output),
         "a/b/out/coordsim-run.toml: File too large"
     );
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
+
+/// Runs tests/data/tiny.toml in `dir` into `out` under `ulimit -f KIB` (no file may grow
+/// beyond `kib` KiB).
+fn run_with_file_limit(dir: &Path, kib: u32, out: &str, trials: u64) -> std::process::Output {
+    let binary = assert_cmd::cargo::cargo_bin("coordsim");
+    std::process::Command::new("sh")
+        .current_dir(dir)
+        .arg("-c")
+        .arg(format!(
+            "ulimit -f {kib}; exec '{}' run '{}' --out {out} --trials {trials} --quiet",
+            binary.display(),
+            data("tiny.toml").display()
+        ))
+        .output()
+        .unwrap()
 }

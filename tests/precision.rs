@@ -407,29 +407,7 @@ fn shards_are_refused_with_precision() {
 /// Rewrites `path` with `batch` and `metadata`, the row count and checksum recomputed: an
 /// altered file that still matches its checksum.
 fn rewrite(path: &Path, batch: &RecordBatch, metadata: &[(String, String)]) {
-    use parquet::arrow::ArrowWriter;
-    use parquet::file::metadata::KeyValue;
-    use parquet::file::properties::WriterProperties;
-    let mut checksum = coordsim::output::integrity::Checksum::default();
-    checksum.update(batch).unwrap();
-    let mut kv: Vec<KeyValue> = metadata
-        .iter()
-        .filter(|(k, _)| !k.starts_with("coordsim.rows") && !k.starts_with("coordsim.checksum"))
-        .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
-        .collect();
-    kv.extend(
-        checksum
-            .metadata()
-            .into_iter()
-            .map(|(k, v)| KeyValue::new(k, v)),
-    );
-    let props = WriterProperties::builder()
-        .set_key_value_metadata(Some(kv))
-        .build();
-    let file = std::fs::File::create(path).unwrap();
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
-    writer.write(batch).unwrap();
-    writer.close().unwrap();
+    common::rewrite_batches(path, std::slice::from_ref(batch), metadata, true);
 }
 
 #[test]
