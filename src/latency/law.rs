@@ -42,7 +42,8 @@ pub struct Part {
 }
 
 impl Part {
-    fn law(&self) -> &dyn Law {
+    /// The term's law, without its shift.
+    pub(crate) fn law(&self) -> &dyn Law {
         match &self.base {
             Latency::Constant(m) => m,
             Latency::Uniform(m) => m,

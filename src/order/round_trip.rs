@@ -80,8 +80,8 @@ impl RoundTrip {
 
 /// `(P(A + B <= x) or P(A + B > x), density of A + B at x)` for one pair of terms.
 fn pair(a: &crate::latency::Part, b: &crate::latency::Part, x: f64, upper: bool) -> (f64, f64) {
-    let law_a = single(a);
-    let law_b = single(b);
+    let law_a = a.law();
+    let law_b = b.law();
     let (a_lo, a_hi) = law_a.support();
     let (b_lo, b_hi) = law_b.support();
     let (a_lo, a_hi) = (a_lo + a.shift, a_hi + a.shift);
@@ -145,18 +145,6 @@ fn mass(law: &dyn Law, lo: f64, hi: f64) -> f64 {
         law.cdf(hi) - law.cdf(lo)
     } else {
         law.sf(lo) - law.sf(hi)
-    }
-}
-
-fn single(part: &crate::latency::Part) -> &dyn Law {
-    match &part.base {
-        Latency::Constant(m) => m,
-        Latency::Uniform(m) => m,
-        Latency::Exponential(m) => m,
-        Latency::LogNormal(m) => m,
-        Latency::Pareto(m) => m,
-        Latency::Weibull(m) => m,
-        other => unreachable!("{other:?} is not elementary"),
     }
 }
 
