@@ -205,8 +205,7 @@ pub struct LeaderDirect {
 /// and slowest acknowledgement samplers.
 #[derive(Debug)]
 pub struct LeaderDirectScratch {
-    /// For a failover, made on the chunk's first one: at large N it is megabytes, which a
-    /// chunk without a crashed leader never touches.
+    /// For failovers; none where the leader never crashes: at large N it is megabytes.
     per_node: Option<LeaderScratch>,
     waits: Arc<(OrderStatistic, OrderStatistic)>,
 }
@@ -249,7 +248,7 @@ impl Protocol for LeaderDirect {
             )
         });
         LeaderDirectScratch {
-            per_node: None,
+            per_node: (!self.model.env.crash().is_never()).then(|| self.model.scratch()),
             waits,
         }
     }
@@ -258,7 +257,7 @@ impl Protocol for LeaderDirect {
         let m = &self.model;
         let net = m.env.begin(rng);
         if !net.up(rng, 0) {
-            let per_node = s.per_node.get_or_insert_with(|| m.scratch());
+            let per_node = s.per_node.as_mut().expect("made where the leader can crash");
             per_node.up[0] = false;
             for node in 1..m.nodes {
                 per_node.up[node as usize] = net.up(rng, node);
