@@ -74,6 +74,19 @@ fn wait_for_checkpoints(out: &Path, count: usize) {
     }
 }
 
+/// Stops `run` with Ctrl-C (SIGINT), checks that it exits with code 130, returns its stderr.
+fn interrupt(run: Child) -> String {
+    let status = Command::new("kill")
+        .args(["-INT", &run.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = run.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    stderr
+}
+
 fn resume(dir: &Path, out: &str, extra: &[&str]) -> std::process::Output {
     start(dir, out, &[&["--resume"], extra].concat())
         .wait_with_output()
@@ -137,14 +150,7 @@ fn ctrl_c_saves_and_prints_the_resume_command() {
 
     let victim = start(dir, "stopped", &[]);
     wait_for_checkpoint(&dir.join("stopped"));
-    let status = Command::new("kill")
-        .args(["-INT", &victim.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = victim.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let stderr = interrupt(victim);
     assert!(stderr.contains("resume with: coordsim run "), "{stderr}");
     assert!(stderr.contains("--out stopped --resume"), "{stderr}");
 
@@ -206,14 +212,7 @@ fn an_adaptive_run_resumes_to_the_same_decisions() {
     // resumed to the end: the same numbers as the uninterrupted run.
     let resumed = spawn(dir, "killed", &[&["--resume"], &ADAPTIVE[..]].concat());
     wait_for_checkpoints(&dir.join("killed"), files.len() + 2);
-    let status = Command::new("kill")
-        .args(["-INT", &resumed.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = resumed.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let stderr = interrupt(resumed);
     assert!(
         stderr.contains("--trials 4000000 --precision 0.0007"),
         "{stderr}"
@@ -270,18 +269,7 @@ fn an_interrupted_shard_resumes_and_merges_to_the_whole_run() {
     // Shard 0 of 2 stopped with Ctrl-C, then resumed: its cells finish out of order.
     let victim = start(dir, "parts/p0", &["--shard", "0/2"]);
     wait_for_checkpoint(&dir.join("parts/p0"));
-    let status = Command::new("kill")
-        .args(["-INT", &victim.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = victim.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    interrupt(victim);
     let run_file = std::fs::read_to_string(dir.join("parts/p0/coordsim-run.toml")).unwrap();
     let resumed = resume(dir, "parts/p0", &["--shard", "0/2"]);
     assert!(
