@@ -1,5 +1,6 @@
 //! The engine's floors: drawing the random numbers a trial needs, recording an outcome, a
-//! quantile-table lookup, and writing the Parquet files.
+//! quantile-table lookup, and writing the Parquet files; and the reference quorum trial to
+//! set beside them.
 //!
 //! `cargo bench --bench engine`.
 
@@ -7,9 +8,10 @@ use std::hint::black_box;
 
 use coordsim::engine::{RunOptions, run_all};
 use coordsim::latency::{Delay, Exponential, Shifted};
-use coordsim::order::QuantileTable;
+use coordsim::order::{self, OrderStatistic, QuantileTable, Rank};
 use coordsim::output::{CellRecord, Export, Histograms, Results, RunInfo, SummaryFile};
-use coordsim::protocols::Outcome;
+use coordsim::protocols::direct::{self, Replies};
+use coordsim::protocols::{Env, Outcome};
 use coordsim::rng::{Chance, stream};
 use coordsim::sweep::Sweep;
 use coordsim::tally::Tally;
@@ -45,6 +47,30 @@ fn rng_floor(c: &mut Criterion) {
                 }
             }
             black_box(sum)
+        });
+    });
+    // The variates a directly sampled quorum trial draws, the way it draws them: the counts of
+    // replies sent and arrived (a table lookup from one 64-bit draw) and the k-th fastest
+    // round trip of those that arrived (a quantile-table lookup, from the same draw's unused
+    // bits when it has enough).
+    let env = Env::new(0.01, 0.0, delay.clone().into()).unwrap();
+    let replies = Replies::new(&env, 5);
+    let likely: Vec<u32> = order::likely(&replies.arrived_pmf(), 1e-3)
+        .into_iter()
+        .filter(|&l| l >= 3)
+        .collect();
+    let law = env.latency().law().unwrap();
+    let kth = OrderStatistic::new(direct::round_trip(&law), Rank::Kth(3), &likely);
+    let mut rng4 = stream(6, 0, 0);
+    group.bench_function("quorum-direct-variates", |b| {
+        b.iter(|| {
+            (0..TRIALS).fold(0.0, |a, _| {
+                let ((_, arrived), fresh) = replies.sample_reusing(&mut rng4);
+                if arrived < 3 {
+                    return a;
+                }
+                a + kth.sample_with(fresh, &mut rng4, arrived.into())
+            })
         });
     });
     group.bench_function("u64", |b| {
@@ -119,5 +145,30 @@ fn parquet(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, rng_floor, parquet);
+/// The reference quorum trial (`sweeps/bench/quorum*.toml`), sampled directly and node by
+/// node, to set beside its floor above.
+fn reference_trials(c: &mut Criterion) {
+    let mut group = c.benchmark_group("reference");
+    group.throughput(Throughput::Elements(TRIALS));
+    for (name, file) in [
+        ("quorum-direct", "quorum.toml"),
+        ("quorum-per-node", "quorum-per-node.toml"),
+    ] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("sweeps/bench")
+            .join(file);
+        let sweep = Sweep::load(&path).unwrap();
+        let model = sweep.model(0);
+        let mut tally = Tally::empty();
+        let mut rng = stream(5, 0, 0);
+        model.run(&mut rng, 1, &mut tally); // builds any tables
+        group.bench_function(name, |b| {
+            b.iter(|| model.run(black_box(&mut rng), TRIALS, &mut tally));
+        });
+        black_box(&tally);
+    }
+    group.finish();
+}
+
+criterion_group!(benches, rng_floor, reference_trials, parquet);
 criterion_main!(benches);
