@@ -39,8 +39,9 @@ failovers: trials that needed a new leader.
 Sampling: direct (the default, when nodes and messages are alike) draws whether the leader is
 up; if it is, the acknowledgements sent and received come from their binomial distributions
 and the wait from the fastest (semi-sync) or slowest (sync) round trip drawn directly, at any
-N; a failover is still simulated node by node (its election costs O(N log N)). per-node
-simulates every node and message."
+N; a failover is still simulated node by node, at a cost that follows the election's messages
+(2(N - 1) for one clean term; more terms and candidates as N grows). per-node simulates every
+node and message."
     };
 }
 
