@@ -38,7 +38,7 @@ use rand::Rng;
 use rand_distr::{Binomial, Distribution};
 
 use crate::latency::Mix;
-use crate::rng::SimRng;
+use crate::rng::{Chance, SimRng};
 
 /// The round-trip quantiles of a one-way delay law, solved once per law for the whole
 /// process (cells that share a latency model share them).
@@ -171,7 +171,12 @@ pub fn binomial_pmf(n: u32, p: f64) -> Vec<f64> {
         .collect()
 }
 
-/// A binomial draw: `rand_distr`'s exact sampler (inversion for small means, BTPE beyond).
+/// Most trials whose binomial count is drawn as that many Bernoulli draws: up to here they
+/// cost less than setting up `rand_distr`'s sampler, which takes a `pow` on every call.
+const BERNOULLI_SUM_MAX: u64 = 16;
+
+/// A binomial draw: the sum of n Bernoulli draws for small n, `rand_distr`'s exact sampler
+/// (inversion for small means, BTPE beyond) otherwise.
 #[inline]
 pub fn binomial(rng: &mut SimRng, n: u64, p: f64) -> u64 {
     if p <= 0.0 || n == 0 {
@@ -179,6 +184,10 @@ pub fn binomial(rng: &mut SimRng, n: u64, p: f64) -> u64 {
     }
     if p >= 1.0 {
         return n;
+    }
+    if n <= BERNOULLI_SUM_MAX {
+        let chance = Chance::new(p).expect("a probability");
+        return (0..n).map(|_| u64::from(chance.happens(rng))).sum();
     }
     Binomial::new(n, p).expect("a probability").sample(rng)
 }
@@ -273,6 +282,28 @@ pub fn likely(pmf: &[f64], floor: f64) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binomial_draws_follow_the_pmf_on_both_sides_of_the_bernoulli_sum() {
+        // Each count's frequency against its probability, at 5 sigma, for n drawn as a sum
+        // of Bernoulli draws (up to BERNOULLI_SUM_MAX) and by rand_distr (beyond).
+        let mut rng = crate::rng::stream(12, 0, 0);
+        let draws = 100_000;
+        for n in [1u32, 5, 16, 17, 40] {
+            for p in [0.03, 0.5, 0.97] {
+                let mut counts = vec![0u64; n as usize + 1];
+                for _ in 0..draws {
+                    counts[binomial(&mut rng, n.into(), p) as usize] += 1;
+                }
+                for (j, q) in binomial_pmf(n, p).into_iter().enumerate() {
+                    crate::stats::assert_rate(counts[j], draws, q);
+                }
+            }
+        }
+    }
+
+    // The sizes above straddle the switch between the two ways of drawing.
+    const _: () = assert!(BERNOULLI_SUM_MAX >= 16 && BERNOULLI_SUM_MAX < 17);
 
     #[test]
     fn the_reused_draw_is_uniform() {
