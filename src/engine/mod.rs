@@ -131,15 +131,6 @@ pub fn layout(sweep: &Sweep) -> Layout {
     }
 }
 
-/// Runs one work item into `tally`.
-fn run_item(model: &dyn Simulate, seed: u64, item: &WorkItem, tally: &mut Tally) {
-    let start = Instant::now();
-    let mut rng = rng::stream(seed, item.cell.into(), item.chunk);
-    model.run(&mut rng, item.trials, tally);
-    tally.chunks += 1;
-    tally.busy_ns += start.elapsed().as_nanos() as u64;
-}
-
 /// Most work items handed to one task of the pool: consecutive items of one cell are run in
 /// one recording session ([`Simulate::run_streams`]), which moves latency counts into the
 /// tally's histogram once instead of once per item (about 6% of a directly sampled quorum
@@ -366,7 +357,7 @@ pub fn simulate(model: &dyn Simulate, trials: u64, seed: u64) -> Tally {
         .into_par_iter()
         .map(|g| layout.item(g))
         .fold(Tally::empty, |mut tally, item| {
-            run_item(model, seed, &item, &mut tally);
+            run_items(model, seed, &[item], &mut tally, &|| true, |_| {});
             tally
         })
         .reduce(Tally::empty, |mut a, b| {

@@ -303,7 +303,7 @@ mod tests {
     }
 
     // The sizes above straddle the switch between the two ways of drawing.
-    const _: () = assert!(BERNOULLI_SUM_MAX >= 16 && BERNOULLI_SUM_MAX < 17);
+    const _: () = assert!(BERNOULLI_SUM_MAX == 16);
 
     #[test]
     fn the_reused_draw_is_uniform() {
