@@ -6,7 +6,7 @@
 
 use std::hint::black_box;
 
-use coordsim::engine::{RunOptions, run_all};
+use coordsim::engine::{CHUNK_TRIALS, GROUP_ITEMS, RunOptions, run_all};
 use coordsim::latency::{Delay, Exponential, Shifted};
 use coordsim::order::{self, OrderStatistic, QuantileTable, Rank};
 use coordsim::output::{CellRecord, Export, Histograms, Results, RunInfo, SummaryFile};
@@ -146,10 +146,12 @@ fn parquet(c: &mut Criterion) {
 }
 
 /// The reference quorum trial (`sweeps/bench/quorum*.toml`), sampled directly and node by
-/// node, to set beside its floor above.
+/// node, to set beside its floor above: recorded as the engine records it, a group of
+/// work items per recording session.
 fn reference_trials(c: &mut Criterion) {
     let mut group = c.benchmark_group("reference");
-    group.throughput(Throughput::Elements(TRIALS));
+    let session = GROUP_ITEMS as u64 * CHUNK_TRIALS;
+    group.throughput(Throughput::Elements(session));
     for (name, file) in [
         ("quorum-direct", "quorum.toml"),
         ("quorum-per-node", "quorum-per-node.toml"),
@@ -163,7 +165,7 @@ fn reference_trials(c: &mut Criterion) {
         let mut rng = stream(5, 0, 0);
         model.run(&mut rng, 1, &mut tally); // builds any tables
         group.bench_function(name, |b| {
-            b.iter(|| model.run(black_box(&mut rng), TRIALS, &mut tally));
+            b.iter(|| model.run(black_box(&mut rng), session, &mut tally));
         });
         black_box(&tally);
     }

@@ -103,8 +103,6 @@ mod layout {
 struct Pending {
     /// One per count of the latency histogram.
     counts: Box<[u64; LATENCY_COUNTS]>,
-    low: usize,
-    high: usize,
 }
 
 impl Pending {
@@ -112,9 +110,27 @@ impl Pending {
         debug_assert_eq!(histogram(LATENCY_MAX_NS).distinct_values(), LATENCY_COUNTS);
         Self {
             counts: Box::new([0; LATENCY_COUNTS]),
-            low: usize::MAX,
-            high: 0,
         }
+    }
+}
+
+/// Where `value` is counted in [`Pending::counts`]: as `saturating_record` counts it, beyond
+/// the count array at the largest value.
+#[inline(always)]
+fn pending_index(value: u64) -> usize {
+    let i = layout::index(value);
+    if i < LATENCY_COUNTS { i } else { CLAMP }
+}
+
+/// The first and last index of [`Pending::counts`] that values from `min` to `max` can have
+/// touched. [`pending_index`] rises with the value up to the array's end, then drops back to
+/// [`CLAMP`].
+fn pending_range(min: u64, max: u64) -> (usize, usize) {
+    let (low, high) = (layout::index(min), layout::index(max));
+    if high < LATENCY_COUNTS {
+        (low, high)
+    } else {
+        (low.min(CLAMP), LATENCY_COUNTS - 1)
     }
 }
 
@@ -147,6 +163,7 @@ pub struct Recorder<'a> {
     successes: u64,
     blocked: u64,
     latency_sum_ns: u128,
+    latency_min_ns: u64,
     latency_max_ns: u64,
     messages: Run,
     rounds: Run,
@@ -168,14 +185,10 @@ impl Recorder<'_> {
             Status::Success => {
                 self.successes += 1;
                 self.latency_sum_ns += u128::from(outcome.latency_ns);
+                // The extremes also bound the counts to move (`finish`).
+                self.latency_min_ns = self.latency_min_ns.min(outcome.latency_ns);
                 self.latency_max_ns = self.latency_max_ns.max(outcome.latency_ns);
-                let p = &mut *self.pending;
-                let i = layout::index(outcome.latency_ns);
-                // As `saturating_record`: beyond the count array, at the largest value.
-                let i = if i < LATENCY_COUNTS { i } else { CLAMP };
-                p.counts[i] += 1;
-                p.low = p.low.min(i);
-                p.high = p.high.max(i);
+                self.pending.counts[pending_index(outcome.latency_ns)] += 1;
             }
             Status::Blocked => self.blocked += 1,
             Status::Failure => {}
@@ -223,17 +236,15 @@ impl Recorder<'_> {
         for (sum, x) in t.extras_sum.iter_mut().zip(self.extras_sum) {
             *sum += x;
         }
-        let p = &mut *self.pending;
-        if p.low <= p.high {
-            for i in p.low..=p.high {
-                let count = std::mem::take(&mut p.counts[i]);
+        if self.successes > 0 {
+            let (low, high) = pending_range(self.latency_min_ns, self.latency_max_ns);
+            for (i, count) in (low..).zip(&mut self.pending.counts[low..=high]) {
+                let count = std::mem::take(count);
                 if count > 0 {
                     t.latency_ns.saturating_record_n(layout::value(i), count);
                 }
             }
         }
-        p.low = usize::MAX;
-        p.high = 0;
     }
 }
 
@@ -320,6 +331,7 @@ impl Tally {
                 successes: 0,
                 blocked: 0,
                 latency_sum_ns: 0,
+                latency_min_ns: u64::MAX,
                 latency_max_ns: 0,
                 messages: Run::default(),
                 rounds: Run::default(),
@@ -558,6 +570,24 @@ mod tests {
         // The per-thread array was left clean: a second recording starts from nothing.
         let mut again = Tally::empty();
         again.recording(|r| r.record(&Outcome::success(1_000, 1, 1), 0));
+        assert_eq!(again.latency_ns().len(), 1);
+    }
+
+    #[test]
+    fn the_recorder_moves_counts_clamped_below_its_smallest_value() {
+        // Both values beyond the histogram's maximum: the smaller one still inside the count
+        // array, above where the larger one, beyond the array, is counted.
+        let (inside, beyond) = (LATENCY_MAX_NS / 5 * 6, u64::MAX / 2);
+        assert!(CLAMP < layout::index(inside) && layout::index(inside) < LATENCY_COUNTS);
+        assert_eq!(pending_index(beyond), CLAMP);
+        let outcomes = [inside, beyond].map(|ns| Outcome::success(ns, 1, 1));
+        let mut recorded = Tally::empty();
+        recorded.recording(|r| outcomes.iter().for_each(|o| r.record(o, 0)));
+        assert_eq!(recorded, tally(&outcomes));
+        assert_eq!(recorded.latency_ns().len(), 2);
+        // Nothing was left behind for the next recording.
+        let mut again = Tally::empty();
+        again.recording(|r| r.record(&Outcome::success(LATENCY_MAX_NS, 1, 1), 0));
         assert_eq!(again.latency_ns().len(), 1);
     }
 

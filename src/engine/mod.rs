@@ -136,7 +136,7 @@ pub fn layout(sweep: &Sweep) -> Layout {
 /// tally's histogram once instead of once per item (about 6% of a directly sampled quorum
 /// trial's instructions). Smaller groups when a batch has fewer than 8 groups per thread, so
 /// that a few slow items still spread evenly over the threads.
-const GROUP_ITEMS: usize = 8;
+pub const GROUP_ITEMS: usize = 8;
 
 /// Runs `items` (all of one cell) into `tally` while `proceed()` allows, calling `done` with
 /// each item run; returns how many were run.

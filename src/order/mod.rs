@@ -78,14 +78,22 @@ pub fn round_trip(law: &Mix) -> Option<Arc<Quantiles>> {
 pub struct Outcomes<T> {
     thresholds: Vec<u64>,
     values: Vec<T>,
-    /// For a first outcome of probability above 1/2 (threshold t): `2^128 / t - 2^64`, which
-    /// stretches a draw below t back over the whole 64-bit range (see [`Outcomes::sample_reusing`]).
-    stretch: Option<u64>,
+    /// Draws below this reuse their rest (see [`Outcomes::sample_reusing`]): the first
+    /// threshold when the first outcome is more likely than not, else 0 (none).
+    reuse_below: u64,
+    /// `2^128 / t - 2^64` for that threshold t, which stretches a draw below t back over the
+    /// whole 64-bit range.
+    stretch: u64,
+    /// `values[0]`, the most likely outcome.
+    first: T,
 }
 
 impl<T: Copy> Outcomes<T> {
     /// Outcomes with their probabilities (summing to 1). Outcomes below 2^-64, which one
     /// 64-bit draw cannot resolve, are dropped.
+    ///
+    /// # Panics
+    /// If no outcome is left.
     pub fn new(mut items: Vec<(f64, T)>) -> Self {
         items.retain(|(p, _)| *p >= 1.0 / 18_446_744_073_709_551_616.0);
         items.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -100,15 +108,19 @@ impl<T: Copy> Outcomes<T> {
         if let Some(last) = thresholds.last_mut() {
             *last = u64::MAX;
         }
-        let stretch = match thresholds.as_slice() {
-            [first, _, ..] if *first >= 1 << 63 => {
-                Some((u128::MAX / u128::from(*first) - (1u128 << 64)) as u64)
-            }
-            _ => None,
+        let (reuse_below, stretch) = match thresholds.as_slice() {
+            [first, _, ..] if *first >= 1 << 63 => (
+                *first,
+                (u128::MAX / u128::from(*first) - (1u128 << 64)) as u64,
+            ),
+            _ => (0, 0),
         };
+        let values: Vec<T> = items.into_iter().map(|(_, v)| v).collect();
         Self {
             thresholds,
-            values: items.into_iter().map(|(_, v)| v).collect(),
+            first: *values.first().expect("probabilities summing to 1"),
+            values,
+            reuse_below,
             stretch,
         }
     }
@@ -119,11 +131,9 @@ impl<T: Copy> Outcomes<T> {
     /// (to 64-bit resolution) and independent of the outcome. It saves a draw in most trials.
     #[inline(always)]
     pub fn sample_reusing(&self, x: u64) -> (T, Option<u64>) {
-        if let Some(stretch) = self.stretch
-            && x < self.thresholds[0]
-        {
-            let rest = x + ((u128::from(x) * u128::from(stretch)) >> 64) as u64;
-            return (self.values[0], Some(rest));
+        if x < self.reuse_below {
+            let rest = x + ((u128::from(x) * u128::from(self.stretch)) >> 64) as u64;
+            return (self.first, Some(rest));
         }
         (self.sample(x), None)
     }
@@ -252,18 +262,18 @@ impl OrderStatistic {
     /// 64-bit value no other draw depends on).
     #[inline(always)]
     pub fn sample_with(&self, fresh: Option<u64>, rng: &mut SimRng, l: u64) -> f64 {
+        // Tables first: there are none for l = 0 or a point.
+        if let Some(Some(table)) = self.tables.get(l as usize) {
+            return table.sample(fresh.unwrap_or_else(|| rng.next_u64()));
+        }
         if l == 0 {
             return 0.0;
         }
         if let Quantiles::Point(x) = *self.base {
             return x;
         }
-        match self.tables.get(l as usize) {
-            Some(Some(table)) => table.sample(fresh.unwrap_or_else(|| rng.next_u64())),
-            _ => self
-                .base
-                .at(uniform::sample_order(rng, l, self.rank.k(l)).tail()),
-        }
+        self.base
+            .at(uniform::sample_order(rng, l, self.rank.k(l)).tail())
     }
 }
 
