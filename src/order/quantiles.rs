@@ -311,8 +311,9 @@ pub(crate) fn solve_increasing(g: impl Fn(f64) -> (f64, f64), start: f64) -> (f6
             (if lo.is_finite() { y + step } else { y - step }, false)
         };
         // 1e-10 in ln x: the integrals behind g are not much more accurate than that. A Newton
-        // step of s lands about K s^2 from the root (K = |g''/2g'|, of order 1 in these
-        // coordinates), so one below 1e-8 is the last; other steps must shrink to 1e-10.
+        // step of s lands about K s^2 from the root (K = |g''/2g'|), so one below 1e-8 is the
+        // last even where K is large (1e-6 was not enough at a uniform law's upper end);
+        // bisection steps must shrink to 1e-10 themselves.
         let tolerance = if by_newton { 1e-8 } else { 1e-10 };
         if step > 1e4 || (next - y).abs() <= tolerance * (1.0 + y.abs()) {
             return (next, last.1);
