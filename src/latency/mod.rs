@@ -175,6 +175,17 @@ macro_rules! registry {
                 }
             }
 
+            /// Two independent delays summed (saturating): a request and its reply, drawn
+            /// in that order with one dispatch on the kind.
+            #[inline(always)]
+            pub fn round_trip_ns(&self, rng: &mut SimRng) -> u64 {
+                match self {
+                    $(Self::$variant(model) => {
+                        model.sample_ns(rng).saturating_add(model.sample_ns(rng))
+                    })*
+                }
+            }
+
             /// [`Latency::sample_ns`] behind a call: what composite models (shifted,
             /// mixture) use for their components, so that inlining stops at one level.
             #[inline(never)]

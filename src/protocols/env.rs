@@ -225,8 +225,13 @@ impl Net<'_> {
     /// saturating, should a heavy tail draw near 2^64 ns).
     #[inline(always)]
     pub fn round_trip_ns(&self, rng: &mut SimRng, a: u32, b: u32) -> u64 {
-        self.delay_ns(rng, a, b)
-            .saturating_add(self.delay_ns(rng, b, a))
+        // Both ways cross regions or neither.
+        match &self.env.cross {
+            Some(cross) if region(a, self.env.regions) != region(b, self.env.regions) => {
+                cross.round_trip_ns(rng)
+            }
+            _ => self.env.latency.round_trip_ns(rng),
+        }
     }
 
     /// A request from `from` to `to` retransmitted every `timeout_ns` until an
