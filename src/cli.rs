@@ -293,9 +293,9 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         println!("{}", table::cells(&sweep));
         if adaptive {
             println!(
-                "{}: {} cells, adaptive: each until {}, at most {} trials per cell ({} in all), seed {}",
+                "{}: {}, adaptive: each until {}, at most {} trials per cell ({} in all), seed {}",
                 sweep.origin,
-                sweep.cells.len(),
+                count(sweep.cells.len(), "cell"),
                 targets(&precision),
                 sweep.trials,
                 sweep.total_trials(),
@@ -303,9 +303,9 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             );
         } else {
             println!(
-                "{}: {} cells x {} trials = {} trials, seed {}",
+                "{}: {} x {} trials = {} trials, seed {}",
                 sweep.origin,
-                sweep.cells.len(),
+                count(sweep.cells.len(), "cell"),
                 sweep.trials,
                 sweep.total_trials(),
                 sweep.seed
@@ -363,9 +363,9 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         .or_else(|| std::thread::available_parallelism().ok())
         .map_or(1, usize::from);
     eprintln!(
-        "{} {} cells x {} from {}{} on {threads} threads into {}",
+        "{} {} x {} from {}{} on {} into {}",
         if args.resume { "resuming" } else { "running" },
-        sweep.cells.len(),
+        count(sweep.cells.len(), "cell"),
         if adaptive {
             format!(
                 "up to {} trials (adaptive: each until {})",
@@ -381,6 +381,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         } else {
             String::new()
         },
+        count(threads, "thread"),
         dir.display()
     );
 
@@ -444,9 +445,13 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             let trials = progress.trials_done.load(Ordering::Relaxed)
                 - progress.trials_resumed.load(Ordering::Relaxed);
             println!(
-                "{} cells, {trials} trials in {wall_s:.2} s ({}/s on {threads} threads); wrote {} in {}",
-                coordsim::engine::layout(&sweep).shard_cells(shard).len(),
+                "{}, {trials} trials in {wall_s:.2} s ({}/s on {}); wrote {} in {}",
+                count(
+                    coordsim::engine::layout(&sweep).shard_cells(shard).len(),
+                    "cell"
+                ),
                 si(trials as f64 / wall_s.max(1e-9)),
+                count(threads, "thread"),
                 names.join(", "),
                 dir.display()
             );
@@ -591,9 +596,9 @@ fn merge(args: MergeArgs) -> Result<ExitCode> {
         println!("{}", table::summary(&merged.sweep, &merged.records));
     }
     println!(
-        "merged {} parts: {} cells; wrote {}",
-        parts.len(),
-        merged.records.len(),
+        "merged {}: {}; wrote {}",
+        count(parts.len(), "part"),
+        count(merged.records.len(), "cell"),
         merged
             .files
             .iter()
@@ -725,6 +730,15 @@ fn seconds(text: &str) -> Result<f64, String> {
 }
 
 /// `12.3M`-style numbers.
+/// `n` and `noun`, plural unless `n` is 1: "1 cell", "2 cells".
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 fn si(x: f64) -> String {
     let (value, suffix) = match x {
         x if x >= 1e9 => (x / 1e9, "G"),

@@ -41,6 +41,29 @@ fn the_default_sweep_runs_into_a_new_directory_each_time() {
 }
 
 #[test]
+fn one_cell_on_one_thread_is_said_in_the_singular() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sweep = tmp.path().join("one.toml");
+    std::fs::write(
+        &sweep,
+        "name = \"one\"\nseed = 1\ntrials = 1000\n[grid]\nprotocol = \"quorum\"\nnodes = 3\n\
+         latency = \"l\"\n[latency.l]\nkind = \"exponential\"\nmean_ms = 1.0\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    coordsim(tmp.path())
+        .args(["run", "--threads", "1", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&sweep)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("running 1 cell x 1000 trials"))
+        .stderr(predicate::str::contains("on 1 thread into"))
+        .stdout(predicate::str::contains("1 cell, 1000 trials in"))
+        .stdout(predicate::str::contains("/s on 1 thread); wrote"));
+}
+
+#[test]
 fn a_dry_run_lists_cells_and_writes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     coordsim(tmp.path())
