@@ -7,8 +7,8 @@ use super::{Delay, LatencyError, Law, NS_PER_MS, built, check, number, to_ns};
 use crate::rng::SimRng;
 use crate::sweep::fields::{FieldError, Fields};
 
-/// Log-normal delay `exp(ln(median_ms) + sigma * Z)`, Z standard normal, sampled by
-/// `rand_distr::LogNormal` (ziggurat normal).
+/// Log-normal delay `exp(ln(median_ms) + sigma * Z)`, Z standard normal, sampled as
+/// `rand_distr::LogNormal` samples it (a ziggurat normal draw), written out so that it inlines.
 ///
 /// ```
 /// use coordsim::latency::{Delay, LogNormal};
