@@ -729,7 +729,6 @@ fn seconds(text: &str) -> Result<f64, String> {
     }
 }
 
-/// `12.3M`-style numbers.
 /// `n` and `noun`, plural unless `n` is 1: "1 cell", "2 cells".
 fn count(n: usize, noun: &str) -> String {
     if n == 1 {
@@ -739,6 +738,7 @@ fn count(n: usize, noun: &str) -> String {
     }
 }
 
+/// `12.3M`-style numbers.
 fn si(x: f64) -> String {
     let (value, suffix) = match x {
         x if x >= 1e9 => (x / 1e9, "G"),

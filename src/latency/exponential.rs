@@ -110,6 +110,25 @@ mod tests {
     }
 
     #[test]
+    fn draws_what_rand_distr_exp_draws_bit_for_bit() {
+        use rand_distr::Distribution;
+
+        use crate::latency::{Delay, NS_PER_MS, to_ns};
+        for mean_ms in [0.5, 0.001, 3.7, 1234.5] {
+            let d = super::Exponential::new(mean_ms).unwrap();
+            let exp = rand_distr::Exp::new(1.0 / (mean_ms * NS_PER_MS)).unwrap();
+            let (mut a, mut b) = (crate::rng::stream(7, 0, 0), crate::rng::stream(7, 0, 0));
+            for _ in 0..10_000 {
+                assert_eq!(
+                    d.sample_ns(&mut a),
+                    to_ns(exp.sample(&mut b)),
+                    "mean {mean_ms}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn matches_the_exponential_distribution() {
         let d = parse("kind = \"exponential\"\nmean_ms = 0.5").unwrap();
         assert_mean(&d, 5e5, 5e5, 200_000);
