@@ -298,6 +298,20 @@ pub(crate) mod tests {
         );
     }
 
+    /// `model`'s first 10,000 draws from a stream are those of `reference` (a `rand_distr`
+    /// sampler, in ns) from the same stream, rounded as [`to_ns`] rounds.
+    pub fn assert_draws_as(
+        model: &impl Delay,
+        reference: impl rand_distr::Distribution<f64>,
+        what: &str,
+    ) {
+        let (mut a, mut b) = (crate::rng::stream(7, 0, 0), crate::rng::stream(7, 0, 0));
+        for i in 0..10_000 {
+            let expected = to_ns(reference.sample(&mut b));
+            assert_eq!(model.sample_ns(&mut a), expected, "{what}, draw {i}");
+        }
+    }
+
     /// Checks that the mean of `n` draws is `mean` within 5 standard errors (`sd` the model's).
     pub fn assert_mean(model: &Latency, mean: f64, sd: f64, n: usize) {
         let (seen, _) = moments(model, n);
