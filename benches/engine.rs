@@ -81,10 +81,11 @@ fn rng_floor(c: &mut Criterion) {
         let mut rng = stream(2, 0, 0);
         b.iter(|| {
             tally.recording(|recorder| {
-                for _ in 0..TRIALS {
-                    let ns = 400_000 + (rng.next_u64() >> 44);
-                    recorder.record(&Outcome::success(ns, 10, 1), 0);
-                }
+                recorder.record_each(
+                    TRIALS,
+                    || Outcome::success(400_000 + (rng.next_u64() >> 44), 10, 1),
+                    0,
+                );
             })
         });
         black_box(&tally);

@@ -74,15 +74,13 @@ const SMALL: usize = 64;
 mod layout {
     /// Bits of a bucket's 1024 sub-buckets.
     pub const HALF_MAGNITUDE: u32 = 10;
-    /// 64 minus the bits of the 2048 values of the first bucket.
-    pub const ZERO_BASE: u32 = 53;
 
     /// The bucket index of `value`.
     #[inline(always)]
     pub const fn index(value: u64) -> usize {
-        let bucket = ZERO_BASE - (value | 2047).leading_zeros();
-        let sub = value >> bucket;
-        (((bucket + 1) << HALF_MAGNITUDE) as u64 + sub - 1024) as usize
+        // The bucket: how far `value` is shifted to leave it 11 bits (at most 53).
+        let bucket = (value | 1024).ilog2() - HALF_MAGNITUDE;
+        ((bucket << HALF_MAGNITUDE) as u64 + (value >> bucket)) as usize
     }
 
     /// The lowest value of bucket index `i`.
@@ -101,36 +99,18 @@ mod layout {
 /// thread, kept between chunks and cleared where used: an array increment per trial instead
 /// of a histogram record.
 struct Pending {
-    /// One per count of the latency histogram.
-    counts: Box<[u64; LATENCY_COUNTS]>,
+    /// One per bucket index of any 64-bit value, so that a trial needs no clamp: those beyond
+    /// the histogram's are moved in as `saturating_record` records them.
+    counts: Box<[u64; PENDING_COUNTS]>,
 }
 
 impl Pending {
     fn new() -> Self {
         debug_assert_eq!(histogram(LATENCY_MAX_NS).distinct_values(), LATENCY_COUNTS);
+        let counts = vec![0; PENDING_COUNTS].into_boxed_slice();
         Self {
-            counts: Box::new([0; LATENCY_COUNTS]),
+            counts: counts.try_into().expect("PENDING_COUNTS counts"),
         }
-    }
-}
-
-/// Where `value` is counted in [`Pending::counts`]: as `saturating_record` counts it, beyond
-/// the count array at the largest value.
-#[inline(always)]
-fn pending_index(value: u64) -> usize {
-    let i = layout::index(value);
-    if i < LATENCY_COUNTS { i } else { CLAMP }
-}
-
-/// The first and last index of [`Pending::counts`] that values from `min` to `max` can have
-/// touched. [`pending_index`] rises with the value up to the array's end, then drops back to
-/// [`CLAMP`].
-fn pending_range(min: u64, max: u64) -> (usize, usize) {
-    let (low, high) = (layout::index(min), layout::index(max));
-    if high < LATENCY_COUNTS {
-        (low, high)
-    } else {
-        (low.min(CLAMP), LATENCY_COUNTS - 1)
     }
 }
 
@@ -145,105 +125,138 @@ const LATENCY_COUNTS: usize = {
     (buckets + 1) * 1024
 };
 
-/// Where `saturating_record` counts a value beyond the count array: at [`LATENCY_MAX_NS`].
-const CLAMP: usize = layout::index(LATENCY_MAX_NS);
+/// Room for the bucket index of every 64-bit value (the largest is 56,319), rounded up to a
+/// power of two so that masking an index with [`PENDING_MASK`] proves it in bounds.
+const PENDING_COUNTS: usize = (layout::index(u64::MAX) + 1).next_power_of_two();
+const PENDING_MASK: usize = PENDING_COUNTS - 1;
 
 thread_local! {
     static PENDING: std::cell::RefCell<Pending> = std::cell::RefCell::new(Pending::new());
 }
 
-/// Records trials into a [`Tally`] (see [`Tally::recording`]): counts and sums in local
-/// variables the compiler keeps in registers, messages and rounds as runs of equal values
-/// (most protocols send the same number most of the time), latencies in a per-thread array;
-/// all moved into the tally when recording ends.
+/// Records trials into a [`Tally`] (see [`Tally::recording`]): messages and rounds as runs of
+/// equal values (most protocols send the same number most of the time) counted by trial
+/// index, latencies in a per-thread array whose counts also give the successes; all moved
+/// into the tally when recording ends. A trial that changes nothing but the latency
+/// counts compares, adds and increments, and stores nothing else.
 pub struct Recorder<'a> {
     tally: &'a mut Tally,
-    pending: &'a mut Pending,
+    pending: &'a mut [u64; PENDING_COUNTS],
     trials: u64,
-    successes: u64,
     blocked: u64,
-    latency_sum_ns: u128,
-    latency_min_ns: u64,
+    /// The latency sum in nanoseconds, modulo 2^64, and how many times it wrapped.
+    latency_sum_ns: u64,
+    latency_sum_wraps: u64,
     latency_max_ns: u64,
     messages: Run,
     rounds: Run,
     extras_sum: [u128; MAX_EXTRAS],
 }
 
-/// `count` trials in a row with the same `value`.
+/// The trials from index `start` on, up to the next run, all with the same `value`.
 #[derive(Debug, Clone, Copy, Default)]
 struct Run {
     value: u64,
-    count: u64,
+    start: u64,
 }
 
 impl Recorder<'_> {
     /// [`Tally::record`], cheaper.
-    #[inline(always)]
     pub fn record(&mut self, outcome: &Outcome, extras: usize) {
+        self.record_each(1, || *outcome, extras);
+    }
+
+    /// Records the outcomes of `trials` calls of `trial`.
+    #[inline(always)]
+    pub fn record_each(&mut self, trials: u64, mut trial: impl FnMut() -> Outcome, extras: usize) {
+        let start = self.trials;
+        for i in start..start + trials {
+            let outcome = trial();
+            self.record_at(i, &outcome, extras);
+        }
+        self.trials = start + trials;
+    }
+
+    /// Records trial number `i` of this recording.
+    #[inline(always)]
+    fn record_at(&mut self, i: u64, outcome: &Outcome, extras: usize) {
         match outcome.status {
             Status::Success => {
-                self.successes += 1;
-                self.latency_sum_ns += u128::from(outcome.latency_ns);
-                // The extremes also bound the counts to move (`finish`).
-                self.latency_min_ns = self.latency_min_ns.min(outcome.latency_ns);
-                self.latency_max_ns = self.latency_max_ns.max(outcome.latency_ns);
-                self.pending.counts[pending_index(outcome.latency_ns)] += 1;
+                let (sum, wrapped) = self.latency_sum_ns.overflowing_add(outcome.latency_ns);
+                self.latency_sum_ns = sum;
+                if wrapped {
+                    self.wrap_sum();
+                }
+                // The maximum also bounds the counts to move (`finish`).
+                if outcome.latency_ns > self.latency_max_ns {
+                    self.new_max(outcome.latency_ns);
+                }
+                self.pending[layout::index(outcome.latency_ns) & PENDING_MASK] += 1;
             }
             Status::Blocked => self.blocked += 1,
             Status::Failure => {}
         }
-        if outcome.messages == self.messages.value {
-            self.messages.count += 1;
-        } else {
-            self.new_messages(outcome.messages);
+        if outcome.messages != self.messages.value {
+            self.new_messages(i, outcome.messages);
         }
-        if u64::from(outcome.rounds) == self.rounds.value {
-            self.rounds.count += 1;
-        } else {
-            self.new_rounds(outcome.rounds.into());
+        if u64::from(outcome.rounds) != self.rounds.value {
+            self.new_rounds(i, outcome.rounds.into());
         }
         for (sum, &x) in self.extras_sum.iter_mut().zip(&outcome.extras).take(extras) {
             *sum += u128::from(x);
         }
     }
 
+    // The fields live in memory, so these are out of line: the usual trial only compares.
+    #[cold]
     #[inline(never)]
-    fn new_messages(&mut self, value: u64) {
-        let run = std::mem::replace(&mut self.messages, Run { value, count: 1 });
-        self.trials += run.count;
-        self.tally.add_messages(run);
+    fn new_max(&mut self, ns: u64) {
+        self.latency_max_ns = ns;
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wrap_sum(&mut self) {
+        self.latency_sum_wraps += 1;
     }
 
     #[inline(never)]
-    fn new_rounds(&mut self, value: u64) {
-        let run = std::mem::replace(&mut self.rounds, Run { value, count: 1 });
-        self.tally.add_rounds(run);
+    fn new_messages(&mut self, i: u64, value: u64) {
+        let run = std::mem::replace(&mut self.messages, Run { value, start: i });
+        self.tally.add_messages(run.value, i - run.start);
+    }
+
+    #[inline(never)]
+    fn new_rounds(&mut self, i: u64, value: u64) {
+        let run = std::mem::replace(&mut self.rounds, Run { value, start: i });
+        self.tally.add_rounds(run.value, i - run.start);
     }
 
     /// Moves everything recorded into the tally.
-    fn finish(mut self) {
-        self.trials += self.messages.count;
-        let (messages, rounds) = (self.messages, self.rounds);
+    fn finish(self) {
+        let (trials, messages, rounds) = (self.trials, self.messages, self.rounds);
         let t = &mut *self.tally;
-        t.add_messages(messages);
-        t.add_rounds(rounds);
-        t.successes += self.successes;
+        t.add_messages(messages.value, trials - messages.start);
+        t.add_rounds(rounds.value, trials - rounds.start);
+        let mut successes = 0;
+        for (i, count) in self.pending[..=layout::index(self.latency_max_ns)]
+            .iter_mut()
+            .enumerate()
+        {
+            let count = std::mem::take(count);
+            if count > 0 {
+                successes += count;
+                t.latency_ns.saturating_record_n(layout::value(i), count);
+            }
+        }
+        t.successes += successes;
         t.blocked += self.blocked;
-        t.failures += self.trials - self.successes - self.blocked;
-        t.latency_sum_ns += self.latency_sum_ns;
+        t.failures += trials - successes - self.blocked;
+        t.latency_sum_ns +=
+            u128::from(self.latency_sum_wraps) << 64 | u128::from(self.latency_sum_ns);
         t.latency_max_ns = t.latency_max_ns.max(self.latency_max_ns);
         for (sum, x) in t.extras_sum.iter_mut().zip(self.extras_sum) {
             *sum += x;
-        }
-        if self.successes > 0 {
-            let (low, high) = pending_range(self.latency_min_ns, self.latency_max_ns);
-            for (i, count) in (low..).zip(&mut self.pending.counts[low..=high]) {
-                let count = std::mem::take(count);
-                if count > 0 {
-                    t.latency_ns.saturating_record_n(layout::value(i), count);
-                }
-            }
         }
     }
 }
@@ -326,12 +339,11 @@ impl Tally {
             let mut pending = pending.borrow_mut();
             let mut recorder = Recorder {
                 tally: self,
-                pending: &mut pending,
+                pending: &mut pending.counts,
                 trials: 0,
-                successes: 0,
                 blocked: 0,
                 latency_sum_ns: 0,
-                latency_min_ns: u64::MAX,
+                latency_sum_wraps: 0,
                 latency_max_ns: 0,
                 messages: Run::default(),
                 rounds: Run::default(),
@@ -344,30 +356,30 @@ impl Tally {
         })
     }
 
-    /// Adds `run.count` trials that sent `run.value` messages each.
-    fn add_messages(&mut self, run: Run) {
-        if run.count == 0 {
+    /// Adds `count` trials that sent `value` messages each.
+    fn add_messages(&mut self, value: u64, count: u64) {
+        if count == 0 {
             return;
         }
-        match self.small_messages.get_mut(run.value as usize) {
-            Some(count) => *count += run.count,
-            None => self.messages.saturating_record_n(run.value, run.count),
+        match self.small_messages.get_mut(value as usize) {
+            Some(small) => *small += count,
+            None => self.messages.saturating_record_n(value, count),
         }
-        self.messages_sum += u128::from(run.value) * u128::from(run.count);
-        self.messages_max = self.messages_max.max(run.value);
+        self.messages_sum += u128::from(value) * u128::from(count);
+        self.messages_max = self.messages_max.max(value);
     }
 
-    /// Adds `run.count` trials of `run.value` rounds each.
-    fn add_rounds(&mut self, run: Run) {
-        if run.count == 0 {
+    /// Adds `count` trials of `value` rounds each.
+    fn add_rounds(&mut self, value: u64, count: u64) {
+        if count == 0 {
             return;
         }
-        match self.small_rounds.get_mut(run.value as usize) {
-            Some(count) => *count += run.count,
-            None => self.rounds.saturating_record_n(run.value, run.count),
+        match self.small_rounds.get_mut(value as usize) {
+            Some(small) => *small += count,
+            None => self.rounds.saturating_record_n(value, count),
         }
-        self.rounds_sum += u128::from(run.value) * u128::from(run.count);
-        self.rounds_max = self.rounds_max.max(run.value);
+        self.rounds_sum += u128::from(value) * u128::from(count);
+        self.rounds_max = self.rounds_max.max(value);
     }
 
     /// Everything [`Tally::record`] does but the latency histogram; true for a success.
@@ -574,17 +586,22 @@ mod tests {
     }
 
     #[test]
-    fn the_recorder_moves_counts_clamped_below_its_smallest_value() {
-        // Both values beyond the histogram's maximum: the smaller one still inside the count
-        // array, above where the larger one, beyond the array, is counted.
-        let (inside, beyond) = (LATENCY_MAX_NS / 5 * 6, u64::MAX / 2);
-        assert!(CLAMP < layout::index(inside) && layout::index(inside) < LATENCY_COUNTS);
-        assert_eq!(pending_index(beyond), CLAMP);
-        let outcomes = [inside, beyond].map(|ns| Outcome::success(ns, 1, 1));
+    fn the_recorder_saturates_values_beyond_the_histogram_as_record_does() {
+        // Beyond the histogram's maximum, each at its own index: one inside the histogram's
+        // count array, one beyond it, and the largest value there is.
+        let values = [LATENCY_MAX_NS / 5 * 6, u64::MAX / 2, u64::MAX];
+        assert!(layout::index(values[0]) < LATENCY_COUNTS);
+        assert!(layout::index(values[1]) >= LATENCY_COUNTS);
+        assert_eq!(
+            layout::index(u64::MAX) & PENDING_MASK,
+            layout::index(u64::MAX)
+        );
+        let outcomes = values.map(|ns| Outcome::success(ns, 1, 1));
         let mut recorded = Tally::empty();
         recorded.recording(|r| outcomes.iter().for_each(|o| r.record(o, 0)));
         assert_eq!(recorded, tally(&outcomes));
-        assert_eq!(recorded.latency_ns().len(), 2);
+        assert_eq!(recorded.latency_ns().len(), 3);
+        assert_eq!(recorded.latency_max_ns, u64::MAX);
         // Nothing was left behind for the next recording.
         let mut again = Tally::empty();
         again.recording(|r| r.record(&Outcome::success(LATENCY_MAX_NS, 1, 1), 0));

@@ -276,10 +276,7 @@ impl<P: Protocol> Simulate for P {
         let mut scratch = self.scratch();
         tally.recording(|recorder| {
             while let Some(trials) = next(rng) {
-                for _ in 0..trials {
-                    let outcome = self.trial(rng, &mut scratch);
-                    recorder.record(&outcome, Self::EXTRAS.len());
-                }
+                recorder.record_each(trials, || self.trial(rng, &mut scratch), Self::EXTRAS.len());
             }
         });
     }
