@@ -47,7 +47,35 @@ pub struct Replies {
     n: u32,
     sends: f64,
     arrives: f64,
-    table: Option<Outcomes<(u32, u32)>>,
+    draw: Draw<(u32, u32)>,
+}
+
+/// How a count is drawn.
+// A tag byte (no niche in the table's vectors), so that a trial tells the cases apart with
+// one comparison.
+#[repr(u8)]
+#[derive(Debug, Clone)]
+enum Draw<T> {
+    /// From a table, by one 64-bit draw.
+    Table(Outcomes<T>),
+    /// Certain: no draw.
+    Certain(T),
+    /// Beyond [`TABULATED`]: by binomial draws.
+    Binomial,
+}
+
+impl<T: Copy> Draw<T> {
+    /// Tabulates the outcomes for n up to [`TABULATED`].
+    fn new(n: u32, outcomes: impl FnOnce() -> Vec<(f64, T)>) -> Self {
+        if n > TABULATED {
+            return Self::Binomial;
+        }
+        let table = Outcomes::new(outcomes());
+        match table.len() {
+            1 => Self::Certain(table.sample(0)),
+            _ => Self::Table(table),
+        }
+    }
 }
 
 impl Replies {
@@ -55,7 +83,7 @@ impl Replies {
     pub fn new(env: &Env, n: u32) -> Self {
         let sends = (1.0 - env.crash().probability()) * (1.0 - env.loss().probability());
         let arrives = 1.0 - env.loss().probability();
-        let table = (n <= TABULATED).then(|| {
+        let draw = Draw::new(n, || {
             let mut outcomes = Vec::new();
             for (sent, p_sent) in order::binomial_pmf(n, sends).into_iter().enumerate() {
                 for (arrived, p) in order::binomial_pmf(sent as u32, arrives)
@@ -65,13 +93,13 @@ impl Replies {
                     outcomes.push((p_sent * p, (sent as u32, arrived as u32)));
                 }
             }
-            Outcomes::new(outcomes)
+            outcomes
         });
         Self {
             n,
             sends,
             arrives,
-            table,
+            draw,
         }
     }
 
@@ -90,10 +118,10 @@ impl Replies {
     /// ([`Outcomes::sample_reusing`]).
     #[inline(always)]
     pub fn sample_reusing(&self, rng: &mut SimRng) -> ((u32, u32), Option<u64>) {
-        match &self.table {
-            Some(table) if table.len() == 1 => (table.sample(0), None),
-            Some(table) => table.sample_reusing(rng.next_u64()),
-            None => {
+        match &self.draw {
+            Draw::Table(table) => table.sample_reusing(rng.next_u64()),
+            Draw::Certain(outcome) => (*outcome, None),
+            Draw::Binomial => {
                 let sent = order::binomial(rng, self.n.into(), self.sends);
                 let arrived = order::binomial(rng, sent, self.arrives);
                 ((sent as u32, arrived as u32), None)
@@ -108,31 +136,29 @@ impl Replies {
 pub struct Count {
     n: u32,
     p: f64,
-    table: Option<Outcomes<u32>>,
+    draw: Draw<u32>,
 }
 
 impl Count {
     /// `Bin(n, p)`.
     pub fn new(n: u32, p: f64) -> Self {
-        let table = (n <= TABULATED).then(|| {
-            Outcomes::new(
-                order::binomial_pmf(n, p)
-                    .into_iter()
-                    .enumerate()
-                    .map(|(j, q)| (q, j as u32))
-                    .collect(),
-            )
+        let draw = Draw::new(n, || {
+            order::binomial_pmf(n, p)
+                .into_iter()
+                .enumerate()
+                .map(|(j, q)| (q, j as u32))
+                .collect()
         });
-        Self { n, p, table }
+        Self { n, p, draw }
     }
 
     /// A draw.
     #[inline(always)]
     pub fn sample(&self, rng: &mut SimRng) -> u32 {
-        match &self.table {
-            Some(table) if table.len() == 1 => table.sample(0),
-            Some(table) => table.sample(rng.next_u64()),
-            None => order::binomial(rng, self.n.into(), self.p) as u32,
+        match &self.draw {
+            Draw::Table(table) => table.sample(rng.next_u64()),
+            Draw::Certain(count) => *count,
+            Draw::Binomial => order::binomial(rng, self.n.into(), self.p) as u32,
         }
     }
 }
