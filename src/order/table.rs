@@ -59,13 +59,14 @@ impl QuantileTable {
         let side = (x >> 63) as usize;
         // The distance to the nearer end of the range, below 2^63 (0 reads the first knot).
         let y = x ^ 0u64.wrapping_sub(x >> 63);
-        let zeros = y.leading_zeros().min(63);
-        let z = y << zeros;
+        // The octave: the top bit of y, or 0 for y = 0 (as for y = 1).
+        let octave = (y | 1).ilog2();
+        let z = y << (63 - octave);
         let j = ((z >> 57) & 63) as usize;
         let fraction = ((z << 7) >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
-        let i = side * SIDE + (63 - zeros as usize) * PER_OCTAVE + j;
+        let i = side * SIDE + octave as usize * PER_OCTAVE + j;
         debug_assert!(i + 1 < self.knots.len());
-        // SAFETY: y < 2^63, so zeros >= 1 and i <= side * SIDE + 62 * 64 + 63, which leaves
+        // SAFETY: y < 2^63, so octave <= 62 and i <= side * SIDE + 62 * 64 + 63, which leaves
         // i + 1 < 2 * SIDE = self.knots.len() (`new` always makes 2 * SIDE knots).
         let (a, b) = unsafe {
             (
