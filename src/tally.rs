@@ -136,22 +136,28 @@ thread_local! {
 
 /// Records trials into a [`Tally`] (see [`Tally::recording`]): messages and rounds as runs of
 /// equal values (most protocols send the same number most of the time) counted by trial
-/// index, latencies in a per-thread array whose counts also give the successes; all moved
-/// into the tally when recording ends. A trial that changes nothing but the latency
-/// counts compares, adds and increments, and stores nothing else.
+/// index; the latencies of successes stored as they come and counted [`BUFFER`] at a time,
+/// in a per-thread array; all moved into the tally when recording ends. A usual trial
+/// compares twice and stores its latency.
 pub struct Recorder<'a> {
     tally: &'a mut Tally,
     pending: &'a mut [u64; PENDING_COUNTS],
     trials: u64,
+    successes: u64,
     blocked: u64,
-    /// The latency sum in nanoseconds, modulo 2^64, and how many times it wrapped.
-    latency_sum_ns: u64,
-    latency_sum_wraps: u64,
+    latency_sum_ns: u128,
     latency_max_ns: u64,
     messages: Run,
     rounds: Run,
     extras_sum: [u128; MAX_EXTRAS],
+    /// Latencies of successes not yet counted: the first `buffered`, always fewer than
+    /// [`BUFFER`].
+    buffer: [u64; BUFFER],
+    buffered: usize,
 }
+
+/// Latencies counted at a time.
+const BUFFER: usize = 256;
 
 /// The trials from index `start` on, up to the next run, all with the same `value`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -182,16 +188,12 @@ impl Recorder<'_> {
     fn record_at(&mut self, i: u64, outcome: &Outcome, extras: usize) {
         match outcome.status {
             Status::Success => {
-                let (sum, wrapped) = self.latency_sum_ns.overflowing_add(outcome.latency_ns);
-                self.latency_sum_ns = sum;
-                if wrapped {
-                    self.wrap_sum();
+                // `% BUFFER` changes nothing but spares a bounds check.
+                self.buffer[self.buffered % BUFFER] = outcome.latency_ns;
+                self.buffered += 1;
+                if self.buffered == BUFFER {
+                    self.count_buffered();
                 }
-                // The maximum also bounds the counts to move (`finish`).
-                if outcome.latency_ns > self.latency_max_ns {
-                    self.new_max(outcome.latency_ns);
-                }
-                self.pending[layout::index(outcome.latency_ns) & PENDING_MASK] += 1;
             }
             Status::Blocked => self.blocked += 1,
             Status::Failure => {}
@@ -207,17 +209,19 @@ impl Recorder<'_> {
         }
     }
 
-    // The fields live in memory, so these are out of line: the usual trial only compares.
-    #[cold]
+    /// Counts the buffered latencies. In a loop of their own, away from the long chains of
+    /// dependent instructions that make up a trial, the processor overlaps many of them.
     #[inline(never)]
-    fn new_max(&mut self, ns: u64) {
-        self.latency_max_ns = ns;
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn wrap_sum(&mut self) {
-        self.latency_sum_wraps += 1;
+    fn count_buffered(&mut self) {
+        let (mut sum, mut max) = (self.latency_sum_ns, self.latency_max_ns);
+        for &ns in &self.buffer[..self.buffered] {
+            sum += u128::from(ns);
+            max = max.max(ns);
+            self.pending[layout::index(ns) & PENDING_MASK] += 1;
+        }
+        (self.latency_sum_ns, self.latency_max_ns) = (sum, max);
+        self.successes += self.buffered as u64;
+        self.buffered = 0;
     }
 
     #[inline(never)]
@@ -233,27 +237,26 @@ impl Recorder<'_> {
     }
 
     /// Moves everything recorded into the tally.
-    fn finish(self) {
+    fn finish(mut self) {
+        self.count_buffered();
         let (trials, messages, rounds) = (self.trials, self.messages, self.rounds);
         let t = &mut *self.tally;
         t.add_messages(messages.value, trials - messages.start);
         t.add_rounds(rounds.value, trials - rounds.start);
-        let mut successes = 0;
+        // The maximum bounds the counts to move.
         for (i, count) in self.pending[..=layout::index(self.latency_max_ns)]
             .iter_mut()
             .enumerate()
         {
             let count = std::mem::take(count);
             if count > 0 {
-                successes += count;
                 t.latency_ns.saturating_record_n(layout::value(i), count);
             }
         }
-        t.successes += successes;
+        t.successes += self.successes;
         t.blocked += self.blocked;
-        t.failures += trials - successes - self.blocked;
-        t.latency_sum_ns +=
-            u128::from(self.latency_sum_wraps) << 64 | u128::from(self.latency_sum_ns);
+        t.failures += trials - self.successes - self.blocked;
+        t.latency_sum_ns += self.latency_sum_ns;
         t.latency_max_ns = t.latency_max_ns.max(self.latency_max_ns);
         for (sum, x) in t.extras_sum.iter_mut().zip(self.extras_sum) {
             *sum += x;
@@ -341,13 +344,15 @@ impl Tally {
                 tally: self,
                 pending: &mut pending.counts,
                 trials: 0,
+                successes: 0,
                 blocked: 0,
                 latency_sum_ns: 0,
-                latency_sum_wraps: 0,
                 latency_max_ns: 0,
                 messages: Run::default(),
                 rounds: Run::default(),
                 extras_sum: [0; MAX_EXTRAS],
+                buffer: [0; BUFFER],
+                buffered: 0,
             };
             let out = f(&mut recorder);
             recorder.finish();
