@@ -99,7 +99,7 @@ mod layout {
 /// thread, kept between chunks and cleared where used: an array increment per trial instead
 /// of a histogram record.
 struct Pending {
-    /// One per bucket index of any 64-bit value, so that a trial needs no clamp: those beyond
+    /// One per bucket index of any 64-bit value, so that no index needs a clamp: those beyond
     /// the histogram's are moved in as `saturating_record` records them.
     counts: Box<[u64; PENDING_COUNTS]>,
 }
@@ -138,7 +138,7 @@ thread_local! {
 /// equal values (most protocols send the same number most of the time) counted by trial
 /// index; the latencies of successes stored as they come and counted [`BUFFER`] at a time,
 /// in a per-thread array; all moved into the tally when recording ends. A usual trial
-/// compares twice and stores its latency.
+/// stores its latency and compares its message and round counts with the current runs'.
 pub struct Recorder<'a> {
     tally: &'a mut Tally,
     pending: &'a mut [u64; PENDING_COUNTS],
