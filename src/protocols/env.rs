@@ -225,7 +225,8 @@ impl Net<'_> {
     /// saturating, should a heavy tail draw near 2^64 ns).
     #[inline(always)]
     pub fn round_trip_ns(&self, rng: &mut SimRng, a: u32, b: u32) -> u64 {
-        // Both ways cross regions or neither.
+        // Both ways cross regions or neither. The match repeats `delay_ns`'s on purpose: a
+        // helper returning the model cost the per-node quorum 6.9% more instructions.
         match &self.env.cross {
             Some(cross) if region(a, self.env.regions) != region(b, self.env.regions) => {
                 cross.round_trip_ns(rng)
