@@ -32,6 +32,7 @@ pub use quantiles::{Quantiles, Tail};
 pub use round_trip::RoundTrip;
 pub use table::QuantileTable;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use rand::Rng;
@@ -43,22 +44,68 @@ use crate::rng::{Chance, SimRng};
 /// The round-trip quantiles of a one-way delay law, solved once per law for the whole
 /// process (cells that share a latency model share them).
 pub fn round_trip(law: &Mix) -> Option<Arc<Quantiles>> {
-    static CACHE: Mutex<Vec<(String, Arc<Quantiles>)>> = Mutex::new(Vec::new());
-    let key = format!("{law:?}");
-    if let Some((_, q)) = CACHE
-        .lock()
-        .expect("no panics while held")
-        .iter()
-        .find(|(k, _)| *k == key)
-    {
+    law_quantiles("round trip", law, RoundTrip::quantiles)
+}
+
+/// The one-way quantiles of a delay law ([`Quantiles::of`]), once per law for the whole
+/// process.
+pub fn one_way(law: &Mix) -> Option<Arc<Quantiles>> {
+    law_quantiles("one way", law, Quantiles::of)
+}
+
+/// Quantiles of `law` as `solve` finds them, cached by what and the law's description: the
+/// same law always gives the same `Arc`, so tables derived from it can be keyed by it.
+fn law_quantiles(
+    what: &str,
+    law: &Mix,
+    solve: fn(&Mix) -> Option<Quantiles>,
+) -> Option<Arc<Quantiles>> {
+    type Cache = Mutex<Option<HashMap<String, Arc<Quantiles>>>>;
+    static CACHE: Cache = Mutex::new(None);
+    let key = format!("{what} {law:?}");
+    if let Some(q) = lock(&CACHE).get_or_insert_default().get(&key) {
         return Some(q.clone());
     }
-    let q = Arc::new(RoundTrip::quantiles(law)?);
-    CACHE
+    let q = Arc::new(solve(law)?);
+    // Another thread may have solved it meanwhile: keep the first, so equal laws share one.
+    Some(
+        lock(&CACHE)
+            .get_or_insert_default()
+            .entry(key)
+            .or_insert(q)
+            .clone(),
+    )
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
         .lock()
-        .expect("no panics while held")
-        .push((key, q.clone()));
-    Some(q)
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Most quantile tables kept for reuse (64 KiB each); past it the cache starts afresh. A
+/// table is a function of its key, so rebuilding one changes no result.
+const SHARED_TABLES: usize = 1024;
+
+/// The table of `Q(U(k:l))` for the quantiles `base`, built once and shared by every cell
+/// that needs it: a cell's tables depend on its delay law, k and l, not on its crash or loss
+/// rates, so most cells of a wide sweep find theirs built. `base` is identified by address,
+/// and the cache holds it, so an address is never reused for other quantiles while cached.
+fn shared_table(base: &Arc<Quantiles>, l: u32, k: u32) -> QuantileTable {
+    type Key = (usize, u32, u32);
+    type Cache = Mutex<Option<HashMap<Key, (Arc<Quantiles>, QuantileTable)>>>;
+    static CACHE: Cache = Mutex::new(None);
+    let key = (Arc::as_ptr(base) as usize, l, k);
+    if let Some((_, table)) = lock(&CACHE).get_or_insert_default().get(&key) {
+        return table.clone();
+    }
+    let table = QuantileTable::new(|tail| base.at(uniform::order_quantile(l, k, tail).tail()));
+    let mut cache = lock(&CACHE);
+    let cache = cache.get_or_insert_default();
+    if cache.len() >= SHARED_TABLES {
+        cache.clear();
+    }
+    cache.entry(key).or_insert((base.clone(), table)).1.clone()
 }
 
 /// A discrete distribution sampled by one 64-bit draw: outcomes in decreasing probability,
@@ -245,9 +292,7 @@ impl OrderStatistic {
             if tables.len() <= l as usize {
                 tables.resize(l as usize + 1, None);
             }
-            tables[l as usize] = Some(QuantileTable::new(|tail| {
-                base.at(uniform::order_quantile(l, k, tail).tail())
-            }));
+            tables[l as usize] = Some(shared_table(&base, l, k));
         }
         Self { base, rank, tables }
     }

@@ -1,5 +1,7 @@
 //! A quantile function tabulated for one 64-bit draw: the hot loop's order statistics.
 
+use std::sync::Arc;
+
 use super::quantiles::Tail;
 
 /// Knots per octave of tail probability.
@@ -27,7 +29,8 @@ const SIDE: usize = 63 * PER_OCTAVE + 1;
 #[derive(Debug, Clone)]
 pub struct QuantileTable {
     /// Lower tail knots in increasing probability, then upper tail knots likewise.
-    knots: Box<[f64]>,
+    /// Shared by the clones: a table is built once and read by every cell that needs it.
+    knots: Arc<[f64]>,
 }
 
 /// The tail probability of knot `i` of a side.
@@ -49,7 +52,7 @@ impl QuantileTable {
             }
         }
         Self {
-            knots: knots.into_boxed_slice(),
+            knots: knots.into(),
         }
     }
 

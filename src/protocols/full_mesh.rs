@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::direct::{self, Count, Lazy};
 use super::{Env, ModelError, Outcome, ParamSpec, Protocol, ProtocolInfo};
 use crate::latency::{Mix, to_ns};
-use crate::order::{OrderStatistic, Quantiles, Rank};
+use crate::order::{self, OrderStatistic, Rank};
 use crate::rng::{Chance, SimRng};
 
 macro_rules! model {
@@ -112,8 +112,7 @@ impl Protocol for FullMeshDirect {
 
     fn scratch(&self) -> Arc<OrderStatistic> {
         self.slowest.get(|| {
-            let quantiles =
-                Arc::new(Quantiles::of(&self.law).expect("a law direct sampling accepts"));
+            let quantiles = order::one_way(&self.law).expect("a law direct sampling accepts");
             let m = self.messages();
             let likely = if (1..=4096).contains(&m) {
                 vec![m as u32]
