@@ -106,7 +106,11 @@ struct Pending {
 
 impl Pending {
     fn new() -> Self {
-        debug_assert_eq!(histogram(LATENCY_MAX_NS).distinct_values(), LATENCY_COUNTS);
+        debug_assert_eq!(
+            Histogram::<u64>::new_with_bounds(1, LATENCY_MAX_NS, SIGNIFICANT_DIGITS)
+                .map(|h| h.distinct_values()),
+            Ok(LATENCY_COUNTS)
+        );
         let counts = vec![0; PENDING_COUNTS].into_boxed_slice();
         Self {
             counts: counts.try_into().expect("PENDING_COUNTS counts"),
@@ -114,16 +118,54 @@ impl Pending {
     }
 }
 
-/// How many counts the latency histogram has: HdrHistogram's count array holds one more
-/// bucket than [`LATENCY_MAX_NS`] needs, 1024 counts each.
-const LATENCY_COUNTS: usize = {
+/// How many counts a histogram with bounds `1..=max` has: HdrHistogram's count array holds
+/// one more bucket than `max` needs, 1024 counts each.
+const fn counts_for(max: u64) -> usize {
     let (mut untrackable, mut buckets) = (2048u64, 1);
-    while untrackable <= LATENCY_MAX_NS {
+    while untrackable <= max {
         untrackable <<= 1;
         buckets += 1;
     }
     (buckets + 1) * 1024
-};
+}
+
+/// How many counts the latency histogram would have with fixed bounds.
+const LATENCY_COUNTS: usize = counts_for(LATENCY_MAX_NS);
+
+/// The range of a histogram: its largest value, and the counts a histogram with the fixed
+/// bounds `1..=max` has.
+#[derive(Clone, Copy)]
+struct Bound {
+    max: u64,
+    counts: usize,
+}
+
+impl Bound {
+    const fn new(max: u64) -> Self {
+        Self {
+            max,
+            counts: counts_for(max),
+        }
+    }
+}
+
+const LATENCY: Bound = Bound::new(LATENCY_MAX_NS);
+const MESSAGES: Bound = Bound::new(MESSAGES_MAX);
+const ROUNDS: Bound = Bound::new(ROUNDS_MAX);
+
+/// The value a histogram bounded by `max` records for `value`: itself where its bucket lies
+/// in the count array a histogram with the fixed bounds `1..=max` has, `max` beyond, as
+/// `saturating_record` does with such a histogram. The histograms grow with the largest
+/// value recorded instead (a cell's tally costs what it records), and record exactly the
+/// same buckets.
+#[inline]
+fn clamped(value: u64, bound: Bound) -> u64 {
+    if layout::index(value) < bound.counts {
+        value
+    } else {
+        bound.max
+    }
+}
 
 /// Room for the bucket index of every 64-bit value (the largest is 56,319), rounded up to a
 /// power of two so that masking an index with [`PENDING_MASK`] proves it in bounds.
@@ -250,7 +292,7 @@ impl Recorder<'_> {
         {
             let count = std::mem::take(count);
             if count > 0 {
-                t.latency_ns.saturating_record_n(layout::value(i), count);
+                record_n(&mut t.latency_ns, layout::value(i), count, LATENCY);
             }
         }
         t.successes += self.successes;
@@ -264,8 +306,17 @@ impl Recorder<'_> {
     }
 }
 
-fn histogram(max: u64) -> Histogram<u64> {
-    Histogram::new_with_bounds(1, max, SIGNIFICANT_DIGITS).expect("valid histogram bounds")
+/// An empty histogram that grows as values are recorded ([`clamped`]).
+fn histogram() -> Histogram<u64> {
+    Histogram::new(SIGNIFICANT_DIGITS).expect("valid significant digits")
+}
+
+/// Records `count` times `value` into a histogram bounded by `bound` ([`clamped`]).
+#[inline]
+fn record_n(histogram: &mut Histogram<u64>, value: u64, count: u64, bound: Bound) {
+    histogram
+        .record_n(clamped(value, bound), count)
+        .expect("an auto-resizing histogram records values up to 2^62");
 }
 
 impl Tally {
@@ -284,41 +335,43 @@ impl Tally {
             extras_sum: [0; MAX_EXTRAS],
             chunks: 0,
             busy_ns: 0,
-            latency_ns: histogram(LATENCY_MAX_NS),
-            messages: histogram(MESSAGES_MAX),
-            rounds: histogram(ROUNDS_MAX),
+            latency_ns: histogram(),
+            messages: histogram(),
+            rounds: histogram(),
             small_messages: [0; SMALL],
             small_rounds: [0; SMALL],
         }
     }
 
     /// A tally from its scalar fields (taken from `scalars`) and its three histograms, which
-    /// must have the bounds of [`Tally::empty`]'s so that tallies keep merging exactly.
+    /// must count from 1 at [`SIGNIFICANT_DIGITS`] digits, as [`Tally::empty`]'s do, so that
+    /// tallies keep merging exactly.
     pub fn from_parts(
         mut scalars: Tally,
-        latency_ns: Histogram<u64>,
-        messages: Histogram<u64>,
-        rounds: Histogram<u64>,
+        mut latency_ns: Histogram<u64>,
+        mut messages: Histogram<u64>,
+        mut rounds: Histogram<u64>,
     ) -> Result<Self, String> {
-        for (name, h, max) in [
-            ("latency", &latency_ns, LATENCY_MAX_NS),
-            ("messages", &messages, MESSAGES_MAX),
-            ("rounds", &rounds, ROUNDS_MAX),
+        for (name, h, bound) in [
+            ("latency", &mut latency_ns, LATENCY),
+            ("messages", &mut messages, MESSAGES),
+            ("rounds", &mut rounds, ROUNDS),
         ] {
-            let reference = histogram(max);
-            if (h.low(), h.high(), h.sigfig())
-                != (reference.low(), reference.high(), reference.sigfig())
-            {
+            if (h.low(), h.sigfig()) != (1, SIGNIFICANT_DIGITS) {
                 return Err(format!(
-                    "{name} histogram has bounds {}..{} at {} digits, not {}..{} at {}",
+                    "{name} histogram counts from {} at {} digits, not from 1 at {SIGNIFICANT_DIGITS}",
                     h.low(),
-                    h.high(),
                     h.sigfig(),
-                    reference.low(),
-                    reference.high(),
-                    reference.sigfig()
                 ));
             }
+            if !h.is_empty() && clamped(h.max(), bound) != h.max() {
+                return Err(format!(
+                    "{name} histogram holds {}, beyond its range (at most {})",
+                    h.max(),
+                    bound.max
+                ));
+            }
+            h.auto(true);
         }
         scalars.latency_ns = latency_ns;
         scalars.messages = messages;
@@ -332,7 +385,7 @@ impl Tally {
     #[inline]
     pub fn record(&mut self, outcome: &Outcome, extras: usize) {
         if self.record_counts(outcome, extras) {
-            self.latency_ns.saturating_record(outcome.latency_ns);
+            record_n(&mut self.latency_ns, outcome.latency_ns, 1, LATENCY);
         }
     }
 
@@ -368,7 +421,7 @@ impl Tally {
         }
         match self.small_messages.get_mut(value as usize) {
             Some(small) => *small += count,
-            None => self.messages.saturating_record_n(value, count),
+            None => record_n(&mut self.messages, value, count, MESSAGES),
         }
         self.messages_sum += u128::from(value) * u128::from(count);
         self.messages_max = self.messages_max.max(value);
@@ -381,7 +434,7 @@ impl Tally {
         }
         match self.small_rounds.get_mut(value as usize) {
             Some(small) => *small += count,
-            None => self.rounds.saturating_record_n(value, count),
+            None => record_n(&mut self.rounds, value, count, ROUNDS),
         }
         self.rounds_sum += u128::from(value) * u128::from(count);
         self.rounds_max = self.rounds_max.max(value);
@@ -408,14 +461,14 @@ impl Tally {
         };
         match self.small_messages.get_mut(outcome.messages as usize) {
             Some(count) => *count += 1,
-            None => self.messages.saturating_record(outcome.messages),
+            None => record_n(&mut self.messages, outcome.messages, 1, MESSAGES),
         }
         self.messages_sum += u128::from(outcome.messages);
         self.messages_max = self.messages_max.max(outcome.messages);
         let rounds = u64::from(outcome.rounds);
         match self.small_rounds.get_mut(rounds as usize) {
             Some(count) => *count += 1,
-            None => self.rounds.saturating_record(rounds),
+            None => record_n(&mut self.rounds, rounds, 1, ROUNDS),
         }
         self.rounds_sum += u128::from(rounds);
         self.rounds_max = self.rounds_max.max(rounds);
@@ -428,13 +481,13 @@ impl Tally {
     /// Moves the small counts into the histograms; [`Tally::messages`] and
     /// [`Tally::rounds`] are complete only after it (the engine settles every chunk).
     pub fn settle(&mut self) {
-        for (histogram, small) in [
-            (&mut self.messages, &mut self.small_messages),
-            (&mut self.rounds, &mut self.small_rounds),
+        for (histogram, small, bound) in [
+            (&mut self.messages, &mut self.small_messages, MESSAGES),
+            (&mut self.rounds, &mut self.small_rounds, ROUNDS),
         ] {
             for (value, count) in small.iter_mut().enumerate() {
                 if *count > 0 {
-                    histogram.saturating_record_n(value as u64, *count);
+                    record_n(histogram, value as u64, *count, bound);
                     *count = 0;
                 }
             }
