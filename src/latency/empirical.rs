@@ -1,6 +1,7 @@
 //! A delay resampled from measured latencies: a CSV column or an HdrHistogram log.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
@@ -26,7 +27,8 @@ use crate::sweep::fields::{FieldError, Fields};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Empirical {
     /// Buckets: (cumulative count up to and including this bucket, low ns, high ns).
-    buckets: Vec<(u64, u64, u64)>,
+    /// Shared by the clones: every cell of a sweep holds the model, the samples are held once.
+    buckets: Arc<[(u64, u64, u64)]>,
 }
 
 /// Nanoseconds per unit of the file's values.
@@ -66,7 +68,8 @@ impl Empirical {
                 .iter()
                 .enumerate()
                 .map(|(i, &v)| (i as u64 + 1, v, v))
-                .collect(),
+                .collect::<Vec<_>>()
+                .into(),
         })
     }
 
@@ -90,7 +93,9 @@ impl Empirical {
                 "the histogram log records no latencies",
             ));
         }
-        Ok(Self { buckets })
+        Ok(Self {
+            buckets: buckets.into(),
+        })
     }
 
     fn read_csv(path: &Path, column: Option<&str>) -> Result<Vec<f64>, String> {
