@@ -1,16 +1,18 @@
 //! Row counts and checksums carried in every Parquet file's metadata, and their check.
 //!
-//! The checksum is CRC-32 (IEEE) over a canonical text of the values, row by row: each value
-//! as text (floats in Rust's shortest round-trip form, booleans as `true` or `false`, binary as
-//! its bytes, null as `\0`) followed by the unit separator `0x1f`, each row followed by the
-//! record separator `0x1e`.
-//! It depends on the values only, not on how Parquet encoded them.
+//! The checksum is CRC-32 (IEEE) over the values, column by column, so that it depends on the
+//! values only, not on how Parquet encoded them or how the rows were cut into batches. Each
+//! column has two running CRCs: one over its non-null values in row order, each as fixed-width
+//! little-endian bytes (integers and decimals at their width, floats as their IEEE bits,
+//! booleans as one byte 0 or 1, strings and binary as a 4-byte length then the bytes, a
+//! dictionary's entries as their string), and one over the row numbers (8 bytes each) of its
+//! nulls. The file's checksum is the CRC-32 of both CRCs of every column, in column order.
 
 use std::collections::BTreeMap;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Float64Type, Int32Type, UInt32Type, UInt64Type};
-use arrow_array::{Array, RecordBatch};
+use arrow_array::{Array, ArrowPrimitiveType, RecordBatch};
 use arrow_schema::DataType;
 
 /// Metadata key of the row count.
@@ -21,7 +23,8 @@ pub const CHECKSUM: &str = "coordsim.checksum";
 /// A running checksum over the rows of one or more record batches.
 #[derive(Debug, Default, Clone)]
 pub struct Checksum {
-    hasher: crc32fast::Hasher,
+    /// Per column: the CRC of its values and the CRC of its null rows.
+    columns: Vec<(crc32fast::Hasher, crc32fast::Hasher)>,
     rows: u64,
 }
 
@@ -29,28 +32,42 @@ impl Checksum {
     /// Adds every row of `batch`.
     pub fn update(&mut self, batch: &RecordBatch) -> Result<(), String> {
         let columns = batch.columns();
-        let mut text = Vec::new();
-        for row in 0..batch.num_rows() {
-            text.clear();
-            for column in columns {
-                value(column.as_ref(), row, &mut text)?;
-                text.push(0x1f);
+        if self.columns.is_empty() {
+            self.columns = vec![Default::default(); columns.len()];
+        }
+        if self.columns.len() != columns.len() {
+            return Err(format!(
+                "a batch of {} columns after batches of {}",
+                columns.len(),
+                self.columns.len()
+            ));
+        }
+        for (column, (values, nulls)) in columns.iter().zip(&mut self.columns) {
+            if column.null_count() > 0 {
+                for row in (0..column.len()).filter(|&row| column.is_null(row)) {
+                    nulls.update(&(self.rows + row as u64).to_le_bytes());
+                }
             }
-            text.push(0x1e);
-            self.hasher.update(&text);
+            hash_values(column.as_ref(), values)?;
         }
         self.rows += batch.num_rows() as u64;
         Ok(())
+    }
+
+    fn finalize(&self) -> u32 {
+        let mut all = crc32fast::Hasher::new();
+        for (values, nulls) in &self.columns {
+            all.update(&values.clone().finalize().to_le_bytes());
+            all.update(&nulls.clone().finalize().to_le_bytes());
+        }
+        all.finalize()
     }
 
     /// The metadata entries: row count and checksum.
     pub fn metadata(&self) -> Vec<(String, String)> {
         vec![
             (ROWS.to_string(), self.rows.to_string()),
-            (
-                CHECKSUM.to_string(),
-                format!("{:08x}", self.hasher.clone().finalize()),
-            ),
+            (CHECKSUM.to_string(), format!("{:08x}", self.finalize())),
         ]
     }
 
@@ -61,7 +78,7 @@ impl Checksum {
 
     /// The checksum so far, as written in metadata.
     pub fn hex(&self) -> String {
-        format!("{:08x}", self.hasher.clone().finalize())
+        format!("{:08x}", self.finalize())
     }
 
     /// Checks the rows seen against the row count and checksum recorded in `metadata`: the
@@ -89,31 +106,74 @@ impl Checksum {
     }
 }
 
-fn value(array: &dyn Array, row: usize, out: &mut Vec<u8>) -> Result<(), String> {
-    use std::io::Write;
-    if array.is_null(row) {
-        out.push(0);
-        return Ok(());
+/// Adds the non-null values of `array` to `hasher`, as the module documentation says.
+fn hash_values(array: &dyn Array, hasher: &mut crc32fast::Hasher) -> Result<(), String> {
+    fn primitive<T: ArrowPrimitiveType>(
+        array: &dyn Array,
+        hasher: &mut crc32fast::Hasher,
+        bytes: impl Fn(T::Native) -> Vec<u8>,
+    ) {
+        let values = array.as_primitive::<T>();
+        if values.null_count() == 0 && cfg!(target_endian = "little") {
+            // In memory as little-endian bytes already.
+            let slice: &[T::Native] = values.values();
+            // SAFETY: a slice of plain numbers viewed as its bytes, same length in bytes.
+            let raw = unsafe {
+                std::slice::from_raw_parts(
+                    slice.as_ptr().cast::<u8>(),
+                    std::mem::size_of_val(slice),
+                )
+            };
+            hasher.update(raw);
+        } else {
+            for v in values.iter().flatten() {
+                hasher.update(&bytes(v));
+            }
+        }
     }
-    let write = |out: &mut Vec<u8>, v: &dyn std::fmt::Display| {
-        write!(out, "{v}").expect("writing to memory");
+    let text = |hasher: &mut crc32fast::Hasher, bytes: &[u8]| {
+        hasher.update(&(bytes.len() as u32).to_le_bytes());
+        hasher.update(bytes);
     };
     match array.data_type() {
-        DataType::Boolean => write(out, &array.as_boolean().value(row)),
-        DataType::UInt32 => write(out, &array.as_primitive::<UInt32Type>().value(row)),
-        DataType::UInt64 => write(out, &array.as_primitive::<UInt64Type>().value(row)),
-        DataType::Float64 => write(out, &array.as_primitive::<Float64Type>().value(row)),
-        DataType::Decimal128(_, _) => {
-            write(out, &array.as_primitive::<Decimal128Type>().value(row))
+        DataType::Boolean => {
+            for v in array.as_boolean().iter().flatten() {
+                hasher.update(&[u8::from(v)]);
+            }
         }
-        DataType::Utf8 => out.extend_from_slice(array.as_string::<i32>().value(row).as_bytes()),
-        DataType::Binary => out.extend_from_slice(array.as_binary::<i32>().value(row)),
+        DataType::UInt32 => primitive::<UInt32Type>(array, hasher, |v| v.to_le_bytes().to_vec()),
+        DataType::UInt64 => primitive::<UInt64Type>(array, hasher, |v| v.to_le_bytes().to_vec()),
+        DataType::Float64 => {
+            primitive::<Float64Type>(array, hasher, |v| v.to_bits().to_le_bytes().to_vec())
+        }
+        DataType::Decimal128(_, _) => {
+            primitive::<Decimal128Type>(array, hasher, |v| v.to_le_bytes().to_vec())
+        }
+        DataType::Utf8 => {
+            for v in array.as_string::<i32>().iter().flatten() {
+                text(hasher, v.as_bytes());
+            }
+        }
+        DataType::Binary => {
+            for v in array.as_binary::<i32>().iter().flatten() {
+                text(hasher, v);
+            }
+        }
         DataType::Dictionary(key, values)
             if **key == DataType::Int32 && **values == DataType::Utf8 =>
         {
             let d = array.as_dictionary::<Int32Type>();
-            let k = d.keys().value(row) as usize;
-            out.extend_from_slice(d.values().as_string::<i32>().value(k).as_bytes());
+            let strings = d.values().as_string::<i32>();
+            for k in d.keys().iter().flatten() {
+                let k = usize::try_from(k).map_err(|_| "a negative dictionary key".to_string())?;
+                if k >= strings.len() {
+                    return Err(format!(
+                        "dictionary key {k} beyond its {} entries",
+                        strings.len()
+                    ));
+                }
+                text(hasher, strings.value(k).as_bytes());
+            }
         }
         other => return Err(format!("no checksum for columns of type {other}")),
     }
