@@ -2,11 +2,13 @@
 
 usage: python benches/compare_peers.py PEERS_DIR [--runs 5] [--out results.json]
 
-PEERS_DIR holds peer_numpy.py and peer_simpy.py (vectorized NumPy and SimPy versions of the
-reference models; they need numpy and simpy, and this script pyarrow). For each reference
-model this runs, interleaved, `runs` times each: coordsim on its sweep in sweeps/bench/ with
-one thread and with every core, the NumPy peer, and (for the quorum) the SimPy peer; then it
-prints the medians.
+PEERS_DIR holds peer_numpy.py, peer_simpy.py and peer_numpy_dense.py (vectorized NumPy and
+SimPy versions of the reference models; they need numpy and simpy, and this script pyarrow).
+For each reference model this runs, interleaved, `runs` times each: coordsim on its sweep in
+sweeps/bench/ with one thread and with every core, the NumPy peer, and (for the quorum) the
+SimPy peer; then it prints the medians. Last, the wide sweep: the 800 small cells of
+peer_numpy_dense.py (sweeps/bench/wide.toml), coordsim and the NumPy peer each on one thread,
+both timed as whole processes (and the peer also by its own loop).
 
 What is timed:
 - coordsim: trials over the wall time of the whole process (start-up, parsing, building the
@@ -106,9 +108,41 @@ def main():
             line["ratio_1_thread_vs_simpy"] = round(one_wall / simpy_rate, 1)
         print(json.dumps(line), flush=True)
         lines.append(line)
+    lines.append(wide(os.path.join(a.peers, "peer_numpy_dense.py"), a.runs))
+    print(json.dumps(lines[-1]), flush=True)
     if a.out:
         with open(a.out, "w") as f:
             json.dump(lines, f, indent=1)
+
+
+def timed(command, env=None):
+    start = time.perf_counter()
+    result = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
+    return time.perf_counter() - start, result.stdout
+
+
+def wide(dense_peer, runs):
+    """The dense grid: whole-process wall seconds of coordsim (one thread) and of the peer."""
+    one_thread = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+                      MKL_NUM_THREADS="1")
+    ours, theirs, their_loop = [], [], []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            seconds, _ = timed([COORDSIM, "run", os.path.join(ROOT, "sweeps", "bench", "wide.toml"),
+                                "--out", os.path.join(tmp, "run"), "--threads", "1", "--quiet"])
+            ours.append(seconds)
+        seconds, out = timed([sys.executable, dense_peer], env=one_thread)
+        theirs.append(seconds)
+        their_loop.append(json.loads(out.strip().splitlines()[-1])["seconds"])
+    ours, theirs, loop = (statistics.median(x) for x in (ours, theirs, their_loop))
+    return {
+        "model": "wide (800 quorum cells x 16384 trials)",
+        "coordsim_1_thread_wall_s": round(ours, 3),
+        "numpy_process_wall_s": round(theirs, 3),
+        "numpy_loop_s": round(loop, 3),
+        "ratio_vs_numpy_process": round(theirs / ours, 2),
+        "ratio_vs_numpy_loop": round(loop / ours, 2),
+    }
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ use std::hint::black_box;
 use coordsim::engine::{CHUNK_TRIALS, GROUP_ITEMS, RunOptions, run_all};
 use coordsim::latency::{Delay, Exponential, Shifted};
 use coordsim::order::{self, OrderStatistic, QuantileTable, Rank};
-use coordsim::output::{CellRecord, Export, Histograms, Results, RunInfo, SummaryFile};
+use coordsim::output::{CellRecord, ResultsWriter, RunInfo};
 use coordsim::protocols::direct::{self, Replies};
 use coordsim::protocols::{Env, Outcome};
 use coordsim::rng::{Chance, stream};
@@ -109,7 +109,8 @@ fn rng_floor(c: &mut Criterion) {
     group.finish();
 }
 
-/// Writing summary.parquet and histograms.parquet for the default sweep's 202 cells.
+/// Writing summary.parquet and histograms.parquet for the default sweep's 202 cells, as a run
+/// writes them: streamed, a group of cells at a time.
 fn parquet(c: &mut Criterion) {
     let sweep = Sweep::default_sweep().with_trials(2_000);
     let records: Vec<CellRecord> = run_all(&sweep, &RunOptions::default())
@@ -123,26 +124,18 @@ fn parquet(c: &mut Criterion) {
         threads: 1,
         wall_s: 0.0,
     };
-    let results = Results {
-        sweep: &sweep,
-        cells: &records,
-        info: &info,
-    };
-    let dir = tempfile::tempdir().unwrap();
     let mut group = c.benchmark_group("parquet");
     group.sample_size(20);
-    for (name, export) in [
-        ("summary", &SummaryFile as &dyn Export),
-        ("histograms", &Histograms),
-    ] {
-        let path = dir.path().join(format!("{name}.parquet"));
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                let file = std::fs::File::create(&path).unwrap();
-                export.write(&results, file, &path).unwrap();
-            });
+    group.bench_function("results", |b| {
+        b.iter(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let mut writer = ResultsWriter::create(dir.path(), &sweep).unwrap();
+            for record in &records {
+                writer.push(record.clone()).unwrap();
+            }
+            writer.finish(&info).unwrap();
         });
-    }
+    });
     group.finish();
 }
 

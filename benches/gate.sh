@@ -16,12 +16,15 @@ cd "$(dirname "$0")/.."
 threshold_percent=2
 baseline=benches/instructions.baseline
 # Enough trials that the trial loop outweighs building the direct samplers' tables (which
-# runs inside the first chunk and is counted too).
+# runs inside the first chunk and is counted too). A case marked `whole` counts the whole
+# process instead: the wide sweep's cost is per cell (building models and tables, tallies,
+# writing rows), outside the trial loop, and must not creep back.
 cases=(
   "quorum sweeps/bench/quorum.toml 2000000"
   "quorum-per-node sweeps/bench/quorum-per-node.toml 100000"
   "2pc sweeps/bench/2pc.toml 1000000"
   "gossip sweeps/bench/gossip.toml 2000"
+  "wide sweeps/bench/wide.toml 1024 whole"
 )
 
 command -v valgrind >/dev/null || { echo "gate: valgrind is needed" >&2; exit 1; }
@@ -31,9 +34,10 @@ trap 'rm -rf "$scratch"' EXIT
 
 declare -A counts
 for case in "${cases[@]}"; do
-  read -r name sweep trials <<<"$case"
-  valgrind --tool=callgrind --callgrind-out-file="$scratch/$name.out" \
-    --toggle-collect='*Simulate*run_streams*' --toggle-collect='*upper_tail_knots*' \
+  read -r name sweep trials scope <<<"$case"
+  toggles=(--toggle-collect='*Simulate*run_streams*' --toggle-collect='*upper_tail_knots*')
+  [ "${scope:-}" = whole ] && toggles=()
+  valgrind --tool=callgrind --callgrind-out-file="$scratch/$name.out" "${toggles[@]}" \
     "${CARGO_TARGET_DIR:-target}/release/coordsim" run "$sweep" --trials "$trials" --threads 1 \
     --out "$scratch/$name" --quiet >/dev/null 2>"$scratch/$name.log"
   counts[$name]=$(awk '/^totals:/ {print $2}' "$scratch/$name.out")

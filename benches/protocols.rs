@@ -40,7 +40,8 @@ fn cell(protocol: &str, nodes: u32, sampling: &str, crash: f64) -> Option<Sweep>
 
 /// Runs batches of `trials` trials of `sweep`'s only cell.
 fn bench_cell(c: &mut Criterion, group: &str, id: BenchmarkId, sweep: &Sweep, trials: u64) {
-    let model: &dyn Simulate = sweep.model(0);
+    let model = sweep.model(0);
+    let model: &dyn Simulate = model.as_ref();
     let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Elements(trials));
     g.sample_size(10);

@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use coordsim::engine::{Progress, RunOptions, Shard};
 use coordsim::latency::Latency;
-use coordsim::output::{OutputError, RunDir, table};
+use coordsim::output::{CellRecord, OutputError, RunDir, table};
 use coordsim::precision::Precision;
 use coordsim::protocols::{self, ProtocolInfo};
 use coordsim::run::{self, Finished, Plan, RunError};
@@ -198,6 +198,10 @@ struct MergeArgs {
     #[arg(long, short)]
     quiet: bool,
 }
+
+/// The exit code of a run stopped by a signal after saving its checkpoint: the shell's code
+/// for SIGINT, whichever of SIGINT, SIGTERM or SIGHUP arrived.
+const INTERRUPTED: u8 = 130;
 
 /// A request that cannot be carried out as asked (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -387,13 +391,15 @@ fn run(args: RunArgs) -> Result<ExitCode> {
 
     let stop = Arc::new(AtomicBool::new(false));
     let handler_stop = stop.clone();
-    // A second Ctrl-C exits at once; the checkpoint on disk stays resumable.
+    // Ctrl-C, SIGTERM (how Slurm and Kubernetes stop a job: a time limit, preemption,
+    // scancel) and SIGHUP all save and exit with INTERRUPTED; a second signal exits at once,
+    // and the checkpoint on disk stays resumable.
     let _ = ctrlc::set_handler(move || {
         if handler_stop.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
+            std::process::exit(INTERRUPTED.into());
         }
         eprintln!(
-            "\ninterrupted: finishing the work items in flight and saving (Ctrl-C again to quit now)"
+            "\ninterrupted: finishing the work items in flight and saving (interrupt again to quit now)"
         );
     });
     let plan = Plan {
@@ -427,15 +433,16 @@ fn run(args: RunArgs) -> Result<ExitCode> {
                 eprintln!("saved {done} of {total} work items in {}", dir.display());
             }
             eprintln!("resume with: {}", resume_command(&args, &dir, shard));
-            Ok(ExitCode::from(130))
+            Ok(ExitCode::from(INTERRUPTED))
         }
         Finished::Complete {
             files,
             records,
             dir,
         } => {
-            if !args.quiet && !records.is_empty() {
-                println!("{}", table::summary(&sweep, &records));
+            let cells = coordsim::engine::layout(&sweep).shard_cells(shard).len();
+            if !args.quiet && shard.count == 1 {
+                print_cells(&sweep, &records, cells as u64, &dir);
             }
             let names: Vec<String> = files
                 .iter()
@@ -593,12 +600,12 @@ fn merge(args: MergeArgs) -> Result<ExitCode> {
         other => anyhow::Error::new(other),
     })?;
     if !args.quiet {
-        println!("{}", table::summary(&merged.sweep, &merged.records));
+        print_cells(&merged.sweep, &merged.records, merged.cells, &args.out);
     }
     println!(
         "merged {}: {}; wrote {}",
         count(parts.len(), "part"),
-        count(merged.records.len(), "cell"),
+        count(merged.cells as usize, "cell"),
         merged
             .files
             .iter()
@@ -607,6 +614,19 @@ fn merge(args: MergeArgs) -> Result<ExitCode> {
             .join(", ")
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the table of a run's cells, or where to read it when they are too many to print.
+fn print_cells(sweep: &Sweep, records: &[CellRecord], cells: u64, dir: &Path) {
+    if records.len() as u64 == cells {
+        println!("{}", table::summary(sweep, records));
+    } else {
+        println!(
+            "{cells} cells, more than the {} printed here: read them with `coordsim show {}`",
+            coordsim::output::SHOWN_CELLS,
+            dir.display()
+        );
+    }
 }
 
 /// Runs `work` with a progress bar on stderr when stderr is a terminal: the trials and

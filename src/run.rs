@@ -25,8 +25,8 @@ use crate::engine::{
     self, Assembler, CHUNK_TRIALS, CellRun, EngineError, ItemSet, Progress, RunOptions, Shard,
     Targets, format_targets, parse_targets,
 };
-use crate::output::tallies::{TallyWriter, read_tallies, write_tallies};
-use crate::output::{CellRecord, OutputError, Results, RunDir, RunInfo, SweepCopy};
+use crate::output::tallies::{TallyReader, TallyWriter};
+use crate::output::{CellRecord, OutputError, Results, ResultsWriter, RunDir, RunInfo, SweepCopy};
 use crate::precision::Precision;
 use crate::sweep::Sweep;
 use crate::tally::Tally;
@@ -38,7 +38,12 @@ pub const CHECKPOINTS: &str = "checkpoint";
 /// The mergeable result of one shard.
 pub const PART_FILE: &str = "part.parquet";
 /// The summary of a whole run.
-pub const SUMMARY_FILE: &str = "summary.parquet";
+pub const SUMMARY_FILE: &str = crate::output::SUMMARY;
+/// The lock file a process holds while it runs in a run directory.
+pub const LOCK_FILE: &str = ".coordsim.lock";
+/// The run file's entry that marks a run complete: written once every final file is in place,
+/// before the checkpoints are removed.
+pub const FINISHED_KEY: &str = "finished_utc";
 
 /// A run that cannot go on, or cannot start as asked.
 #[derive(Debug, Error)]
@@ -63,6 +68,8 @@ pub struct Identity {
     pub sweep: String,
     /// Where the sweep came from.
     pub origin: String,
+    /// What the sweep's files held when it was read ([`Sweep::inputs`]).
+    pub inputs: String,
     /// The seed actually used.
     pub seed: u64,
     /// Trials per cell actually used (the cap of an adaptive run).
@@ -82,6 +89,7 @@ impl Identity {
             version: env!("CARGO_PKG_VERSION").to_string(),
             sweep: sweep.text.clone(),
             origin: sweep.origin.clone(),
+            inputs: sweep.inputs(),
             seed: sweep.seed,
             trials: sweep.trials,
             precision: sweep.precision,
@@ -96,6 +104,7 @@ impl Identity {
             ("coordsim.version", self.version.clone()),
             ("coordsim.sweep", self.sweep.clone()),
             ("coordsim.sweep_origin", self.origin.clone()),
+            ("coordsim.inputs", self.inputs.clone()),
             ("coordsim.seed", self.seed.to_string()),
             ("coordsim.trials_per_cell", self.trials.to_string()),
             ("coordsim.chunk_trials", self.chunk_trials.to_string()),
@@ -131,6 +140,7 @@ impl Identity {
             version: get("coordsim.version")?,
             sweep: get("coordsim.sweep")?,
             origin: get("coordsim.sweep_origin")?,
+            inputs: get("coordsim.inputs")?,
             seed: number("coordsim.seed")?,
             trials: number("coordsim.trials_per_cell")?,
             precision: Precision {
@@ -153,6 +163,18 @@ impl Identity {
         }
         if self.sweep != other.sweep {
             return Some("another sweep file".to_string());
+        }
+        if self.inputs != other.inputs {
+            let changed: Vec<&str> = other
+                .inputs
+                .split(',')
+                .filter(|entry| !self.inputs.split(',').any(|e| e == *entry))
+                .filter_map(|entry| entry.split_once('=').map(|(name, _)| name))
+                .collect();
+            return Some(format!(
+                "other contents of the files the sweep reads (latency model {})",
+                changed.join(", ")
+            ));
         }
         if self.seed != other.seed {
             return differ("seed", &other.seed, &self.seed);
@@ -184,8 +206,9 @@ impl Identity {
         None
     }
 
-    /// The text of a run file ([`RUN_FILE`]): this identity and when the run started.
-    fn to_toml(&self, started: &str) -> String {
+    /// The text of a run file ([`RUN_FILE`]): this identity, when the run started and, once
+    /// it is complete, when it finished.
+    fn to_toml(&self, started: &str, finished: Option<&str>, files: Option<&str>) -> String {
         let mut table = toml::Table::new();
         for (k, v) in self.metadata() {
             table.insert(
@@ -197,6 +220,11 @@ impl Identity {
             "started_utc".to_string(),
             toml::Value::String(started.to_string()),
         );
+        for (key, value) in [(FINISHED_KEY, finished), (FILES_KEY, files)] {
+            if let Some(value) = value {
+                table.insert(key.to_string(), toml::Value::String(value.to_string()));
+            }
+        }
         toml::to_string(&table).expect("strings serialize")
     }
 }
@@ -212,12 +240,113 @@ pub fn run_file_entries(text: &str) -> Result<BTreeMap<String, String>, String> 
         .collect())
 }
 
-/// Writes the run file of a run of `identity` started at `started` into `dir`.
-fn write_run_file(dir: &Path, identity: &Identity, started: &str) -> Result<(), OutputError> {
+/// How a run ended, as its run file says once it is complete: when, and the digest of each
+/// file it wrote ([`file_digest`]), so that `verify` checks their bytes.
+struct Completion<'a> {
+    finished: &'a str,
+    files: &'a [PathBuf],
+}
+
+/// Writes the run file of a run of `identity` started at `started` (and, when complete, how
+/// it ended) into `dir`.
+fn write_run_file(
+    dir: &Path,
+    identity: &Identity,
+    started: &str,
+    completion: Option<Completion<'_>>,
+) -> Result<(), OutputError> {
     let run_file = dir.join(RUN_FILE);
+    let (finished, files) = match completion {
+        Some(c) => {
+            let mut digests = Vec::with_capacity(c.files.len());
+            for path in c.files {
+                let name = path.file_name().unwrap_or_default().to_string_lossy();
+                digests.push(format!("{name}={}", file_digest(path)?));
+            }
+            (Some(c.finished), Some(digests.join(",")))
+        }
+        None => (None, None),
+    };
+    let text = identity.to_toml(started, finished, files.as_deref());
     crate::output::write_atomically(&run_file, |file| {
-        crate::output::write_bytes(file, &run_file, identity.to_toml(started).as_bytes())
+        crate::output::write_bytes(file, &run_file, text.as_bytes())
     })
+}
+
+/// The run file's entry that lists the digests of a complete run's files.
+pub const FILES_KEY: &str = "files";
+
+/// A file's bytes in short: `crc32:length`, the CRC-32 (IEEE) of its bytes in hex. Any
+/// change of a byte, in values, statistics or footer alike, changes it.
+pub fn file_digest(path: &Path) -> Result<String, OutputError> {
+    use std::io::Read;
+    let mut file = crate::output::guard::open_regular(path).map_err(OutputError::io(path))?;
+    let mut hasher = crc32fast::Hasher::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut length = 0u64;
+    loop {
+        let n = file.read(&mut buffer).map_err(OutputError::io(path))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        length += n as u64;
+    }
+    Ok(format!("{:08x}:{length}", hasher.finalize()))
+}
+
+/// Checks the files of `dir` against the digests a complete run's file lists in its `files`
+/// entry (`name=digest,...`): the first that differs, in words.
+pub fn check_file_digests(dir: &Path, files: &str) -> Result<(), String> {
+    for entry in files.split(',').filter(|e| !e.is_empty()) {
+        let (name, want) = entry
+            .split_once('=')
+            .ok_or_else(|| format!("bad `{FILES_KEY}` entry `{entry}` in {RUN_FILE}"))?;
+        let path = dir.join(name);
+        let have = file_digest(&path).map_err(|e| e.to_string())?;
+        if have != want {
+            return Err(format!(
+                "{}: its bytes (crc32:length {have}) are not those the run wrote ({want}): the file was altered",
+                path.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A run directory's lock ([`LOCK_FILE`]), held while the file is open: a second process on
+/// the same directory is refused instead of interleaving its checkpoints. Every process takes
+/// it before it reads whether the run is complete, and the file is removed only once the run
+/// is, so a process that gets a lock on a removed file finds the run complete.
+struct RunLock {
+    path: PathBuf,
+    _file: fs::File,
+}
+
+impl RunLock {
+    /// Takes the lock of `dir`.
+    fn take(dir: &Path) -> Result<Self, RunError> {
+        let path = dir.join(LOCK_FILE);
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(OutputError::io(&path))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Self { path, _file: file }),
+            Err(fs::TryLockError::WouldBlock) => Err(RunError::Mismatch(format!(
+                "{}: another coordsim process is running in this directory; wait for it to end",
+                dir.display()
+            ))),
+            Err(fs::TryLockError::Error(error)) => Err(OutputError::Io { path, error }.into()),
+        }
+    }
+
+    /// Removes the lock file of a complete run, and releases the lock.
+    fn remove(self) -> Result<(), RunError> {
+        fs::remove_file(&self.path).map_err(|e| OutputError::io(&self.path)(e).into())
+    }
 }
 
 /// The metadata entries `coordsim.precision` and `coordsim.p99_precision`, for the targets
@@ -283,13 +412,14 @@ pub fn execute(
     }
     let clock = Instant::now();
     // A resumed run started when its first process did.
-    let (dir, started) = if plan.resume {
+    let (dir, started, lock) = if plan.resume {
         open_for_resume(&plan.dir, &identity)?
     } else {
         let dir = RunDir::create(&plan.dir)?;
+        let lock = RunLock::take(dir.path())?;
         let started = jiff::Timestamp::now().to_string();
-        write_run_file(dir.path(), &identity, &started)?;
-        (dir, started)
+        write_run_file(dir.path(), &identity, &started, None)?;
+        (dir, started, lock)
     };
     let checkpoints = dir.path().join(CHECKPOINTS);
     fs::create_dir_all(&checkpoints).map_err(OutputError::io(&checkpoints))?;
@@ -300,7 +430,7 @@ pub fn execute(
         let block = layout.shard_items(shard);
         block.end - block.start
     };
-    let mut sink = Sink::new(dir.path(), shard, layout.shard_cells(shard).start)?;
+    let mut sink = Sink::new(dir.path(), sweep, shard, layout.shard_cells(shard).start)?;
 
     // Reload the checkpoint: an adaptive run's targets from its last file, then the tallies.
     let mut done = ItemSet::new();
@@ -321,7 +451,8 @@ pub fn execute(
         _ => engine::assembler(sweep, shard),
     };
     for file in &files {
-        let (tallies, metadata) = read_tallies(file)?;
+        let reader = TallyReader::open(file)?;
+        let metadata = reader.metadata.clone();
         let theirs = Identity::from_metadata(&metadata)
             .map_err(|e| RunError::Mismatch(format!("{}: {e}", file.display())))?;
         if let Some(d) = identity.difference(&theirs).or_else(|| {
@@ -350,7 +481,11 @@ pub fn execute(
             )));
         }
         done.extend(&items);
-        for (cell, tally) in tallies {
+        // Row by row: memory holds the cells in flight, not the checkpoint. The rows are
+        // trusted once the checksum after the last one matches; before that, a bad file
+        // stops the run with nothing written in place.
+        for row in reader {
+            let (cell, tally) = row?;
             if let Some(run) = assembler.add(cell, &tally) {
                 sink.push(run)?;
             }
@@ -368,8 +503,7 @@ pub fn execute(
         .store(done_trials, Ordering::Relaxed);
     progress.cells_done.store(sink.cells(), Ordering::Relaxed);
 
-    let mut next = files.len() + 1;
-    let mut pending = Pending::default();
+    let mut pending = Pending::new(&checkpoints, files.len() + 1);
     let complete = engine::run(
         sweep,
         &plan.options,
@@ -378,20 +512,20 @@ pub fn execute(
         stop,
         progress,
         |batch, finished, assembler, due| {
-            pending.add(&batch);
+            pending.add(&batch)?;
             for run in finished {
                 sink.push(run)?;
             }
             if due || plan.options.checkpoint_every.is_none() {
                 let snapshot = assembler.is_adaptive().then(|| assembler.targets());
-                pending.flush(&checkpoints, &mut next, &identity, snapshot)?;
+                pending.flush(&identity, snapshot)?;
             }
             Ok::<(), RunError>(())
         },
     )?;
     if !complete {
         let targets = assembler.is_adaptive().then(|| assembler.targets());
-        pending.flush(&checkpoints, &mut next, &identity, targets)?;
+        pending.flush(&identity, targets)?;
         let done = checkpoint_files(&checkpoints)?
             .iter()
             .map(|f| crate::output::tallies::read_metadata(f))
@@ -418,8 +552,19 @@ pub fn execute(
     let mut items = ItemSet::new();
     let block = layout.shard_items(shard);
     items.insert_range(block.start, block.end);
+    // Work since the last checkpoint is not committed: should the finish fail, --resume runs
+    // it again, and a finished run's checkpoints are removed anyway.
+    drop(pending);
     let (files, records) = sink.finish(sweep, &dir, &identity, &info, &items)?;
+    // The one step that completes the run: until the run file says so, --resume finishes it
+    // again from the checkpoints.
+    let completion = Completion {
+        finished: &info.finished,
+        files: &files,
+    };
+    write_run_file(dir.path(), &identity, &info.started, Some(completion))?;
     fs::remove_dir_all(&checkpoints).map_err(OutputError::io(&checkpoints))?;
+    lock.remove()?;
     Ok(Finished::Complete {
         files,
         records,
@@ -461,8 +606,19 @@ fn checkpoint_files(dir: &Path) -> Result<Vec<PathBuf>, RunError> {
 }
 
 /// The run directory `path` to resume a run of `identity` in, and when that run started.
-fn open_for_resume(path: &Path, identity: &Identity) -> Result<(RunDir, String), RunError> {
+fn open_for_resume(
+    path: &Path,
+    identity: &Identity,
+) -> Result<(RunDir, String, RunLock), RunError> {
     let run_file = path.join(RUN_FILE);
+    let lock = if run_file.is_file() {
+        RunLock::take(path)?
+    } else {
+        return Err(RunError::Mismatch(format!(
+            "{}: nothing to resume (no {RUN_FILE}; start a new run without --resume)",
+            path.display()
+        )));
+    };
     let text = fs::read_to_string(&run_file).map_err(|_| {
         RunError::Mismatch(format!(
             "{}: nothing to resume (no {RUN_FILE}; start a new run without --resume)",
@@ -482,12 +638,28 @@ fn open_for_resume(path: &Path, identity: &Identity) -> Result<(RunDir, String),
             path.display()
         )));
     }
-    for done in [SUMMARY_FILE, PART_FILE] {
-        if path.join(done).exists() {
-            return Err(RunError::Mismatch(format!(
-                "{} is complete: nothing to resume",
-                path.display()
-            )));
+    if entries.contains_key(&format!("coordsim.{FINISHED_KEY}")) {
+        return Err(RunError::Mismatch(format!(
+            "{} is complete: nothing to resume",
+            path.display()
+        )));
+    }
+    // What an unfinished finish left: final files not yet marked complete, and temporary
+    // files. The checkpoints hold everything they were made from.
+    for entry in fs::read_dir(path).map_err(OutputError::io(path))? {
+        let entry = entry.map_err(OutputError::io(path))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let leftover = [
+            SUMMARY_FILE,
+            crate::output::HISTOGRAMS,
+            PART_FILE,
+            "sweep.toml",
+        ]
+        .contains(&name.as_str())
+            || (name.starts_with('.') && name.ends_with(".tmp"));
+        if leftover {
+            let file = entry.path();
+            fs::remove_file(&file).map_err(OutputError::io(&file))?;
         }
     }
     // A run file of an earlier version may lack the start: the resumption's start, then.
@@ -495,18 +667,39 @@ fn open_for_resume(path: &Path, identity: &Identity) -> Result<(RunDir, String),
         .get("coordsim.started_utc")
         .cloned()
         .unwrap_or_else(|| jiff::Timestamp::now().to_string());
-    Ok((RunDir::existing(path), started))
+    Ok((RunDir::existing(path), started, lock))
 }
 
-/// Tallies of batches not yet committed to the checkpoint.
-#[derive(Default)]
+/// Most cells whose tallies wait in memory for the next checkpoint; beyond, they are appended
+/// to the checkpoint file being written.
+const PENDING_CELLS: usize = 64;
+
+/// Tallies of batches not yet committed to the checkpoint: merged in memory per cell, and
+/// appended to the next checkpoint file whenever more than [`PENDING_CELLS`] cells wait (so
+/// memory holds a few cells, not every cell since the last checkpoint). The file is put in
+/// place, with the work items it covers, when a checkpoint is due. A cell may have several
+/// rows in one file; they merge on reading.
 struct Pending {
-    items: ItemSet,
+    dir: PathBuf,
+    /// The number of the next checkpoint file.
+    next: usize,
+    writer: Option<TallyWriter>,
     tallies: BTreeMap<u32, Tally>,
+    items: ItemSet,
 }
 
 impl Pending {
-    fn add(&mut self, batch: &engine::Batch) {
+    fn new(dir: &Path, next: usize) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            next,
+            writer: None,
+            tallies: BTreeMap::new(),
+            items: ItemSet::new(),
+        }
+    }
+
+    fn add(&mut self, batch: &engine::Batch) -> Result<(), RunError> {
         self.items.extend(&batch.items);
         for (cell, tally) in &batch.tallies {
             self.tallies
@@ -514,40 +707,51 @@ impl Pending {
                 .or_insert_with(Tally::empty)
                 .merge(tally);
         }
+        if self.tallies.len() > PENDING_CELLS {
+            self.spill()?;
+        }
+        Ok(())
+    }
+
+    /// Appends the tallies in memory to the checkpoint file being written.
+    fn spill(&mut self) -> Result<(), RunError> {
+        let writer = match &mut self.writer {
+            Some(writer) => writer,
+            None => {
+                let path = self.dir.join(format!("{:06}.parquet", self.next));
+                self.writer.insert(TallyWriter::create(&path)?)
+            }
+        };
+        let rows: Vec<(u32, &Tally)> = self.tallies.iter().map(|(c, t)| (*c, t)).collect();
+        writer.write(&rows)?;
+        self.tallies.clear();
+        Ok(())
     }
 
     /// Commits the pending tallies as the next checkpoint file, with an adaptive run's
     /// `targets` after the decisions these items led to.
-    fn flush(
-        &mut self,
-        dir: &Path,
-        next: &mut usize,
-        identity: &Identity,
-        targets: Option<&Targets>,
-    ) -> Result<(), RunError> {
+    fn flush(&mut self, identity: &Identity, targets: Option<&Targets>) -> Result<(), RunError> {
         if self.items.is_empty() {
             return Ok(());
         }
-        let rows: Vec<(u32, &Tally)> = self.tallies.iter().map(|(c, t)| (*c, t)).collect();
+        self.spill()?;
+        let writer = self.writer.take().expect("just spilled");
         let mut metadata = identity.metadata();
         metadata.push(("coordsim.kind".into(), "checkpoint".into()));
         metadata.push(("coordsim.items".into(), self.items.to_string()));
         if let Some(targets) = targets {
             metadata.push(("coordsim.targets".into(), format_targets(targets)));
         }
-        write_tallies(&dir.join(format!("{next:06}.parquet")), &rows, metadata)?;
-        *next += 1;
-        *self = Pending::default();
+        writer.finish(metadata)?;
+        self.next += 1;
+        self.items = ItemSet::new();
         Ok(())
     }
 }
 
-/// Where finished cells go: summary records for a whole run, a part file for a shard.
-enum Sink {
-    Whole {
-        records: Vec<CellRecord>,
-        cells: u64,
-    },
+/// Where finished cells go: the result files of a whole run, a part file for a shard.
+enum Sink<'a> {
+    Whole(Box<ResultsWriter<'a>>),
     /// A part's rows are written in cell order, whatever order the cells finish in (a resumed
     /// run finishes the cells of its checkpoint first): cells that finish before an earlier
     /// one wait in `waiting`, which holds at most the cells a batch spans.
@@ -560,13 +764,10 @@ enum Sink {
     },
 }
 
-impl Sink {
-    fn new(dir: &Path, shard: Shard, first_cell: u32) -> Result<Self, RunError> {
+impl<'a> Sink<'a> {
+    fn new(dir: &Path, sweep: &'a Sweep, shard: Shard, first_cell: u32) -> Result<Self, RunError> {
         Ok(if shard.count == 1 {
-            Sink::Whole {
-                records: Vec::new(),
-                cells: 0,
-            }
+            Sink::Whole(Box::new(ResultsWriter::create(dir, sweep)?))
         } else {
             let path = dir.join(PART_FILE);
             Sink::Part {
@@ -581,10 +782,7 @@ impl Sink {
 
     fn push(&mut self, run: CellRun) -> Result<(), RunError> {
         match self {
-            Sink::Whole { records, cells } => {
-                records.push(CellRecord::of(&run));
-                *cells += 1;
-            }
+            Sink::Whole(writer) => writer.push(CellRecord::of(&run))?,
             Sink::Part {
                 writer,
                 cells,
@@ -612,16 +810,7 @@ impl Sink {
         items: &ItemSet,
     ) -> Result<(Vec<PathBuf>, Vec<CellRecord>), RunError> {
         match self {
-            Sink::Whole { mut records, .. } => {
-                records.sort_by_key(|r| r.cell_id);
-                let results = Results {
-                    sweep,
-                    cells: &records,
-                    info,
-                };
-                let files = dir.write_all(&results)?;
-                Ok((files, records))
-            }
+            Sink::Whole(writer) => Ok(writer.finish(info)?),
             Sink::Part {
                 writer,
                 path,
@@ -644,25 +833,23 @@ impl Sink {
                     ("coordsim.threads".to_string(), info.threads.to_string()),
                 ]);
                 writer.finish(metadata)?;
-                let records: Vec<CellRecord> = Vec::new();
                 let copy = dir.write(
                     &SweepCopy,
                     &Results {
                         sweep,
-                        cells: &records,
+                        cells: &[],
                         info,
                     },
                 )?;
-                Ok((vec![path, copy], records))
+                Ok((vec![path, copy], Vec::new()))
             }
         }
     }
-}
 
-impl Sink {
     fn cells(&self) -> u64 {
         match self {
-            Sink::Whole { cells, .. } | Sink::Part { cells, .. } => *cells,
+            Sink::Whole(writer) => writer.cells(),
+            Sink::Part { cells, .. } => *cells,
         }
     }
 }
@@ -688,22 +875,38 @@ fn host() -> String {
 pub struct Merged {
     /// The sweep the parts ran.
     pub sweep: Sweep,
-    /// Its cells, in order.
+    /// How many cells were merged.
+    pub cells: u64,
+    /// The cells' summaries, in order, when there are at most
+    /// [`crate::output::SHOWN_CELLS`] (empty otherwise).
     pub records: Vec<CellRecord>,
     /// The files written.
     pub files: Vec<PathBuf>,
 }
 
-/// The part file of `path`, a part directory or the file itself.
+/// The part file of `path`, a part directory or the file itself. In a part directory, the run
+/// file must say the shard finished, and the part's bytes must be those it lists.
 fn part_file(path: &Path) -> Result<PathBuf, RunError> {
     if path.is_file() {
         return Ok(path.to_path_buf());
     }
     let file = path.join(PART_FILE);
-    if file.is_file() {
+    let run = fs::read_to_string(path.join(RUN_FILE))
+        .ok()
+        .and_then(|text| run_file_entries(&text).ok());
+    let finished = run
+        .as_ref()
+        .is_some_and(|r| r.contains_key(&format!("coordsim.{FINISHED_KEY}")));
+    if file.is_file() && (run.is_none() || finished) {
+        if let Some(files) = run
+            .as_ref()
+            .and_then(|r| r.get(&format!("coordsim.{FILES_KEY}")))
+        {
+            check_file_digests(path, files).map_err(RunError::Mismatch)?;
+        }
         return Ok(file);
     }
-    if path.join(CHECKPOINTS).is_dir() {
+    if path.join(CHECKPOINTS).is_dir() || run.is_some() {
         return Err(RunError::Mismatch(format!(
             "{}: the shard did not finish (run it again with --resume)",
             path.display()
@@ -721,6 +924,9 @@ fn part_file(path: &Path) -> Result<PathBuf, RunError> {
 pub fn check_part(file: &Path) -> Result<Identity, RunError> {
     let mismatch =
         |e: &dyn std::fmt::Display| RunError::Mismatch(format!("{}: {e}", file.display()));
+    if let Some(dir) = file.parent().filter(|d| d.join(RUN_FILE).is_file()) {
+        part_file(dir)?;
+    }
     let reader = crate::output::tallies::TallyReader::open(file)?;
     let identity = Identity::from_metadata(&reader.metadata).map_err(|e| mismatch(&e))?;
     let sweep = Sweep::parse(&identity.sweep, &identity.origin)
@@ -771,17 +977,29 @@ pub struct Parts {
     pub identity: Identity,
     /// The sweep they ran.
     pub sweep: Sweep,
-    /// Its cells, in order.
-    pub records: Vec<CellRecord>,
     /// The earliest start and latest finish of the parts, and their threads together.
     pub info: RunInfo,
+    /// The parts' rows, not yet read.
+    pub rows: PartRows,
 }
 
-/// Reads the parts of a sharded run (part directories or their part files): each must match
-/// its row count and checksum, all must come from one run (sweep, seed, trials, version,
-/// shard count) and be every shard of it once, and together they must hold every work item
-/// of every cell once. Rows may come in any cell order. This is what [`merge`] writes and
-/// `coordsim verify` checks a folder of parts with.
+/// The rows of the parts of a sharded run, to be read once ([`PartRows::cells`]).
+pub struct PartRows {
+    readers: Vec<(crate::output::tallies::TallyReader, PathBuf)>,
+}
+
+impl std::fmt::Debug for PartRows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.readers.iter().map(|(_, file)| file))
+            .finish()
+    }
+}
+
+/// Opens the parts of a sharded run (part directories or their part files): all must come
+/// from one run (sweep, seed, trials, version, shard count) and be every shard of it once.
+/// [`PartRows::cells`] then reads their rows. This is what [`merge`] writes and `coordsim
+/// verify` checks a folder of parts with.
 pub fn read_parts(parts: &[PathBuf]) -> Result<Parts, RunError> {
     use crate::output::tallies::TallyReader;
 
@@ -839,61 +1057,80 @@ pub fn read_parts(parts: &[PathBuf]) -> Result<Parts, RunError> {
         .with_seed(identity.seed)
         .with_trials(identity.trials)
         .with_precision(identity.precision);
-    let layout = engine::layout(&sweep);
-    let chunks = layout.chunks_per_cell();
-    // Cells with some of their work items so far; a cell leaves when it has all of them.
-    let mut open: BTreeMap<u32, Tally> = BTreeMap::new();
-    let mut complete = vec![false; layout.cells as usize];
-    let mut records = Vec::with_capacity(sweep.cells.len());
     let info = parts_info(&readers);
-    for (reader, (_, file)) in readers.into_iter().zip(&identities) {
-        // Read to the end: the checksum is checked after the last row.
-        for row in reader {
-            let (cell, part) = row?;
-            if cell >= layout.cells {
-                return Err(RunError::Mismatch(format!(
-                    "{}: cell {cell} is not in the sweep (it has {} cells)",
-                    file.display(),
-                    layout.cells
-                )));
-            }
-            let tally = open.entry(cell).or_insert_with(Tally::empty);
-            tally.merge(&part);
-            if complete[cell as usize] || tally.chunks > chunks {
-                return Err(RunError::Mismatch(format!(
-                    "cell {cell}: the parts hold more than its {chunks} work items"
-                )));
-            }
-            if tally.chunks == chunks {
-                let tally = open.remove(&cell).expect("just merged");
-                complete[cell as usize] = true;
-                // Parts never come from adaptive runs (they need whole cells), but should one
-                // claim targets, each cell reports whether it meets them.
-                let precision_met = sweep
-                    .precision
-                    .is_adaptive()
-                    .then(|| sweep.precision.assess(&tally).met);
-                records.push(CellRecord::of(&CellRun {
-                    cell_id: cell,
-                    tally,
-                    precision_met,
-                }));
-            }
-        }
-    }
-    if let Some(cell) = complete.iter().position(|&c| !c) {
-        let held = open.get(&(cell as u32)).map_or(0, |t| t.chunks);
-        return Err(RunError::Mismatch(format!(
-            "cell {cell}: the parts hold {held} of its {chunks} work items"
-        )));
-    }
-    records.sort_by_key(|r| r.cell_id);
+    let readers = readers
+        .into_iter()
+        .zip(identities)
+        .map(|(reader, (_, file))| (reader, file))
+        .collect();
     Ok(Parts {
         identity,
         sweep,
-        records,
         info,
+        rows: PartRows { readers },
     })
+}
+
+impl PartRows {
+    /// Reads every row of the parts of a run of `sweep`, giving each cell to `on_cell` as soon
+    /// as the parts have all of its work items; returns the cells. Each part must match its row
+    /// count and checksum, and together they must hold every work item of every cell once.
+    /// Rows may come in any cell order; memory holds the cells not yet whole.
+    pub fn cells(
+        self,
+        sweep: &Sweep,
+        mut on_cell: impl FnMut(CellRecord) -> Result<(), RunError>,
+    ) -> Result<u64, RunError> {
+        let layout = engine::layout(sweep);
+        let chunks = layout.chunks_per_cell();
+        // Cells with some of their work items so far; a cell leaves when it has all of them.
+        let mut open: BTreeMap<u32, Tally> = BTreeMap::new();
+        let mut complete = vec![false; layout.cells as usize];
+        let mut cells = 0;
+        for (reader, file) in self.readers {
+            // Read to the end: the checksum is checked after the last row.
+            for row in reader {
+                let (cell, part) = row?;
+                if cell >= layout.cells {
+                    return Err(RunError::Mismatch(format!(
+                        "{}: cell {cell} is not in the sweep (it has {} cells)",
+                        file.display(),
+                        layout.cells
+                    )));
+                }
+                let tally = open.entry(cell).or_insert_with(Tally::empty);
+                tally.merge(&part);
+                if complete[cell as usize] || tally.chunks > chunks {
+                    return Err(RunError::Mismatch(format!(
+                        "cell {cell}: the parts hold more than its {chunks} work items"
+                    )));
+                }
+                if tally.chunks == chunks {
+                    let tally = open.remove(&cell).expect("just merged");
+                    complete[cell as usize] = true;
+                    // Parts never come from adaptive runs (they need whole cells), but should one
+                    // claim targets, each cell reports whether it meets them.
+                    let precision_met = sweep
+                        .precision
+                        .is_adaptive()
+                        .then(|| sweep.precision.assess(&tally).met);
+                    on_cell(CellRecord::of(&CellRun {
+                        cell_id: cell,
+                        tally,
+                        precision_met,
+                    }))?;
+                    cells += 1;
+                }
+            }
+        }
+        if let Some(cell) = complete.iter().position(|&c| !c) {
+            let held = open.get(&(cell as u32)).map_or(0, |t| t.chunks);
+            return Err(RunError::Mismatch(format!(
+                "cell {cell}: the parts hold {held} of its {chunks} work items"
+            )));
+        }
+        Ok(cells)
+    }
 }
 
 /// The earliest start and the latest finish recorded in the parts' metadata, and the sum of
@@ -929,19 +1166,25 @@ pub fn merge(parts: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
     let Parts {
         identity,
         sweep,
-        records,
         info,
+        rows,
     } = read_parts(parts)?;
     let dir = RunDir::create(out)?;
-    write_run_file(dir.path(), &identity, &info.started)?;
-    let files = dir.write_all(&Results {
-        sweep: &sweep,
-        cells: &records,
-        info: &info,
-    })?;
+    let lock = RunLock::take(dir.path())?;
+    write_run_file(dir.path(), &identity, &info.started, None)?;
+    let mut writer = ResultsWriter::create(dir.path(), &sweep)?;
+    let cells = rows.cells(&sweep, |record| Ok(writer.push(record)?))?;
+    let (files, records) = writer.finish(&info)?;
+    let completion = Completion {
+        finished: &info.finished,
+        files: &files,
+    };
+    write_run_file(dir.path(), &identity, &info.started, Some(completion))?;
+    lock.remove()?;
     dir.keep();
     Ok(Merged {
         sweep,
+        cells,
         records,
         files,
     })

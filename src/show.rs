@@ -2,7 +2,6 @@
 //! JSON or Markdown.
 
 use std::fmt;
-use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
 use std::str::FromStr;
@@ -123,11 +122,22 @@ fn values(array: &ArrayRef) -> Result<Vec<Value>, String> {
 /// The summary of the run directory `dir`.
 pub fn load(dir: &Path) -> Result<Rows, ShowError> {
     let path = dir.join("summary.parquet");
+    crate::output::guard::unpanicked(
+        || load_unguarded(&path),
+        |message| ShowError::Read {
+            path: path.display().to_string(),
+            message,
+        },
+    )
+}
+
+fn load_unguarded(path: &Path) -> Result<Rows, ShowError> {
+    let path = path.to_path_buf();
     let read = |message: String| ShowError::Read {
         path: path.display().to_string(),
         message,
     };
-    let file = File::open(&path)
+    let file = crate::output::guard::open_regular(&path)
         .map_err(|e| ShowError::Usage(format!("{}: no summary to show ({e})", path.display())))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .and_then(|b| b.build())

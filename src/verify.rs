@@ -12,7 +12,6 @@
 //! complete set of shards of one run.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
@@ -51,8 +50,12 @@ struct Checked {
 }
 
 fn read_checked(path: &Path) -> Result<Checked, VerifyError> {
-    let file =
-        File::open(path).map_err(|e| failed(path, format!("missing or unreadable ({e})")))?;
+    crate::output::guard::unpanicked(|| read_checked_unguarded(path), |e| failed(path, e))
+}
+
+fn read_checked_unguarded(path: &Path) -> Result<Checked, VerifyError> {
+    let file = crate::output::guard::open_regular(path)
+        .map_err(|e| failed(path, format!("missing or unreadable ({e})")))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| failed(path, e))?;
     let metadata: BTreeMap<String, String> = builder
         .metadata()
@@ -162,11 +165,14 @@ fn summary_schema(sweep: &Sweep) -> Result<arrow_schema::SchemaRef, String> {
         threads: 0,
         wall_s: 0.0,
     };
-    SummaryFile::batch(&Results {
-        sweep,
-        cells: &[],
-        info: &info,
-    })
+    SummaryFile::batch(
+        &Results {
+            sweep,
+            cells: &[],
+            info: &info,
+        },
+        &crate::output::Baselines::default(),
+    )
     .map(|b| b.schema())
     .map_err(|e| e.to_string())
 }
@@ -356,15 +362,25 @@ fn check_sweep_copy(dir: &Path, metadata: &BTreeMap<String, String>) -> Result<(
 }
 
 fn verify_run(dir: &Path) -> Result<Vec<String>, VerifyError> {
-    for file in ["histograms.parquet", "sweep.toml", RUN_FILE] {
+    let run_path = dir.join(RUN_FILE);
+    if !run_path.is_file() {
+        return Err(failed(&run_path, "missing"));
+    }
+    let run = std::fs::read_to_string(&run_path)
+        .map_err(|e| failed(&run_path, e))
+        .and_then(|text| crate::run::run_file_entries(&text).map_err(|e| failed(&run_path, e)))?;
+    if !run.contains_key(&format!("coordsim.{}", crate::run::FINISHED_KEY)) {
+        return Err(failed(
+            &run_path,
+            "the run did not finish (no finished_utc): --resume it",
+        ));
+    }
+    for file in ["histograms.parquet", "sweep.toml"] {
         if !dir.join(file).is_file() {
             return Err(failed(&dir.join(file), "missing"));
         }
     }
-    let run_path = dir.join(RUN_FILE);
-    let run = std::fs::read_to_string(&run_path)
-        .map_err(|e| failed(&run_path, e))
-        .and_then(|text| crate::run::run_file_entries(&text).map_err(|e| failed(&run_path, e)))?;
+
     match run.get("coordsim.shard").map(String::as_str) {
         Some("0/1") => {}
         other => {
@@ -457,10 +473,16 @@ fn verify_run(dir: &Path) -> Result<Vec<String>, VerifyError> {
     check_metadata(&summary_path, &summary.metadata, &run)?;
     check_metadata(&histograms_path, &histograms.metadata, &run)?;
     check_sweep_copy(dir, &summary.metadata)?;
+    // Last: the checks above say what is wrong with the values; this catches any other
+    // change of a byte (column statistics that a filtered read relies on, page headers).
+    let files = run
+        .get(&format!("coordsim.{}", crate::run::FILES_KEY))
+        .ok_or_else(|| failed(&run_path, "no `files` digests of a complete run"))?;
+    crate::run::check_file_digests(dir, files).map_err(VerifyError::Failed)?;
     Ok(vec![format!(
         "ok: {}: summary.parquet ({cells} cells) and histograms.parquet match their checksums, \
          schemas and {RUN_FILE}; every cell's histograms count its trials (latency: its \
-         successes); sweep.toml is the sweep as run",
+         successes); sweep.toml is the sweep as run; every file's bytes are those the run wrote",
         dir.display()
     )])
 }
@@ -568,10 +590,13 @@ fn verify_parts(dir: &Path, parts: &[PathBuf]) -> Result<Vec<String>, VerifyErro
     }
     // What merge needs: one run, every shard once, every cell whole.
     let whole = crate::run::read_parts(parts).map_err(mismatch(dir))?;
+    let cells = whole
+        .rows
+        .cells(&whole.sweep, |_| Ok(()))
+        .map_err(mismatch(dir))?;
     lines.push(format!(
-        "ok: {}: {count} of {count} shards, all {} cells whole",
+        "ok: {}: {count} of {count} shards, all {cells} cells whole",
         dir.display(),
-        whole.records.len(),
         count = parts.len(),
     ));
     Ok(lines)

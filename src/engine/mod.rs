@@ -27,6 +27,7 @@ pub mod work;
 pub use assemble::{Assembler, Targets, format_targets, parse_targets};
 pub use work::{CHUNK_TRIALS, ItemSet, Layout, Shard, WorkItem};
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -222,6 +223,9 @@ pub fn run<E: From<EngineError>>(
         .trials_planned
         .store(assembler.planned_trials(), Ordering::Relaxed);
     let mut last_checkpoint = Instant::now();
+    // The models of the cells started and not finished: built when a cell enters a batch,
+    // dropped when it finishes, so memory holds the cells in flight.
+    let mut models: BTreeMap<u32, Box<dyn Simulate>> = BTreeMap::new();
     loop {
         if stop.load(Ordering::Relaxed) {
             return Ok(false);
@@ -249,11 +253,22 @@ pub fn run<E: From<EngineError>>(
         if batch.is_empty() {
             return Ok(true);
         }
+        for item in &batch {
+            models
+                .entry(item.cell)
+                .or_insert_with(|| sweep.model(item.cell as usize));
+        }
         let deadline = options
             .checkpoint_every
             .map(|every| last_checkpoint + every);
         let past_deadline = || deadline.is_some_and(|d| Instant::now() >= d);
-        let proceed = || !stop.load(Ordering::Relaxed) && !past_deadline();
+        // Past the deadline, one more item still starts: every batch makes progress, however
+        // short the interval between checkpoints.
+        let overtime = AtomicBool::new(false);
+        let proceed = || {
+            !stop.load(Ordering::Relaxed)
+                && (!past_deadline() || !overtime.swap(true, Ordering::Relaxed))
+        };
         let group = (batch.len() / (8 * pool.current_num_threads())).clamp(1, GROUP_ITEMS);
         let finished = pool.install(|| {
             batch
@@ -267,7 +282,7 @@ pub fn run<E: From<EngineError>>(
                         }
                         let Batch { items, tallies } = &mut partial;
                         let (_, tally) = tallies.last_mut().expect("just pushed");
-                        let model = sweep.model(cell as usize);
+                        let model = models[&cell].as_ref();
                         let run =
                             run_items(model, sweep.seed, same_cell, tally, &proceed, |item| {
                                 items.insert(item.index);
@@ -289,6 +304,9 @@ pub fn run<E: From<EngineError>>(
         if !finished.items.is_empty() {
             done.extend(&finished.items);
             cells_finished = assembler.add_batch(&finished);
+            for cell in &cells_finished {
+                models.remove(&cell.cell_id);
+            }
             progress
                 .cells_done
                 .fetch_add(cells_finished.len() as u64, Ordering::Relaxed);

@@ -1,14 +1,12 @@
 //! `histograms.parquet`: every non-empty histogram bucket, one row each (long format).
 
-use std::fs::File;
-use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::types::Int32Type;
 use arrow_array::{DictionaryArray, Float64Array, RecordBatch, UInt32Array, UInt64Array};
 use arrow_schema::{ArrowError, DataType, Field, Schema};
 
-use super::{Export, OutputError, Results, write_parquet};
+use super::Results;
 
 /// Columns `cell_id`, `metric` (`latency_ms`, `messages`, `rounds`), `bucket_low`,
 /// `bucket_high` (in the metric's unit) and `count`. Sorting a cell's buckets of one metric by
@@ -48,19 +46,5 @@ impl Histograms {
                 Arc::new(count),
             ],
         )
-    }
-}
-
-impl Export for Histograms {
-    fn file_name(&self) -> &'static str {
-        "histograms.parquet"
-    }
-
-    fn write(&self, results: &Results<'_>, file: File, path: &Path) -> Result<(), OutputError> {
-        let batch = Self::batch(results).map_err(|e| OutputError::Format {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        write_parquet(file, path, &batch, results)
     }
 }

@@ -5,15 +5,19 @@
 //! is written under a temporary name and renamed into place, so a crash never leaves a
 //! truncated file under a final name.
 
+pub mod guard;
 mod histograms;
 pub mod integrity;
+mod results;
+pub mod stream;
 mod summary;
 mod sweep_copy;
 pub mod table;
 pub mod tallies;
 
 pub use histograms::Histograms;
-pub use summary::SummaryFile;
+pub use results::{HISTOGRAMS, ResultsWriter, SHOWN_CELLS, SUMMARY};
+pub use summary::{Baselines, SummaryFile};
 pub use sweep_copy::{SweepCopy, sweep_copy_text};
 
 use std::fs::{self, File};
@@ -238,15 +242,6 @@ pub trait Export {
     fn write(&self, results: &Results<'_>, file: File, path: &Path) -> Result<(), OutputError>;
 }
 
-/// Every file of a run directory.
-pub fn exporters() -> Vec<Box<dyn Export>> {
-    vec![
-        Box::new(SummaryFile),
-        Box::new(Histograms),
-        Box::new(SweepCopy),
-    ]
-}
-
 /// An output directory of a run. One this run created is removed again if the run fails
 /// before [`RunDir::keep`] is called, unless it holds checkpointed work; so are the parent
 /// folders it created for it.
@@ -364,14 +359,6 @@ impl RunDir {
         Ok(path)
     }
 
-    /// Writes every file of [`exporters`].
-    pub fn write_all(&self, results: &Results<'_>) -> Result<Vec<PathBuf>, OutputError> {
-        exporters()
-            .iter()
-            .map(|e| self.write(e.as_ref(), results))
-            .collect()
-    }
-
     /// Keeps the directory: the run succeeded.
     pub fn keep(mut self) -> PathBuf {
         self.keep = true;
@@ -435,40 +422,4 @@ pub(crate) fn write_bytes(mut file: File, path: &Path, bytes: &[u8]) -> Result<(
     file.write_all(bytes)
         .and_then(|()| file.flush())
         .map_err(OutputError::io(path))
-}
-
-/// Writes one record batch as a zstd-compressed Parquet file with the run's metadata.
-fn write_parquet(
-    file: File,
-    path: &Path,
-    batch: &arrow_array::RecordBatch,
-    results: &Results<'_>,
-) -> Result<(), OutputError> {
-    use parquet::arrow::ArrowWriter;
-    use parquet::basic::{Compression, ZstdLevel};
-    use parquet::file::properties::WriterProperties;
-
-    let fail = |e: &dyn std::fmt::Display| OutputError::Format {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    let level = ZstdLevel::try_new(3).map_err(|e| fail(&e))?;
-    let mut checksum = integrity::Checksum::default();
-    checksum.update(batch).map_err(|e| fail(&e))?;
-    let mut metadata = results.metadata();
-    metadata.extend(
-        checksum
-            .metadata()
-            .into_iter()
-            .map(|(k, v)| KeyValue::new(k, v)),
-    );
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(level))
-        .set_key_value_metadata(Some(metadata))
-        .build();
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props))
-        .map_err(|e| parquet_error(path, e))?;
-    writer.write(batch).map_err(|e| parquet_error(path, e))?;
-    writer.close().map_err(|e| parquet_error(path, e))?;
-    Ok(())
 }

@@ -1,8 +1,6 @@
 //! `summary.parquet`: one row per cell, parameters and results as typed columns.
 
-use std::collections::HashMap;
-use std::fs::File;
-use std::path::Path;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use arrow_array::types::Int32Type;
@@ -11,11 +9,11 @@ use arrow_array::{
 };
 use arrow_schema::{Field, Schema};
 
-use super::{Export, OutputError, Results, write_parquet};
+use super::Results;
 use crate::protocols::Value;
 use crate::protocols::param::Column;
 use crate::stats::{LatencyMs, Summary};
-use crate::sweep::Cell;
+use crate::sweep::{Cell, Cost, Sweep};
 
 /// Every environment axis of a cell, as a key.
 fn environment(cell: &Cell) -> String {
@@ -32,6 +30,40 @@ fn environment(cell: &Cell) -> String {
         cell.cross_latency.as_ref().map(|(name, _)| name)
     )
 }
+
+/// The environments that have a fire-and-forget cell: the unit of `relative_cost`.
+///
+/// Fire-and-forget sends exactly one message per trial, so its cost per month is known before
+/// it runs, and a cell's relative cost needs no other cell's results: summary rows can be
+/// written as their cells finish.
+#[derive(Debug, Default)]
+pub struct Baselines(HashSet<String>);
+
+impl Baselines {
+    /// The baselines of `sweep`.
+    pub fn of(sweep: &Sweep) -> Self {
+        Self(
+            sweep
+                .cells
+                .iter()
+                .filter(|cell| cell.protocol.name == FIRE_AND_FORGET)
+                .map(environment)
+                .collect(),
+        )
+    }
+
+    /// The cost per month of the fire-and-forget cell of `cell`'s environment, if the sweep has
+    /// one.
+    fn usd_per_month(&self, cost: &Cost, cell: &Cell) -> Option<f64> {
+        self.0
+            .contains(&environment(cell))
+            .then(|| cost.usd_per_month(FIRE_AND_FORGET, FIRE_AND_FORGET_MESSAGES))
+    }
+}
+
+const FIRE_AND_FORGET: &str = "fire-and-forget";
+/// Messages per trial of fire-and-forget, always.
+const FIRE_AND_FORGET_MESSAGES: f64 = 1.0;
 
 /// Reads one statistic of a cell's latency.
 type Stat = fn(&LatencyMs) -> f64;
@@ -81,8 +113,12 @@ impl Columns {
 }
 
 impl SummaryFile {
-    /// The summary as an Arrow record batch.
-    pub fn batch(results: &Results<'_>) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    /// The summary rows of `results.cells` as an Arrow record batch; `baselines` are those of
+    /// the whole sweep.
+    pub fn batch(
+        results: &Results<'_>,
+        baselines: &Baselines,
+    ) -> Result<RecordBatch, arrow_schema::ArrowError> {
         let sweep = results.sweep;
         let rows = || {
             results
@@ -220,11 +256,6 @@ impl SummaryFile {
         let cost = &sweep.cost;
         let usd =
             |cell: &Cell, s: &Summary| cost.usd_per_month(cell.protocol.name, s.messages_mean);
-        // The fire-and-forget cell of the same environment, the unit of relative_cost.
-        let baseline: HashMap<String, f64> = rows()
-            .filter(|(cell, _)| cell.protocol.name == "fire-and-forget")
-            .map(|(cell, s)| (environment(cell), usd(cell, s)))
-            .collect();
         c.f64(
             "bytes_per_op",
             false,
@@ -244,8 +275,8 @@ impl SummaryFile {
             "relative_cost",
             true,
             rows().map(|(cell, s)| {
-                let unit = baseline.get(&environment(cell))?;
-                (*unit > 0.0).then(|| usd(cell, s) / unit)
+                let unit = baselines.usd_per_month(cost, cell)?;
+                (unit > 0.0).then(|| usd(cell, s) / unit)
             }),
         );
         c.f64(
@@ -271,19 +302,5 @@ impl SummaryFile {
         c.f64("elapsed_s", false, s().map(|s| Some(s.elapsed_s)));
         c.f64("trials_per_s", false, s().map(|s| Some(s.trials_per_s)));
         RecordBatch::try_new(Arc::new(Schema::new(c.fields)), c.arrays)
-    }
-}
-
-impl Export for SummaryFile {
-    fn file_name(&self) -> &'static str {
-        "summary.parquet"
-    }
-
-    fn write(&self, results: &Results<'_>, file: File, path: &Path) -> Result<(), OutputError> {
-        let batch = Self::batch(results).map_err(|e| OutputError::Format {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        write_parquet(file, path, &batch, results)
     }
 }

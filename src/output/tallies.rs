@@ -5,7 +5,7 @@
 //! tallies belong to and the work items they cover.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -15,13 +15,11 @@ use arrow_array::{ArrayRef, BinaryArray, Decimal128Array, RecordBatch, UInt32Arr
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
 
-use super::{OutputError, parquet_error};
+use super::OutputError;
+use super::guard::{open_regular, unpanicked_file};
+use super::stream::ParquetStream;
 use crate::protocols::MAX_EXTRAS;
 use crate::tally::Tally;
 
@@ -104,32 +102,14 @@ fn batch(rows: &[(u32, &Tally)]) -> Result<RecordBatch, String> {
 /// A tally file being written: rows go to a temporary file, renamed into place by
 /// [`TallyWriter::finish`] (and removed if the writer is dropped unfinished).
 pub struct TallyWriter {
-    path: PathBuf,
-    tmp: PathBuf,
-    writer: Option<ArrowWriter<File>>,
-    checksum: super::integrity::Checksum,
+    stream: ParquetStream,
 }
 
 impl TallyWriter {
     /// Starts the tally file `path`.
     pub fn create(path: &Path) -> Result<Self, OutputError> {
-        let fail = format_error(path);
-        let name = path
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        let tmp = path.with_file_name(format!(".{name}.tmp"));
-        let file = File::create(&tmp).map_err(OutputError::io(&tmp))?;
-        let level = ZstdLevel::try_new(3).map_err(|e| fail(&e))?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(level))
-            .build();
-        let writer = ArrowWriter::try_new(file, schema(), Some(props))
-            .map_err(|e| parquet_error(path, e))?;
         Ok(Self {
-            path: path.to_path_buf(),
-            tmp,
-            writer: Some(writer),
-            checksum: Default::default(),
+            stream: ParquetStream::create(path, schema())?,
         })
     }
 
@@ -138,35 +118,13 @@ impl TallyWriter {
         if rows.is_empty() {
             return Ok(());
         }
-        let fail = format_error(&self.path);
-        let batch = batch(rows).map_err(|e| fail(&e))?;
-        self.checksum.update(&batch).map_err(|e| fail(&e))?;
-        let writer = self.writer.as_mut().expect("not finished");
-        writer
-            .write(&batch)
-            .map_err(|e| parquet_error(&self.path, e))
+        let batch = batch(rows).map_err(|e| format_error(self.stream.path())(&e))?;
+        self.stream.write(&batch)
     }
 
     /// Adds `metadata`, closes and syncs the file and renames it into place.
-    pub fn finish(mut self, metadata: Vec<(String, String)>) -> Result<(), OutputError> {
-        let mut writer = self.writer.take().expect("not finished");
-        for (k, v) in metadata.into_iter().chain(self.checksum.metadata()) {
-            writer.append_key_value_metadata(KeyValue::new(k, v));
-        }
-        // Writes the footer, then hands back the file.
-        let file = writer
-            .into_inner()
-            .map_err(|e| parquet_error(&self.path, e))?;
-        file.sync_all().map_err(OutputError::io(&self.tmp))?;
-        fs::rename(&self.tmp, &self.path).map_err(OutputError::io(&self.path))
-    }
-}
-
-impl Drop for TallyWriter {
-    fn drop(&mut self) {
-        if self.writer.is_some() {
-            let _ = fs::remove_file(&self.tmp);
-        }
+    pub fn finish(self, metadata: Vec<(String, String)>) -> Result<(), OutputError> {
+        self.stream.finish(metadata).map(drop)
     }
 }
 
@@ -183,10 +141,12 @@ pub fn write_tallies(
 
 /// The metadata of the tally file at `path`, without reading its rows.
 pub fn read_metadata(path: &Path) -> Result<BTreeMap<String, String>, OutputError> {
-    let file = File::open(path).map_err(OutputError::io(path))?;
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format_error(path)(&e))?;
-    Ok(metadata_of(&builder))
+    unpanicked_file(path, || {
+        let file = open_regular(path).map_err(OutputError::io(path))?;
+        let builder =
+            ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format_error(path)(&e))?;
+        Ok(metadata_of(&builder))
+    })
 }
 
 fn metadata_of(builder: &ParquetRecordBatchReaderBuilder<File>) -> BTreeMap<String, String> {
@@ -222,10 +182,13 @@ impl TallyReader {
     /// Opens the tally file at `path`.
     pub fn open(path: &Path) -> Result<Self, OutputError> {
         let fail = format_error(path);
-        let file = File::open(path).map_err(OutputError::io(path))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| fail(&e))?;
-        let metadata = metadata_of(&builder);
-        let batches = builder.with_batch_size(64).build().map_err(|e| fail(&e))?;
+        let file = open_regular(path).map_err(OutputError::io(path))?;
+        let (metadata, batches) = unpanicked_file(path, || {
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| fail(&e))?;
+            let metadata = metadata_of(&builder);
+            let batches = builder.with_batch_size(64).build().map_err(|e| fail(&e))?;
+            Ok((metadata, batches))
+        })?;
         Ok(Self {
             path: path.to_path_buf(),
             batches,
@@ -307,6 +270,13 @@ impl Iterator for TallyReader {
     type Item = Result<(u32, Tally), OutputError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        let path = self.path.clone();
+        unpanicked_file(&path, || Ok(self.next_unguarded())).unwrap_or_else(|e| Some(Err(e)))
+    }
+}
+
+impl TallyReader {
+    fn next_unguarded(&mut self) -> Option<Result<(u32, Tally), OutputError>> {
         while self.batch.as_ref().is_none_or(|b| self.row >= b.num_rows()) {
             match self.batches.next() {
                 Some(Ok(batch)) => {

@@ -136,7 +136,7 @@ impl SweepError {
     }
 }
 
-/// A validated sweep: every cell expanded and its model built.
+/// A validated sweep: every cell expanded and shown to build its model.
 pub struct Sweep {
     /// `name`: names the run directory.
     pub name: String,
@@ -163,7 +163,6 @@ pub struct Sweep {
     /// The protocols' own counts, each once, in registry order: the summary's `<name>_mean`
     /// columns.
     pub extras: Vec<&'static Extra>,
-    models: Vec<Box<dyn Simulate>>,
 }
 
 impl std::fmt::Debug for Sweep {
@@ -272,11 +271,12 @@ impl Sweep {
             );
             return Err(SweepError::field(file, parsed.blame(cell, error)));
         }
-        let mut models = Vec::with_capacity(cells.len());
+        // Every cell's model is built once here, to refuse a sweep with a cell that cannot
+        // be, and dropped: the engine builds the models of the cells it is running, so memory
+        // does not grow with the grid's models (a direct sampler's tables grow with N).
         for cell in &cells {
-            let model = (cell.protocol.build)(cell)
+            (cell.protocol.build)(cell)
                 .map_err(|e| SweepError::field(file, parsed.blame(cell, e)))?;
-            models.push(model);
         }
         let used = || {
             protocols::REGISTRY.iter().filter(|p| {
@@ -301,13 +301,38 @@ impl Sweep {
             cells,
             params,
             extras,
-            models,
         })
     }
 
-    /// The model of cell `id`.
-    pub fn model(&self, id: usize) -> &dyn Simulate {
-        self.models[id].as_ref()
+    /// A new model of cell `id`: it was built once already when the sweep was read, so it
+    /// builds.
+    pub fn model(&self, id: usize) -> Box<dyn Simulate> {
+        let cell = &self.cells[id];
+        (cell.protocol.build)(cell).expect("a cell of a validated sweep builds")
+    }
+
+    /// A digest of every latency model as loaded (its parameters, and the samples of an
+    /// empirical model's file): `name=crc,...`, CRC-32 of each model's full description. Two
+    /// runs of one sweep text read the same files only if these are equal.
+    pub fn inputs(&self) -> String {
+        let mut models: Vec<&(Arc<str>, Arc<Latency>)> = self
+            .axes
+            .latency
+            .iter()
+            .chain(&self.axes.cross_latency)
+            .collect();
+        models.sort_by(|a, b| a.0.cmp(&b.0));
+        models.dedup_by(|a, b| a.0 == b.0);
+        models
+            .iter()
+            .map(|(name, model)| {
+                format!(
+                    "{name}={:08x}",
+                    crc32fast::hash(format!("{model:?}").as_bytes())
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// Trials over all cells.
