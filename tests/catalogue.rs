@@ -507,7 +507,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: latency.lan.ms: ms = 1e300 exceeds 3600000 (one hour, the longest delay the histograms hold)",
+        error: "bad.toml: latency.lan.ms: ms = 1e300 exceeds 3600000 (one hour, the longest delay a model may name)",
     },
     Case {
         name: "a shift longer than an hour",
@@ -516,7 +516,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: latency.lan.shift_ms: shift_ms = 3600001 exceeds 3600000 (one hour, the longest delay the histograms hold)",
+        error: "bad.toml: latency.lan.shift_ms: shift_ms = 3600001 exceeds 3600000 (one hour, the longest delay a model may name)",
     },
     Case {
         name: "a uniform bound longer than an hour",
@@ -525,7 +525,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: latency.lan.high_ms: high_ms = 10000000 exceeds 3600000 (one hour, the longest delay the histograms hold)",
+        error: "bad.toml: latency.lan.high_ms: high_ms = 10000000 exceeds 3600000 (one hour, the longest delay a model may name)",
     },
     Case {
         name: "a Pareto scale longer than an hour",
@@ -534,7 +534,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: latency.tail.components[1].of.scale_ms: scale_ms = 4000000 exceeds 3600000 (one hour, the longest delay the histograms hold)",
+        error: "bad.toml: latency.tail.components[1].of.scale_ms: scale_ms = 4000000 exceeds 3600000 (one hour, the longest delay a model may name)",
     },
     Case {
         name: "a lognormal median longer than an hour",
@@ -543,7 +543,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: latency.tail.components[0].of.median_ms: median_ms = 1000000000000 exceeds 3600000 (one hour, the longest delay the histograms hold)",
+        error: "bad.toml: latency.tail.components[0].of.median_ms: median_ms = 1000000000000 exceeds 3600000 (one hour, the longest delay a model may name)",
     },
     Case {
         name: "a cell of a billion nodes",

@@ -196,3 +196,40 @@ fn parts_read_from_other_file_contents_are_not_merged() {
         .assert()
         .success();
 }
+
+#[test]
+fn latencies_of_days_are_reported_as_they_are() {
+    // 100,000 items of 4 sequential round trips of 2 x 10 ms: 8,000,000 ms in every trial,
+    // far beyond the hour the latency histograms once ended at.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let sweep = "name = \"slow\"\nseed = 1\ntrials = 20\n[grid]\nprotocol = \"chatty\"\n\
+        nodes = 2\nlatency = \"l\"\n[params.chatty]\nitems = 100000\n\
+        [latency.l]\nkind = \"constant\"\nms = 10\n";
+    std::fs::write(dir.join("slow.toml"), sweep).unwrap();
+    coordsim(dir)
+        .args(["run", "slow.toml", "--out", "run", "--quiet"])
+        .assert()
+        .success();
+    let (summary, _) = read_parquet(&dir.join("run/summary.parquet"));
+    for column in [
+        "latency_ms_mean",
+        "latency_ms_p50",
+        "latency_ms_p99",
+        "latency_ms_max",
+    ] {
+        let value = summary
+            .column_by_name(column)
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow_array::Float64Array>()
+            .unwrap()
+            .value(0);
+        // The histograms keep 3 significant digits.
+        assert!(
+            (value - 8_000_000.0).abs() <= 8_000_000.0 * 1e-3,
+            "{column} = {value}"
+        );
+    }
+    coordsim(dir).args(["verify", "run"]).assert().success();
+}

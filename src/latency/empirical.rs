@@ -60,6 +60,15 @@ impl Empirical {
                     format!("latency {v} is not a finite number >= 0"),
                 ));
             }
+            if v * unit_ns > super::MAX_DELAY_MS * NS_PER_MS {
+                return Err(LatencyError::new(
+                    "file",
+                    format!(
+                        "latency {v} exceeds one hour ({} ms), the longest delay a model may name",
+                        super::MAX_DELAY_MS
+                    ),
+                ));
+            }
             ns.push(to_ns(v * unit_ns));
         }
         ns.sort_unstable();
@@ -91,6 +100,16 @@ impl Empirical {
             return Err(LatencyError::new(
                 "file",
                 "the histogram log records no latencies",
+            ));
+        }
+        let longest_ms = histogram.max() as f64 * unit_ns / NS_PER_MS;
+        if longest_ms > super::MAX_DELAY_MS {
+            return Err(LatencyError::new(
+                "file",
+                format!(
+                    "latency {longest_ms} ms exceeds one hour ({} ms), the longest delay a model may name",
+                    super::MAX_DELAY_MS
+                ),
             ));
         }
         Ok(Self {

@@ -34,18 +34,19 @@ use crate::sweep::fields::{FieldError, Fields};
 /// Nanoseconds per millisecond.
 pub const NS_PER_MS: f64 = 1e6;
 
-/// The longest delay a model's parameters may name (a constant, a shift, a uniform bound, a
-/// mean, a median or a scale), in milliseconds: one hour, the top of the latency histograms
-/// ([`crate::tally::LATENCY_MAX_NS`]).
-pub const MAX_DELAY_MS: f64 = crate::tally::LATENCY_MAX_NS as f64 / NS_PER_MS;
+/// The longest delay a model's parameters, or an empirical model's values, may name (a
+/// constant, a shift, a uniform bound, a mean, a median or a scale), in milliseconds: one
+/// hour. A longer one-way delay is a mistake of units, and keeps a trial's sums of delays far
+/// from [`MAX_DRAW_NS`].
+pub const MAX_DELAY_MS: f64 = 3_600_000.0;
 
 /// The longest single delay a model draws, in nanoseconds: 2^48 ns, about 78 hours. Longer
 /// draws of heavy-tailed models count as this long, so that a protocol may add up to 2^16
-/// delays without overflowing 64 bits; the histograms end at one hour anyway.
+/// delays without overflowing 64 bits.
 pub const MAX_DRAW_NS: u64 = 1 << 48;
 
 /// Most bytes an empirical latency file may have: 100 MB, some ten million measurements.
-/// Each value takes about 32 bytes in memory, in every cell that uses the model.
+/// Each value takes about 24 bytes in memory, once: the cells that use the model share it.
 pub const MAX_EMPIRICAL_BYTES: u64 = 100_000_000;
 
 /// A model parameter out of its domain.
@@ -93,7 +94,7 @@ pub(crate) fn check(
         return Err(LatencyError::new(
             param,
             format!(
-                "{param} = {} exceeds {MAX_DELAY_MS} (one hour, the longest delay the histograms hold)",
+                "{param} = {} exceeds {MAX_DELAY_MS} (one hour, the longest delay a model may name)",
                 // Huge numbers in exponent form, as they were likely written.
                 if value >= 1e15 {
                     format!("{value:e}")
