@@ -34,14 +34,14 @@ live target that got it; counted until every live node is informed (or the cap).
 Rounds: rounds played.
 Sampling: direct (the default, when nodes and messages are alike: no zones, partitions or
 regions) draws each round's counts from their exact distributions instead of a target per
-call, so a trial costs O(rounds) draws (O(rounds x fanout) for pull and push-pull) at any N.
-push: the calls that reach a live uninformed node and survive loss, one binomial count, and
-how many distinct nodes they inform (the occupancy distribution, drawn exactly: ball by ball
-when few, otherwise by Poissonizing the calls). pull: for each of the fanout calls in turn,
-how many of the still uninformed nodes learn (a binomial), and how many of all calls reach
-a live callee and so draw a reply (binomials given those counts). push-pull: the pushes as
-in push, then the nodes not pushed to pull as in pull. Every count is exact, with no
-approximation; per-node simulates every call."
+call, so a trial costs a handful of draws per round (times the fanout for pull and
+push-pull), which barely grows with N. push: the calls that reach a live uninformed node and
+survive loss, one binomial count, and how many distinct nodes they inform (the occupancy
+distribution, drawn exactly: ball by ball when few, otherwise by Poissonizing the calls).
+pull: for each of the fanout calls in turn, how many of the still uninformed nodes learn (a
+binomial), and how many of all calls reach a live callee and so draw a reply (binomials
+given those counts). push-pull: the pushes as in push, then the nodes not pushed to pull as
+in pull. Every count is exact, with no approximation; per-node simulates every call."
     };
 }
 
