@@ -32,11 +32,16 @@ Latency: rounds x round_ms.
 Messages: push: one per call; pull and push-pull: a request per call and a reply from each
 live target that got it; counted until every live node is informed (or the cap).
 Rounds: rounds played.
-Sampling: direct (the default for push, when nodes and messages are alike) draws each round's
-calls that reach a live uninformed node and survive loss as one binomial count, then how many
-distinct nodes they inform (each call lands on one of the U uninformed nodes uniformly: a new
-one with probability (U - informed so far) / U), instead of a target per call; pull and
-push-pull, and per-node, simulate every call."
+Sampling: direct (the default, when nodes and messages are alike: no zones, partitions or
+regions) draws each round's counts from their exact distributions instead of a target per
+call, so a trial costs a handful of draws per round (times the fanout for pull and
+push-pull), which barely grows with N. push: the calls that reach a live uninformed node and
+survive loss, one binomial count, and how many distinct nodes they inform (the occupancy
+distribution, drawn exactly: ball by ball when few, otherwise by Poissonizing the calls).
+pull: for each of the fanout calls in turn, how many of the still uninformed nodes learn (a
+binomial), and how many of all calls reach a live callee and so draw a reply (binomials
+given those counts). push-pull: the pushes as in push, then the nodes not pushed to pull as
+in pull. Every count is exact, with no approximation; per-node simulates every call."
     };
 }
 
@@ -221,11 +226,57 @@ impl Protocol for Gossip {
     }
 }
 
-/// Push gossip sampled directly: per round, the calls that reach a live uninformed node
-/// and survive loss are one binomial count, and the nodes they inform a count of distinct
-/// bins, drawn ball by ball.
+/// Gossip sampled directly, every mode: a round draws counts from their exact distributions
+/// instead of a target per call, so a trial costs O(rounds) draws (times the fanout for
+/// pull and push-pull), not O(N) per round.
+///
+/// The state at the start of a round is L live nodes (node 0 and `Bin(N - 1, 1 - crash)`
+/// others) of which I are informed and U = L - I are not; by symmetry nothing else about it
+/// matters. Every call goes to one of the caller's N - 1 others, uniformly, and its request
+/// arrives with probability d = 1 - loss when the callee is up. Let
+///
+/// - q = (L - 1) d / (N - 1): a live node's call reaches a live callee (any caller: L - 1
+///   of its others are live);
+/// - a = U d / (N - 1): an informed caller's call reaches an uninformed node;
+/// - p = I d^2 / (N - 1): an uninformed caller's call reaches a node informed at the start
+///   of the round and its reply arrives (a useful pull).
+///
+/// Calls are independent given the state, and the per-node model's order of calls within a
+/// round does not matter: a node informed during a round neither pushes nor answers with the
+/// rumor until the next, and whether a request or reply is sent does not depend on who
+/// knows what.
+///
+/// **Push.** Only the I informed nodes call: I f messages. The calls that reach an
+/// uninformed node number `A ~ Bin(I f, a)`, each uniform over the U uninformed nodes (an
+/// informed caller is never among them), so the newly informed count is the number of
+/// distinct bins hit by A balls in U bins ([`distinct`]).
+///
+/// **Pull.** All L live nodes call f times, and each call is a request plus a reply from a
+/// live callee that got it: L f + D messages, with D the calls that reach a live callee,
+/// informed or not. Informed callers' calls inform nobody: `Bin(I f, q)` of them reach a
+/// callee. An uninformed caller's call is useful (p), reaches a callee without being
+/// useful (q - p: useful calls all reach one), or does not (1 - q); the caller learns iff
+/// one of its f calls is useful. Taking the calls by their index k = 1..f across the
+/// callers still waiting (W_1 = U): `n_k ~ Bin(W_k, p)` learn at call k and
+/// W_{k+1} = W_k - n_k; the W_k - n_k other calls reach a callee with probability
+/// (q - p) / (1 - p) each; a caller that learned at call k makes f - k further calls, each
+/// reaching a callee with probability q. So the newly informed count is sum n_k (marginally
+/// `Bin(U, 1 - (1 - p)^f)`), and D adds `Bin(.., q)` and `Bin(.., (q - p) / (1 - p))`
+/// draws of those call counts: O(f) binomial draws per round, jointly exact.
+///
+/// **Push-pull.** Pull's calls and messages, with the informed callers' pushes on top: of
+/// their I f calls, `A ~ Bin(I f, a)` reach an uninformed node (and push to it) and
+/// `Bin(I f - A, (q - a) / (1 - a))` reach an informed one; the pushed set is a uniform
+/// random subset of the uninformed of size P = [`distinct`]`(A, U)`, independent of the
+/// uninformed nodes' own calls. The U - P nodes not pushed to then pull as above; the P
+/// pushed to make their f P calls, each reaching a callee with probability q. New: P plus
+/// the pulls.
+///
+/// Everything here is exact: the counts follow the per-node model's law, given the same
+/// environment, with no approximation (tests compare the two samplers).
 #[derive(Debug)]
-pub struct PushDirect {
+pub struct Direct {
+    mode: Mode,
     nodes: u32,
     fanout: u32,
     max_rounds: u32,
@@ -234,18 +285,23 @@ pub struct PushDirect {
     delivered: f64,
 }
 
-impl PushDirect {
-    /// The push model of `Gossip::new(env, nodes, Push, fanout, max_rounds, round_ms)` in
-    /// an environment where nodes and messages are alike.
+impl Direct {
+    /// The model of `Gossip::new(env, nodes, mode, fanout, max_rounds, round_ms)` in an
+    /// environment where nodes and messages are alike (`env.is_iid()`), with `nodes > 1`.
     pub fn new(
         env: &Env,
         nodes: u32,
+        mode: Mode,
         fanout: u32,
         max_rounds: u32,
         round_ms: f64,
     ) -> Result<Self, ModelError> {
-        let model = Gossip::new(env.clone(), nodes, Mode::Push, fanout, max_rounds, round_ms)?;
+        let model = Gossip::new(env.clone(), nodes, mode, fanout, max_rounds, round_ms)?;
+        if nodes < 2 {
+            return Err(ModelError::new("nodes", "direct gossip needs at least 2 nodes"));
+        }
         Ok(Self {
+            mode,
             nodes,
             fanout,
             max_rounds,
@@ -254,36 +310,84 @@ impl PushDirect {
             delivered: 1.0 - env.loss().probability(),
         })
     }
+
+    /// One round of pull or push-pull from `informed` of `live` nodes: (newly informed,
+    /// messages).
+    #[inline]
+    fn exchange_round(&self, rng: &mut SimRng, live: u64, informed: u64) -> (u64, u64) {
+        let f = u64::from(self.fanout);
+        let (d, others) = (self.delivered, f64::from(self.nodes - 1));
+        let uninformed = live - informed;
+        let reach = (live - 1) as f64 * d / others;
+        let informed_calls = informed * f;
+        // The informed callers' calls: pushes to uninformed nodes, and the others that reach
+        // a callee.
+        let (pushed, mut reached) = match self.mode {
+            Mode::PushPull => {
+                let to_uninformed = uninformed as f64 * d / others;
+                let pushes = order::binomial(rng, informed_calls, to_uninformed);
+                // P(reaches an informed callee | does not reach an uninformed one).
+                let to_informed = if to_uninformed < 1.0 {
+                    ((informed - 1) as f64 * d / others / (1.0 - to_uninformed)).min(1.0)
+                } else {
+                    0.0
+                };
+                let rest = order::binomial(rng, informed_calls - pushes, to_informed);
+                (distinct(rng, pushes, uninformed), pushes + rest)
+            }
+            _ => (0, order::binomial(rng, informed_calls, reach)),
+        };
+        // The uninformed callers not pushed to, call index by call index.
+        let useful = informed as f64 * d * d / others;
+        let (mut waiting, mut pulled) = (uninformed - pushed, 0u64);
+        // Calls whose only question is whether they reach a callee: those of nodes pushed
+        // to, and of nodes that already learned by an earlier call.
+        let mut free = pushed * f;
+        // Calls of waiting nodes that were not useful.
+        let mut useless = 0u64;
+        for k in 1..=f {
+            if waiting == 0 {
+                break;
+            }
+            let learn = order::binomial(rng, waiting, useful);
+            useless += waiting - learn;
+            free += learn * (f - k);
+            waiting -= learn;
+            pulled += learn;
+        }
+        // Useful calls reached their callee; P(reaches | not useful) = (q - p) / (1 - p).
+        reached += pulled;
+        if useful < 1.0 {
+            let given_useless = ((live - 1) as f64 - informed as f64 * d) * d / others;
+            reached += order::binomial(rng, useless, (given_useless / (1.0 - useful)).min(1.0));
+        }
+        reached += order::binomial(rng, free, reach);
+        (pushed + pulled, live * f + reached)
+    }
 }
 
-impl Protocol for PushDirect {
+impl Protocol for Direct {
     type Scratch = ();
 
     fn scratch(&self) {}
 
     fn trial(&self, rng: &mut SimRng, _: &mut ()) -> Outcome {
-        let live = 1 + self.live_others.sample(rng);
-        let others = f64::from(self.nodes - 1);
-        let (mut informed, mut messages, mut round) = (1u32, 0u64, 0u32);
+        let live = 1 + u64::from(self.live_others.sample(rng));
+        let (mut informed, mut messages, mut round) = (1u64, 0u64, 0u32);
         while informed < live && round < self.max_rounds {
             round += 1;
-            let calls = u64::from(informed) * u64::from(self.fanout);
-            messages += calls;
-            let uninformed = live - informed;
-            let hits = order::binomial(rng, calls, f64::from(uninformed) / others * self.delivered);
-            // Each hit is uniform over the uninformed nodes: count the distinct ones.
-            let scale = (1u128 << 64) / u128::from(uninformed);
-            let mut new = 0u32;
-            for _ in 0..hits {
-                let fresh = u128::from(uninformed - new) * scale;
-                if u128::from(rng.next_u64()) < fresh {
-                    new += 1;
-                    if new == uninformed {
-                        break;
-                    }
+            let (new, sent) = match self.mode {
+                Mode::Push => {
+                    let calls = informed * u64::from(self.fanout);
+                    let uninformed = live - informed;
+                    let reach = uninformed as f64 / f64::from(self.nodes - 1) * self.delivered;
+                    let hits = order::binomial(rng, calls, reach);
+                    (distinct(rng, hits, uninformed), calls)
                 }
-            }
+                Mode::Pull | Mode::PushPull => self.exchange_round(rng, live, informed),
+            };
             informed += new;
+            messages += sent;
         }
         if informed < live {
             return Outcome::failure(messages, round);
@@ -293,6 +397,121 @@ impl Protocol for PushDirect {
 
     fn sampler(&self) -> &'static str {
         "direct"
+    }
+}
+
+/// Most balls [`distinct`] throws one by one.
+const ONE_BY_ONE_MAX: u64 = 256;
+/// Most bins [`distinct`] fills by geometric skips when the balls are many.
+const SKIP_BINS_MAX: u64 = 16;
+/// The largest mean number of balls per bin of one Poissonized throw.
+const TAU_MAX: f64 = 4.0;
+/// How many standard deviations below the ball count a Poissonized throw aims.
+const MARGIN_SD: f64 = 3.0;
+
+/// How many of `bins` bins receive at least one of `balls` balls, each thrown into a bin
+/// chosen independently and uniformly (the classical occupancy distribution), drawn
+/// exactly in a number of draws that grows about as log log of the balls:
+///
+/// - up to [`ONE_BY_ONE_MAX`] balls, one by one: with j bins hit, the next ball hits a new
+///   one with probability (bins - j) / bins, one 64-bit draw each;
+/// - into at most [`SKIP_BINS_MAX`] bins, bin by bin: with j of them hit, the balls up to and
+///   including the one that hits the next new bin are geometric (success (bins - j) / bins),
+///   one draw per bin;
+/// - otherwise Poissonized. If each bin receives an independent `Poisson(tau)` number of
+///   balls, the total M is `Poisson(tau bins)` and, given M = m, the balls are m balls
+///   thrown uniformly; so the empty bins after M balls have the occupancy law for m balls,
+///   whatever the law of M. The bins' counts are drawn class by class (the occupied ones
+///   `Bin(bins, 1 - e^-tau)`, then among those with at least j balls the ones with exactly
+///   j, `Bin(.., P(X = j | X >= j))`), which gives M and the empty bins Z in a handful of
+///   binomial draws. Tau aims M a few standard deviations below `balls`; a draw with
+///   M > balls is drawn again (that only conditions on M, which the law of Z given M does
+///   not depend on). The remaining balls - M balls then land in the Z empty bins as
+///   `Bin(balls - M, Z / bins)` balls uniform over them: the same problem, far smaller.
+pub(crate) fn distinct(rng: &mut SimRng, mut balls: u64, mut bins: u64) -> u64 {
+    let mut hit = 0;
+    loop {
+        if balls == 0 || bins == 0 {
+            return hit;
+        }
+        if balls <= ONE_BY_ONE_MAX {
+            return hit + one_by_one(rng, balls, bins);
+        }
+        if bins <= SKIP_BINS_MAX {
+            return hit + bin_by_bin(rng, balls, bins);
+        }
+        let (b, n) = (balls as f64, bins as f64);
+        let tau = ((b - MARGIN_SD * b.sqrt()) / n).min(TAU_MAX);
+        let (thrown, empty) = loop {
+            let (thrown, empty) = poissonized(rng, bins, tau);
+            if thrown <= balls {
+                break (thrown, empty);
+            }
+        };
+        hit += bins - empty;
+        balls = order::binomial(rng, balls - thrown, empty as f64 / n);
+        bins = empty;
+    }
+}
+
+/// [`distinct`], ball by ball.
+#[inline]
+fn one_by_one(rng: &mut SimRng, balls: u64, bins: u64) -> u64 {
+    // A 64-bit draw below (bins - new) 2^64 / bins: probability (bins - new) / bins.
+    let scale = (1u128 << 64) / u128::from(bins);
+    let mut new = 0u64;
+    for _ in 0..balls {
+        if u128::from(rng.next_u64()) < u128::from(bins - new) * scale {
+            new += 1;
+            if new == bins {
+                break;
+            }
+        }
+    }
+    new
+}
+
+/// [`distinct`], new bin by new bin: with j bins hit, the balls that land in them before
+/// the next new one are `floor(ln V / ln(j / bins))` for V uniform on (0, 1].
+fn bin_by_bin(rng: &mut SimRng, balls: u64, bins: u64) -> u64 {
+    // The first ball hits a new bin.
+    let (mut left, mut hit) = (balls - 1, 1u64);
+    while hit < bins {
+        let v = ((rng.next_u64() >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64);
+        let repeats = (v.ln() / (hit as f64 / bins as f64).ln()).floor();
+        if repeats >= left as f64 {
+            break;
+        }
+        left -= repeats as u64 + 1;
+        hit += 1;
+    }
+    hit
+}
+
+/// Each of `bins` bins receives `Poisson(tau)` balls: (balls in all, empty bins).
+fn poissonized(rng: &mut SimRng, bins: u64, tau: f64) -> (u64, u64) {
+    let occupied = order::binomial(rng, bins, -(-tau).exp_m1());
+    // The bins with at least j balls, j = 1, 2, ...: each adds one ball per such bin.
+    let (mut at_least, mut balls, mut j) = (occupied, 0u64, 1u64);
+    while at_least > 0 {
+        balls += at_least;
+        at_least -= order::binomial(rng, at_least, poisson_stop(j, tau));
+        j += 1;
+    }
+    (balls, bins - occupied)
+}
+
+/// `P(X = j | X >= j)` for `X ~ Poisson(tau)`: `1 / sum_{k >= 0} tau^k j! / (j + k)!`, a
+/// series of positive terms.
+fn poisson_stop(j: u64, tau: f64) -> f64 {
+    let (mut term, mut sum, mut k) = (1.0f64, 1.0f64, j);
+    loop {
+        k += 1;
+        term *= tau / k as f64;
+        sum += term;
+        if term <= sum * 1e-17 {
+            return 1.0 / sum;
+        }
     }
 }
 
@@ -344,13 +563,9 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
             cell.count("max_rounds"),
             cell.millis("round_ms"),
         );
-        if mode == Mode::Push
-            && cell.choice("sampling") == "direct"
-            && env.is_iid()
-            && cell.nodes > 1
-        {
-            return Ok(Box::new(PushDirect::new(
-                &env, cell.nodes, fanout, max_rounds, round_ms,
+        if cell.choice("sampling") == "direct" && env.is_iid() && cell.nodes > 1 {
+            return Ok(Box::new(Direct::new(
+                &env, cell.nodes, mode, fanout, max_rounds, round_ms,
             )?));
         }
         Ok(Box::new(Gossip::new(
@@ -363,11 +578,11 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
 mod tests {
     use crate::protocols::tests::run;
 
-    /// Mean rounds and its standard error over `trials` trials.
-    fn rounds(mode: &str, nodes: u32, trials: u64) -> (f64, f64) {
+    /// Mean rounds and its standard error over `trials` trials, sampled as `sampling` says.
+    fn rounds_sampled(mode: &str, nodes: u32, sampling: &str, trials: u64) -> (f64, f64) {
         let tally = run(
             "gossip",
-            &format!("nodes = {nodes}\nmode = \"{mode}\""),
+            &format!("nodes = {nodes}\nmode = \"{mode}\"\nsampling = \"{sampling}\""),
             "",
             trials,
         );
@@ -385,20 +600,41 @@ mod tests {
         (mean, (var / trials as f64).sqrt())
     }
 
+    /// Mean rounds and its standard error, sampled directly.
+    fn rounds(mode: &str, nodes: u32, trials: u64) -> (f64, f64) {
+        rounds_sampled(mode, nodes, "direct", trials)
+    }
+
+    /// E[rounds] and Var[rounds] of a Markov chain on the informed count k that starts at 1
+    /// and ends at n, where `new(k)[j]` is the probability that a round from k informs j
+    /// more: E[T_k] = (1 + sum_{j>0} P(j) E[T_{k+j}]) / (1 - P(0)), and likewise E[T_k^2]
+    /// from T_k = 1 + T_{k+j}.
+    fn chain_rounds(n: usize, new: impl Fn(usize) -> Vec<f64>) -> (f64, f64) {
+        let (mut e, mut e2) = (vec![0.0f64; n + 1], vec![0.0f64; n + 1]);
+        for k in (1..n).rev() {
+            let hits = new(k);
+            let p0 = hits[0];
+            let (mut s1, mut s2) = (0.0, 0.0);
+            for j in 1..=n - k {
+                s1 += hits[j] * e[k + j];
+                s2 += hits[j] * (1.0 + 2.0 * e[k + j] + e2[k + j]);
+            }
+            e[k] = (1.0 + s1) / (1.0 - p0);
+            e2[k] = (p0 * (1.0 + 2.0 * e[k]) + s2) / (1.0 - p0);
+        }
+        (e[1], e2[1] - e[1] * e[1])
+    }
+
     /// E[rounds] and Var[rounds] of push gossip with fanout 1 and no failures among `n` nodes,
     /// exactly: a Markov chain on the informed count k. In a round each of the k informed
     /// nodes calls one of the n - 1 others uniformly; when j of the u = n - k uninformed nodes
     /// have already been hit this round, a call hits a new one with probability
-    /// (u - j) / (n - 1). A DP over the k calls gives the distribution of the hits; then
-    /// E[T_k] = (1 + sum_{j>0} P(j) E[T_{k+j}]) / (1 - P(0)), and likewise E[T_k^2] from
-    /// T_k = 1 + T_{k+j}.
+    /// (u - j) / (n - 1). A DP over the k calls gives the distribution of the hits.
     fn push_rounds_exact(n: usize) -> (f64, f64) {
-        let (mut e, mut e2) = (vec![0.0f64; n + 1], vec![0.0f64; n + 1]);
-        let mut hits = vec![0.0f64; n + 1];
         let callees = (n - 1) as f64;
-        for k in (1..n).rev() {
+        chain_rounds(n, |k| {
             let u = n - k;
-            hits[..=u].fill(0.0);
+            let mut hits = vec![0.0f64; u + 1];
             hits[0] = 1.0;
             for call in 0..k {
                 // In place, from the top: hits[j - 1] still holds the previous call's value.
@@ -412,16 +648,64 @@ mod tests {
                     hits[j] = stay + hit;
                 }
             }
-            let p0 = hits[0];
-            let (mut s1, mut s2) = (0.0, 0.0);
-            for j in 1..=u {
-                s1 += hits[j] * e[k + j];
-                s2 += hits[j] * (1.0 + 2.0 * e[k + j] + e2[k + j]);
+            hits
+        })
+    }
+
+    /// `table[m][j]`: the probability that m balls thrown uniformly into `bins` bins hit j
+    /// distinct ones, for m up to `balls`, by the recurrence over the balls (positive terms
+    /// only): a ball hits a new bin with probability (bins - j) / bins.
+    fn occupancy_table(balls: usize, bins: usize) -> Vec<Vec<f64>> {
+        let width = balls.min(bins) + 1;
+        let mut table = vec![vec![0.0f64; width]];
+        table[0][0] = 1.0;
+        for m in 0..balls {
+            let last = &table[m];
+            let mut next = vec![0.0f64; width];
+            for j in 0..width.min(m + 2) {
+                let stay = last[j] * j as f64 / bins as f64;
+                let new = if j > 0 {
+                    last[j - 1] * (bins - j + 1) as f64 / bins as f64
+                } else {
+                    0.0
+                };
+                next[j] = stay + new;
             }
-            e[k] = (1.0 + s1) / (1.0 - p0);
-            e2[k] = (p0 * (1.0 + 2.0 * e[k]) + s2) / (1.0 - p0);
+            table.push(next);
         }
-        (e[1], e2[1] - e[1] * e[1])
+        table
+    }
+
+    /// Pull with fanout 1 and no failures: each of the u = n - k uninformed nodes calls one
+    /// of its n - 1 others and learns if that one is among the k informed:
+    /// `Bin(n - k, k / (n - 1))` new.
+    fn pull_rounds_exact(n: usize) -> (f64, f64) {
+        chain_rounds(n, |k| {
+            crate::order::binomial_pmf((n - k) as u32, k as f64 / (n - 1) as f64)
+        })
+    }
+
+    /// Push-pull with fanout 1 and no failures: A ~ Bin(k, u / (n - 1)) of the k informed
+    /// nodes' calls reach one of the u = n - k uninformed, P = distinct ones among those (the
+    /// occupancy law), and each of the u - P others learns by its own call with probability
+    /// k / (n - 1).
+    fn push_pull_rounds_exact(n: usize) -> (f64, f64) {
+        chain_rounds(n, |k| {
+            let u = n - k;
+            let calls = crate::order::binomial_pmf(k as u32, u as f64 / (n - 1) as f64);
+            let occupancy = occupancy_table(k, u);
+            let mut new = vec![0.0f64; u + 1];
+            for (a, pa) in calls.iter().enumerate() {
+                for (pushed, pp) in occupancy[a].iter().enumerate() {
+                    let pulls =
+                        crate::order::binomial_pmf((u - pushed) as u32, k as f64 / (n - 1) as f64);
+                    for (pulled, pl) in pulls.iter().enumerate() {
+                        new[pushed + pulled] += pa * pp * pl;
+                    }
+                }
+            }
+            new
+        })
     }
 
     #[test]
@@ -506,36 +790,194 @@ mod tests {
     }
 
     #[test]
-    fn direct_push_matches_the_per_node_simulation() {
-        use super::{Gossip, Mode, PushDirect};
+    fn pull_and_push_pull_rounds_match_their_exact_markov_chains() {
+        // Both samplers' mean rounds within 5 standard errors (of the exact variance) of the
+        // exact chains': the per-node model against the derivation, the direct sampler
+        // against both.
+        type Exact = fn(usize) -> (f64, f64);
+        let cases: [(&str, Exact, u32, u64); 4] = [
+            ("pull", pull_rounds_exact, 16, 40_000),
+            ("pull", pull_rounds_exact, 200, 10_000),
+            ("push-pull", push_pull_rounds_exact, 16, 40_000),
+            ("push-pull", push_pull_rounds_exact, 60, 20_000),
+        ];
+        for (mode, exact_of, n, trials) in cases {
+            let (exact, var) = exact_of(n as usize);
+            let tolerance = 5.0 * (var / trials as f64).sqrt();
+            for sampling in ["direct", "per-node"] {
+                let (mean, _) = rounds_sampled(mode, n, sampling, trials);
+                assert!(
+                    (mean - exact).abs() <= tolerance,
+                    "{mode} {sampling} n = {n}: mean {mean} rounds, exact {exact} +- {tolerance}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_exact_chains_agree_on_two_nodes() {
+        // Two nodes: node 0 reaches node 1 in the first round in every mode.
+        assert_eq!(pull_rounds_exact(2), (1.0, 0.0));
+        assert_eq!(push_pull_rounds_exact(2), (1.0, 0.0));
+        // The occupancy table: 2 balls in 2 bins hit both with probability 1/2.
+        assert_eq!(occupancy_table(2, 2)[2], vec![0.0, 0.5, 0.5]);
+    }
+
+    #[test]
+    fn distinct_follows_the_occupancy_distribution() {
+        // Each way of drawing against the exact law: the rate of every value and of every
+        // value or less, at 5 sigma. One by one (50 balls); Poissonized once, then one by one
+        // (300, 260, 700); Poissonized twice (2000); Poissonized at the largest mean per bin,
+        // then one by one (7000 in 1000 bins, where about one bin stays empty; 1500 in
+        // 300); bin by bin, called directly since `distinct` uses it where all bins are
+        // almost surely hit (20, 40, 5 balls); and those near-certain cases.
+        use super::{bin_by_bin, distinct};
+        let mut rng = crate::rng::stream(21, 0, 0);
+        let draws = 100_000u64;
+        type Draw = fn(&mut crate::rng::SimRng, u64, u64) -> u64;
+        let cases: [(u64, u64, Draw); 14] = [
+            (50, 80, distinct),
+            (300, 100_000, distinct),
+            (260, 200, distinct),
+            (700, 2_000, distinct),
+            (2_000, 1_500, distinct),
+            (7_000, 1_000, distinct),
+            (1_500, 300, distinct),
+            (20, 16, bin_by_bin),
+            (40, 10, bin_by_bin),
+            (5, 3, bin_by_bin),
+            (20_000, 1_000, distinct),
+            (1_000, 17, distinct),
+            (5_000, 12, distinct),
+            (257, 3, distinct),
+        ];
+        for (balls, bins, draw) in cases {
+            let pmf = occupancy_table(balls as usize, bins as usize).pop().unwrap();
+            let mut counts = vec![0u64; pmf.len()];
+            for _ in 0..draws {
+                counts[draw(&mut rng, balls, bins) as usize] += 1;
+            }
+            // Values (and cumulative counts) expected at least 10 times: below that a rate is
+            // far from normal. Values expected never are never drawn.
+            let expected = |p: f64| draws as f64 * p.min(1.0 - p) >= 10.0;
+            let (mut below, mut cdf) = (0u64, 0.0f64);
+            for (j, &p) in pmf.iter().enumerate() {
+                below += counts[j];
+                cdf += p;
+                let what = format!("{balls} balls in {bins} bins: {j}");
+                if p == 0.0 {
+                    assert_eq!(counts[j], 0, "{what}");
+                }
+                if expected(p) {
+                    let z = crate::stats::z_score(counts[j], draws, p);
+                    assert!(z.abs() <= 5.0, "{what}: z = {z}");
+                }
+                if expected(cdf) {
+                    let z = crate::stats::z_score(below, draws, cdf.min(1.0));
+                    assert!(z.abs() <= 5.0, "{what} or fewer: z = {z}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_poisson_classes_stop_with_the_right_probability() {
+        // P(X = j | X >= j) against the pmf summed directly.
+        for tau in [1e-3f64, 0.3, 1.0, 4.0] {
+            let mut pmf = vec![(-tau).exp()];
+            for j in 1..80 {
+                let last = pmf[j - 1];
+                pmf.push(last * tau / j as f64);
+            }
+            for j in 1..20 {
+                let tail: f64 = pmf[j..].iter().sum();
+                let stop = super::poisson_stop(j as u64, tau);
+                assert!(
+                    (stop - pmf[j] / tail).abs() <= 1e-13 * stop,
+                    "tau = {tau}, j = {j}: {stop} vs {}",
+                    pmf[j] / tail
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn direct_sampling_matches_the_per_node_simulation() {
+        use super::{Direct, Gossip, Mode};
         use crate::latency::tests::parse;
         use crate::protocols::Env;
         use crate::protocols::tests::{assert_same_distribution, draws};
         let latency = parse("kind = \"constant\"\nms = 1").unwrap();
-        for (nodes, fanout, crash, loss, cap) in [
-            (1000, 1, 0.0, 0.0, 200),
-            (50, 2, 0.1, 0.2, 200),
-            (200, 1, 0.05, 0.0, 12),
-            (2, 1, 0.5, 0.5, 3),
-        ] {
+        // (mode, nodes, fanout, crash, loss, round cap): small and larger N, fanouts that
+        // make the pushes many (every way `distinct` draws), failures, and caps that end
+        // trials in failure.
+        let cases = [
+            (Mode::Push, 1000, 1, 0.0, 0.0, 200),
+            (Mode::Push, 50, 2, 0.1, 0.2, 200),
+            (Mode::Push, 200, 1, 0.05, 0.0, 12),
+            (Mode::Push, 2, 1, 0.5, 0.5, 3),
+            (Mode::Push, 2000, 3, 0.05, 0.1, 200),
+            (Mode::Pull, 1000, 1, 0.0, 0.0, 200),
+            (Mode::Pull, 300, 2, 0.1, 0.2, 200),
+            (Mode::Pull, 200, 1, 0.05, 0.0, 9),
+            (Mode::Pull, 50, 3, 0.3, 0.5, 200),
+            (Mode::Pull, 2, 1, 0.5, 0.5, 3),
+            (Mode::Pull, 3, 2, 0.0, 0.3, 2),
+            (Mode::PushPull, 1000, 1, 0.0, 0.0, 200),
+            (Mode::PushPull, 1000, 3, 0.02, 0.05, 200),
+            (Mode::PushPull, 300, 2, 0.1, 0.2, 200),
+            (Mode::PushPull, 200, 1, 0.05, 0.0, 6),
+            (Mode::PushPull, 100, 20, 0.0, 0.1, 200),
+            (Mode::PushPull, 50, 3, 0.3, 0.5, 200),
+            (Mode::PushPull, 2, 1, 0.5, 0.5, 3),
+            (Mode::PushPull, 3, 2, 0.0, 0.3, 2),
+        ];
+        for (mode, nodes, fanout, crash, loss, cap) in cases {
             let env = Env::new(crash, loss, latency.clone()).unwrap();
-            let per_node = Gossip::new(env.clone(), nodes, Mode::Push, fanout, cap, 1.0).unwrap();
-            let direct = PushDirect::new(&env, nodes, fanout, cap, 1.0).unwrap();
-            let what = format!("N = {nodes} fanout = {fanout} crash = {crash} loss = {loss}");
-            assert_same_distribution(&what, &per_node, &direct, 20_000);
-            // Rounds: the latency is rounds x 1 ms, so compare the means at 5 sigma too.
-            let mean = |(_, l, _): ([u64; 2], Vec<f64>, Vec<f64>)| {
-                let n = l.len() as f64;
-                let m = l.iter().sum::<f64>() / n;
-                let v = l.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0);
-                (m, v / n)
-            };
-            let (a, va) = mean(draws(&per_node, 20_000, 3));
-            let (b, vb) = mean(draws(&direct, 20_000, 4));
-            assert!(
-                (a - b).abs() <= 5.0 * (va + vb).sqrt(),
-                "{what}: {a} vs {b}"
+            let per_node = Gossip::new(env.clone(), nodes, mode, fanout, cap, 1.0).unwrap();
+            let direct = Direct::new(&env, nodes, mode, fanout, cap, 1.0).unwrap();
+            let what = format!(
+                "{mode:?} N = {nodes} fanout = {fanout} crash = {crash} loss = {loss} cap = {cap}"
             );
+            let trials = if nodes >= 1000 { 10_000 } else { 20_000 };
+            assert_same_distribution(&what, &per_node, &direct, trials);
+            // Rounds and messages: the means at 5 sigma too (a latency is rounds x 1 ms).
+            let means = |(_, l, m): ([u64; 2], Vec<f64>, Vec<f64>)| {
+                let moments = |x: &[f64]| {
+                    let n = x.len() as f64;
+                    let mean = x.iter().sum::<f64>() / n;
+                    let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+                    (mean, var / n)
+                };
+                (moments(&l), moments(&m))
+            };
+            let (a, b) = (means(draws(&per_node, trials, 3)), means(draws(&direct, trials, 4)));
+            for (name, (x, vx), (y, vy)) in [("rounds", a.0, b.0), ("messages", a.1, b.1)] {
+                if x.is_nan() || y.is_nan() {
+                    // Fewer than two successes: no latencies to compare (the success rates
+                    // were compared above).
+                    continue;
+                }
+                assert!(
+                    (x - y).abs() <= 5.0 * (vx + vy).sqrt() + 1e-9,
+                    "{what}: mean {name} {x} vs {y}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn pull_sends_a_request_and_a_reply_per_call_without_failures() {
+        // No crash or loss: every live node makes `fanout` calls a round, each answered.
+        for (mode, fanout) in [("pull", 1), ("pull", 3), ("push-pull", 2)] {
+            let tally = run(
+                "gossip",
+                &format!("nodes = 500\nmode = \"{mode}\"\nfanout = {fanout}"),
+                "",
+                2_000,
+            );
+            assert_eq!(tally.successes, 2_000);
+            assert_eq!(tally.messages_sum, 2 * 500 * fanout * tally.rounds_sum, "{mode}");
         }
     }
 
