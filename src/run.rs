@@ -57,6 +57,9 @@ pub enum RunError {
     /// `--resume` or `merge` was given something that does not fit (exit code 2).
     #[error("{0}")]
     Mismatch(String),
+    /// A file's bytes are not those its run wrote (exit code 1).
+    #[error("{0}")]
+    Altered(String),
 }
 
 /// What must be equal for tallies to be merged, or a run to be resumed.
@@ -885,7 +888,7 @@ pub struct Merged {
 }
 
 /// The part file of `path`, a part directory or the file itself. In a part directory, the run
-/// file must say the shard finished, and the part's bytes must be those it lists.
+/// file must say the shard finished.
 fn part_file(path: &Path) -> Result<PathBuf, RunError> {
     if path.is_file() {
         return Ok(path.to_path_buf());
@@ -898,12 +901,6 @@ fn part_file(path: &Path) -> Result<PathBuf, RunError> {
         .as_ref()
         .is_some_and(|r| r.contains_key(&format!("coordsim.{FINISHED_KEY}")));
     if file.is_file() && (run.is_none() || finished) {
-        if let Some(files) = run
-            .as_ref()
-            .and_then(|r| r.get(&format!("coordsim.{FILES_KEY}")))
-        {
-            check_file_digests(path, files).map_err(RunError::Mismatch)?;
-        }
         return Ok(file);
     }
     if path.join(CHECKPOINTS).is_dir() || run.is_some() {
@@ -924,7 +921,8 @@ fn part_file(path: &Path) -> Result<PathBuf, RunError> {
 pub fn check_part(file: &Path) -> Result<Identity, RunError> {
     let mismatch =
         |e: &dyn std::fmt::Display| RunError::Mismatch(format!("{}: {e}", file.display()));
-    if let Some(dir) = file.parent().filter(|d| d.join(RUN_FILE).is_file()) {
+    let dir = file.parent().filter(|d| d.join(RUN_FILE).is_file());
+    if let Some(dir) = dir {
         part_file(dir)?;
     }
     let reader = crate::output::tallies::TallyReader::open(file)?;
@@ -966,6 +964,17 @@ pub fn check_part(file: &Path) -> Result<Identity, RunError> {
     }
     if let Some(cell) = chunks.keys().next() {
         return Err(mismatch(&format!("cell {cell} is not in shard {shard}")));
+    }
+    // Last, as verify does for a whole run: any other change of a byte.
+    let files = dir.and_then(|dir| {
+        let text = fs::read_to_string(dir.join(RUN_FILE)).ok()?;
+        let files = run_file_entries(&text)
+            .ok()?
+            .remove(&format!("coordsim.{FILES_KEY}"))?;
+        Some((dir, files))
+    });
+    if let Some((dir, files)) = files {
+        check_file_digests(dir, &files).map_err(RunError::Altered)?;
     }
     Ok(identity)
 }

@@ -510,6 +510,15 @@ const CASES: &[Case] = &[
         error: "bad.toml: latency.lan.ms: ms = 1e300 exceeds 3600000 (one hour, the longest delay a model may name)",
     },
     Case {
+        name: "a timeout of 10^13 ms",
+        from: "timeout_ms = 5",
+        to: "timeout_ms = 1e13",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: params.two-phase-commit.timeout_ms: 10000000000000 exceeds 3600000 (one hour, the longest time a parameter may name)",
+    },
+    Case {
         name: "a shift longer than an hour",
         from: "shift_ms = 0.05",
         to: "shift_ms = 3_600_001",

@@ -222,7 +222,7 @@ impl Protocol for Gossip {
         if (s.informed.len() as u32) < live {
             return Outcome::failure(messages, round);
         }
-        Outcome::success(u64::from(round) * self.round_ns, messages, round)
+        Outcome::success(u64::from(round).saturating_mul(self.round_ns), messages, round)
     }
 }
 
@@ -392,7 +392,7 @@ impl Protocol for Direct {
         if informed < live {
             return Outcome::failure(messages, round);
         }
-        Outcome::success(u64::from(round) * self.round_ns, messages, round)
+        Outcome::success(u64::from(round).saturating_mul(self.round_ns), messages, round)
     }
 
     fn sampler(&self) -> &'static str {

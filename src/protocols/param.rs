@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::latency::MAX_DELAY_MS;
 use crate::sweep::fields::{Field, FieldError};
 
 /// How many replies a quorum needs: a number, or a rule resolved against the node count.
@@ -127,7 +128,11 @@ impl ParamKind {
                 .map(|n| Value::Count(n as u32)),
             Self::Millis { zero_ok } => {
                 let ms = field.number()?;
-                if ms > 0.0 || (zero_ok && ms == 0.0) {
+                if ms > MAX_DELAY_MS {
+                    Err(field.error(format!(
+                        "{ms} exceeds {MAX_DELAY_MS} (one hour, the longest time a parameter may name)"
+                    )))
+                } else if ms > 0.0 || (zero_ok && ms == 0.0) {
                     Ok(Value::Millis(ms))
                 } else {
                     let bound = if zero_ok { ">=" } else { ">" };
