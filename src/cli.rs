@@ -246,7 +246,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
 
 /// Prints `error` on one line and picks the exit code: 2 for bad input, 1 otherwise.
 pub fn report(error: &anyhow::Error) -> ExitCode {
-    let message = format!("{error:#}").replace('\n', " ");
+    let message = printable(&format!("{error:#}").replace('\n', " "));
     eprintln!("error: {message}");
     let usage = error.chain().any(|cause| {
         cause.is::<SweepError>()
@@ -257,6 +257,21 @@ pub fn report(error: &anyhow::Error) -> ExitCode {
             )
     });
     ExitCode::from(if usage { 2 } else { 1 })
+}
+
+/// `text` with its control characters escaped (`\u{1b}`): a sweep file's names reach error
+/// lines, and must not drive the terminal.
+fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_unicode().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
 }
 
 fn run(args: RunArgs) -> Result<ExitCode> {

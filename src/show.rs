@@ -196,6 +196,43 @@ impl FromStr for Filter {
 }
 
 impl Filter {
+    /// Whether this filter can compare its value with a column holding values like `sample`.
+    fn check(&self, sample: Option<&Value>) -> Result<(), ShowError> {
+        let refuse = |why: String| {
+            Err(ShowError::Usage(format!(
+                "--where {}{}{}: {why}",
+                self.column, self.op, self.value
+            )))
+        };
+        if self.value.is_empty() {
+            return refuse("no value to compare with".into());
+        }
+        if self.value.starts_with(['=', '<', '>', '!']) {
+            return refuse(format!(
+                "`{}` is not a value (one operator: =, !=, <, <=, >, >=)",
+                self.value
+            ));
+        }
+        let ordering = !matches!(self.op, "=" | "!=");
+        match sample {
+            Some(Value::Int(_) | Value::Float(_)) if self.value.parse::<f64>().is_err() => refuse(
+                format!("{} holds numbers; `{}` is not one", self.column, self.value),
+            ),
+            Some(Value::Bool(_)) if !matches!(self.value.as_str(), "true" | "false") => refuse(
+                format!("{} holds true or false, not `{}`", self.column, self.value),
+            ),
+            Some(Value::Bool(_)) if ordering => refuse(format!(
+                "{} holds true or false; compare it with = or !=",
+                self.column
+            )),
+            Some(Value::Text(_)) if ordering => refuse(format!(
+                "{} holds words; compare it with = or !=",
+                self.column
+            )),
+            _ => Ok(()),
+        }
+    }
+
     fn keeps(&self, value: &Value) -> bool {
         use std::cmp::Ordering;
         let order = match (value, self.value.parse::<f64>()) {
@@ -230,11 +267,18 @@ impl Rows {
             })
     }
 
-    /// The rows every filter keeps.
+    /// The rows every filter keeps. A filter whose value cannot be compared with its column's
+    /// (no value, a number column and a word, an order on text or booleans) is refused, not
+    /// read as one that keeps nothing.
     pub fn filter(mut self, filters: &[Filter]) -> Result<Self, ShowError> {
         let checks: Vec<(usize, &Filter)> = filters
             .iter()
-            .map(|f| Ok((self.index(&f.column)?, f)))
+            .map(|f| {
+                let i = self.index(&f.column)?;
+                let sample = self.rows.iter().map(|r| &r[i]).find(|v| **v != Value::Null);
+                f.check(sample)?;
+                Ok((i, f))
+            })
             .collect::<Result<_, ShowError>>()?;
         self.rows
             .retain(|row| checks.iter().all(|(i, f)| f.keeps(&row[*i])));

@@ -510,6 +510,15 @@ const CASES: &[Case] = &[
         error: "bad.toml: latency.lan.ms: ms = 1e300 exceeds 3600000 (one hour, the longest delay a model may name)",
     },
     Case {
+        name: "a control character in a name, escaped in the error line",
+        from: "\"ack\", \"quorum\"",
+        to: "\"ack\", \"qu\\u001b[31morum\"",
+        append: "",
+        args: &[],
+        code: 2,
+        error: "bad.toml: grid.protocol[2]: unknown protocol `qu\\u{1b}[31morum` (known: fire-and-forget, ack, exactly-once, quorum, quorum-rw, leader, two-phase-commit, three-phase-commit, raft, paxos, pbft, tree, full-mesh, gossip, sequencer, chatty, batched)",
+    },
+    Case {
         name: "a timeout of 10^13 ms",
         from: "timeout_ms = 5",
         to: "timeout_ms = 1e13",

@@ -329,6 +329,22 @@ fn bad_columns_filters_and_formats_are_usage_errors() {
         (vec!["--where", "colour=red"], "no column `colour`"),
         (vec!["--where", "nodes"], "is not COLUMN=VALUE"),
         (
+            vec!["--where", "nodes>=abc"],
+            "--where nodes>=abc: nodes holds numbers; `abc` is not one",
+        ),
+        (
+            vec!["--where", "nodes="],
+            "--where nodes=: no value to compare with",
+        ),
+        (
+            vec!["--where", "nodes==3"],
+            "--where nodes==3: `=3` is not a value (one operator: =, !=, <, <=, >, >=)",
+        ),
+        (
+            vec!["--where", "protocol>quorum"],
+            "--where protocol>quorum: protocol holds words; compare it with = or !=",
+        ),
+        (
             vec!["--format", "yaml"],
             "is not table, csv, json or markdown",
         ),
