@@ -673,13 +673,14 @@ fn open_for_resume(
     Ok((RunDir::existing(path), started, lock))
 }
 
-/// Most cells whose tallies wait in memory for the next checkpoint; beyond, they are appended
-/// to the checkpoint file being written.
-const PENDING_CELLS: usize = 64;
+/// Most bytes of tallies that wait in memory for the next checkpoint; beyond, they are
+/// appended to the checkpoint file being written. A run shorter than the checkpoint interval
+/// mostly never writes them.
+const PENDING_BYTES: usize = 8 << 20;
 
 /// Tallies of batches not yet committed to the checkpoint: merged in memory per cell, and
-/// appended to the next checkpoint file whenever more than [`PENDING_CELLS`] cells wait (so
-/// memory holds a few cells, not every cell since the last checkpoint). The file is put in
+/// appended to the next checkpoint file whenever they hold more than [`PENDING_BYTES`] (so
+/// memory holds a bounded number of cells, not every cell since the last checkpoint). The file is put in
 /// place, with the work items it covers, when a checkpoint is due. A cell may have several
 /// rows in one file; they merge on reading.
 struct Pending {
@@ -688,6 +689,8 @@ struct Pending {
     next: usize,
     writer: Option<TallyWriter>,
     tallies: BTreeMap<u32, Tally>,
+    /// What `tallies` hold ([`Tally::memory_bytes`]).
+    bytes: usize,
     items: ItemSet,
 }
 
@@ -698,6 +701,7 @@ impl Pending {
             next,
             writer: None,
             tallies: BTreeMap::new(),
+            bytes: 0,
             items: ItemSet::new(),
         }
     }
@@ -705,12 +709,12 @@ impl Pending {
     fn add(&mut self, batch: &engine::Batch) -> Result<(), RunError> {
         self.items.extend(&batch.items);
         for (cell, tally) in &batch.tallies {
-            self.tallies
-                .entry(*cell)
-                .or_insert_with(Tally::empty)
-                .merge(tally);
+            let pending = self.tallies.entry(*cell).or_insert_with(Tally::empty);
+            self.bytes -= pending.memory_bytes().min(self.bytes);
+            pending.merge(tally);
+            self.bytes += pending.memory_bytes();
         }
-        if self.tallies.len() > PENDING_CELLS {
+        if self.bytes > PENDING_BYTES {
             self.spill()?;
         }
         Ok(())
@@ -728,6 +732,7 @@ impl Pending {
         let rows: Vec<(u32, &Tally)> = self.tallies.iter().map(|(c, t)| (*c, t)).collect();
         writer.write(&rows)?;
         self.tallies.clear();
+        self.bytes = 0;
         Ok(())
     }
 

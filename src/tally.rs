@@ -526,6 +526,14 @@ impl Tally {
         }
     }
 
+    /// Bytes the tally holds: its counters and its histograms' count arrays.
+    pub fn memory_bytes(&self) -> usize {
+        let counts = self.latency_ns.distinct_values()
+            + self.messages.distinct_values()
+            + self.rounds.distinct_values();
+        std::mem::size_of::<Self>() + counts * std::mem::size_of::<u64>()
+    }
+
     /// Trials recorded.
     pub fn trials(&self) -> u64 {
         self.successes + self.failures + self.blocked
