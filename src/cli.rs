@@ -163,7 +163,7 @@ struct RunArgs {
     #[arg(long, default_value_t = 5.0, value_name = "SECONDS", value_parser = seconds)]
     checkpoint_secs: f64,
     /// Refuse grids of more cells than this, unless --yes
-    #[arg(long, default_value_t = 100_000, value_name = "CELLS")]
+    #[arg(long, default_value_t = 1_000_000, value_name = "CELLS")]
     max_cells: u64,
     /// Run a grid larger than --max-cells, and cells of more than 1,000,000 nodes
     #[arg(long)]

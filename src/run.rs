@@ -709,10 +709,17 @@ impl Pending {
     fn add(&mut self, batch: &engine::Batch) -> Result<(), RunError> {
         self.items.extend(&batch.items);
         for (cell, tally) in &batch.tallies {
-            let pending = self.tallies.entry(*cell).or_insert_with(Tally::empty);
-            self.bytes -= pending.memory_bytes().min(self.bytes);
-            pending.merge(tally);
-            self.bytes += pending.memory_bytes();
+            match self.tallies.entry(*cell) {
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    self.bytes += e.insert(tally.clone()).memory_bytes();
+                }
+                std::collections::btree_map::Entry::Occupied(e) => {
+                    let pending = e.into_mut();
+                    self.bytes -= pending.memory_bytes().min(self.bytes);
+                    pending.merge(tally);
+                    self.bytes += pending.memory_bytes();
+                }
+            }
         }
         if self.bytes > PENDING_BYTES {
             self.spill()?;
@@ -1112,8 +1119,14 @@ impl PartRows {
                         layout.cells
                     )));
                 }
-                let tally = open.entry(cell).or_insert_with(Tally::empty);
-                tally.merge(&part);
+                let tally = match open.entry(cell) {
+                    std::collections::btree_map::Entry::Vacant(e) => e.insert(part),
+                    std::collections::btree_map::Entry::Occupied(e) => {
+                        let tally = e.into_mut();
+                        tally.merge(&part);
+                        tally
+                    }
+                };
                 if complete[cell as usize] || tally.chunks > chunks {
                     return Err(RunError::Mismatch(format!(
                         "cell {cell}: the parts hold more than its {chunks} work items"

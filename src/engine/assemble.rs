@@ -95,8 +95,15 @@ impl Assembler {
 
     /// Adds a partial tally of `cell`; returns the cell if that finished it.
     pub fn add(&mut self, cell: u32, tally: &Tally) -> Option<CellRun> {
-        let open = self.open.entry(cell).or_insert_with(Tally::empty);
-        open.merge(tally);
+        // A first part is taken as it is: cheaper than merging it into an empty tally.
+        let open = match self.open.entry(cell) {
+            std::collections::btree_map::Entry::Vacant(e) => e.insert(tally.clone()),
+            std::collections::btree_map::Entry::Occupied(e) => {
+                let open = e.into_mut();
+                open.merge(tally);
+                open
+            }
+        };
         let precision_met = if self.precision.is_adaptive() {
             let target = self.targets.get(&cell).copied().unwrap_or(1);
             if open.chunks < target {
