@@ -106,12 +106,14 @@ impl Checksum {
     }
 }
 
-/// Adds the non-null values of `array` to `hasher`, as the module documentation says.
+/// Adds the non-null values of `array` to `hasher`, as the module documentation says. Values
+/// that are not already little-endian bytes in memory are encoded into one buffer and hashed
+/// at once (a CRC over a buffer is the CRC over its pieces in turn).
 fn hash_values(array: &dyn Array, hasher: &mut crc32fast::Hasher) -> Result<(), String> {
-    fn primitive<T: ArrowPrimitiveType>(
+    fn primitive<T: ArrowPrimitiveType, const N: usize>(
         array: &dyn Array,
         hasher: &mut crc32fast::Hasher,
-        bytes: impl Fn(T::Native) -> Vec<u8>,
+        bytes: impl Fn(T::Native) -> [u8; N],
     ) {
         let values = array.as_primitive::<T>();
         if values.null_count() == 0 && cfg!(target_endian = "little") {
@@ -126,37 +128,39 @@ fn hash_values(array: &dyn Array, hasher: &mut crc32fast::Hasher) -> Result<(), 
             };
             hasher.update(raw);
         } else {
+            let mut buffer = Vec::with_capacity(values.len() * N);
             for v in values.iter().flatten() {
-                hasher.update(&bytes(v));
+                buffer.extend_from_slice(&bytes(v));
             }
+            hasher.update(&buffer);
         }
     }
-    let text = |hasher: &mut crc32fast::Hasher, bytes: &[u8]| {
-        hasher.update(&(bytes.len() as u32).to_le_bytes());
-        hasher.update(bytes);
+    let mut buffer = Vec::new();
+    let mut text = |bytes: &[u8]| {
+        buffer.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        buffer.extend_from_slice(bytes);
     };
     match array.data_type() {
         DataType::Boolean => {
-            for v in array.as_boolean().iter().flatten() {
-                hasher.update(&[u8::from(v)]);
-            }
+            let values: Vec<u8> = array.as_boolean().iter().flatten().map(u8::from).collect();
+            hasher.update(&values);
         }
-        DataType::UInt32 => primitive::<UInt32Type>(array, hasher, |v| v.to_le_bytes().to_vec()),
-        DataType::UInt64 => primitive::<UInt64Type>(array, hasher, |v| v.to_le_bytes().to_vec()),
+        DataType::UInt32 => primitive::<UInt32Type, 4>(array, hasher, u32::to_le_bytes),
+        DataType::UInt64 => primitive::<UInt64Type, 8>(array, hasher, u64::to_le_bytes),
         DataType::Float64 => {
-            primitive::<Float64Type>(array, hasher, |v| v.to_bits().to_le_bytes().to_vec())
+            primitive::<Float64Type, 8>(array, hasher, |v| v.to_bits().to_le_bytes())
         }
         DataType::Decimal128(_, _) => {
-            primitive::<Decimal128Type>(array, hasher, |v| v.to_le_bytes().to_vec())
+            primitive::<Decimal128Type, 16>(array, hasher, i128::to_le_bytes)
         }
         DataType::Utf8 => {
             for v in array.as_string::<i32>().iter().flatten() {
-                text(hasher, v.as_bytes());
+                text(v.as_bytes());
             }
         }
         DataType::Binary => {
             for v in array.as_binary::<i32>().iter().flatten() {
-                text(hasher, v);
+                text(v);
             }
         }
         DataType::Dictionary(key, values)
@@ -172,10 +176,11 @@ fn hash_values(array: &dyn Array, hasher: &mut crc32fast::Hasher) -> Result<(), 
                         strings.len()
                     ));
                 }
-                text(hasher, strings.value(k).as_bytes());
+                text(strings.value(k).as_bytes());
             }
         }
         other => return Err(format!("no checksum for columns of type {other}")),
     }
+    hasher.update(&buffer);
     Ok(())
 }
