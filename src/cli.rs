@@ -156,7 +156,10 @@ struct RunArgs {
     /// COORDSIM_SHARD_COUNT, when set]; refused with a precision target
     #[arg(long, value_name = "K/N")]
     shard: Option<Shard>,
-    /// Continue an interrupted run in --out from its checkpoint
+    /// Continue an interrupted run in --out from its checkpoint (after a crash, kill -9,
+    /// Ctrl-C, SIGTERM or SIGHUP; the last three save and exit with 130). Refused while
+    /// another process runs in the directory, and for a run of another sweep, seed, trial
+    /// count, shard or contents of the files the sweep reads
     #[arg(long)]
     resume: bool,
     /// Seconds between checkpoints of finished work
