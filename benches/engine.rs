@@ -118,12 +118,7 @@ fn parquet(c: &mut Criterion) {
         .iter()
         .map(CellRecord::of)
         .collect();
-    let info = RunInfo {
-        started: String::new(),
-        finished: String::new(),
-        threads: 1,
-        wall_s: 0.0,
-    };
+    let info = RunInfo::default();
     let mut group = c.benchmark_group("parquet");
     group.sample_size(20);
     group.bench_function("results", |b| {

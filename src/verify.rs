@@ -159,12 +159,7 @@ fn check_schema(
 
 /// The summary's schema for `sweep`: the columns its summary has.
 fn summary_schema(sweep: &Sweep) -> Result<arrow_schema::SchemaRef, String> {
-    let info = RunInfo {
-        started: String::new(),
-        finished: String::new(),
-        threads: 0,
-        wall_s: 0.0,
-    };
+    let info = RunInfo::default();
     SummaryFile::batch(
         &Results {
             sweep,

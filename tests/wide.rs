@@ -41,12 +41,7 @@ fn in_memory(sweep: &Sweep) -> (RecordBatch, RecordBatch) {
         .iter()
         .map(CellRecord::of)
         .collect();
-    let info = RunInfo {
-        started: String::new(),
-        finished: String::new(),
-        threads: 1,
-        wall_s: 0.0,
-    };
+    let info = RunInfo::default();
     let results = Results {
         sweep,
         cells: &records,

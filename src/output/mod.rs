@@ -183,8 +183,9 @@ fn buckets(tally: &Tally) -> Vec<Bucket> {
     out
 }
 
-/// Facts about a run that are not results: stored as Parquet key-value metadata.
-#[derive(Debug, Clone)]
+/// Facts about a run that are not results: stored as Parquet key-value metadata. The default
+/// is no facts: empty times, no threads.
+#[derive(Debug, Clone, Default)]
 pub struct RunInfo {
     /// When the run started, UTC, RFC 3339.
     pub started: String,

@@ -36,21 +36,11 @@ pub struct ResultsWriter<'a> {
     shown: Option<Vec<CellRecord>>,
 }
 
-/// An empty run's facts: the metadata of a file is added when it is finished.
-fn no_info() -> RunInfo {
-    RunInfo {
-        started: String::new(),
-        finished: String::new(),
-        threads: 0,
-        wall_s: 0.0,
-    }
-}
-
 impl<'a> ResultsWriter<'a> {
     /// Starts the result files of `sweep` in `dir`.
     pub fn create(dir: &Path, sweep: &'a Sweep) -> Result<Self, OutputError> {
         let baselines = Baselines::of(sweep);
-        let info = no_info();
+        let info = RunInfo::default();
         let empty = Results {
             sweep,
             cells: &[],
@@ -114,7 +104,7 @@ impl<'a> ResultsWriter<'a> {
     }
 
     fn write_ready(&mut self) -> Result<(), OutputError> {
-        let info = no_info();
+        let info = RunInfo::default();
         let results = Results {
             sweep: self.sweep,
             cells: &self.ready,
