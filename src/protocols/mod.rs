@@ -349,6 +349,49 @@ pub(crate) mod tests {
     use crate::engine::{RunOptions, run_all};
     use crate::sweep::Sweep;
 
+    /// An empirical latency model: `n` log-normal delays (median 1 ms, sigma 0.5) drawn from
+    /// stream `seed`, rounded to multiples of `step_ms` (none if 0).
+    pub fn empirical(n: usize, seed: u64, step_ms: f64) -> crate::latency::Latency {
+        use crate::latency::{Delay, Empirical, LogNormal};
+        let law = LogNormal::new(1.0, 0.5).unwrap();
+        let mut rng = crate::rng::stream(seed, 0, 0);
+        let values: Vec<f64> = (0..n)
+            .map(|_| {
+                let ms = law.sample_ns(&mut rng) as f64 / 1e6;
+                if step_ms > 0.0 {
+                    (ms / step_ms).round() * step_ms
+                } else {
+                    ms
+                }
+            })
+            .collect();
+        Empirical::from_values_ms(&values).unwrap().into()
+    }
+
+    /// An empirical latency model read from an HdrHistogram of `n` log-normal delays (median
+    /// 1 ms, sigma 0.5) recorded in microseconds to 3 significant digits: buckets of equally
+    /// likely integers.
+    pub fn histogram(n: usize, seed: u64) -> crate::latency::Latency {
+        use crate::latency::{Delay, Empirical, LogNormal};
+        let law = LogNormal::new(1.0, 0.5).unwrap();
+        let mut rng = crate::rng::stream(seed, 0, 0);
+        let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 10_000_000, 3).unwrap();
+        for _ in 0..n {
+            h.record((law.sample_ns(&mut rng) / 1000).max(1)).unwrap();
+        }
+        Empirical::from_histogram(&h, 1e3).unwrap().into()
+    }
+
+    /// The tail-at-scale mixture: 1 ms with probability 0.99, 1 s otherwise.
+    pub const TAIL_AT_SCALE: &str = "kind = \"mixture\"\ncomponents = [\n\
+         { weight = 0.99, of = { kind = \"constant\", ms = 1 } },\n\
+         { weight = 0.01, of = { kind = \"constant\", ms = 1000 } },\n]";
+
+    /// Half the delays 1 ms exactly, half exponential with mean 1 ms.
+    pub const HALF_CONSTANT: &str = "kind = \"mixture\"\ncomponents = [\n\
+         { weight = 0.5, of = { kind = \"constant\", ms = 1 } },\n\
+         { weight = 0.5, of = { kind = \"exponential\", mean_ms = 1 } },\n]";
+
     /// Runs a one-cell sweep of `protocol` with extra `[grid]` lines and a latency table
     /// (exponential, mean 0.5 ms, when empty), and returns the cell's tally.
     pub fn run(protocol: &str, grid: &str, latency: &str, trials: u64) -> Tally {
