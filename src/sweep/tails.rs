@@ -9,9 +9,10 @@
 //! quantile of one delay, beyond the sample's resolution `1 - 1/n` unless n >= 100 M.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::{Cell, ParamsDisplay, Sweep};
-use crate::latency::{Latency, Law};
+use crate::latency::{Constant, Latency, Law, MAX_DELAY_MS, NS_PER_MS};
 use crate::tally::Tally;
 
 /// Measurements a p99 of the slowest of M messages needs: `SAMPLES_PER_MESSAGE * M`.
@@ -32,9 +33,33 @@ fn least_resolved(latency: &Latency) -> Option<(f64, f64)> {
         .min_by(|a, b| a.0.total_cmp(&b.0))
 }
 
-/// The most messages a trial of `cell` sent in a short pilot run (its count of delays drawn).
-fn messages(sweep: &Sweep, id: usize) -> u64 {
-    let model = sweep.model(id);
+/// A constant delay at the median of a latency model with empirical samples (the model
+/// itself otherwise): what a pilot run draws, so that it builds no table of the samples (the
+/// run itself builds them, and its cells' time counts it).
+fn typical(latency: &Arc<Latency>) -> Arc<Latency> {
+    match (least_resolved(latency), latency.law()) {
+        (Some(_), Some(law)) => {
+            let ms = law.quantile(0.5) / NS_PER_MS;
+            Arc::new(
+                Constant::new(ms.clamp(0.0, MAX_DELAY_MS))
+                    .map_or_else(|_| Latency::clone(latency), Latency::from),
+            )
+        }
+        _ => latency.clone(),
+    }
+}
+
+/// The most messages a trial of `cell` sent in a short pilot run (its count of delays drawn),
+/// with delays fixed at the models' medians.
+fn messages(sweep: &Sweep, cell: &Cell) -> u64 {
+    let mut pilot = cell.clone();
+    pilot.latency = typical(&cell.latency);
+    if let Some((name, latency)) = &cell.cross_latency {
+        pilot.cross_latency = Some((name.clone(), typical(latency)));
+    }
+    let Ok(model) = (pilot.protocol.build)(&pilot) else {
+        return 0;
+    };
     let mut tally = Tally::empty();
     model.run(&mut crate::rng::stream(sweep.seed, 0, 0), 4, &mut tally);
     tally.messages_max
@@ -45,7 +70,8 @@ fn messages(sweep: &Sweep, id: usize) -> u64 {
 /// count and largest value, the most messages a trial of those cells sends, the fraction of
 /// such trials whose slowest message would lie beyond the samples, and the samples needed.
 /// Each distinct cell (protocol, N, parameters, models) runs a few trials to count its
-/// messages.
+/// messages, its empirical models replaced by their medians (messages depend on delays only
+/// through timeouts).
 pub fn warnings(sweep: &Sweep) -> Vec<String> {
     // Per latency model: (samples, largest ns, most messages, the cell that sent them).
     let mut worst: HashMap<String, (f64, f64, u64, usize)> = HashMap::new();
@@ -63,7 +89,7 @@ pub fn warnings(sweep: &Sweep) -> Vec<String> {
         let m = match seen.get(&key) {
             Some(&m) if m > 0 => m,
             _ => {
-                let m = messages(sweep, id);
+                let m = messages(sweep, cell);
                 seen.insert(key, m);
                 m
             }
