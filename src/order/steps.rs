@@ -78,8 +78,8 @@ struct Decomposed {
 /// True if [`Steps::one_way`] and [`Steps::round_trip`] handle `law` (and it is neither
 /// continuous nor a point, which have their own quantiles): any mixture of constants,
 /// empirical samples (an HdrHistogram log alone, its buckets being ranges) and continuous
-/// models, except empirical samples beside continuous models. Cheap: it reads only the
-/// law's terms.
+/// models, except empirical samples beside continuous models, or more than [`EXACT`]
+/// constants beside them. Cheap: it reads only the law's terms.
 pub fn supports(law: &Mix) -> bool {
     if law.is_continuous() || law.point().is_some() {
         return false;
@@ -94,7 +94,11 @@ pub fn supports(law: &Mix) -> bool {
     let has_empirical = parts.iter().any(|p| empirical(p).is_some());
     let has_continuous = parts.iter().any(Part::is_continuous);
     let has_ranges = parts.iter().filter_map(empirical).any(|e| !e.is_sample());
-    !(has_empirical && has_continuous) && (!has_ranges || parts.len() == 1)
+    // Beside a continuous part, every pair of atoms is summed: at most EXACT of them.
+    let points = parts.iter().filter(|p| p.point().is_some()).count();
+    !(has_empirical && has_continuous)
+        && (!has_ranges || parts.len() == 1)
+        && (!has_continuous || points <= EXACT)
 }
 
 fn decompose(law: &Mix) -> Option<Decomposed> {

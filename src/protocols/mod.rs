@@ -531,6 +531,78 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn every_latency_law_samples_directly() {
+        // Laws with atoms, at edge sizes and failures: each cell of the direct samplers
+        // runs directly (no panic, every trial counted), but for a mixture of empirical
+        // samples with a continuous model, which runs node by node.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("one.csv"), "2\n2\n").unwrap();
+        std::fs::write(dir.path().join("few.csv"), "0\n0.5\n0.5\n3\n1000\n").unwrap();
+        let many: String = (0..3000)
+            .map(|i| format!("{}\n", f64::from(i) * 0.37 % 97.0))
+            .collect();
+        std::fs::write(dir.path().join("many.csv"), many).unwrap();
+        let models = [
+            ("one", "kind = \"empirical\"\nfile = \"one.csv\"", true),
+            ("few", "kind = \"empirical\"\nfile = \"few.csv\"", true),
+            ("many", "kind = \"empirical\"\nfile = \"many.csv\"", true),
+            (
+                "shifted",
+                "kind = \"shifted\"\nshift_ms = 1\nof = { kind = \"empirical\", file = \"many.csv\" }",
+                true,
+            ),
+            ("tail", TAIL_AT_SCALE, true),
+            ("half", HALF_CONSTANT, true),
+            (
+                "zero",
+                "kind = \"mixture\"\ncomponents = [\n\
+                 { weight = 0.5, of = { kind = \"constant\", ms = 0 } },\n\
+                 { weight = 0.5, of = { kind = \"uniform\", low_ms = 0, high_ms = 1 } },\n]",
+                true,
+            ),
+            (
+                "sampled",
+                "kind = \"mixture\"\ncomponents = [\n\
+                 { weight = 0.9, of = { kind = \"empirical\", file = \"few.csv\" } },\n\
+                 { weight = 0.1, of = { kind = \"constant\", ms = 3600000 } },\n]",
+                true,
+            ),
+            (
+                "mixed",
+                "kind = \"mixture\"\ncomponents = [\n\
+                 { weight = 0.9, of = { kind = \"empirical\", file = \"few.csv\" } },\n\
+                 { weight = 0.1, of = { kind = \"exponential\", mean_ms = 1 } },\n]",
+                false,
+            ),
+        ];
+        let mut text = "name = \"laws\"\nseed = 5\ntrials = 400\n[grid]\n\
+             protocol = [\"quorum\", \"leader\", \"two-phase-commit\", \"full-mesh\"]\n\
+             nodes = [1, 2, 5, 40]\ncrash = [0.0, 0.2]\nloss = [0.0, 0.1]\nlatency = ["
+            .to_string();
+        let names: Vec<String> = models.iter().map(|m| format!("\"{}\"", m.0)).collect();
+        text += &names.join(", ");
+        text += "]\n";
+        for (name, model, _) in &models {
+            text += &format!("[latency.{name}]\n{model}\n");
+        }
+        let path = dir.path().join("laws.toml");
+        std::fs::write(&path, &text).unwrap();
+        let sweep = Sweep::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        for cell in &sweep.cells {
+            let direct = models
+                .iter()
+                .find(|m| *m.0 == *cell.latency_name)
+                .unwrap()
+                .2;
+            let sampler = sweep.model(cell.id as usize).sampler();
+            assert_eq!(sampler == "direct", direct, "{}", cell.latency_name);
+        }
+        for cell in run_all(&sweep, &RunOptions::default()).unwrap() {
+            assert_eq!(cell.tally.trials(), 400, "cell {}", cell.cell_id);
+        }
+    }
+
+    #[test]
     fn every_protocol_runs_at_small_sizes_under_every_failure() {
         // Edge sizes and every failure mechanism at once: no panic, every trial counted.
         for p in REGISTRY {
