@@ -21,7 +21,8 @@
 //! samples) take the generalized inverse `Q(u) = inf {x : F(x) >= u}`, for which `Q(U(k:L))`
 //! is exact too ([`steps`]): their round trips are summed atom by atom, or for an empirical
 //! sample of more than [`steps::EXACT`] values computed on a grid within 2^-12 relative
-//! ([`grid`]), and their tables never interpolate across an atom's edge ([`StepTable`]).
+//! ([`grid`]), and their tables never interpolate across an atom's edge ([`StepTable`]; for a
+//! round trip on the grid, only within 2^-13 of its values).
 //! These samplers apply when nodes and messages are independent and alike (no zones,
 //! partitions or regions), for every delay model but a mixture of empirical samples with
 //! continuous models ([`steps::supports`]); otherwise the protocols simulate node by node.
