@@ -384,6 +384,9 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         .threads
         .or_else(|| std::thread::available_parallelism().ok())
         .map_or(1, usize::from);
+    for line in coordsim::sweep::tails::warnings(&sweep) {
+        eprintln!("{line}");
+    }
     eprintln!(
         "{} {} x {} from {}{} on {} into {}",
         if args.resume { "resuming" } else { "running" },

@@ -8,7 +8,7 @@ use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use rand::RngExt;
 
-use super::{Delay, LatencyError, NS_PER_MS, to_ns};
+use super::{Delay, LatencyError, Law, NS_PER_MS, to_ns};
 use crate::rng::SimRng;
 use crate::sweep::fields::{FieldError, Fields};
 
@@ -24,11 +24,26 @@ use crate::sweep::fields::{FieldError, Fields};
 /// assert!([1_000_000, 2_000_000, 3_000_000].contains(&ns));
 /// assert!(Empirical::from_values_ms(&[]).is_err());
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Empirical {
     /// Buckets: (cumulative count up to and including this bucket, low ns, high ns).
     /// Shared by the clones: every cell of a sweep holds the model, the samples are held once.
     buckets: Arc<[(u64, u64, u64)]>,
+    /// A digest of the buckets, so that the debug form (which keys the direct samplers'
+    /// caches) names the samples without listing them.
+    digest: u64,
+}
+
+/// The size and a digest of the samples, not the samples themselves: a file of a million
+/// latencies would otherwise print as a million numbers.
+impl std::fmt::Debug for Empirical {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Empirical")
+            .field("samples", &self.samples())
+            .field("buckets", &self.buckets.len())
+            .field("digest", &format_args!("{:016x}", self.digest))
+            .finish()
+    }
 }
 
 /// Nanoseconds per unit of the file's values.
@@ -43,6 +58,80 @@ fn unit_ns(unit: &str) -> Option<f64> {
 }
 
 impl Empirical {
+    fn with_buckets(buckets: Vec<(u64, u64, u64)>) -> Self {
+        // FNV-1a over the buckets' numbers.
+        let mut digest = 0xcbf2_9ce4_8422_2325u64;
+        for &(c, low, high) in &buckets {
+            for v in [c, low, high] {
+                for byte in v.to_le_bytes() {
+                    digest = (digest ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+                }
+            }
+        }
+        Self {
+            buckets: buckets.into(),
+            digest,
+        }
+    }
+
+    /// How many latencies the distribution was built from (the histogram's count for a log).
+    pub fn samples(&self) -> u64 {
+        self.buckets.last().map_or(0, |b| b.0)
+    }
+
+    /// True if every bucket is a single value (as for a CSV): the law is the sample's own.
+    pub fn is_sample(&self) -> bool {
+        self.buckets.iter().all(|b| b.1 == b.2)
+    }
+
+    /// The distribution as runs of equally likely integers, in increasing order:
+    /// `(low ns, high ns, count)`, each integer of `low..=high` drawn with probability
+    /// `count / (samples * (high - low + 1))`. Equal measurements are one run.
+    pub fn runs(&self) -> Vec<(u64, u64, u64)> {
+        let mut runs: Vec<(u64, u64, u64)> = Vec::new();
+        let mut before = 0;
+        for &(cumulative, low, high) in self.buckets.iter() {
+            let count = cumulative - before;
+            before = cumulative;
+            match runs.last_mut() {
+                Some(last) if low == high && last.0 == low && last.1 == high => last.2 += count,
+                _ => runs.push((low, high, count)),
+            }
+        }
+        runs
+    }
+
+    /// Values at or below `x`, counted (a bucket's integers each carry an equal share).
+    fn count_at_or_below(&self, x: f64) -> f64 {
+        let i = self.buckets.partition_point(|b| (b.2 as f64) <= x);
+        let before = if i == 0 { 0 } else { self.buckets[i - 1].0 };
+        let Some(&(cumulative, low, high)) = self.buckets.get(i) else {
+            return before as f64;
+        };
+        if (low as f64) > x {
+            return before as f64;
+        }
+        // low <= x < high: the integers low..=floor(x) of the bucket.
+        let share = (x.floor() - low as f64 + 1.0) / (high - low + 1) as f64;
+        before as f64 + share * (cumulative - before) as f64
+    }
+
+    /// The smallest value whose cumulative count reaches `rank` (1 ..= samples, fractional
+    /// within a bucket's share).
+    fn value_at_rank(&self, rank: f64) -> f64 {
+        let total = self.samples();
+        let rank = rank.clamp(f64::MIN_POSITIVE, total as f64);
+        let i = self
+            .buckets
+            .partition_point(|b| (b.0 as f64) < rank)
+            .min(self.buckets.len() - 1);
+        let before = if i == 0 { 0 } else { self.buckets[i - 1].0 };
+        let (cumulative, low, high) = self.buckets[i];
+        let width = (high - low + 1) as f64;
+        let j = ((rank - before as f64) / (cumulative - before) as f64 * width).ceil() - 1.0;
+        low as f64 + j.clamp(0.0, width - 1.0)
+    }
+
     /// The bootstrap distribution of `values`, in milliseconds (finite, >= 0, at least one).
     pub fn from_values_ms(values: &[f64]) -> Result<Self, LatencyError> {
         Self::from_values(values, NS_PER_MS)
@@ -72,14 +161,12 @@ impl Empirical {
             ns.push(to_ns(v * unit_ns));
         }
         ns.sort_unstable();
-        Ok(Self {
-            buckets: ns
-                .iter()
+        Ok(Self::with_buckets(
+            ns.iter()
                 .enumerate()
                 .map(|(i, &v)| (i as u64 + 1, v, v))
-                .collect::<Vec<_>>()
-                .into(),
-        })
+                .collect(),
+        ))
     }
 
     /// The distribution recorded in `histogram`, whose values are in units of `unit_ns`.
@@ -112,9 +199,7 @@ impl Empirical {
                 ),
             ));
         }
-        Ok(Self {
-            buckets: buckets.into(),
-        })
+        Ok(Self::with_buckets(buckets))
     }
 
     fn read_csv(path: &Path, column: Option<&str>) -> Result<Vec<f64>, String> {
@@ -250,6 +335,39 @@ impl Delay for Empirical {
         } else {
             rng.random_range(low..=high)
         }
+    }
+}
+
+/// The distribution the samples define: the sorted sample for a CSV (every measurement
+/// equally likely), a bucket's integers equally likely for a log. It has no density.
+impl Law for Empirical {
+    fn support(&self) -> (f64, f64) {
+        let first = self.buckets.first().map_or(0, |b| b.1);
+        let last = self.buckets.last().map_or(0, |b| b.2);
+        (first as f64, last as f64)
+    }
+
+    fn cdf(&self, x: f64) -> f64 {
+        self.count_at_or_below(x) / self.samples() as f64
+    }
+
+    fn sf(&self, x: f64) -> f64 {
+        let total = self.samples() as f64;
+        (total - self.count_at_or_below(x)) / total
+    }
+
+    fn pdf(&self, _x: f64) -> f64 {
+        0.0
+    }
+
+    fn quantile(&self, p: f64) -> f64 {
+        self.value_at_rank(p * self.samples() as f64)
+    }
+
+    fn quantile_sf(&self, t: f64) -> f64 {
+        // The smallest x with P(X > x) <= t: rank total - floor(t total), fractional in a bucket.
+        let total = self.samples() as f64;
+        self.value_at_rank(total - t * total)
     }
 }
 

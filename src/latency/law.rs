@@ -51,19 +51,26 @@ impl Part {
             Latency::LogNormal(m) => m,
             Latency::Pareto(m) => m,
             Latency::Weibull(m) => m,
+            Latency::Empirical(m) => m,
             other => unreachable!("{other:?} is not elementary"),
         }
     }
 
     /// True if this term has no point mass.
-    fn is_continuous(&self) -> bool {
+    pub fn is_continuous(&self) -> bool {
         let (low, high) = self.law().support();
-        high > low
+        high > low && !matches!(self.base, Latency::Empirical(_))
+    }
+
+    /// The single value of this term, if it has only one.
+    pub fn point(&self) -> Option<f64> {
+        let (low, high) = self.law().support();
+        (low == high).then_some(self.shift + low)
     }
 }
 
-/// A delay model written as a finite mixture of shifted elementary models: what
-/// [`Latency::law`] gives for every model but `empirical`.
+/// A delay model written as a finite mixture of shifted elementary models (an `empirical`
+/// model is one, discrete): what [`Latency::law`] gives for every model.
 ///
 /// ```
 /// use coordsim::latency::{Exponential, Latency, Law, Shifted};
@@ -89,22 +96,28 @@ impl Mix {
         }
     }
 
+    /// The mixture of `parts`, whose weights must sum to 1.
+    pub(crate) fn from_parts(parts: Vec<Part>) -> Self {
+        Self { parts }
+    }
+
     /// The terms; their weights sum to 1.
     pub fn parts(&self) -> &[Part] {
         &self.parts
     }
 
-    /// True if no term is a point mass: every delay has probability 0.
+    /// True if no term has a point mass: every delay has probability 0.
     pub fn is_continuous(&self) -> bool {
         self.parts.iter().all(Part::is_continuous)
     }
 
     /// The single point this distribution puts all its mass on, if it does.
     pub fn point(&self) -> Option<f64> {
-        match self.parts.as_slice() {
-            [part] if !part.is_continuous() => Some(part.shift + part.law().support().0),
-            _ => None,
-        }
+        let first = self.parts.first()?.point()?;
+        self.parts
+            .iter()
+            .all(|p| p.point() == Some(first))
+            .then_some(first)
     }
 
     /// The same distribution shifted by `shift` ns.
@@ -205,8 +218,7 @@ fn invert(law: &dyn Law, p: f64, upper: bool) -> f64 {
 }
 
 impl Latency {
-    /// This model as a mixture of shifted elementary distributions, or `None` for
-    /// `empirical`.
+    /// This model as a mixture of shifted elementary distributions.
     pub fn law(&self) -> Option<Mix> {
         match self {
             Latency::Constant(_)
@@ -214,7 +226,8 @@ impl Latency {
             | Latency::Exponential(_)
             | Latency::LogNormal(_)
             | Latency::Pareto(_)
-            | Latency::Weibull(_) => Some(Mix::single(self.clone())),
+            | Latency::Weibull(_)
+            | Latency::Empirical(_) => Some(Mix::single(self.clone())),
             Latency::Shifted(m) => Some(m.inner().law()?.shifted(m.shift_ns())),
             Latency::Mixture(m) => {
                 let mut parts = Vec::new();
@@ -228,7 +241,6 @@ impl Latency {
                 }
                 Some(Mix { parts })
             }
-            Latency::Empirical(_) => None,
         }
     }
 }
@@ -301,7 +313,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn constants_are_points_and_empirical_has_no_law() {
+    fn constants_are_points_and_empirical_laws_are_discrete() {
         let mix = parse("kind = \"constant\"\nms = 2").unwrap().law().unwrap();
         assert_eq!(mix.point(), Some(2e6));
         assert!(!mix.is_continuous());
@@ -311,8 +323,27 @@ pub(crate) mod tests {
                 .law()
                 .unwrap();
         assert_eq!(shifted.point(), Some(3e6));
-        let e = crate::latency::Empirical::from_values_ms(&[1.0, 2.0]).unwrap();
-        assert!(Latency::from(e).law().is_none());
+        let e = crate::latency::Empirical::from_values_ms(&[1.0, 2.0, 2.0, 4.0]).unwrap();
+        let mix = Latency::from(e).law().unwrap();
+        assert!(!mix.is_continuous() && mix.point().is_none());
+        assert_eq!(
+            (mix.cdf(1.99e6), mix.cdf(2e6), mix.sf(2e6)),
+            (0.25, 0.75, 0.25)
+        );
+        assert_eq!((mix.quantile(0.25), mix.quantile(0.26)), (1e6, 2e6));
+        assert_eq!((mix.quantile_sf(0.25), mix.quantile_sf(0.24)), (2e6, 4e6));
+        let one = crate::latency::Empirical::from_values_ms(&[3.0, 3.0]).unwrap();
+        assert_eq!(Latency::from(one).law().unwrap().point(), Some(3e6));
+        // A mixture of two equal constants is a point too.
+        let twice = parse(
+            "kind = \"mixture\"\ncomponents = [\n\
+             { weight = 0.5, of = { kind = \"constant\", ms = 1 } },\n\
+             { weight = 0.5, of = { kind = \"constant\", ms = 1 } },\n]",
+        )
+        .unwrap()
+        .law()
+        .unwrap();
+        assert_eq!(twice.point(), Some(1e6));
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! Quantile functions accurate in both tails: closed forms, or knots solved numerically once
 //! and interpolated.
 
+use std::sync::Arc;
+
+use super::steps::Steps;
 use crate::latency::{Law, MAX_DRAW_NS, Mix};
 
 /// A probability in one tail: `P(X <= x) = p` (lower) or `P(X > x) = p` (upper). Naming the
@@ -92,7 +95,8 @@ const fn octave_start(o: i32) -> usize {
     }
 }
 
-/// A quantile function: a single point, a closed form, or knots.
+/// A quantile function: a single point, a closed form, knots, or the steps of a law with
+/// atoms.
 #[derive(Debug, Clone)]
 pub enum Quantiles {
     /// All the mass at one value.
@@ -101,17 +105,19 @@ pub enum Quantiles {
     Closed(Mix),
     /// Knots solved numerically, interpolated.
     Knots(Knots),
+    /// A law with atoms: flat over each atom, exact ([`Steps`]).
+    Steps(Arc<Steps>),
 }
 
 impl Quantiles {
-    /// The quantiles of a one-way delay law: `None` if it mixes point masses with other
-    /// terms (the direct samplers need a continuous distribution or a single point).
+    /// The quantiles of a one-way delay law: `None` for the few laws [`Steps`] does not
+    /// handle ([`super::steps::supports`]).
     pub fn of(law: &Mix) -> Option<Self> {
         if let Some(x) = law.point() {
             return Some(Self::Point(x));
         }
         if !law.is_continuous() {
-            return None;
+            return Steps::one_way(law).map(|s| Self::Steps(Arc::new(s)));
         }
         Some(if law.parts().len() == 1 {
             Self::Closed(law.clone())
@@ -130,6 +136,7 @@ impl Quantiles {
                 .closed_quantile(tail.p, tail.upper)
                 .expect("a single term"),
             Self::Knots(knots) => knots.at(tail),
+            Self::Steps(steps) => steps.at(tail),
         }
     }
 }
@@ -398,6 +405,11 @@ mod tests {
         .unwrap()
         .law()
         .unwrap();
-        assert!(Quantiles::of(&mixed).is_none());
+        let q = Quantiles::of(&mixed).unwrap();
+        assert!(matches!(q, Quantiles::Steps(_)));
+        // The atom at 1 ms holds u from 0.5 (1 - 1/e) to 0.5 (1 - 1/e) + 0.5.
+        assert_eq!(q.at(Tail::lower(0.4)), 1e6);
+        assert_eq!(q.at(Tail::upper(0.2)), 1e6);
+        assert!(q.at(Tail::upper(0.1)) > 1e6);
     }
 }

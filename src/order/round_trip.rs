@@ -1,7 +1,10 @@
 //! The distribution of a round trip: the sum of two independent one-way delays.
 
+use std::sync::Arc;
+
 use super::quadrature::integrate;
 use super::quantiles::{Knots, Quantiles, Tails};
+use super::steps::Steps;
 use crate::latency::{Latency, Law, Mix};
 
 /// Panel levels of the convolution integrals beyond those that reach down to the terms'
@@ -52,14 +55,14 @@ impl RoundTrip {
         self.sf_pdf(x).0
     }
 
-    /// The quantiles of the round trip, or `None` when the one-way law mixes point masses
-    /// with other terms.
+    /// The quantiles of the round trip: for a law with atoms, [`Steps::round_trip`]; `None`
+    /// for the few laws it does not handle ([`super::steps::supports`]).
     pub fn quantiles(law: &Mix) -> Option<Quantiles> {
         if let Some(x) = law.point() {
             return Some(Quantiles::Point(2.0 * x));
         }
         if !law.is_continuous() {
-            return None;
+            return Steps::round_trip(law).map(|s| Quantiles::Steps(Arc::new(s)));
         }
         Some(Quantiles::Knots(Knots::solve(&RoundTrip::new(law.clone()))))
     }

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use super::quantiles::Tail;
 
 /// Knots per octave of tail probability.
-const PER_OCTAVE: usize = 64;
+pub(super) const PER_OCTAVE: usize = 64;
 /// Knots per side: octaves 2^-64 .. 2^-1, and 1/2.
-const SIDE: usize = 63 * PER_OCTAVE + 1;
+pub(super) const SIDE: usize = 63 * PER_OCTAVE + 1;
 
 /// A quantile function sampled by one 64-bit draw `x`: the draw's top bit picks the tail,
 /// its leading zeros the octave of tail probability (2^-64 up to 1/2), the next six bits one
@@ -33,8 +33,22 @@ pub struct QuantileTable {
     knots: Arc<[f64]>,
 }
 
+/// The knot at or before the uniform draw `x` (`x / 2^64`), counting the lower tail's knots
+/// then the upper tail's, and how far `x` lies toward the next knot (0 to 1, linear in the
+/// tail probability): what [`QuantileTable::sample`] computes, for tables of other kinds.
+#[inline(always)]
+pub(super) fn locate(x: u64) -> (usize, f64) {
+    let side = (x >> 63) as usize;
+    let y = x ^ 0u64.wrapping_sub(x >> 63);
+    let octave = (y | 1).ilog2();
+    let z = y << (63 - octave);
+    let j = ((z >> 57) & 63) as usize;
+    let fraction = ((z << 7) >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+    (side * SIDE + octave as usize * PER_OCTAVE + j, fraction)
+}
+
 /// The tail probability of knot `i` of a side.
-fn knot_probability(i: usize) -> f64 {
+pub(super) fn knot_probability(i: usize) -> f64 {
     let (zeros, j) = (63 - i / PER_OCTAVE, i % PER_OCTAVE);
     (-(zeros as f64) - 1.0).exp2() * (1.0 + j as f64 / PER_OCTAVE as f64)
 }
@@ -54,6 +68,12 @@ impl QuantileTable {
         Self {
             knots: knots.into(),
         }
+    }
+
+    /// The table of these knots (`2 * SIDE` of them, as [`QuantileTable::new`] makes).
+    pub(super) fn from_knots(knots: Arc<[f64]>) -> Self {
+        assert_eq!(knots.len(), 2 * SIDE);
+        Self { knots }
     }
 
     /// The quantile at the uniform draw `x` (`x / 2^64`).

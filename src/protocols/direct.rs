@@ -17,9 +17,10 @@ pub const SAMPLING: ParamSpec = ParamSpec {
     kind: ParamKind::Choice(&["direct", "per-node"]),
     default: Value::Choice("direct"),
     doc: "direct: draw counts and order statistics from their exact distributions when the \
-          environment allows (no zones, partitions or regions; a latency model with a law), \
-          so a trial costs the same at any N; per-node: simulate every node and message. The \
-          summary's `sampler` column says which ran",
+          environment allows (no zones, partitions or regions; any latency model but a \
+          mixture of empirical samples with continuous models), so a trial costs the same at \
+          any N; per-node: simulate every node and message. The summary's `sampler` column \
+          says which ran",
 };
 
 /// The one-way delay law of `env` when the cell asks for direct sampling and nothing in its
@@ -29,7 +30,7 @@ pub fn direct_law(cell: &Cell, env: &Env) -> Option<Mix> {
         return None;
     }
     let law = env.latency().law()?;
-    (law.is_continuous() || law.point().is_some()).then_some(law)
+    (law.is_continuous() || law.point().is_some() || order::steps::supports(&law)).then_some(law)
 }
 
 /// Largest n whose counts (and order statistics) are tabulated.
@@ -183,5 +184,5 @@ impl<T> Lazy<T> {
 
 /// The round-trip quantiles of `law`, which [`direct_law`] accepted.
 pub fn round_trip(law: &Mix) -> Arc<Quantiles> {
-    order::round_trip(law).expect("a continuous law or a point")
+    order::round_trip(law).expect("a law direct sampling accepts")
 }

@@ -161,10 +161,7 @@ mod tests {
 
     #[test]
     fn direct_sampling_matches_the_per_node_simulation() {
-        use super::{FullMesh, FullMeshDirect};
         use crate::latency::tests::parse;
-        use crate::protocols::Env;
-        use crate::protocols::tests::assert_same_distribution;
         for (latency, nodes, crash, loss) in [
             ("kind = \"exponential\"\nmean_ms = 0.5", 5, 0.01, 0.001),
             (
@@ -185,11 +182,31 @@ mod tests {
             ),
         ] {
             let latency = parse(latency).unwrap();
-            let env = Env::new(crash, loss, latency.clone()).unwrap();
-            let per_node = FullMesh::new(env.clone(), nodes).unwrap();
-            let direct = FullMeshDirect::new(&env, latency.law().unwrap(), nodes);
-            assert_same_distribution(&format!("N = {nodes}"), &per_node, &direct, 50_000);
+            check(&format!("N = {nodes}"), &latency, nodes, crash, loss);
         }
+        // Laws with atoms: the tail-at-scale mixture (whose slowest message is 1 s in all
+        // but the smallest meshes), an atom beside a continuous part, and samples whose
+        // largest values the slowest message mostly is.
+        use crate::protocols::tests::{HALF_CONSTANT, TAIL_AT_SCALE, empirical};
+        for (what, latency, nodes, crash, loss) in [
+            ("tail at scale", parse(TAIL_AT_SCALE).unwrap(), 4, 0.01, 0.001),
+            ("tail at scale", parse(TAIL_AT_SCALE).unwrap(), 30, 0.0, 0.0),
+            ("half constant", parse(HALF_CONSTANT).unwrap(), 2, 0.05, 0.0),
+            ("200 samples, 0.1 ms steps", empirical(200, 5, 0.1), 3, 0.0, 0.01),
+            ("100,000 samples", empirical(100_000, 6, 0.0), 30, 0.0, 0.0),
+        ] {
+            check(&format!("{what} N = {nodes}"), &latency, nodes, crash, loss);
+        }
+    }
+
+    fn check(what: &str, latency: &crate::latency::Latency, nodes: u32, crash: f64, loss: f64) {
+        use super::{FullMesh, FullMeshDirect};
+        use crate::protocols::Env;
+        use crate::protocols::tests::assert_same_distribution;
+        let env = Env::new(crash, loss, latency.clone()).unwrap();
+        let per_node = FullMesh::new(env.clone(), nodes).unwrap();
+        let direct = FullMeshDirect::new(&env, latency.law().unwrap(), nodes);
+        assert_same_distribution(what, &per_node, &direct, 50_000);
     }
 
     #[test]

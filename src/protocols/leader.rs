@@ -367,13 +367,19 @@ mod tests {
         use crate::latency::tests::parse;
         use crate::protocols::Env;
         use crate::protocols::tests::assert_same_distribution;
-        let latency = parse("kind = \"lognormal\"\nmedian_ms = 1\nsigma = 0.5").unwrap();
-        for (mode, nodes, crash, loss) in [
-            (Mode::Sync, 5, 0.02, 0.01),
-            (Mode::SemiSync, 5, 0.1, 0.05),
-            (Mode::Async, 3, 0.2, 0.01),
-            (Mode::SemiSync, 1, 0.0, 0.0),
-            (Mode::Sync, 80, 0.001, 0.0),
+        let lognormal = parse("kind = \"lognormal\"\nmedian_ms = 1\nsigma = 0.5").unwrap();
+        let tail_at_scale = parse(crate::protocols::tests::TAIL_AT_SCALE).unwrap();
+        let sample = crate::protocols::tests::empirical(2_000, 8, 0.0);
+        for (latency, mode, nodes, crash, loss) in [
+            (&lognormal, Mode::Sync, 5, 0.02, 0.01),
+            (&lognormal, Mode::SemiSync, 5, 0.1, 0.05),
+            (&lognormal, Mode::Async, 3, 0.2, 0.01),
+            (&lognormal, Mode::SemiSync, 1, 0.0, 0.0),
+            (&lognormal, Mode::Sync, 80, 0.001, 0.0),
+            (&tail_at_scale, Mode::Sync, 5, 0.0, 0.01),
+            (&tail_at_scale, Mode::SemiSync, 7, 0.01, 0.01),
+            (&sample, Mode::SemiSync, 9, 0.0, 0.01),
+            (&sample, Mode::Sync, 9, 0.0, 0.0),
         ] {
             let env = Env::new(crash, loss, latency.clone()).unwrap();
             let model = Leader::new(env, nodes, mode, 150.0, 1.0).unwrap();

@@ -349,6 +349,49 @@ pub(crate) mod tests {
     use crate::engine::{RunOptions, run_all};
     use crate::sweep::Sweep;
 
+    /// An empirical latency model: `n` log-normal delays (median 1 ms, sigma 0.5) drawn from
+    /// stream `seed`, rounded to multiples of `step_ms` (none if 0).
+    pub fn empirical(n: usize, seed: u64, step_ms: f64) -> crate::latency::Latency {
+        use crate::latency::{Delay, Empirical, LogNormal};
+        let law = LogNormal::new(1.0, 0.5).unwrap();
+        let mut rng = crate::rng::stream(seed, 0, 0);
+        let values: Vec<f64> = (0..n)
+            .map(|_| {
+                let ms = law.sample_ns(&mut rng) as f64 / 1e6;
+                if step_ms > 0.0 {
+                    (ms / step_ms).round() * step_ms
+                } else {
+                    ms
+                }
+            })
+            .collect();
+        Empirical::from_values_ms(&values).unwrap().into()
+    }
+
+    /// An empirical latency model read from an HdrHistogram of `n` log-normal delays (median
+    /// 1 ms, sigma 0.5) recorded in microseconds to 3 significant digits: buckets of equally
+    /// likely integers.
+    pub fn histogram(n: usize, seed: u64) -> crate::latency::Latency {
+        use crate::latency::{Delay, Empirical, LogNormal};
+        let law = LogNormal::new(1.0, 0.5).unwrap();
+        let mut rng = crate::rng::stream(seed, 0, 0);
+        let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 10_000_000, 3).unwrap();
+        for _ in 0..n {
+            h.record((law.sample_ns(&mut rng) / 1000).max(1)).unwrap();
+        }
+        Empirical::from_histogram(&h, 1e3).unwrap().into()
+    }
+
+    /// The tail-at-scale mixture: 1 ms with probability 0.99, 1 s otherwise.
+    pub const TAIL_AT_SCALE: &str = "kind = \"mixture\"\ncomponents = [\n\
+         { weight = 0.99, of = { kind = \"constant\", ms = 1 } },\n\
+         { weight = 0.01, of = { kind = \"constant\", ms = 1000 } },\n]";
+
+    /// Half the delays 1 ms exactly, half exponential with mean 1 ms.
+    pub const HALF_CONSTANT: &str = "kind = \"mixture\"\ncomponents = [\n\
+         { weight = 0.5, of = { kind = \"constant\", ms = 1 } },\n\
+         { weight = 0.5, of = { kind = \"exponential\", mean_ms = 1 } },\n]";
+
     /// Runs a one-cell sweep of `protocol` with extra `[grid]` lines and a latency table
     /// (exponential, mean 0.5 ms, when empty), and returns the cell's tally.
     pub fn run(protocol: &str, grid: &str, latency: &str, trials: u64) -> Tally {
@@ -484,6 +527,78 @@ pub(crate) mod tests {
             let critical = ks_critical(x.len(), y.len(), 0.001);
             let d = ks_statistic(x, y);
             assert!(d <= critical, "{what}: {name} KS D = {d} > {critical}");
+        }
+    }
+
+    #[test]
+    fn every_latency_law_samples_directly() {
+        // Laws with atoms, at edge sizes and failures: each cell of the direct samplers
+        // runs directly (no panic, every trial counted), but for a mixture of empirical
+        // samples with a continuous model, which runs node by node.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("one.csv"), "2\n2\n").unwrap();
+        std::fs::write(dir.path().join("few.csv"), "0\n0.5\n0.5\n3\n1000\n").unwrap();
+        let many: String = (0..3000)
+            .map(|i| format!("{}\n", f64::from(i) * 0.37 % 97.0))
+            .collect();
+        std::fs::write(dir.path().join("many.csv"), many).unwrap();
+        let models = [
+            ("one", "kind = \"empirical\"\nfile = \"one.csv\"", true),
+            ("few", "kind = \"empirical\"\nfile = \"few.csv\"", true),
+            ("many", "kind = \"empirical\"\nfile = \"many.csv\"", true),
+            (
+                "shifted",
+                "kind = \"shifted\"\nshift_ms = 1\nof = { kind = \"empirical\", file = \"many.csv\" }",
+                true,
+            ),
+            ("tail", TAIL_AT_SCALE, true),
+            ("half", HALF_CONSTANT, true),
+            (
+                "zero",
+                "kind = \"mixture\"\ncomponents = [\n\
+                 { weight = 0.5, of = { kind = \"constant\", ms = 0 } },\n\
+                 { weight = 0.5, of = { kind = \"uniform\", low_ms = 0, high_ms = 1 } },\n]",
+                true,
+            ),
+            (
+                "sampled",
+                "kind = \"mixture\"\ncomponents = [\n\
+                 { weight = 0.9, of = { kind = \"empirical\", file = \"few.csv\" } },\n\
+                 { weight = 0.1, of = { kind = \"constant\", ms = 3600000 } },\n]",
+                true,
+            ),
+            (
+                "mixed",
+                "kind = \"mixture\"\ncomponents = [\n\
+                 { weight = 0.9, of = { kind = \"empirical\", file = \"few.csv\" } },\n\
+                 { weight = 0.1, of = { kind = \"exponential\", mean_ms = 1 } },\n]",
+                false,
+            ),
+        ];
+        let mut text = "name = \"laws\"\nseed = 5\ntrials = 400\n[grid]\n\
+             protocol = [\"quorum\", \"leader\", \"two-phase-commit\", \"full-mesh\"]\n\
+             nodes = [1, 2, 5, 40]\ncrash = [0.0, 0.2]\nloss = [0.0, 0.1]\nlatency = ["
+            .to_string();
+        let names: Vec<String> = models.iter().map(|m| format!("\"{}\"", m.0)).collect();
+        text += &names.join(", ");
+        text += "]\n";
+        for (name, model, _) in &models {
+            text += &format!("[latency.{name}]\n{model}\n");
+        }
+        let path = dir.path().join("laws.toml");
+        std::fs::write(&path, &text).unwrap();
+        let sweep = Sweep::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        for cell in &sweep.cells {
+            let direct = models
+                .iter()
+                .find(|m| *m.0 == *cell.latency_name)
+                .unwrap()
+                .2;
+            let sampler = sweep.model(cell.id as usize).sampler();
+            assert_eq!(sampler == "direct", direct, "{}", cell.latency_name);
+        }
+        for cell in run_all(&sweep, &RunOptions::default()).unwrap() {
+            assert_eq!(cell.tally.trials(), 400, "cell {}", cell.cell_id);
         }
     }
 

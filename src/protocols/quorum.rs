@@ -275,10 +275,8 @@ mod tests {
 
     #[test]
     fn direct_sampling_matches_the_per_node_simulation() {
-        use super::{Quorum, QuorumDirect};
         use crate::latency::tests::parse;
-        use crate::protocols::Env;
-        use crate::protocols::tests::assert_same_distribution;
+        use crate::protocols::tests::{HALF_CONSTANT, TAIL_AT_SCALE, empirical, histogram};
         let models = [
             "kind = \"shifted\"\nshift_ms = 0.05\nof = { kind = \"exponential\", mean_ms = 0.5 }",
             "kind = \"lognormal\"\nmedian_ms = 1\nsigma = 0.5",
@@ -290,25 +288,77 @@ mod tests {
         ];
         for (i, model) in models.iter().enumerate() {
             let latency = parse(model).unwrap();
-            for (nodes, k, crash, loss) in [
-                (5, 3, 0.05, 0.01),
-                (101, 51, 0.1, 0.01),
-                (7, 7, 0.0, 0.0),
-                (9, 1, 0.2, 0.1),
-            ] {
-                if i > 0 && nodes == 101 && i != 1 {
-                    continue;
-                }
-                let env = Env::new(crash, loss, latency.clone()).unwrap();
-                let per_node = Quorum::new(env.clone(), nodes, k).unwrap();
-                let direct = QuorumDirect::new(&env, latency.law().unwrap(), nodes, k).unwrap();
-                assert_same_distribution(
-                    &format!("{model} N = {nodes} k = {k}"),
-                    &per_node,
-                    &direct,
-                    100_000,
-                );
+            check(model, &latency, i);
+        }
+        // Laws with atoms: constants beside each other and beside a continuous part, a
+        // sample small enough to sum exactly (with ties), and one summed on the grid.
+        for (what, latency) in [
+            ("tail at scale", parse(TAIL_AT_SCALE).unwrap()),
+            ("half constant", parse(HALF_CONSTANT).unwrap()),
+            ("500 samples, 0.1 ms steps", empirical(500, 3, 0.1)),
+            ("20,000 samples", empirical(20_000, 4, 0.0)),
+            ("a histogram log", histogram(20_000, 5)),
+        ] {
+            check(what, &latency, 1);
+        }
+    }
+
+    #[test]
+    fn round_trips_keep_their_atoms() {
+        // Half the one-way delays exactly 1 ms, half exponential (mean 1 ms): a round trip is
+        // exactly 2 ms with probability 1/4, below it with
+        // P(E < 1 ms) + P(E1 + E2 < 2 ms) / 4, and the 2nd fastest of 3 is exactly 2 ms with
+        // P(Bin(3, F(2 ms)) >= 2) - P(Bin(3, F(2 ms-)) >= 2).
+        use super::{Quorum, QuorumDirect};
+        use crate::latency::tests::parse;
+        use crate::protocols::Env;
+        use crate::protocols::tests::{HALF_CONSTANT, draws};
+        let latency = parse(HALF_CONSTANT).unwrap();
+        let (e1, e2) = ((-1f64).exp(), (-2f64).exp());
+        let below = 0.5 * (1.0 - e1) + 0.25 * (1.0 - 3.0 * e2);
+        let two_of_three = |f: f64| 3.0 * f * f * (1.0 - f) + f * f * f;
+        let trials = 1_000_000;
+        for (nodes, k, p) in [
+            (1, 1, 0.25),
+            (3, 2, two_of_three(below + 0.25) - two_of_three(below)),
+        ] {
+            let env = Env::new(0.0, 0.0, latency.clone()).unwrap();
+            let direct = QuorumDirect::new(&env, latency.law().unwrap(), nodes, k).unwrap();
+            let per_node = Quorum::new(env, nodes, k).unwrap();
+            for latencies in [draws(&direct, trials, 1).1, draws(&per_node, trials, 2).1] {
+                let at = latencies.iter().filter(|&&x| x == 2e6).count() as u64;
+                assert_rate(at, trials, p);
+                let under = latencies.iter().filter(|&&x| x < 2e6).count() as u64;
+                let p_under = if nodes == 1 { below } else { two_of_three(below) };
+                assert_rate(under, trials, p_under);
             }
+        }
+    }
+
+    /// Direct against per-node sampling of `latency` at several sizes (all of them for
+    /// `i = 1`).
+    fn check(what: &str, latency: &crate::latency::Latency, i: usize) {
+        use super::{Quorum, QuorumDirect};
+        use crate::protocols::Env;
+        use crate::protocols::tests::assert_same_distribution;
+        for (nodes, k, crash, loss) in [
+            (5, 3, 0.05, 0.01),
+            (101, 51, 0.1, 0.01),
+            (7, 7, 0.0, 0.0),
+            (9, 1, 0.2, 0.1),
+        ] {
+            if i > 0 && nodes == 101 && i != 1 {
+                continue;
+            }
+            let env = Env::new(crash, loss, latency.clone()).unwrap();
+            let per_node = Quorum::new(env.clone(), nodes, k).unwrap();
+            let direct = QuorumDirect::new(&env, latency.law().unwrap(), nodes, k).unwrap();
+            assert_same_distribution(
+                &format!("{what} N = {nodes} k = {k}"),
+                &per_node,
+                &direct,
+                100_000,
+            );
         }
     }
 

@@ -355,11 +355,17 @@ mod tests {
         use crate::protocols::tests::assert_same_distribution;
         let lognormal = parse("kind = \"lognormal\"\nmedian_ms = 1\nsigma = 0.5").unwrap();
         let exponential = parse("kind = \"exponential\"\nmean_ms = 1").unwrap();
+        let tail_at_scale = parse(crate::protocols::tests::TAIL_AT_SCALE).unwrap();
+        let half_constant = parse(crate::protocols::tests::HALF_CONSTANT).unwrap();
+        let sample = crate::protocols::tests::empirical(5_000, 7, 0.0);
         for (latency, nodes, crash, loss, cc, timeout, reliable) in [
             (&lognormal, 10, 0.01, 0.001, 0.0, 50.0, true),
             (&lognormal, 10, 0.05, 0.01, 0.01, 5.0, false),
             (&exponential, 3, 0.1, 0.05, 0.1, 4.0, true),
             (&exponential, 100, 0.001, 0.0, 0.0, 20.0, false),
+            (&tail_at_scale, 10, 0.01, 0.001, 0.0, 1500.0, true),
+            (&half_constant, 5, 0.01, 0.0, 0.0, 4.0, true),
+            (&sample, 20, 0.01, 0.001, 0.0, 50.0, true),
         ] {
             let env = Env::new(crash, loss, latency.clone()).unwrap();
             let model = TwoPhaseCommit::new(env, nodes, timeout, cc)

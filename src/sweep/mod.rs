@@ -30,6 +30,7 @@ mod cell;
 mod cost;
 pub mod fields;
 mod grid;
+pub mod tails;
 
 pub use cell::{Cell, ParamsDisplay};
 pub use cost::Cost;
