@@ -94,51 +94,55 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Most quantile tables kept for reuse (64 KiB each); past it the cache starts afresh. A
-/// table is a function of its key, so rebuilding one changes no result.
-const SHARED_TABLES: usize = 1024;
+/// Tables of `Q(U(k:l))` of one base's quantiles, keyed by the base's address, l and k, with
+/// the base itself: the cache holds it, so an address is never reused for other quantiles
+/// while cached.
+type TableCache<T> = Mutex<Option<HashMap<(usize, u32, u32), (Arc<Quantiles>, T)>>>;
 
-/// The table of `Q(U(k:l))` for the quantiles `base`, built once and shared by every cell
-/// that needs it: a cell's tables depend on its delay law, k and l, not on its crash or loss
-/// rates, so most cells of a wide sweep find theirs built. `base` is identified by address,
-/// and the cache holds it, so an address is never reused for other quantiles while cached.
-fn shared_table(base: &Arc<Quantiles>, l: u32, k: u32) -> QuantileTable {
-    type Key = (usize, u32, u32);
-    type Cache = Mutex<Option<HashMap<Key, (Arc<Quantiles>, QuantileTable)>>>;
-    static CACHE: Cache = Mutex::new(None);
+/// The table of `(base, l, k)` from `cache`, built by `build` the first time; past `most`
+/// tables the cache starts afresh (a table is a function of its key, so rebuilding one
+/// changes no result).
+fn cached_table<T: Clone>(
+    cache: &TableCache<T>,
+    most: usize,
+    base: &Arc<Quantiles>,
+    l: u32,
+    k: u32,
+    build: impl FnOnce() -> T,
+) -> T {
     let key = (Arc::as_ptr(base) as usize, l, k);
-    if let Some((_, table)) = lock(&CACHE).get_or_insert_default().get(&key) {
+    if let Some((_, table)) = lock(cache).get_or_insert_default().get(&key) {
         return table.clone();
     }
-    let table = QuantileTable::new(|tail| base.at(uniform::order_quantile(l, k, tail).tail()));
-    let mut cache = lock(&CACHE);
+    // Built outside the lock: another thread may build the same table meanwhile, and the
+    // first one in is kept.
+    let table = build();
+    let mut cache = lock(cache);
     let cache = cache.get_or_insert_default();
-    if cache.len() >= SHARED_TABLES {
+    if cache.len() >= most {
         cache.clear();
     }
     cache.entry(key).or_insert((base.clone(), table)).1.clone()
 }
 
-/// Most tables of laws with atoms kept for reuse (about 270 KiB each); past it the cache
-/// starts afresh.
-const SHARED_STEP_TABLES: usize = 256;
+/// The table of `Q(U(k:l))` for the quantiles `base`, built once and shared by every cell
+/// that needs it: a cell's tables depend on its delay law, k and l, not on its crash or loss
+/// rates, so most cells of a wide sweep find theirs built. At most 1024 are kept (64 KiB
+/// each).
+fn shared_table(base: &Arc<Quantiles>, l: u32, k: u32) -> QuantileTable {
+    static CACHE: TableCache<QuantileTable> = Mutex::new(None);
+    cached_table(&CACHE, 1024, base, l, k, || {
+        QuantileTable::new(|tail| base.at(uniform::order_quantile(l, k, tail).tail()))
+    })
+}
 
-/// [`shared_table`] for a law with atoms ([`StepTable`]).
+/// [`shared_table`] for a law with atoms ([`StepTable`]); at most 256 are kept (about
+/// 270 KiB each).
 fn shared_step_table(base: &Arc<Quantiles>, steps: &Arc<Steps>, l: u32, k: u32) -> StepTable {
-    type Key = (usize, u32, u32);
-    type Cache = Mutex<Option<HashMap<Key, (Arc<Quantiles>, StepTable)>>>;
-    static CACHE: Cache = Mutex::new(None);
-    let key = (Arc::as_ptr(base) as usize, l, k);
-    if let Some((_, table)) = lock(&CACHE).get_or_insert_default().get(&key) {
-        return table.clone();
-    }
-    let table = StepTable::new(steps.clone(), |tail| uniform::order_quantile(l, k, tail));
-    let mut cache = lock(&CACHE);
-    let cache = cache.get_or_insert_default();
-    if cache.len() >= SHARED_STEP_TABLES {
-        cache.clear();
-    }
-    cache.entry(key).or_insert((base.clone(), table)).1.clone()
+    static CACHE: TableCache<StepTable> = Mutex::new(None);
+    cached_table(&CACHE, 256, base, l, k, || {
+        StepTable::new(steps.clone(), |tail| uniform::order_quantile(l, k, tail))
+    })
 }
 
 /// A discrete distribution sampled by one 64-bit draw: outcomes in decreasing probability,
