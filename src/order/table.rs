@@ -35,11 +35,14 @@ pub struct QuantileTable {
 
 /// The knot at or before the uniform draw `x` (`x / 2^64`), counting the lower tail's knots
 /// then the upper tail's, and how far `x` lies toward the next knot (0 to 1, linear in the
-/// tail probability): what [`QuantileTable::sample`] computes, for tables of other kinds.
+/// tail probability): the draw's top bit picks the tail, the octave of its distance to the
+/// nearer end of the range the octave of knots, the next six bits the knot.
 #[inline(always)]
 pub(super) fn locate(x: u64) -> (usize, f64) {
     let side = (x >> 63) as usize;
+    // The distance to the nearer end of the range, below 2^63 (0 reads the first knot).
     let y = x ^ 0u64.wrapping_sub(x >> 63);
+    // The octave: the top bit of y, or 0 for y = 0 (as for y = 1).
     let octave = (y | 1).ilog2();
     let z = y << (63 - octave);
     let j = ((z >> 57) & 63) as usize;
@@ -79,18 +82,11 @@ impl QuantileTable {
     /// The quantile at the uniform draw `x` (`x / 2^64`).
     #[inline(always)]
     pub fn sample(&self, x: u64) -> f64 {
-        let side = (x >> 63) as usize;
-        // The distance to the nearer end of the range, below 2^63 (0 reads the first knot).
-        let y = x ^ 0u64.wrapping_sub(x >> 63);
-        // The octave: the top bit of y, or 0 for y = 0 (as for y = 1).
-        let octave = (y | 1).ilog2();
-        let z = y << (63 - octave);
-        let j = ((z >> 57) & 63) as usize;
-        let fraction = ((z << 7) >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
-        let i = side * SIDE + octave as usize * PER_OCTAVE + j;
+        let (i, fraction) = locate(x);
         debug_assert!(i + 1 < self.knots.len());
-        // SAFETY: y < 2^63, so octave <= 62 and i <= side * SIDE + 62 * 64 + 63, which leaves
-        // i + 1 < 2 * SIDE = self.knots.len() (`new` always makes 2 * SIDE knots).
+        // SAFETY: `locate` reads the octave of a distance below 2^63, so octave <= 62 and
+        // i <= side * SIDE + 62 * 64 + 63, which leaves i + 1 < 2 * SIDE = self.knots.len()
+        // (`new` and `from_knots` always hold 2 * SIDE knots).
         let (a, b) = unsafe {
             (
                 *self.knots.get_unchecked(i),
