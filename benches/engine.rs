@@ -8,13 +8,13 @@ use std::hint::black_box;
 
 use coordsim::engine::{CHUNK_TRIALS, GROUP_ITEMS, RunOptions, run_all};
 use coordsim::latency::{Delay, Exponential, Shifted};
+use coordsim::model::tally::Tally;
+use coordsim::model::{Env, Outcome};
 use coordsim::order::{self, OrderStatistic, QuantileTable, Rank};
-use coordsim::output::{CellRecord, ResultsWriter, RunInfo};
 use coordsim::protocols::direct::{self, Replies};
-use coordsim::protocols::{Env, Outcome};
 use coordsim::rng::{Chance, stream};
+use coordsim::store::{CellRecord, ResultsWriter, RunInfo};
 use coordsim::sweep::Sweep;
-use coordsim::tally::Tally;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand::Rng;
 

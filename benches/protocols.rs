@@ -7,10 +7,12 @@
 
 use std::hint::black_box;
 
-use coordsim::protocols::{REGISTRY, Simulate};
+use coordsim::model::Simulate;
+
+use coordsim::model::tally::Tally;
+use coordsim::protocols::REGISTRY;
 use coordsim::rng::stream;
 use coordsim::sweep::Sweep;
-use coordsim::tally::Tally;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 /// A one-cell sweep of `protocol` at `nodes`, with the reference environment: crash `crash`,

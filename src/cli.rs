@@ -14,11 +14,12 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use coordsim::engine::{Progress, RunOptions, Shard};
 use coordsim::latency::Latency;
-use coordsim::output::{CellRecord, OutputError, RunDir, table};
-use coordsim::precision::Precision;
-use coordsim::protocols::{self, ProtocolInfo};
+use coordsim::model::ProtocolInfo;
+use coordsim::model::precision::Precision;
+use coordsim::protocols::{self};
 use coordsim::run::{self, Finished, Plan, RunError};
 use coordsim::show::{self, Filter, Format, ShowError};
+use coordsim::store::{CellRecord, OutputError, RunDir, layout, table};
 use coordsim::sweep::{
     DEFAULT_ORIGIN, DEFAULT_SWEEP, Limits, MAX_SEED, MAX_TRIALS, Sweep, SweepError,
 };
@@ -372,11 +373,11 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         ))
         .into());
     }
-    if args.resume && !dir.join(run::RUN_FILE).is_file() {
+    if args.resume && !dir.join(layout::RUN_FILE).is_file() {
         return Err(UsageError(format!(
             "{}: nothing to resume (no {}; start a new run without --resume)",
             dir.display(),
-            run::RUN_FILE
+            layout::RUN_FILE
         ))
         .into());
     }
@@ -644,7 +645,7 @@ fn print_cells(sweep: &Sweep, records: &[CellRecord], cells: u64, dir: &Path) {
     } else {
         println!(
             "{cells} cells, more than the {} printed here: read them with `coordsim show {}`",
-            coordsim::output::SHOWN_CELLS,
+            coordsim::store::SHOWN_CELLS,
             dir.display()
         );
     }

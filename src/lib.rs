@@ -16,7 +16,7 @@
 //!
 //! ```
 //! use coordsim::engine::{run_all, RunOptions};
-//! use coordsim::stats::Summary;
+//! use coordsim::model::stats::Summary;
 //! use coordsim::sweep::Sweep;
 //!
 //! let sweep = Sweep::parse(r#"
@@ -39,14 +39,12 @@
 
 pub mod engine;
 pub mod latency;
+pub mod model;
 pub mod order;
-pub mod output;
-pub mod precision;
 pub mod protocols;
 pub mod rng;
 pub mod run;
 pub mod show;
-pub mod stats;
+pub mod store;
 pub mod sweep;
-pub mod tally;
 pub mod verify;

@@ -25,25 +25,13 @@ use crate::engine::{
     self, Assembler, CHUNK_TRIALS, CellRun, EngineError, ItemSet, Progress, RunOptions, Shard,
     Targets, format_targets, parse_targets,
 };
-use crate::output::tallies::{TallyReader, TallyWriter};
-use crate::output::{CellRecord, OutputError, Results, ResultsWriter, RunDir, RunInfo, SweepCopy};
-use crate::precision::Precision;
+use crate::model::precision::Precision;
+use crate::model::tally::Tally;
+use crate::store::keys;
+use crate::store::layout::{CHECKPOINTS, LOCK_FILE, PART_FILE, RUN_FILE, SUMMARY};
+use crate::store::tallies::{TallyReader, TallyWriter};
+use crate::store::{CellRecord, OutputError, Results, ResultsWriter, RunDir, RunInfo, SweepCopy};
 use crate::sweep::Sweep;
-use crate::tally::Tally;
-
-/// The run description in a run directory.
-pub const RUN_FILE: &str = "coordsim-run.toml";
-/// The checkpoint folder in a run directory.
-pub const CHECKPOINTS: &str = "checkpoint";
-/// The mergeable result of one shard.
-pub const PART_FILE: &str = "part.parquet";
-/// The summary of a whole run.
-pub const SUMMARY_FILE: &str = crate::output::SUMMARY;
-/// The lock file a process holds while it runs in a run directory.
-pub const LOCK_FILE: &str = ".coordsim.lock";
-/// The run file's entry that marks a run complete: written once every final file is in place,
-/// before the checkpoints are removed.
-pub const FINISHED_KEY: &str = "finished_utc";
 
 /// A run that cannot go on, or cannot start as asked.
 #[derive(Debug, Error)]
@@ -104,18 +92,18 @@ impl Identity {
     /// As key-value metadata; the precision targets only when set.
     pub fn metadata(&self) -> Vec<(String, String)> {
         [
-            ("coordsim.version", self.version.clone()),
-            ("coordsim.sweep", self.sweep.clone()),
-            ("coordsim.sweep_origin", self.origin.clone()),
-            ("coordsim.inputs", self.inputs.clone()),
-            ("coordsim.seed", self.seed.to_string()),
-            ("coordsim.trials_per_cell", self.trials.to_string()),
-            ("coordsim.chunk_trials", self.chunk_trials.to_string()),
-            ("coordsim.shard", self.shard.to_string()),
+            (keys::VERSION, self.version.clone()),
+            (keys::SWEEP, self.sweep.clone()),
+            (keys::SWEEP_ORIGIN, self.origin.clone()),
+            (keys::INPUTS, self.inputs.clone()),
+            (keys::SEED, self.seed.to_string()),
+            (keys::TRIALS_PER_CELL, self.trials.to_string()),
+            (keys::CHUNK_TRIALS, self.chunk_trials.to_string()),
+            (keys::SHARD, self.shard.to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
-        .chain(precision_metadata(&self.precision))
+        .chain(keys::precision_metadata(&self.precision))
         .collect()
     }
 
@@ -140,18 +128,18 @@ impl Identity {
                 .transpose()
         };
         Ok(Self {
-            version: get("coordsim.version")?,
-            sweep: get("coordsim.sweep")?,
-            origin: get("coordsim.sweep_origin")?,
-            inputs: get("coordsim.inputs")?,
-            seed: number("coordsim.seed")?,
-            trials: number("coordsim.trials_per_cell")?,
+            version: get(keys::VERSION)?,
+            sweep: get(keys::SWEEP)?,
+            origin: get(keys::SWEEP_ORIGIN)?,
+            inputs: get(keys::INPUTS)?,
+            seed: number(keys::SEED)?,
+            trials: number(keys::TRIALS_PER_CELL)?,
             precision: Precision {
-                success: target("coordsim.precision")?,
-                p99: target("coordsim.p99_precision")?,
+                success: target(keys::PRECISION)?,
+                p99: target(keys::P99_PRECISION)?,
             },
-            chunk_trials: number("coordsim.chunk_trials")?,
-            shard: get("coordsim.shard")?.parse().map_err(|e| format!("{e}"))?,
+            chunk_trials: number(keys::CHUNK_TRIALS)?,
+            shard: get(keys::SHARD)?.parse().map_err(|e| format!("{e}"))?,
         })
     }
 
@@ -215,7 +203,7 @@ impl Identity {
         let mut table = toml::Table::new();
         for (k, v) in self.metadata() {
             table.insert(
-                k.trim_start_matches("coordsim.").to_string(),
+                k.trim_start_matches(keys::PREFIX).to_string(),
                 toml::Value::String(v),
             );
         }
@@ -223,7 +211,10 @@ impl Identity {
             "started_utc".to_string(),
             toml::Value::String(started.to_string()),
         );
-        for (key, value) in [(FINISHED_KEY, finished), (FILES_KEY, files)] {
+        for (key, value) in [
+            (keys::entry(keys::FINISHED_UTC), finished),
+            (keys::entry(keys::FILES), files),
+        ] {
             if let Some(value) = value {
                 table.insert(key.to_string(), toml::Value::String(value.to_string()));
             }
@@ -239,7 +230,10 @@ pub fn run_file_entries(text: &str) -> Result<BTreeMap<String, String>, String> 
         .map_err(|e: toml::de::Error| e.message().trim().replace('\n', "; "))?;
     Ok(table
         .into_iter()
-        .filter_map(|(k, v)| v.as_str().map(|s| (format!("coordsim.{k}"), s.to_string())))
+        .filter_map(|(k, v)| {
+            v.as_str()
+                .map(|s| (format!("{}{k}", keys::PREFIX), s.to_string()))
+        })
         .collect())
 }
 
@@ -271,19 +265,16 @@ fn write_run_file(
         None => (None, None),
     };
     let text = identity.to_toml(started, finished, files.as_deref());
-    crate::output::write_atomically(&run_file, |file| {
-        crate::output::write_bytes(file, &run_file, text.as_bytes())
+    crate::store::write_atomically(&run_file, |file| {
+        crate::store::write_bytes(file, &run_file, text.as_bytes())
     })
 }
-
-/// The run file's entry that lists the digests of a complete run's files.
-pub const FILES_KEY: &str = "files";
 
 /// A file's bytes in short: `crc32:length`, the CRC-32 (IEEE) of its bytes in hex. Any
 /// change of a byte, in values, statistics or footer alike, changes it.
 pub fn file_digest(path: &Path) -> Result<String, OutputError> {
     use std::io::Read;
-    let mut file = crate::output::guard::open_regular(path).map_err(OutputError::io(path))?;
+    let mut file = crate::store::guard::open_regular(path).map_err(OutputError::io(path))?;
     let mut hasher = crc32fast::Hasher::new();
     let mut buffer = vec![0u8; 1 << 20];
     let mut length = 0u64;
@@ -302,9 +293,12 @@ pub fn file_digest(path: &Path) -> Result<String, OutputError> {
 /// entry (`name=digest,...`): the first that differs, in words.
 pub fn check_file_digests(dir: &Path, files: &str) -> Result<(), String> {
     for entry in files.split(',').filter(|e| !e.is_empty()) {
-        let (name, want) = entry
-            .split_once('=')
-            .ok_or_else(|| format!("bad `{FILES_KEY}` entry `{entry}` in {RUN_FILE}"))?;
+        let (name, want) = entry.split_once('=').ok_or_else(|| {
+            format!(
+                "bad `{}` entry `{entry}` in {RUN_FILE}",
+                keys::entry(keys::FILES)
+            )
+        })?;
         let path = dir.join(name);
         let have = file_digest(&path).map_err(|e| e.to_string())?;
         if have != want {
@@ -350,18 +344,6 @@ impl RunLock {
     fn remove(self) -> Result<(), RunError> {
         fs::remove_file(&self.path).map_err(|e| OutputError::io(&self.path)(e).into())
     }
-}
-
-/// The metadata entries `coordsim.precision` and `coordsim.p99_precision`, for the targets
-/// that are set.
-pub fn precision_metadata(precision: &Precision) -> Vec<(String, String)> {
-    [
-        ("coordsim.precision", precision.success),
-        ("coordsim.p99_precision", precision.p99),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| Some((k.to_string(), v?.to_string())))
-    .collect()
 }
 
 /// How a run ended.
@@ -441,9 +423,9 @@ pub fn execute(
     files.sort();
     let mut assembler = match files.last() {
         Some(last) if sweep.precision.is_adaptive() => {
-            let metadata = crate::output::tallies::read_metadata(last)?;
+            let metadata = crate::store::tallies::read_metadata(last)?;
             let targets = metadata
-                .get("coordsim.targets")
+                .get(keys::TARGETS)
                 .ok_or_else(|| RunError::Mismatch(format!("{}: no targets", last.display())))
                 .and_then(|t| {
                     parse_targets(t)
@@ -467,7 +449,7 @@ pub fn execute(
             )));
         }
         let items: ItemSet = metadata
-            .get("coordsim.items")
+            .get(keys::ITEMS)
             .ok_or_else(|| RunError::Mismatch(format!("{}: no work items", file.display())))?
             .parse()
             .map_err(|e| RunError::Mismatch(format!("{}: {e}", file.display())))?;
@@ -531,10 +513,10 @@ pub fn execute(
         pending.flush(&identity, targets)?;
         let done = checkpoint_files(&checkpoints)?
             .iter()
-            .map(|f| crate::output::tallies::read_metadata(f))
+            .map(|f| crate::store::tallies::read_metadata(f))
             .collect::<Result<Vec<_>, _>>()?
             .iter()
-            .filter_map(|m| m.get("coordsim.items")?.parse::<ItemSet>().ok())
+            .filter_map(|m| m.get(keys::ITEMS)?.parse::<ItemSet>().ok())
             .map(|s| s.len())
             .sum();
         return Ok(Finished::Interrupted {
@@ -641,7 +623,7 @@ fn open_for_resume(
             path.display()
         )));
     }
-    if entries.contains_key(&format!("coordsim.{FINISHED_KEY}")) {
+    if entries.contains_key(keys::FINISHED_UTC) {
         return Err(RunError::Mismatch(format!(
             "{} is complete: nothing to resume",
             path.display()
@@ -653,8 +635,8 @@ fn open_for_resume(
         let entry = entry.map_err(OutputError::io(path))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         let leftover = [
-            SUMMARY_FILE,
-            crate::output::HISTOGRAMS,
+            SUMMARY,
+            crate::store::layout::HISTOGRAMS,
             PART_FILE,
             "sweep.toml",
         ]
@@ -667,7 +649,7 @@ fn open_for_resume(
     }
     // A run file of an earlier version may lack the start: the resumption's start, then.
     let started = entries
-        .get("coordsim.started_utc")
+        .get(keys::STARTED_UTC)
         .cloned()
         .unwrap_or_else(|| jiff::Timestamp::now().to_string());
     Ok((RunDir::existing(path), started, lock))
@@ -752,10 +734,10 @@ impl Pending {
         self.spill()?;
         let writer = self.writer.take().expect("just spilled");
         let mut metadata = identity.metadata();
-        metadata.push(("coordsim.kind".into(), "checkpoint".into()));
-        metadata.push(("coordsim.items".into(), self.items.to_string()));
+        metadata.push((keys::KIND.into(), keys::KIND_CHECKPOINT.into()));
+        metadata.push((keys::ITEMS.into(), self.items.to_string()));
         if let Some(targets) = targets {
-            metadata.push(("coordsim.targets".into(), format_targets(targets)));
+            metadata.push((keys::TARGETS.into(), format_targets(targets)));
         }
         writer.finish(metadata)?;
         self.next += 1;
@@ -839,13 +821,13 @@ impl<'a> Sink<'a> {
                 }
                 let mut metadata = identity.metadata();
                 metadata.extend([
-                    ("coordsim.kind".to_string(), "part".to_string()),
-                    ("coordsim.items".to_string(), items.to_string()),
-                    ("coordsim.work_items".to_string(), items.len().to_string()),
-                    ("coordsim.host".to_string(), host()),
-                    ("coordsim.started_utc".to_string(), info.started.clone()),
-                    ("coordsim.finished_utc".to_string(), info.finished.clone()),
-                    ("coordsim.threads".to_string(), info.threads.to_string()),
+                    (keys::KIND.to_string(), keys::KIND_PART.to_string()),
+                    (keys::ITEMS.to_string(), items.to_string()),
+                    (keys::WORK_ITEMS.to_string(), items.len().to_string()),
+                    (keys::HOST.to_string(), host()),
+                    (keys::STARTED_UTC.to_string(), info.started.clone()),
+                    (keys::FINISHED_UTC.to_string(), info.finished.clone()),
+                    (keys::THREADS.to_string(), info.threads.to_string()),
                 ]);
                 writer.finish(metadata)?;
                 let copy = dir.write(
@@ -893,7 +875,7 @@ pub struct Merged {
     /// How many cells were merged.
     pub cells: u64,
     /// The cells' summaries, in order, when there are at most
-    /// [`crate::output::SHOWN_CELLS`] (empty otherwise).
+    /// [`crate::store::SHOWN_CELLS`] (empty otherwise).
     pub records: Vec<CellRecord>,
     /// The files written.
     pub files: Vec<PathBuf>,
@@ -911,7 +893,7 @@ fn part_file(path: &Path) -> Result<PathBuf, RunError> {
         .and_then(|text| run_file_entries(&text).ok());
     let finished = run
         .as_ref()
-        .is_some_and(|r| r.contains_key(&format!("coordsim.{FINISHED_KEY}")));
+        .is_some_and(|r| r.contains_key(keys::FINISHED_UTC));
     if file.is_file() && (run.is_none() || finished) {
         return Ok(file);
     }
@@ -937,7 +919,7 @@ pub fn check_part(file: &Path) -> Result<Identity, RunError> {
     if let Some(dir) = dir {
         part_file(dir)?;
     }
-    let reader = crate::output::tallies::TallyReader::open(file)?;
+    let reader = crate::store::tallies::TallyReader::open(file)?;
     let identity = Identity::from_metadata(&reader.metadata).map_err(|e| mismatch(&e))?;
     let sweep = Sweep::parse(&identity.sweep, &identity.origin)
         .map_err(|e| mismatch(&format!("its sweep no longer parses: {e}")))?
@@ -949,7 +931,7 @@ pub fn check_part(file: &Path) -> Result<Identity, RunError> {
     expected.insert_range(block.start, block.end);
     let items: ItemSet = reader
         .metadata
-        .get("coordsim.items")
+        .get(keys::ITEMS)
         .ok_or_else(|| mismatch(&"no `coordsim.items` in its metadata"))?
         .parse()
         .map_err(|e| mismatch(&e))?;
@@ -980,9 +962,7 @@ pub fn check_part(file: &Path) -> Result<Identity, RunError> {
     // Last, as verify does for a whole run: any other change of a byte.
     let files = dir.and_then(|dir| {
         let text = fs::read_to_string(dir.join(RUN_FILE)).ok()?;
-        let files = run_file_entries(&text)
-            .ok()?
-            .remove(&format!("coordsim.{FILES_KEY}"))?;
+        let files = run_file_entries(&text).ok()?.remove(keys::FILES)?;
         Some((dir, files))
     });
     if let Some((dir, files)) = files {
@@ -1006,7 +986,7 @@ pub struct Parts {
 
 /// The rows of the parts of a sharded run, to be read once ([`PartRows::cells`]).
 pub struct PartRows {
-    readers: Vec<(crate::output::tallies::TallyReader, PathBuf)>,
+    readers: Vec<(crate::store::tallies::TallyReader, PathBuf)>,
 }
 
 impl std::fmt::Debug for PartRows {
@@ -1022,7 +1002,7 @@ impl std::fmt::Debug for PartRows {
 /// [`PartRows::cells`] then reads their rows. This is what [`merge`] writes and `coordsim
 /// verify` checks a folder of parts with.
 pub fn read_parts(parts: &[PathBuf]) -> Result<Parts, RunError> {
-    use crate::output::tallies::TallyReader;
+    use crate::store::tallies::TallyReader;
 
     if parts.is_empty() {
         return Err(RunError::Mismatch("no parts to merge".into()));
@@ -1162,18 +1142,18 @@ impl PartRows {
 
 /// The earliest start and the latest finish recorded in the parts' metadata, and the sum of
 /// their threads (0 for parts that do not say).
-fn parts_info(readers: &[crate::output::tallies::TallyReader]) -> RunInfo {
+fn parts_info(readers: &[crate::store::tallies::TallyReader]) -> RunInfo {
     let times = |key: &str| -> Vec<jiff::Timestamp> {
         readers
             .iter()
             .filter_map(|r| r.metadata.get(key)?.parse().ok())
             .collect()
     };
-    let started = times("coordsim.started_utc").into_iter().min();
-    let finished = times("coordsim.finished_utc").into_iter().max();
+    let started = times(keys::STARTED_UTC).into_iter().min();
+    let finished = times(keys::FINISHED_UTC).into_iter().max();
     let threads = readers
         .iter()
-        .filter_map(|r| r.metadata.get("coordsim.threads")?.parse::<usize>().ok())
+        .filter_map(|r| r.metadata.get(keys::THREADS)?.parse::<usize>().ok())
         .sum();
     RunInfo {
         started: started.map_or_else(String::new, |t| t.to_string()),

@@ -122,7 +122,7 @@ fn values(array: &ArrayRef) -> Result<Vec<Value>, String> {
 /// The summary of the run directory `dir`.
 pub fn load(dir: &Path) -> Result<Rows, ShowError> {
     let path = dir.join("summary.parquet");
-    crate::output::guard::unpanicked(
+    crate::store::guard::unpanicked(
         || load_unguarded(&path),
         |message| ShowError::Read {
             path: path.display().to_string(),
@@ -137,7 +137,7 @@ fn load_unguarded(path: &Path) -> Result<Rows, ShowError> {
         path: path.display().to_string(),
         message,
     };
-    let file = crate::output::guard::open_regular(&path)
+    let file = crate::store::guard::open_regular(&path)
         .map_err(|e| ShowError::Usage(format!("{}: no summary to show ({e})", path.display())))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .and_then(|b| b.build())

@@ -21,10 +21,12 @@ use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use thiserror::Error;
 
-use crate::output::integrity::Checksum;
-use crate::output::{Results, RunInfo, SummaryFile, sweep_copy_text};
-use crate::precision::Precision;
-use crate::run::{PART_FILE, RUN_FILE, RunError, SUMMARY_FILE};
+use crate::model::precision::Precision;
+use crate::run::RunError;
+use crate::store::integrity::Checksum;
+use crate::store::keys;
+use crate::store::layout::{CHECKPOINTS, PART_FILE, RUN_FILE, SUMMARY};
+use crate::store::{Results, RunInfo, SummaryFile, sweep_copy_text};
 use crate::sweep::Sweep;
 
 /// Why a directory did not verify.
@@ -50,11 +52,11 @@ struct Checked {
 }
 
 fn read_checked(path: &Path) -> Result<Checked, VerifyError> {
-    crate::output::guard::unpanicked(|| read_checked_unguarded(path), |e| failed(path, e))
+    crate::store::guard::unpanicked(|| read_checked_unguarded(path), |e| failed(path, e))
 }
 
 fn read_checked_unguarded(path: &Path) -> Result<Checked, VerifyError> {
-    let file = crate::output::guard::open_regular(path)
+    let file = crate::store::guard::open_regular(path)
         .map_err(|e| failed(path, format!("missing or unreadable ({e})")))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| failed(path, e))?;
     let metadata: BTreeMap<String, String> = builder
@@ -166,7 +168,7 @@ fn summary_schema(sweep: &Sweep) -> Result<arrow_schema::SchemaRef, String> {
             cells: &[],
             info: &info,
         },
-        &crate::output::Baselines::default(),
+        &crate::store::Baselines::default(),
     )
     .map(|b| b.schema())
     .map_err(|e| e.to_string())
@@ -184,11 +186,11 @@ const PLAIN_SWEEP: &str = "name = \"plain\"\nseed = 0\ntrials = 1\n[grid]\n\
 fn check_summary_schema(path: &Path, summary: &Checked) -> Result<(), VerifyError> {
     let text = summary
         .metadata
-        .get("coordsim.sweep")
+        .get(keys::SWEEP)
         .ok_or_else(|| failed(path, "no `coordsim.sweep` in its metadata"))?;
     let origin = summary
         .metadata
-        .get("coordsim.sweep_origin")
+        .get(keys::SWEEP_ORIGIN)
         .map_or("sweep", String::as_str);
     if let Ok(sweep) = Sweep::parse(text, origin) {
         let expected = summary_schema(&sweep).map_err(|e| failed(path, e))?;
@@ -247,13 +249,13 @@ fn histograms_schema() -> arrow_schema::Schema {
 
 /// The metadata keys a run directory's Parquet files share with its `coordsim-run.toml`.
 const RUN_KEYS: [&str; 7] = [
-    "coordsim.version",
-    "coordsim.sweep",
-    "coordsim.sweep_origin",
-    "coordsim.seed",
-    "coordsim.trials_per_cell",
-    "coordsim.precision",
-    "coordsim.p99_precision",
+    keys::VERSION,
+    keys::SWEEP,
+    keys::SWEEP_ORIGIN,
+    keys::SEED,
+    keys::TRIALS_PER_CELL,
+    keys::PRECISION,
+    keys::P99_PRECISION,
 ];
 
 /// Fails unless the file's metadata agrees with the run file on [`RUN_KEYS`].
@@ -273,7 +275,7 @@ fn check_metadata(
         match (metadata.get(key), run.get(key)) {
             (Some(a), Some(b)) if a == b => {}
             (None, None) => {}
-            (Some(a), Some(b)) if key == "coordsim.sweep" => {
+            (Some(a), Some(b)) if key == keys::SWEEP => {
                 let _ = (a, b);
                 return Err(failed(
                     path,
@@ -311,32 +313,26 @@ fn check_metadata(
 fn check_sweep_copy(dir: &Path, metadata: &BTreeMap<String, String>) -> Result<(), VerifyError> {
     let path = dir.join("sweep.toml");
     let get = |key: &str| {
-        metadata.get(key).ok_or_else(|| {
-            failed(
-                &dir.join(SUMMARY_FILE),
-                format!("no `{key}` in its metadata"),
-            )
-        })
+        metadata
+            .get(key)
+            .ok_or_else(|| failed(&dir.join(SUMMARY), format!("no `{key}` in its metadata")))
     };
     let number = |key: &str| -> Result<u64, VerifyError> {
-        get(key)?.parse().map_err(|_| {
-            failed(
-                &dir.join(SUMMARY_FILE),
-                format!("bad `{key}` in its metadata"),
-            )
-        })
+        get(key)?
+            .parse()
+            .map_err(|_| failed(&dir.join(SUMMARY), format!("bad `{key}` in its metadata")))
     };
     let target = |key: &str| metadata.get(key).and_then(|v| v.parse::<f64>().ok());
     let expected = sweep_copy_text(
-        get("coordsim.version")?,
-        get("coordsim.sweep_origin")?,
-        number("coordsim.seed")?,
-        number("coordsim.trials_per_cell")?,
+        get(keys::VERSION)?,
+        get(keys::SWEEP_ORIGIN)?,
+        number(keys::SEED)?,
+        number(keys::TRIALS_PER_CELL)?,
         &Precision {
-            success: target("coordsim.precision"),
-            p99: target("coordsim.p99_precision"),
+            success: target(keys::PRECISION),
+            p99: target(keys::P99_PRECISION),
         },
-        get("coordsim.sweep")?,
+        get(keys::SWEEP)?,
     );
     let text = std::fs::read_to_string(&path).map_err(|e| failed(&path, e))?;
     if text != expected {
@@ -364,7 +360,7 @@ fn verify_run(dir: &Path) -> Result<Vec<String>, VerifyError> {
     let run = std::fs::read_to_string(&run_path)
         .map_err(|e| failed(&run_path, e))
         .and_then(|text| crate::run::run_file_entries(&text).map_err(|e| failed(&run_path, e)))?;
-    if !run.contains_key(&format!("coordsim.{}", crate::run::FINISHED_KEY)) {
+    if !run.contains_key(keys::FINISHED_UTC) {
         return Err(failed(
             &run_path,
             "the run did not finish (no finished_utc): --resume it",
@@ -376,7 +372,7 @@ fn verify_run(dir: &Path) -> Result<Vec<String>, VerifyError> {
         }
     }
 
-    match run.get("coordsim.shard").map(String::as_str) {
+    match run.get(keys::SHARD).map(String::as_str) {
         Some("0/1") => {}
         other => {
             return Err(failed(
@@ -385,7 +381,7 @@ fn verify_run(dir: &Path) -> Result<Vec<String>, VerifyError> {
             ));
         }
     }
-    let summary_path = dir.join(SUMMARY_FILE);
+    let summary_path = dir.join(SUMMARY);
     let summary = read_checked(&summary_path)?;
     let histograms_path = dir.join("histograms.parquet");
     let histograms = read_checked(&histograms_path)?;
@@ -395,7 +391,7 @@ fn verify_run(dir: &Path) -> Result<Vec<String>, VerifyError> {
     let cells: usize = summary.batches.iter().map(|b| b.num_rows()).sum();
     let declared = summary
         .metadata
-        .get("coordsim.cells")
+        .get(keys::CELLS)
         .and_then(|c| c.parse::<usize>().ok());
     if declared != Some(cells) {
         return Err(failed(
@@ -471,7 +467,7 @@ fn verify_run(dir: &Path) -> Result<Vec<String>, VerifyError> {
     // Last: the checks above say what is wrong with the values; this catches any other
     // change of a byte (column statistics that a filtered read relies on, page headers).
     let files = run
-        .get(&format!("coordsim.{}", crate::run::FILES_KEY))
+        .get(keys::FILES)
         .ok_or_else(|| failed(&run_path, "no `files` digests of a complete run"))?;
     crate::run::check_file_digests(dir, files).map_err(VerifyError::Failed)?;
     Ok(vec![format!(
@@ -496,11 +492,11 @@ fn check_trials(path: &Path, summary: &Checked, trials: &[u64]) -> Result<(), Ve
             })
             .transpose()
     };
-    let cap = number("coordsim.trials_per_cell")?
+    let cap = number(keys::TRIALS_PER_CELL)?
         .ok_or_else(|| failed(path, "no `coordsim.trials_per_cell` in its metadata"))?
         as u64;
-    let success = number("coordsim.precision")?;
-    let adaptive = success.is_some() || number("coordsim.p99_precision")?.is_some();
+    let success = number(keys::PRECISION)?;
+    let adaptive = success.is_some() || number(keys::P99_PRECISION)?.is_some();
     let met: Vec<Option<bool>> = summary
         .batches
         .iter()
@@ -599,7 +595,7 @@ fn verify_parts(dir: &Path, parts: &[PathBuf]) -> Result<Vec<String>, VerifyErro
 
 /// Verifies the result directory `dir`; returns one line per check that passed.
 pub fn verify(dir: &Path) -> Result<Vec<String>, VerifyError> {
-    if dir.join(SUMMARY_FILE).exists() {
+    if dir.join(SUMMARY).exists() {
         return verify_run(dir);
     }
     let part = dir.join(PART_FILE);
@@ -620,7 +616,7 @@ pub fn verify(dir: &Path) -> Result<Vec<String>, VerifyError> {
         .collect();
     parts.sort();
     if parts.is_empty() {
-        let hint = if dir.join(crate::run::CHECKPOINTS).is_dir() {
+        let hint = if dir.join(CHECKPOINTS).is_dir() {
             " (an unfinished run: --resume it)"
         } else {
             ""

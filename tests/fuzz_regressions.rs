@@ -2,9 +2,9 @@
 //! checks: a sweep text is refused with one line naming the file, or accepted and trials of
 //! each of its cells (of at most 64 nodes, the first 32) run without a panic.
 
+use coordsim::model::tally::Tally;
 use coordsim::rng::stream;
 use coordsim::sweep::{Limits, Sweep};
-use coordsim::tally::Tally;
 
 /// Trials per cell: the fuzz target runs 4; more make each replay catch what a lucky draw
 /// found there.

@@ -13,9 +13,9 @@ use arrow_array::types::{Float64Type, Int32Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, RecordBatch};
 use common::{coordsim, data, read_parquet, without};
 use coordsim::engine::CHUNK_TRIALS;
-use coordsim::precision::{MAX_GROWTH, MIN_GROWTH, next_target};
-use coordsim::stats::{p99_relative_halfwidth, success_halfwidth};
-use coordsim::tally::{LATENCY_MAX_NS, SIGNIFICANT_DIGITS};
+use coordsim::model::precision::{MAX_GROWTH, MIN_GROWTH, next_target};
+use coordsim::model::stats::{p99_relative_halfwidth, success_halfwidth};
+use coordsim::model::tally::{LATENCY_MAX_NS, SIGNIFICANT_DIGITS};
 use hdrhistogram::Histogram;
 use predicates::prelude::*;
 

@@ -2,10 +2,10 @@
 
 use std::collections::HashSet;
 
-use coordsim::protocols::Outcome;
+use coordsim::model::Outcome;
+use coordsim::model::tally::Tally;
 use coordsim::rng::stream_state;
 use coordsim::sweep::Sweep;
-use coordsim::tally::Tally;
 use proptest::prelude::*;
 
 fn list<T: std::fmt::Display>(values: &[T]) -> String {

@@ -10,7 +10,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Float64Type;
 use common::{coordsim, read_parquet, without};
 use coordsim::engine::{RunOptions, run_all};
-use coordsim::output::{Baselines, CellRecord, Histograms, Results, RunInfo, SummaryFile};
+use coordsim::store::{Baselines, CellRecord, Histograms, Results, RunInfo, SummaryFile};
 use coordsim::sweep::Sweep;
 
 /// 480 cells: more than a batch, a group of written rows and a checkpoint's cells in memory;

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use std::ops::Range;
 
 use super::{Batch, CHUNK_TRIALS, CellRun, Layout, Shard};
-use crate::precision::{Decision, Precision};
-use crate::tally::Tally;
+use crate::model::precision::{Decision, Precision};
+use crate::model::tally::Tally;
 
 /// Collects partial tallies and hands out each cell once it is finished: in a run with a fixed
 /// trial count, once all its work items (of one shard) are in; in an adaptive run, once all the
@@ -15,7 +15,7 @@ use crate::tally::Tally;
 ///
 /// ```
 /// use coordsim::engine::{Assembler, Layout, Shard, CHUNK_TRIALS};
-/// use coordsim::tally::Tally;
+/// use coordsim::model::tally::Tally;
 /// let layout = Layout { cells: 1, trials: 2 * CHUNK_TRIALS };
 /// let mut assembler = Assembler::new(layout, Shard::WHOLE);
 /// let mut half = Tally::empty();

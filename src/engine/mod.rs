@@ -10,7 +10,7 @@
 //!
 //! A batch holds the pending work items of the first few unfinished cells, in cell order
 //! ([`Assembler::wanted`]): in a run with a fixed trial count, every item of the cell; in an
-//! adaptive run ([`crate::precision`]), the chunks of its current target. After each batch
+//! adaptive run ([`crate::model::precision`]), the chunks of its current target. After each batch
 //! the [`Assembler`] merges the tallies and, in an adaptive run, decides for every cell whose
 //! target chunks are all done whether it is finished or needs more; cells wait for nothing
 //! but their own chunks.
@@ -34,10 +34,10 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use thiserror::Error;
 
-use crate::protocols::Simulate;
+use crate::model::Simulate;
+use crate::model::tally::Tally;
 use crate::rng;
 use crate::sweep::Sweep;
-use crate::tally::Tally;
 
 /// Most cells in one batch: each thread holds a tally for each cell of its share, and the
 /// [`Assembler`] one for each cell started and not finished.
@@ -504,7 +504,7 @@ mod adaptive_tests {
         let fixed_sweep = |trials: u64| {
             Sweep::parse(SWEEP, "adaptive.toml")
                 .unwrap()
-                .with_precision(crate::precision::Precision::NONE)
+                .with_precision(crate::model::precision::Precision::NONE)
                 .with_trials(trials)
         };
         let mut by_trials: std::collections::BTreeMap<u64, Vec<CellRun>> = Default::default();

@@ -1,8 +1,7 @@
 //! A fixed delay.
 
-use super::{Delay, LatencyError, Law, NS_PER_MS, built, check, number, to_ns};
+use super::{Delay, LatencyError, Law, NS_PER_MS, check, to_ns};
 use crate::rng::SimRng;
-use crate::sweep::fields::{FieldError, Fields};
 
 /// Every message takes exactly `ms` milliseconds; draws no random number.
 ///
@@ -32,10 +31,8 @@ impl Delay for Constant {
     const KIND: &'static str = "constant";
     const FIELDS: &'static [(&'static str, &'static str)] = &[("ms", "the delay (>= 0)")];
 
-    fn from_fields(fields: &mut Fields<'_>) -> Result<Self, FieldError> {
-        let ms = number(fields, "ms")?;
-        built(fields, Self::new(ms))
-    }
+    const FROM_NUMBERS: Option<fn(&[f64]) -> Result<Self, LatencyError>> =
+        Some(|numbers| Self::new(numbers[0]));
 
     #[inline(always)]
     fn sample_ns(&self, _rng: &mut SimRng) -> u64 {

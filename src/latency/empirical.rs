@@ -10,7 +10,6 @@ use rand::RngExt;
 
 use super::{Delay, LatencyError, Law, NS_PER_MS, to_ns};
 use crate::rng::SimRng;
-use crate::sweep::fields::{FieldError, Fields};
 
 /// Draws from the empirical distribution of measured delays: the bootstrap (each draw is one
 /// of the measurements, uniformly) for a CSV column; for an HdrHistogram log, a bucket with
@@ -46,8 +45,8 @@ impl std::fmt::Debug for Empirical {
     }
 }
 
-/// Nanoseconds per unit of the file's values.
-fn unit_ns(unit: &str) -> Option<f64> {
+/// Nanoseconds per unit of a file's values: `"ns"`, `"us"`, `"ms"` or `"s"`.
+pub fn unit_ns(unit: &str) -> Option<f64> {
     Some(match unit {
         "ns" => 1.0,
         "us" => 1e3,
@@ -137,7 +136,7 @@ impl Empirical {
         Self::from_values(values, NS_PER_MS)
     }
 
-    fn from_values(values: &[f64], unit_ns: f64) -> Result<Self, LatencyError> {
+    pub fn from_values(values: &[f64], unit_ns: f64) -> Result<Self, LatencyError> {
         if values.is_empty() {
             return Err(LatencyError::new("file", "no latencies in the file"));
         }
@@ -202,7 +201,7 @@ impl Empirical {
         Ok(Self::with_buckets(buckets))
     }
 
-    fn read_csv(path: &Path, column: Option<&str>) -> Result<Vec<f64>, String> {
+    pub fn read_csv(path: &Path, column: Option<&str>) -> Result<Vec<f64>, String> {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(column.is_some())
             .from_path(path)
@@ -229,7 +228,7 @@ impl Empirical {
         Ok(values)
     }
 
-    fn read_hdr_log(path: &Path) -> Result<Histogram<u64>, String> {
+    pub fn read_hdr_log(path: &Path) -> Result<Histogram<u64>, String> {
         let bytes =
             std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let mut merged: Option<Histogram<u64>> = None;
@@ -280,49 +279,6 @@ impl Delay for Empirical {
              required for an .hlog",
         ),
     ];
-
-    fn from_fields(fields: &mut Fields<'_>) -> Result<Self, FieldError> {
-        let file_field = fields.require("file")?;
-        let file = file_field.string()?;
-        let column = match fields.take("column") {
-            Some(f) => Some(f.string()?),
-            None => None,
-        };
-        let unit = match fields.take("unit") {
-            Some(f) => {
-                let unit = f.string()?;
-                Some(unit_ns(unit).ok_or_else(|| {
-                    f.error(format!(
-                        "`{unit}` is not one of \"ns\", \"us\", \"ms\", \"s\""
-                    ))
-                })?)
-            }
-            None => None,
-        };
-        let path = fields.base().join(file);
-        let is_log = path.extension().is_some_and(|e| e == "hlog");
-        // HdrHistogram logs are usually recorded in ns or us: guessing ms would be off by a
-        // factor of 1000 or 10^6, so a log must say its unit.
-        let unit = match (unit, is_log) {
-            (Some(unit), _) => unit,
-            (None, false) => NS_PER_MS,
-            (None, true) => {
-                return Err(FieldError::new(
-                    fields.path_of("unit"),
-                    "missing: an HdrHistogram log (.hlog) needs its unit (\"ns\", \"us\", \
-                     \"ms\" or \"s\"); its values are usually ns or us",
-                ));
-            }
-        };
-        let built = if is_log {
-            let histogram = Self::read_hdr_log(&path).map_err(|e| file_field.error(e))?;
-            Self::from_histogram(&histogram, unit)
-        } else {
-            let values = Self::read_csv(&path, column).map_err(|e| file_field.error(e))?;
-            Self::from_values(&values, unit)
-        };
-        built.map_err(|e| file_field.error(format!("{}: {}", path.display(), e.reason)))
-    }
 
     #[inline]
     fn sample_ns(&self, rng: &mut SimRng) -> u64 {
@@ -387,7 +343,7 @@ mod tests {
         text: &str,
     ) -> Result<Latency, crate::sweep::fields::FieldError> {
         let table: toml::Table = text.parse().unwrap();
-        Latency::from_fields(Fields::with_base("latency.prod", &table, dir))
+        crate::sweep::delays::read(Fields::with_base("latency.prod", &table, dir))
     }
 
     #[test]

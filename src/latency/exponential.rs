@@ -2,9 +2,8 @@
 
 use rand_distr::{Distribution, Exp1};
 
-use super::{Delay, LatencyError, Law, NS_PER_MS, built, check, number, to_ns};
+use super::{Delay, LatencyError, Law, NS_PER_MS, check, to_ns};
 use crate::rng::SimRng;
-use crate::sweep::fields::{FieldError, Fields};
 
 /// Exponential delay with mean `mean_ms`, sampled by the ziggurat method of `rand_distr::Exp`
 /// (Marsaglia and Tsang, 2000).
@@ -45,10 +44,8 @@ impl Delay for Exponential {
     const KIND: &'static str = "exponential";
     const FIELDS: &'static [(&'static str, &'static str)] = &[("mean_ms", "mean delay (> 0)")];
 
-    fn from_fields(fields: &mut Fields<'_>) -> Result<Self, FieldError> {
-        let mean = number(fields, "mean_ms")?;
-        built(fields, Self::new(mean))
-    }
+    const FROM_NUMBERS: Option<fn(&[f64]) -> Result<Self, LatencyError>> =
+        Some(|numbers| Self::new(numbers[0]));
 
     #[inline(always)]
     fn sample_ns(&self, rng: &mut SimRng) -> u64 {

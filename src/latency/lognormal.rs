@@ -3,9 +3,8 @@
 use rand_distr::{Distribution, StandardNormal};
 
 use super::law::{normal_quantile, normal_sf};
-use super::{Delay, LatencyError, Law, NS_PER_MS, built, check, number, to_ns};
+use super::{Delay, LatencyError, Law, NS_PER_MS, check, to_ns};
 use crate::rng::SimRng;
-use crate::sweep::fields::{FieldError, Fields};
 
 /// Log-normal delay `exp(ln(median_ms) + sigma * Z)`, Z standard normal, sampled as
 /// `rand_distr::LogNormal` samples it (a ziggurat normal draw), written out so that it inlines.
@@ -44,11 +43,8 @@ impl Delay for LogNormal {
         ("sigma", "standard deviation of the log delay (>= 0)"),
     ];
 
-    fn from_fields(fields: &mut Fields<'_>) -> Result<Self, FieldError> {
-        let median = number(fields, "median_ms")?;
-        let sigma = number(fields, "sigma")?;
-        built(fields, Self::new(median, sigma))
-    }
+    const FROM_NUMBERS: Option<fn(&[f64]) -> Result<Self, LatencyError>> =
+        Some(|numbers| Self::new(numbers[0], numbers[1]));
 
     #[inline(always)]
     fn sample_ns(&self, rng: &mut SimRng) -> u64 {

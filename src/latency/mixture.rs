@@ -4,7 +4,6 @@ use rand::Rng;
 
 use super::{Delay, Latency, LatencyError};
 use crate::rng::SimRng;
-use crate::sweep::fields::{FieldError, Fields};
 
 /// With probability `weight_i`, a draw from component `i`: a fast path with a rare slow one.
 /// One 64-bit draw picks the component; weights must be positive and sum to 1.
@@ -82,19 +81,6 @@ impl Delay for Mixture {
         "components",
         "list of { weight = w, of = { kind = ... } }; weights > 0 summing to 1",
     )];
-
-    fn from_fields(fields: &mut Fields<'_>) -> Result<Self, FieldError> {
-        let list = fields.require("components")?;
-        let mut components = Vec::new();
-        for item in list.list()? {
-            let mut component = item.table()?;
-            let weight = component.require("weight")?.number()?;
-            let of = Latency::from_field(&component.require("of")?)?;
-            component.finish()?;
-            components.push((weight, of));
-        }
-        Self::new(components).map_err(|e| list.error(e.reason))
-    }
 
     #[inline]
     fn sample_ns(&self, rng: &mut SimRng) -> u64 {

@@ -16,7 +16,7 @@ mod uniform;
 mod weibull;
 
 pub use constant::Constant;
-pub use empirical::Empirical;
+pub use empirical::{Empirical, unit_ns};
 pub use exponential::Exponential;
 pub use law::{Law, Mix, Part};
 pub use lognormal::LogNormal;
@@ -29,7 +29,6 @@ pub use weibull::Weibull;
 use thiserror::Error;
 
 use crate::rng::SimRng;
-use crate::sweep::fields::{FieldError, Fields};
 
 /// Nanoseconds per millisecond.
 pub const NS_PER_MS: f64 = 1e6;
@@ -65,10 +64,6 @@ impl LatencyError {
             param,
             reason: reason.into(),
         }
-    }
-
-    fn at(self, fields: &Fields) -> FieldError {
-        FieldError::new(fields.path_of(self.param), self.reason)
     }
 }
 
@@ -117,36 +112,16 @@ pub(crate) fn to_ns(x: f64) -> u64 {
     unsafe { x.to_int_unchecked::<i64>() as u64 }
 }
 
-/// Refuses an empirical model's `file` that is not a regular file of at most
-/// [`MAX_EMPIRICAL_BYTES`] (a device such as /dev/zero would be read without end), before it
-/// is read.
-fn check_empirical_file(fields: &Fields<'_>) -> Result<(), FieldError> {
-    let Some(file) = fields.peek("file").and_then(|v| v.as_str()) else {
-        return Ok(()); // the model reports it missing or mistyped
-    };
-    let path = fields.base().join(file);
-    let error = |message: String| FieldError::new(fields.path_of("file"), message);
-    match std::fs::metadata(&path) {
-        Ok(m) if !m.is_file() => Err(error(format!("{} is not a regular file", path.display()))),
-        Ok(m) if m.len() > MAX_EMPIRICAL_BYTES => Err(error(format!(
-            "{} has {} bytes, more than the {MAX_EMPIRICAL_BYTES} an empirical latency file may have",
-            path.display(),
-            m.len()
-        ))),
-        // A missing file is reported by the model, with the others it cannot read.
-        _ => Ok(()),
-    }
-}
-
-/// A delay model: how one sweep-file table becomes a sampler of one-way delays.
+/// A delay model: a sampler of one-way delays, and the keys a sweep file gives it.
 pub trait Delay: Sized {
     /// The `kind = "..."` that selects this model in a sweep file.
     const KIND: &'static str;
     /// Its other keys with their meaning, as `coordsim latency` lists them.
     const FIELDS: &'static [(&'static str, &'static str)];
-
-    /// Reads the model's keys from its table (the caller has taken `kind`).
-    fn from_fields(fields: &mut Fields<'_>) -> Result<Self, FieldError>;
+    /// For a model made of numbers alone: builds it from the values of its [`Delay::FIELDS`],
+    /// in order. `None` for a model made of other models or of a file, which the sweep
+    /// reader builds key by key.
+    const FROM_NUMBERS: Option<fn(&[f64]) -> Result<Self, LatencyError>> = None;
 
     /// Draws one one-way delay, in nanoseconds.
     fn sample_ns(&self, rng: &mut SimRng) -> u64;
@@ -194,10 +169,15 @@ macro_rules! registry {
                 self.sample_ns(rng)
             }
 
-            fn build(kind: &str, fields: &mut Fields<'_>) -> Option<Result<Self, FieldError>> {
+            /// The model of kind `kind` built from the values of its keys, in order, when it
+            /// is made of numbers alone ([`Delay::FROM_NUMBERS`]).
+            pub fn from_numbers(
+                kind: &str,
+                numbers: &[f64],
+            ) -> Option<Result<Self, LatencyError>> {
                 $(
                     if kind == $variant::KIND {
-                        return Some($variant::from_fields(fields).map(Self::$variant));
+                        return $variant::FROM_NUMBERS.map(|f| f(numbers).map(Self::$variant));
                     }
                 )*
                 None
@@ -226,53 +206,15 @@ registry!(
     Empirical
 );
 
-impl Latency {
-    /// Reads a model from its table: `kind` selects the model, the other keys are its own.
-    pub fn from_fields(mut fields: Fields<'_>) -> Result<Self, FieldError> {
-        let kind_field = fields.require("kind")?;
-        let kind = kind_field.string()?;
-        if kind == Empirical::KIND {
-            check_empirical_file(&fields)?;
-        }
-        let model = Self::build(kind, &mut fields).unwrap_or_else(|| {
-            let kinds: Vec<&str> = Self::KINDS.iter().map(|(k, _)| *k).collect();
-            Err(kind_field.error(format!(
-                "unknown latency kind `{kind}` (expected one of {})",
-                kinds.join(", ")
-            )))
-        })?;
-        fields.finish()?;
-        Ok(model)
-    }
-
-    /// Reads a model from a TOML value that must be a table.
-    pub fn from_field(field: &crate::sweep::fields::Field<'_>) -> Result<Self, FieldError> {
-        Self::from_fields(field.table()?)
-    }
-}
-
-/// Reads a model's required number `key` and checks it with `check`.
-pub(crate) fn number(fields: &mut Fields<'_>, key: &'static str) -> Result<f64, FieldError> {
-    fields.require(key)?.number()
-}
-
-/// Builds a model from `new`, attributing its error to the offending key.
-pub(crate) fn built<T>(
-    fields: &Fields<'_>,
-    result: Result<T, LatencyError>,
-) -> Result<T, FieldError> {
-    result.map_err(|e| e.at(fields))
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use crate::rng::stream;
 
     /// Parses a latency table written as TOML.
-    pub fn parse(text: &str) -> Result<Latency, FieldError> {
+    pub fn parse(text: &str) -> Result<Latency, crate::sweep::fields::FieldError> {
         let table: toml::Table = text.parse().unwrap();
-        Latency::from_fields(Fields::new("latency.x", &table))
+        crate::sweep::delays::read(crate::sweep::fields::Fields::new("latency.x", &table))
     }
 
     /// Mean and standard deviation of `n` draws, in nanoseconds.

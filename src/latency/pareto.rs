@@ -2,9 +2,8 @@
 
 use rand_distr::Distribution;
 
-use super::{Delay, LatencyError, Law, NS_PER_MS, built, check, number, to_ns};
+use super::{Delay, LatencyError, Law, NS_PER_MS, check, to_ns};
 use crate::rng::SimRng;
-use crate::sweep::fields::{FieldError, Fields};
 
 /// Pareto delay: `P(X > x) = (scale_ms / x)^shape` for `x >= scale_ms`, sampled by inversion
 /// in `rand_distr::Pareto`. Its mean is infinite for `shape <= 1`.
@@ -45,11 +44,8 @@ impl Delay for Pareto {
         ("shape", "tail index (> 0; the mean is infinite when <= 1)"),
     ];
 
-    fn from_fields(fields: &mut Fields<'_>) -> Result<Self, FieldError> {
-        let scale = number(fields, "scale_ms")?;
-        let shape = number(fields, "shape")?;
-        built(fields, Self::new(scale, shape))
-    }
+    const FROM_NUMBERS: Option<fn(&[f64]) -> Result<Self, LatencyError>> =
+        Some(|numbers| Self::new(numbers[0], numbers[1]));
 
     #[inline(always)]
     fn sample_ns(&self, rng: &mut SimRng) -> u64 {

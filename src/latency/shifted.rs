@@ -1,8 +1,7 @@
 //! A constant added to another delay model.
 
-use super::{Delay, Latency, LatencyError, NS_PER_MS, built, check, number, to_ns};
+use super::{Delay, Latency, LatencyError, NS_PER_MS, check, to_ns};
 use crate::rng::SimRng;
-use crate::sweep::fields::{FieldError, Fields};
 
 /// `shift_ms` plus a draw from another model: a propagation floor under a random queueing
 /// delay. The inner model is the table `of`.
@@ -48,12 +47,6 @@ impl Delay for Shifted {
         ("shift_ms", "constant added to every draw (>= 0)"),
         ("of", "the model shifted: a table with its own `kind`"),
     ];
-
-    fn from_fields(fields: &mut Fields<'_>) -> Result<Self, FieldError> {
-        let shift = number(fields, "shift_ms")?;
-        let of = Latency::from_field(&fields.require("of")?)?;
-        built(fields, Self::new(shift, of))
-    }
 
     #[inline(always)]
     fn sample_ns(&self, rng: &mut SimRng) -> u64 {

@@ -2,9 +2,8 @@
 
 use rand_distr::Distribution;
 
-use super::{Delay, LatencyError, Law, NS_PER_MS, built, check, number, to_ns};
+use super::{Delay, LatencyError, Law, NS_PER_MS, check, to_ns};
 use crate::rng::SimRng;
-use crate::sweep::fields::{FieldError, Fields};
 
 /// Delay uniform on `[low_ms, high_ms]`, sampled by `rand_distr::Uniform` (one 64-bit draw).
 ///
@@ -51,11 +50,8 @@ impl Delay for Uniform {
         ("high_ms", "upper bound (>= low_ms)"),
     ];
 
-    fn from_fields(fields: &mut Fields<'_>) -> Result<Self, FieldError> {
-        let low = number(fields, "low_ms")?;
-        let high = number(fields, "high_ms")?;
-        built(fields, Self::new(low, high))
-    }
+    const FROM_NUMBERS: Option<fn(&[f64]) -> Result<Self, LatencyError>> =
+        Some(|numbers| Self::new(numbers[0], numbers[1]));
 
     #[inline(always)]
     fn sample_ns(&self, rng: &mut SimRng) -> u64 {

@@ -415,7 +415,7 @@ mod tests {
                     counts[binomial(&mut rng, n.into(), p) as usize] += 1;
                 }
                 for (j, q) in binomial_pmf(n, p).into_iter().enumerate() {
-                    crate::stats::assert_rate(counts[j], draws, q);
+                    crate::model::stats::assert_rate(counts[j], draws, q);
                 }
             }
         }
@@ -438,15 +438,15 @@ mod tests {
             assert_eq!(rest.is_some(), v == 0);
             rests.extend(rest);
         }
-        crate::stats::assert_rate(counts[0], 400_000, 0.9);
-        crate::stats::assert_rate(counts[2], 400_000, 0.04);
+        crate::model::stats::assert_rate(counts[0], 400_000, 0.9);
+        crate::model::stats::assert_rate(counts[2], 400_000, 0.04);
         let n = rests.len() as u64;
         for q in [1e-3, 0.1, 0.5, 0.77, 0.999] {
             let below = rests
                 .iter()
                 .filter(|&&r| (r as f64) < q * 2f64.powi(64))
                 .count();
-            crate::stats::assert_rate(below as u64, n, q);
+            crate::model::stats::assert_rate(below as u64, n, q);
         }
     }
 }

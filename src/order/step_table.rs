@@ -196,9 +196,9 @@ mod tests {
         }
         let p2 = 0.9801f64.powi(3);
         let p1001 = 0.9999f64.powi(3) - p2;
-        crate::stats::assert_rate(counts[0], n, p2);
-        crate::stats::assert_rate(counts[1], n, p1001);
-        crate::stats::assert_rate(counts[2], n, 1.0 - p2 - p1001);
+        crate::model::stats::assert_rate(counts[0], n, p2);
+        crate::model::stats::assert_rate(counts[1], n, p1001);
+        crate::model::stats::assert_rate(counts[2], n, 1.0 - p2 - p1001);
     }
 
     #[test]
@@ -220,7 +220,7 @@ mod tests {
         }
         for j in 35..=50 {
             let p = (f64::from(j) / 50.0).powi(20) - (f64::from(j - 1) / 50.0).powi(20);
-            crate::stats::assert_rate(counts[j as usize], n, p);
+            crate::model::stats::assert_rate(counts[j as usize], n, p);
         }
     }
 
@@ -287,7 +287,7 @@ mod tests {
             below += u64::from(x < 1e6);
         }
         let e = (-1f64).exp();
-        crate::stats::assert_rate(at, n, (0.5 + 0.5 * e).powi(2) - (0.5 * e).powi(2));
-        crate::stats::assert_rate(below, n, 1.0 - (0.5 + 0.5 * e).powi(2));
+        crate::model::stats::assert_rate(at, n, (0.5 + 0.5 * e).powi(2) - (0.5 * e).powi(2));
+        crate::model::stats::assert_rate(below, n, 1.0 - (0.5 + 0.5 * e).powi(2));
     }
 }

@@ -108,7 +108,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     extras: Ack::EXTRAS,
     build: |cell| {
         Ok(Box::new(Ack::new(
-            cell.env()?,
+            cell.env().clone(),
             cell.count("retries"),
             cell.millis("timeout_ms"),
         )?))
@@ -118,7 +118,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
 #[cfg(test)]
 mod tests {
     use crate::protocols::tests::run;
-    use crate::stats::assert_rate;
+    use crate::model::stats::assert_rate;
 
     #[test]
     fn retries_recover_lost_messages() {

@@ -77,7 +77,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     extras: &[],
     build: |cell| {
         Ok(Box::new(Batched::new(
-            cell.env()?,
+            cell.env().clone(),
             cell.count("retries"),
             cell.millis("timeout_ms"),
         )?))

@@ -135,7 +135,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     extras: &[],
     build: |cell| {
         Ok(Box::new(Chatty::new(
-            cell.env()?,
+            cell.env().clone(),
             cell.count("items"),
             cell.count("calls_per_item"),
             cell.count("retries"),
@@ -147,7 +147,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
 #[cfg(test)]
 mod tests {
     use crate::protocols::tests::run;
-    use crate::stats::assert_rate;
+    use crate::model::stats::assert_rate;
 
     #[test]
     fn eight_messages_per_item_and_sequential_latency() {

@@ -7,9 +7,9 @@ use rand::Rng;
 
 use super::{Env, ParamKind, ParamSpec, Value};
 use crate::latency::Mix;
+use crate::model::Setting;
 use crate::order::{self, Outcomes, Quantiles};
 use crate::rng::SimRng;
-use crate::sweep::Cell;
 
 /// The `sampling` parameter of the protocols that can sample directly.
 pub const SAMPLING: ParamSpec = ParamSpec {
@@ -25,7 +25,7 @@ pub const SAMPLING: ParamSpec = ParamSpec {
 
 /// The one-way delay law of `env` when the cell asks for direct sampling and nothing in its
 /// environment tells nodes apart.
-pub fn direct_law(cell: &Cell, env: &Env) -> Option<Mix> {
+pub fn direct_law(cell: &Setting<'_>, env: &Env) -> Option<Mix> {
     if cell.choice("sampling") != "direct" || !env.is_iid() {
         return None;
     }

@@ -303,7 +303,7 @@ pub fn elect(
 mod tests {
     use super::*;
     use crate::latency::Exponential;
-    use crate::protocols::Env;
+    use crate::model::Env;
     use crate::rng::stream;
 
     const TIMEOUTS: Timeouts = Timeouts {

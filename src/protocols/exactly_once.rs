@@ -130,7 +130,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     extras: ExactlyOnce::EXTRAS,
     build: |cell| {
         Ok(Box::new(ExactlyOnce::new(
-            cell.env()?,
+            cell.env().clone(),
             cell.count("retries"),
             cell.millis("timeout_ms"),
         )?))
@@ -140,7 +140,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
 #[cfg(test)]
 mod tests {
     use crate::protocols::tests::run;
-    use crate::stats::assert_rate;
+    use crate::model::stats::assert_rate;
 
     #[test]
     fn duplicates_are_suppressed_and_counted() {

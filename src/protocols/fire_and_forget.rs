@@ -63,13 +63,13 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     model: model!(),
     params: &[] as &[ParamSpec],
     extras: &[],
-    build: |cell| -> Result<_, ModelError> { Ok(Box::new(FireAndForget::new(cell.env()?))) },
+    build: |cell| -> Result<_, ModelError> { Ok(Box::new(FireAndForget::new(cell.env().clone()))) },
 };
 
 #[cfg(test)]
 mod tests {
     use crate::protocols::tests::run;
-    use crate::stats::assert_rate;
+    use crate::model::stats::assert_rate;
 
     #[test]
     fn success_is_up_times_delivered() {

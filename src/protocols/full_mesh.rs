@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use super::direct::{self, Count, Lazy};
-use super::{Env, ModelError, Outcome, ParamSpec, Protocol, ProtocolInfo};
+use super::{Env, ModelError, Outcome, ParamSpec, Protocol, ProtocolInfo, Sampler};
 use crate::latency::{Mix, to_ns};
 use crate::order::{self, OrderStatistic, Rank};
 use crate::rng::{Chance, SimRng};
@@ -133,8 +133,8 @@ impl Protocol for FullMeshDirect {
         Outcome::success(to_ns(slowest.sample(rng, self.messages())), messages, 1)
     }
 
-    fn sampler(&self) -> &'static str {
-        "direct"
+    fn sampler(&self) -> Sampler {
+        Sampler::Direct
     }
 }
 
@@ -146,7 +146,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     params: &[direct::SAMPLING] as &[ParamSpec],
     extras: &[],
     build: |cell| {
-        let env = cell.env()?;
+        let env = cell.env().clone();
         Ok(match direct::direct_law(cell, &env) {
             Some(law) => Box::new(FullMeshDirect::new(&env, law, cell.nodes)),
             None => Box::new(FullMesh::new(env, cell.nodes)?),
@@ -157,7 +157,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
 #[cfg(test)]
 mod tests {
     use crate::protocols::tests::run;
-    use crate::stats::{assert_rate, median_tolerance};
+    use crate::model::stats::{assert_rate, median_tolerance};
 
     #[test]
     fn direct_sampling_matches_the_per_node_simulation() {
@@ -201,7 +201,7 @@ mod tests {
 
     fn check(what: &str, latency: &crate::latency::Latency, nodes: u32, crash: f64, loss: f64) {
         use super::{FullMesh, FullMeshDirect};
-        use crate::protocols::Env;
+        use crate::model::Env;
         use crate::protocols::tests::assert_same_distribution;
         let env = Env::new(crash, loss, latency.clone()).unwrap();
         let per_node = FullMesh::new(env.clone(), nodes).unwrap();

@@ -10,7 +10,7 @@
 use rand::{Rng, RngExt};
 
 use super::direct::{self, Count};
-use super::{Env, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Value};
+use super::{Env, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Sampler, Value};
 use crate::latency::NS_PER_MS;
 use crate::order;
 use crate::rng::SimRng;
@@ -395,8 +395,8 @@ impl Protocol for Direct {
         Outcome::success(u64::from(round).saturating_mul(self.round_ns), messages, round)
     }
 
-    fn sampler(&self) -> &'static str {
-        "direct"
+    fn sampler(&self) -> Sampler {
+        Sampler::Direct
     }
 }
 
@@ -557,7 +557,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
             "pull" => Mode::Pull,
             _ => Mode::PushPull,
         };
-        let env = cell.env()?;
+        let env = cell.env().clone();
         let (fanout, max_rounds, round_ms) = (
             cell.count("fanout"),
             cell.count("max_rounds"),
@@ -869,11 +869,11 @@ mod tests {
                     assert_eq!(counts[j], 0, "{what}");
                 }
                 if expected(p) {
-                    let z = crate::stats::z_score(counts[j], draws, p);
+                    let z = crate::model::stats::z_score(counts[j], draws, p);
                     assert!(z.abs() <= 5.0, "{what}: z = {z}");
                 }
                 if expected(cdf) {
-                    let z = crate::stats::z_score(below, draws, cdf.min(1.0));
+                    let z = crate::model::stats::z_score(below, draws, cdf.min(1.0));
                     assert!(z.abs() <= 5.0, "{what} or fewer: z = {z}");
                 }
             }
@@ -905,7 +905,7 @@ mod tests {
     fn direct_sampling_matches_the_per_node_simulation() {
         use super::{Direct, Gossip, Mode};
         use crate::latency::tests::parse;
-        use crate::protocols::Env;
+        use crate::model::Env;
         use crate::protocols::tests::{assert_same_distribution, draws};
         let latency = parse("kind = \"constant\"\nms = 1").unwrap();
         // (mode, nodes, fanout, crash, loss, round cap): small and larger N, fanouts that

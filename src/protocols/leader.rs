@@ -11,10 +11,7 @@ use super::raft::{ELECTION_TIMEOUT, TIMEOUT_SPREAD, timeouts};
 use std::sync::Arc;
 
 use super::direct::{self, Lazy, Replies};
-use super::{
-    CLIENT, Env, Extra, MAX_EXTRAS, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol,
-    ProtocolInfo, Value,
-};
+use super::{CLIENT, Env, Extra, MAX_EXTRAS, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Sampler, Value};
 use crate::latency::{Mix, to_ns};
 use crate::order::{self, OrderStatistic, Rank};
 use crate::rng::SimRng;
@@ -289,8 +286,8 @@ impl Protocol for LeaderDirect {
         Outcome::success(elapsed, messages, 2)
     }
 
-    fn sampler(&self) -> &'static str {
-        "direct"
+    fn sampler(&self) -> Sampler {
+        Sampler::Direct
     }
 }
 
@@ -317,7 +314,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
             "async" => Mode::Async,
             _ => Mode::SemiSync,
         };
-        let env = cell.env()?;
+        let env = cell.env().clone();
         let law = direct::direct_law(cell, &env);
         let model = Leader::new(
             env,
@@ -336,9 +333,9 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
 #[cfg(test)]
 mod tests {
     use crate::protocols::tests::run;
-    use crate::stats::assert_rate;
+    use crate::model::stats::assert_rate;
 
-    fn leader(mode: &str, nodes: u32, crash: f64) -> crate::tally::Tally {
+    fn leader(mode: &str, nodes: u32, crash: f64) -> crate::model::tally::Tally {
         let grid = format!("nodes = {nodes}\ncrash = {crash}\nmode = \"{mode}\"");
         run("leader", &grid, "", 1_000_000)
     }
@@ -365,7 +362,7 @@ mod tests {
     fn direct_sampling_matches_the_per_node_simulation() {
         use super::{Leader, LeaderDirect, Mode};
         use crate::latency::tests::parse;
-        use crate::protocols::Env;
+        use crate::model::Env;
         use crate::protocols::tests::assert_same_distribution;
         let lognormal = parse("kind = \"lognormal\"\nmedian_ms = 1\nsigma = 0.5").unwrap();
         let tail_at_scale = parse(crate::protocols::tests::TAIL_AT_SCALE).unwrap();

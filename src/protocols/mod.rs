@@ -8,19 +8,15 @@
 
 pub mod direct;
 mod election;
-mod env;
-pub mod param;
 
 pub use ack::Ack;
 pub use batched::Batched;
 pub use chatty::Chatty;
-pub use env::{CLIENT, Env, Exchange, MAX_ZONES, Net};
 pub use exactly_once::ExactlyOnce;
 pub use fire_and_forget::FireAndForget;
 pub use full_mesh::FullMesh;
 pub use gossip::{Gossip, Mode as GossipMode};
 pub use leader::{Leader, Mode as LeaderMode};
-pub use param::{ParamKind, ParamSpec, QuorumRule, Value};
 pub use paxos::{Paxos, Variant as PaxosVariant};
 pub use pbft::{Behavior as PbftBehavior, Pbft};
 pub use quorum::Quorum;
@@ -31,13 +27,11 @@ pub use three_phase_commit::ThreePhaseCommit;
 pub use tree::Tree;
 pub use two_phase_commit::TwoPhaseCommit;
 
-use std::fmt;
-
-use thiserror::Error;
-
-use crate::rng::SimRng;
-use crate::sweep::Cell;
-use crate::tally::Tally;
+// What every protocol file takes from the model core, through `super::`.
+use crate::model::{
+    CLIENT, Env, Extra, MAX_EXTRAS, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol,
+    ProtocolInfo, QuorumRule, Sampler, Value,
+};
 
 /// Declares each protocol's module (a file in this folder holding its model and a
 /// [`ProtocolInfo`] named `SPEC`) and lists it in [`REGISTRY`], in the given order: adding a
@@ -131,222 +125,12 @@ pub fn find(name: &str) -> Option<&'static ProtocolInfo> {
     REGISTRY.iter().copied().find(|p| p.name == name)
 }
 
-/// How one trial ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// The operation completed.
-    Success,
-    /// The operation did not complete, and every node knows it.
-    Failure,
-    /// The operation did not complete and some node cannot decide until a failure is repaired
-    /// (e.g. a 2PC participant that voted yes when its coordinator crashed).
-    Blocked,
-}
-
-/// Most protocol-specific counts a trial may carry.
-pub const MAX_EXTRAS: usize = 4;
-
-/// A protocol-specific count of each trial (duplicates suppressed, elections held, ...),
-/// summed over trials and reported as the column `<name>_mean`, its mean per trial.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Extra {
-    /// Name of the count; the summary column is `<name>_mean`.
-    pub name: &'static str,
-    /// One line for `coordsim protocols`.
-    pub doc: &'static str,
-}
-
-/// What one trial measured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Outcome {
-    /// How it ended.
-    pub status: Status,
-    /// Time to complete, in nanoseconds; meaningful for successes only.
-    pub latency_ns: u64,
-    /// Messages sent by every node during the trial, delivered or not.
-    pub messages: u64,
-    /// Sequential communication rounds on the critical path (as each protocol defines them).
-    pub rounds: u32,
-    /// The protocol's own counts, in the order of its [`Protocol::EXTRAS`]; the rest are 0.
-    pub extras: [u64; MAX_EXTRAS],
-}
-
-impl Outcome {
-    /// A success after `latency_ns`.
-    #[inline(always)]
-    pub fn success(latency_ns: u64, messages: u64, rounds: u32) -> Self {
-        Self {
-            status: Status::Success,
-            latency_ns,
-            messages,
-            rounds,
-            extras: [0; MAX_EXTRAS],
-        }
-    }
-
-    /// A failure.
-    #[inline(always)]
-    pub fn failure(messages: u64, rounds: u32) -> Self {
-        Self {
-            status: Status::Failure,
-            latency_ns: 0,
-            messages,
-            rounds,
-            extras: [0; MAX_EXTRAS],
-        }
-    }
-
-    /// A blocked trial.
-    #[inline(always)]
-    pub fn blocked(messages: u64, rounds: u32) -> Self {
-        Self {
-            status: Status::Blocked,
-            latency_ns: 0,
-            messages,
-            rounds,
-            extras: [0; MAX_EXTRAS],
-        }
-    }
-}
-
-impl Outcome {
-    /// The same outcome carrying the protocol's own counts.
-    #[inline(always)]
-    pub fn with_extras(mut self, extras: [u64; MAX_EXTRAS]) -> Self {
-        self.extras = extras;
-        self
-    }
-}
-
-/// A protocol model with all its parameters fixed: it runs one trial at a time.
-pub trait Protocol: Send + Sync + 'static {
-    /// The protocol's own counts, reported in [`Outcome::extras`].
-    const EXTRAS: &'static [Extra] = &[];
-
-    /// Working memory reused across the trials of a chunk, so that trials allocate nothing.
-    type Scratch: Send;
-
-    /// Fresh working memory, sized for this model.
-    fn scratch(&self) -> Self::Scratch;
-
-    /// Runs one independent trial.
-    fn trial(&self, rng: &mut SimRng, scratch: &mut Self::Scratch) -> Outcome;
-
-    /// How trials are sampled: `"per-node"` (every node and message simulated) or
-    /// `"direct"` (counts and order statistics drawn from their distributions).
-    fn sampler(&self) -> &'static str {
-        "per-node"
-    }
-}
-
-/// A [`Protocol`] behind a trait object: runs chunks of trials in a loop compiled for the
-/// concrete protocol, so dynamic dispatch costs one call per chunk, not per trial.
-pub trait Simulate: Send + Sync {
-    /// Runs `trials` trials drawing from `rng` and records them in `tally`.
-    fn run(&self, rng: &mut SimRng, trials: u64, tally: &mut Tally);
-
-    /// Runs chunks of trials drawing from `rng`, recording them all in `tally` in one go (the
-    /// latency counts move into its histogram once, not once per chunk): before each chunk,
-    /// `next` sets `rng` to the chunk's stream and returns its trial count, or `None` to
-    /// stop. [`Simulate::run`] is this with a single chunk.
-    fn run_streams(
-        &self,
-        rng: &mut SimRng,
-        next: &mut dyn FnMut(&mut SimRng) -> Option<u64>,
-        tally: &mut Tally,
-    );
-
-    /// [`Protocol::sampler`].
-    fn sampler(&self) -> &'static str;
-}
-
-impl<P: Protocol> Simulate for P {
-    fn run(&self, rng: &mut SimRng, trials: u64, tally: &mut Tally) {
-        let mut once = Some(trials);
-        self.run_streams(rng, &mut |_| once.take(), tally);
-    }
-
-    // The one loop over trials, so that `trial` has one caller and is inlined into it.
-    fn run_streams(
-        &self,
-        rng: &mut SimRng,
-        next: &mut dyn FnMut(&mut SimRng) -> Option<u64>,
-        tally: &mut Tally,
-    ) {
-        let mut scratch = self.scratch();
-        tally.recording(|recorder| {
-            while let Some(trials) = next(rng) {
-                recorder.record_each(trials, || self.trial(rng, &mut scratch), Self::EXTRAS.len());
-            }
-        });
-    }
-
-    fn sampler(&self) -> &'static str {
-        Protocol::sampler(self)
-    }
-}
-
-/// A parameter combination a protocol cannot run.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{message}")]
-pub struct ModelError {
-    /// The parameter to blame: one of the protocol's, or `nodes`, `crash`, `loss`.
-    pub param: &'static str,
-    /// Why, on one line.
-    pub message: String,
-}
-
-impl ModelError {
-    /// An error blamed on `param`.
-    pub fn new(param: &'static str, message: impl fmt::Display) -> Self {
-        Self {
-            param,
-            message: message.to_string(),
-        }
-    }
-}
-
-/// A protocol as the registry knows it: its name, documentation, parameters and constructor.
-pub struct ProtocolInfo {
-    /// Its name in `grid.protocol`.
-    pub name: &'static str,
-    /// One line on what it models.
-    pub summary: &'static str,
-    /// The full model: what a trial is, what success means, which messages count.
-    pub model: &'static str,
-    /// Its parameters besides the grid's environment axes.
-    pub params: &'static [ParamSpec],
-    /// Its own counts: the model's [`Protocol::EXTRAS`].
-    pub extras: &'static [Extra],
-    /// Builds the model of one grid cell.
-    pub build: fn(&Cell) -> Result<Box<dyn Simulate>, ModelError>,
-}
-
-impl ProtocolInfo {
-    /// The parameter named `name`.
-    pub fn param(&self, name: &str) -> Option<&'static ParamSpec> {
-        self.params.iter().find(|p| p.name == name)
-    }
-}
-
-impl PartialEq for ProtocolInfo {
-    fn eq(&self, other: &Self) -> bool {
-        self.name == other.name
-    }
-}
-
-impl fmt::Debug for ProtocolInfo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProtocolInfo")
-            .field("name", &self.name)
-            .finish()
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use crate::engine::{RunOptions, run_all};
+    use crate::model::Status;
+    use crate::model::tally::Tally;
     use crate::sweep::Sweep;
 
     /// An empirical latency model: `n` log-normal delays (median 1 ms, sigma 0.5) drawn from
@@ -504,7 +288,7 @@ pub(crate) mod tests {
         b: &B,
         trials: u64,
     ) {
-        use crate::stats::{ks_critical, ks_statistic};
+        use crate::model::stats::{ks_critical, ks_statistic};
         let (ca, mut la, mut ma) = draws(a, trials, 1);
         let (cb, mut lb, mut mb) = draws(b, trials, 2);
         for (name, sa, sb) in [("success", ca[0], cb[0]), ("blocked", ca[1], cb[1])] {
@@ -595,7 +379,7 @@ pub(crate) mod tests {
                 .unwrap()
                 .2;
             let sampler = sweep.model(cell.id as usize).sampler();
-            assert_eq!(sampler == "direct", direct, "{}", cell.latency_name);
+            assert_eq!(sampler == Sampler::Direct, direct, "{}", cell.latency_name);
         }
         for cell in run_all(&sweep, &RunOptions::default()).unwrap() {
             assert_eq!(cell.tally.trials(), 400, "cell {}", cell.cell_id);

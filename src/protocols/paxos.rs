@@ -150,7 +150,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
             "multi" => Variant::Multi,
             _ => Variant::Classic,
         };
-        Ok(Box::new(Paxos::new(cell.env()?, cell.nodes, variant)?))
+        Ok(Box::new(Paxos::new(cell.env().clone(), cell.nodes, variant)?))
     },
 };
 
@@ -161,7 +161,7 @@ mod tests {
     use crate::protocols::tests::{
         round_trip_order_statistic_median, round_trip_order_statistic_moments, run,
     };
-    use crate::stats::{assert_rate, median_tolerance};
+    use crate::model::stats::{assert_rate, median_tolerance};
 
     #[test]
     fn a_majority_of_acceptors_decides() {

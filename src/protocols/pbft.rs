@@ -257,7 +257,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
             _ => Behavior::Silent,
         };
         Ok(Box::new(Pbft::new(
-            cell.env()?,
+            cell.env().clone(),
             cell.nodes,
             cell.count("byzantine"),
             behavior,
@@ -270,7 +270,7 @@ mod tests {
     use statrs::distribution::{Binomial, DiscreteCDF};
 
     use crate::protocols::tests::run;
-    use crate::stats::assert_rate;
+    use crate::model::stats::assert_rate;
 
     #[test]
     fn messages_follow_the_protocol_count() {

@@ -9,10 +9,7 @@
 use std::sync::Arc;
 
 use super::direct::{self, Lazy, Replies};
-use super::{
-    CLIENT, Env, ModelError, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, QuorumRule,
-    Value, kth_smallest,
-};
+use super::{CLIENT, Env, kth_smallest, ModelError, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, QuorumRule, Sampler, Value};
 use crate::latency::{Mix, to_ns};
 use crate::order::{self, OrderStatistic, Rank};
 use crate::rng::SimRng;
@@ -160,8 +157,8 @@ impl Protocol for QuorumDirect {
         Outcome::success(to_ns(latency), messages, 1)
     }
 
-    fn sampler(&self) -> &'static str {
-        "direct"
+    fn sampler(&self) -> Sampler {
+        Sampler::Direct
     }
 }
 
@@ -182,7 +179,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     extras: &[],
     build: |cell| {
         let k = cell.quorum("k").resolve(cell.nodes);
-        let env = cell.env()?;
+        let env = cell.env().clone();
         Ok(match direct::direct_law(cell, &env) {
             Some(law) => Box::new(QuorumDirect::new(&env, law, cell.nodes, k)?),
             None => Box::new(Quorum::new(env, cell.nodes, k)?),
@@ -195,7 +192,7 @@ mod tests {
     use statrs::distribution::{Binomial, DiscreteCDF};
 
     use crate::protocols::tests::run;
-    use crate::stats::{assert_rate, median_tolerance};
+    use crate::model::stats::{assert_rate, median_tolerance};
 
     #[test]
     fn availability_is_binomial() {
@@ -311,7 +308,7 @@ mod tests {
         // P(Bin(3, F(2 ms)) >= 2) - P(Bin(3, F(2 ms-)) >= 2).
         use super::{Quorum, QuorumDirect};
         use crate::latency::tests::parse;
-        use crate::protocols::Env;
+        use crate::model::Env;
         use crate::protocols::tests::{HALF_CONSTANT, draws};
         let latency = parse(HALF_CONSTANT).unwrap();
         let (e1, e2) = ((-1f64).exp(), (-2f64).exp());
@@ -339,7 +336,7 @@ mod tests {
     /// `i = 1`).
     fn check(what: &str, latency: &crate::latency::Latency, i: usize) {
         use super::{Quorum, QuorumDirect};
-        use crate::protocols::Env;
+        use crate::model::Env;
         use crate::protocols::tests::assert_same_distribution;
         for (nodes, k, crash, loss) in [
             (5, 3, 0.05, 0.01),

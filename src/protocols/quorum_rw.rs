@@ -338,7 +338,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
             name => Some(Wars::preset(name).expect("every other choice is a preset")),
         };
         Ok(Box::new(QuorumRw::new(
-            cell.env()?,
+            cell.env().clone(),
             cell.nodes,
             cell.quorum("r").resolve(cell.nodes),
             cell.quorum("w").resolve(cell.nodes),
@@ -353,7 +353,7 @@ mod tests {
     use statrs::distribution::{Binomial, Discrete};
 
     use crate::protocols::tests::{round_trip_order_statistic_moments, run};
-    use crate::stats::assert_rate;
+    use crate::model::stats::assert_rate;
 
     #[test]
     fn overlapping_quorums_are_always_consistent() {

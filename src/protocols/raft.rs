@@ -231,7 +231,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
             _ => Phase::Replication,
         };
         Ok(Box::new(Raft::new(
-            cell.env()?,
+            cell.env().clone(),
             cell.nodes,
             phase,
             cell.millis("election_timeout_ms"),
@@ -245,7 +245,7 @@ mod tests {
     use statrs::distribution::{Binomial, DiscreteCDF};
 
     use crate::protocols::tests::{round_trip_order_statistic_median, run};
-    use crate::stats::{assert_rate, median_tolerance};
+    use crate::model::stats::{assert_rate, median_tolerance};
 
     #[test]
     fn never_two_leaders_in_one_term() {

@@ -176,7 +176,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     extras: Sequencer::EXTRAS,
     build: |cell| {
         Ok(Box::new(Sequencer::new(
-            cell.env()?,
+            cell.env().clone(),
             cell.nodes,
             cell.positive("rate_per_s"),
             cell.millis("service_ms"),
@@ -190,10 +190,10 @@ mod tests {
     use super::*;
     use crate::engine::CHUNK_TRIALS;
     use crate::latency::Exponential;
-    use crate::protocols::Simulate;
+    use crate::model::Simulate;
     use crate::rng::stream;
-    use crate::stats::assert_rate;
-    use crate::tally::Tally;
+    use crate::model::stats::assert_rate;
+    use crate::model::tally::Tally;
 
     /// Per chunk: the mean queue wait of a queued message (queue_wait_ns / queued), and the
     /// fraction of messages queued. Chunks start empty and are independent replicates.

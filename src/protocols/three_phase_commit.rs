@@ -201,7 +201,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     extras: ThreePhaseCommit::EXTRAS,
     build: |cell| {
         Ok(Box::new(ThreePhaseCommit::new(
-            cell.env()?,
+            cell.env().clone(),
             cell.nodes,
             cell.millis("timeout_ms"),
             cell.probability("coordinator_crash"),
@@ -212,7 +212,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
 #[cfg(test)]
 mod tests {
     use crate::protocols::tests::run;
-    use crate::stats::assert_rate;
+    use crate::model::stats::assert_rate;
 
     #[test]
     fn coordinator_crashes_never_block() {

@@ -155,7 +155,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     extras: &[],
     build: |cell| {
         Ok(Box::new(Tree::new(
-            cell.env()?,
+            cell.env().clone(),
             cell.nodes,
             cell.count("branching"),
         )?))
@@ -165,7 +165,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
 #[cfg(test)]
 mod tests {
     use crate::protocols::tests::run;
-    use crate::stats::assert_rate;
+    use crate::model::stats::assert_rate;
 
     #[test]
     fn every_node_must_be_up() {

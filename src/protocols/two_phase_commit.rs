@@ -11,9 +11,7 @@
 use std::sync::Arc;
 
 use super::direct::{self, Lazy, Replies};
-use super::{
-    CLIENT, Env, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Value,
-};
+use super::{CLIENT, Env, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Sampler, Value};
 use crate::latency::{Mix, NS_PER_MS, to_ns};
 use crate::order::{OrderStatistic, Rank};
 use crate::rng::{Chance, SimRng};
@@ -204,8 +202,8 @@ impl Protocol for TwoPhaseCommitDirect {
         Outcome::success(prepare_ns.saturating_add(commit_ns), messages, 2)
     }
 
-    fn sampler(&self) -> &'static str {
-        "direct"
+    fn sampler(&self) -> Sampler {
+        Sampler::Direct
     }
 }
 
@@ -278,7 +276,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     ],
     extras: &[],
     build: |cell| {
-        let env = cell.env()?;
+        let env = cell.env().clone();
         let law = direct::direct_law(cell, &env);
         let model = TwoPhaseCommit::new(
             env,
@@ -297,7 +295,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
 #[cfg(test)]
 mod tests {
     use crate::protocols::tests::run;
-    use crate::stats::assert_rate;
+    use crate::model::stats::assert_rate;
 
     #[test]
     fn success_needs_every_participant_and_every_phase_one_message() {
@@ -351,7 +349,7 @@ mod tests {
     fn direct_sampling_matches_the_per_node_simulation() {
         use super::{TwoPhaseCommit, TwoPhaseCommitDirect};
         use crate::latency::tests::parse;
-        use crate::protocols::Env;
+        use crate::model::Env;
         use crate::protocols::tests::assert_same_distribution;
         let lognormal = parse("kind = \"lognormal\"\nmedian_ms = 1\nsigma = 0.5").unwrap();
         let exponential = parse("kind = \"exponential\"\nmean_ms = 1").unwrap();

@@ -4,7 +4,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::latency::Latency;
-use crate::protocols::{Env, ModelError, ParamSpec, ProtocolInfo, QuorumRule, Value};
+use crate::model::{
+    Env, ModelError, ParamSpec, ProtocolInfo, QuorumRule, Setting, Simulate, Value,
+};
 
 /// One point of the grid: a protocol, its environment and its parameters.
 #[derive(Debug, Clone)]
@@ -60,57 +62,19 @@ impl Cell {
         self.protocol.params.iter().zip(self.params.iter().copied())
     }
 
-    fn expect(&self, name: &str) -> Value {
-        self.value(name)
-            .unwrap_or_else(|| panic!("{} has no parameter {name}", self.protocol.name))
+    /// The model of this cell.
+    pub fn build(&self) -> Result<Box<dyn Simulate>, ModelError> {
+        (self.protocol.build)(&self.setting()?)
     }
 
-    /// A [`Value::Count`] parameter. Panics if the protocol declares no such parameter.
-    pub fn count(&self, name: &str) -> u32 {
-        match self.expect(name) {
-            Value::Count(n) => n,
-            other => panic!("{name} is not a count: {other:?}"),
-        }
-    }
-
-    /// A [`Value::Millis`] parameter. Panics if the protocol declares no such parameter.
-    pub fn millis(&self, name: &str) -> f64 {
-        match self.expect(name) {
-            Value::Millis(ms) => ms,
-            other => panic!("{name} is not a duration: {other:?}"),
-        }
-    }
-
-    /// A [`Value::Probability`] parameter. Panics if the protocol declares no such parameter.
-    pub fn probability(&self, name: &str) -> f64 {
-        match self.expect(name) {
-            Value::Probability(p) => p,
-            other => panic!("{name} is not a probability: {other:?}"),
-        }
-    }
-
-    /// A [`Value::Choice`] parameter. Panics if the protocol declares no such parameter.
-    pub fn choice(&self, name: &str) -> &'static str {
-        match self.expect(name) {
-            Value::Choice(word) => word,
-            other => panic!("{name} is not a choice: {other:?}"),
-        }
-    }
-
-    /// A [`Value::Positive`] parameter. Panics if the protocol declares no such parameter.
-    pub fn positive(&self, name: &str) -> f64 {
-        match self.expect(name) {
-            Value::Positive(x) => x,
-            other => panic!("{name} is not a positive number: {other:?}"),
-        }
-    }
-
-    /// A [`Value::Quorum`] parameter. Panics if the protocol declares no such parameter.
-    pub fn quorum(&self, name: &str) -> QuorumRule {
-        match self.expect(name) {
-            Value::Quorum(rule) => rule,
-            other => panic!("{name} is not a quorum size: {other:?}"),
-        }
+    /// What the protocol is built from: the node count, the environment and the parameters.
+    pub fn setting(&self) -> Result<Setting<'_>, ModelError> {
+        Ok(Setting::new(
+            self.nodes,
+            self.env()?,
+            self.protocol.params,
+            &self.params,
+        ))
     }
 }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::cell::Cell;
 use crate::latency::Latency;
-use crate::protocols::{ProtocolInfo, Value};
+use crate::model::{ProtocolInfo, Value};
 
 /// One axis of a protocol parameter: its values and where they were written.
 #[derive(Debug, Clone)]

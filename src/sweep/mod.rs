@@ -28,8 +28,10 @@
 
 mod cell;
 mod cost;
+pub mod delays;
 pub mod fields;
 mod grid;
+pub mod params;
 pub mod tails;
 
 pub use cell::{Cell, ParamsDisplay};
@@ -37,14 +39,16 @@ pub use cost::Cost;
 pub use grid::{Axes, ParamAxis, ProtocolAxes};
 
 use std::collections::BTreeMap;
+use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
 use thiserror::Error;
 
 use crate::latency::Latency;
-use crate::precision::Precision;
-use crate::protocols::{self, Extra, MAX_ZONES, ModelError, ParamSpec, ProtocolInfo, Simulate};
+use crate::model::precision::Precision;
+use crate::model::{Extra, MAX_ZONES, ModelError, ParamSpec, ProtocolInfo, Simulate};
+use crate::protocols::{self};
 use fields::{Field, FieldError, Fields};
 
 /// The sweep that `coordsim run` runs when given no file.
@@ -146,7 +150,7 @@ pub struct Sweep {
     /// `trials` per cell: the cap per cell when the run is adaptive.
     pub trials: u64,
     /// `precision` and `p99_precision`: targets that make the run adaptive
-    /// ([`crate::precision`]).
+    /// ([`crate::model::precision`]).
     pub precision: Precision,
     /// Where the sweep came from: a path, or [`DEFAULT_ORIGIN`].
     pub origin: String,
@@ -196,7 +200,7 @@ impl Sweep {
         let mut bytes = Vec::new();
         std::fs::File::open(path)
             .and_then(|f| f.take(MAX_SWEEP_BYTES + 1).read_to_end(&mut bytes))
-            .map_err(|e| error(format!("cannot read: {}", crate::output::describe(&e))))?;
+            .map_err(|e| error(format!("cannot read: {}", describe(&e))))?;
         if bytes.len() as u64 > MAX_SWEEP_BYTES {
             return Err(error(format!(
                 "more than {} MiB: not a sweep file",
@@ -276,7 +280,7 @@ impl Sweep {
         // be, and dropped: the engine builds the models of the cells it is running, so memory
         // does not grow with the grid's models (a direct sampler's tables grow with N).
         for cell in &cells {
-            (cell.protocol.build)(cell)
+            cell.build()
                 .map_err(|e| SweepError::field(file, parsed.blame(cell, e)))?;
         }
         let used = || {
@@ -309,7 +313,7 @@ impl Sweep {
     /// builds.
     pub fn model(&self, id: usize) -> Box<dyn Simulate> {
         let cell = &self.cells[id];
-        (cell.protocol.build)(cell).expect("a cell of a validated sweep builds")
+        cell.build().expect("a cell of a validated sweep builds")
     }
 
     /// A digest of every latency model as loaded (its parameters, and the samples of an
@@ -502,7 +506,7 @@ impl Parsed {
                 };
                 let axis = match field {
                     Some(f) => ParamAxis {
-                        values: distinct(&f, |item| spec.kind.parse(item))?,
+                        values: distinct(&f, |item| params::parse_value(spec.kind, item))?,
                         source: f.path().to_string(),
                     },
                     None => ParamAxis {
@@ -619,7 +623,7 @@ fn read_latency_models(
     let mut models = BTreeMap::new();
     for key in keys {
         let field = section.take(key).expect("key is present");
-        models.insert(key.to_string(), Arc::new(Latency::from_field(&field)?));
+        models.insert(key.to_string(), Arc::new(delays::read_field(&field)?));
     }
     Ok(models)
 }
@@ -660,6 +664,15 @@ fn distinct<'a, T: PartialEq>(
         values.push(value);
     }
     Ok(values)
+}
+
+/// An I/O error in words, without the `(os error N)` that its display appends.
+pub fn describe(error: &io::Error) -> String {
+    let text = error.to_string();
+    match (error.raw_os_error(), text.rfind(" (os error ")) {
+        (Some(_), Some(at)) => text[..at].to_string(),
+        _ => text,
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use super::{Cell, ParamsDisplay, Sweep};
 use crate::latency::{Constant, Latency, Law, MAX_DELAY_MS, NS_PER_MS};
-use crate::tally::Tally;
+use crate::model::tally::Tally;
 
 /// Measurements a p99 of the slowest of M messages needs: `SAMPLES_PER_MESSAGE * M`.
 pub const SAMPLES_PER_MESSAGE: f64 = 100.0;
@@ -57,7 +57,7 @@ fn messages(sweep: &Sweep, cell: &Cell) -> u64 {
     if let Some((name, latency)) = &cell.cross_latency {
         pilot.cross_latency = Some((name.clone(), typical(latency)));
     }
-    let Ok(model) = (pilot.protocol.build)(&pilot) else {
+    let Ok(model) = pilot.build() else {
         return 0;
     };
     let mut tally = Tally::empty();

@@ -1,7 +1,7 @@
 //! Sweep files: what they expand to, and the one-line errors they produce.
 
 use super::*;
-use crate::protocols::{QuorumRule, Value};
+use crate::model::{QuorumRule, Value};
 
 const EXAMPLE: &str = r#"
 name = "example"
@@ -59,8 +59,17 @@ fn the_example_expands_in_order() {
     );
     assert_eq!(sweep.cells[2].crash, 0.01);
     assert_eq!(sweep.cells[12].protocol.name, "two-phase-commit");
-    assert_eq!(sweep.cells[12].millis("timeout_ms"), 50.0);
-    assert_eq!(sweep.cells[12].probability("coordinator_crash"), 0.0);
+    assert_eq!(
+        sweep.cells[12].setting().unwrap().millis("timeout_ms"),
+        50.0
+    );
+    assert_eq!(
+        sweep.cells[12]
+            .setting()
+            .unwrap()
+            .probability("coordinator_crash"),
+        0.0
+    );
     let names: Vec<&str> = sweep.params.iter().map(|p| p.name).collect();
     assert_eq!(
         names,
@@ -83,7 +92,7 @@ fn grid_parameters_apply_to_every_protocol_that_has_them() {
         .cells
         .iter()
         .filter(|c| c.protocol.name == "ack")
-        .map(|c| c.millis("timeout_ms"))
+        .map(|c| c.setting().unwrap().millis("timeout_ms"))
         .collect();
     assert_eq!(ack.len(), 12);
     assert_eq!(&ack[..2], [5.0, 20.0]);
@@ -93,7 +102,7 @@ fn grid_parameters_apply_to_every_protocol_that_has_them() {
             .cells
             .iter()
             .filter(|c| c.protocol.name == "two-phase-commit")
-            .all(|c| c.millis("timeout_ms") == 50.0)
+            .all(|c| c.setting().unwrap().millis("timeout_ms") == 50.0)
     );
 }
 

@@ -88,7 +88,7 @@ pub fn rewrite_batches(
         .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
         .collect();
     if reseal {
-        let mut checksum = coordsim::output::integrity::Checksum::default();
+        let mut checksum = coordsim::store::integrity::Checksum::default();
         for batch in batches {
             checksum.update(batch).unwrap();
         }

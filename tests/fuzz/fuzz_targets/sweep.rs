@@ -6,7 +6,7 @@
 
 use coordsim::rng::stream;
 use coordsim::sweep::{Limits, Sweep};
-use coordsim::tally::Tally;
+use coordsim::model::tally::Tally;
 use libfuzzer_sys::fuzz_target;
 
 /// Most nodes of a cell whose trials the target runs.

@@ -3,7 +3,7 @@
 
 use hdrhistogram::Histogram;
 
-use crate::tally::Tally;
+use crate::model::tally::Tally;
 
 /// The two-sided 95% normal quantile, `Phi^-1(0.975)`.
 pub const Z95: f64 = 1.959_963_984_540_054;
@@ -14,7 +14,7 @@ pub const Z95: f64 = 1.959_963_984_540_054;
 /// 1934; the "rule of three" bound, about 3/n, is its approximation).
 ///
 /// ```
-/// use coordsim::stats::interval95;
+/// use coordsim::model::stats::interval95;
 /// let (lo, hi) = interval95(50, 100);
 /// assert!((lo - 0.4038).abs() < 1e-4 && (hi - 0.5962).abs() < 1e-4);
 /// let (lo, hi) = interval95(0, 1000);
@@ -36,7 +36,7 @@ pub fn interval95(successes: u64, trials: u64) -> (f64, f64) {
 /// The Wilson score interval for a binomial proportion (Wilson, 1927).
 ///
 /// ```
-/// use coordsim::stats::{wilson, Z95};
+/// use coordsim::model::stats::{wilson, Z95};
 /// let (lo, hi) = wilson(50, 100, Z95);
 /// assert!((lo - 0.4038).abs() < 1e-4 && (hi - 0.5962).abs() < 1e-4);
 /// assert_eq!(wilson(0, 10, Z95).0, 0.0);
@@ -67,7 +67,7 @@ pub fn wilson(successes: u64, trials: u64, z: f64) -> (f64, f64) {
 /// [`interval95`], the interval the summary reports.
 ///
 /// ```
-/// use coordsim::stats::success_halfwidth;
+/// use coordsim::model::stats::success_halfwidth;
 /// assert!((success_halfwidth(50, 100) - 0.0962).abs() < 1e-4);
 /// // No successes in 1000 trials: the exact one-sided interval [0, 0.002991].
 /// assert!((success_halfwidth(0, 1000) - 0.0014955).abs() < 1e-6);
@@ -84,7 +84,7 @@ pub fn success_halfwidth(successes: u64, trials: u64) -> f64 {
 /// quantile (for the p99, fewer than 381).
 ///
 /// ```
-/// use coordsim::stats::quantile_ranks95;
+/// use coordsim::model::stats::quantile_ranks95;
 /// assert_eq!(quantile_ranks95(1000, 0.99), Some((983, 997)));
 /// assert_eq!(quantile_ranks95(380, 0.99), None);
 /// assert!(quantile_ranks95(381, 0.99).is_some());
@@ -116,7 +116,7 @@ pub fn p99_interval95(histogram: &Histogram<u64>) -> Option<(u64, u64)> {
 /// the summary reports it. `None` when there is no interval (fewer than 381 values).
 ///
 /// ```
-/// use coordsim::stats::p99_relative_halfwidth;
+/// use coordsim::model::stats::p99_relative_halfwidth;
 /// use hdrhistogram::Histogram;
 /// let mut h = Histogram::<u64>::new_with_bounds(1, 1 << 40, 3).unwrap();
 /// for v in 1..=100_000u64 {
@@ -222,7 +222,7 @@ pub struct Summary {
     /// Mean rounds per trial.
     pub rounds_mean: f64,
     /// Means per trial of the protocol's own counts.
-    pub extras_mean: [f64; crate::protocols::MAX_EXTRAS],
+    pub extras_mean: [f64; crate::model::MAX_EXTRAS],
     /// Thread time spent, in seconds.
     pub elapsed_s: f64,
     /// Trials per second of thread time.
@@ -355,7 +355,8 @@ mod tests {
         // covering p and every other count's interval missing it.
         use crate::engine::simulate;
         use crate::latency::Constant;
-        use crate::protocols::{Env, FireAndForget};
+        use crate::model::Env;
+        use crate::protocols::FireAndForget;
         let replications = 4_000u64;
         // Just inside the one-sided intervals' reach: 100 successes in 100 trials rule out
         // p = 0.967 (0.967^100 = 0.035 < 0.05), no successes p = 0.033.
@@ -449,7 +450,8 @@ mod tests {
         let mut widths = 0.0;
         for seed in 0..replications {
             let mut h =
-                Histogram::<u64>::new_with_bounds(1, crate::tally::LATENCY_MAX_NS, 3).unwrap();
+                Histogram::<u64>::new_with_bounds(1, crate::model::tally::LATENCY_MAX_NS, 3)
+                    .unwrap();
             let mut rng = crate::rng::stream(seed, 0, 0);
             for _ in 0..n {
                 h.saturating_record(model.sample_ns(&mut rng));

@@ -15,10 +15,7 @@ use arrow_array::types::{Decimal128Type, Float64Type, Int32Type, UInt32Type, UIn
 use arrow_array::{Array, ArrowPrimitiveType, RecordBatch};
 use arrow_schema::DataType;
 
-/// Metadata key of the row count.
-pub const ROWS: &str = "coordsim.rows";
-/// Metadata key of the checksum (8 hex digits).
-pub const CHECKSUM: &str = "coordsim.checksum";
+use super::keys::{CHECKSUM, ROWS};
 
 /// A running checksum over the rows of one or more record batches.
 #[derive(Debug, Default, Clone)]

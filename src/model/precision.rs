@@ -22,8 +22,8 @@
 //! same for any thread count, schedule or interruption, and its first chunks give exactly the
 //! numbers of a run with a fixed trial count.
 
-use crate::stats::{p99_relative_halfwidth, success_halfwidth};
-use crate::tally::Tally;
+use crate::model::stats::{p99_relative_halfwidth, success_halfwidth};
+use crate::model::tally::Tally;
 
 /// Largest target half-width of the success rate's interval: every interval of a rate in
 /// [0, 1] is at most 1 wide.
@@ -112,7 +112,7 @@ impl Precision {
     }
 
     /// How `tally` compares with the targets. A cell too few of whose trials succeeded to
-    /// bracket its p99 (fewer than 381: [`crate::stats::quantile_ranks95`]) does not meet a
+    /// bracket its p99 (fewer than 381: [`crate::model::stats::quantile_ranks95`]) does not meet a
     /// p99 target.
     pub fn assess(&self, tally: &Tally) -> Assessment {
         let mut met = true;
@@ -154,7 +154,7 @@ impl Precision {
 /// `min(cap, max(chunks + 1, ceil(chunks g)))`.
 ///
 /// ```
-/// use coordsim::precision::next_target;
+/// use coordsim::model::precision::next_target;
 /// assert_eq!(next_target(1, 4.0, 100), 4);
 /// assert_eq!(next_target(1, 1.25, 100), 2);
 /// assert_eq!(next_target(10, 1.25, 100), 13);
@@ -173,7 +173,7 @@ pub fn next_target(chunks: u64, growth: f64, cap: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocols::Outcome;
+    use crate::model::Outcome;
 
     fn tally(successes: u64, failures: u64, latency_ns: impl Fn(u64) -> u64) -> Tally {
         let mut t = Tally::empty();

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::layout::{HISTOGRAMS, SUMMARY};
 use super::stream::ParquetStream;
 use super::summary::Baselines;
 use super::{CellRecord, Histograms, OutputError, Results, RunInfo, SummaryFile, SweepCopy};
@@ -156,8 +157,3 @@ impl<'a> ResultsWriter<'a> {
         ))
     }
 }
-
-/// The summary's file name.
-pub const SUMMARY: &str = "summary.parquet";
-/// The histograms' file name.
-pub const HISTOGRAMS: &str = "histograms.parquet";

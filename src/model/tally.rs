@@ -2,7 +2,7 @@
 
 use hdrhistogram::Histogram;
 
-use crate::protocols::{MAX_EXTRAS, Outcome, Status};
+use crate::model::{MAX_EXTRAS, Outcome, Status};
 
 /// Significant decimal digits kept by every histogram.
 pub const SIGNIFICANT_DIGITS: u8 = 3;
@@ -22,8 +22,8 @@ pub const ROUNDS_MAX: u64 = u32::MAX as u64;
 /// depend on how trials were split among threads or in what order the parts are merged.
 ///
 /// ```
-/// use coordsim::protocols::Outcome;
-/// use coordsim::tally::Tally;
+/// use coordsim::model::Outcome;
+/// use coordsim::model::tally::Tally;
 /// let mut a = Tally::empty();
 /// a.record(&Outcome::success(1_500, 2, 1), 0);
 /// let mut b = Tally::empty();
@@ -52,7 +52,7 @@ pub struct Tally {
     pub rounds_sum: u128,
     /// Most rounds in one trial.
     pub rounds_max: u64,
-    /// Sums of the protocol's own counts ([`crate::protocols::Protocol::EXTRAS`]).
+    /// Sums of the protocol's own counts ([`crate::model::Protocol::EXTRAS`]).
     pub extras_sum: [u128; MAX_EXTRAS],
     /// Work items (chunks) merged into this tally.
     pub chunks: u64,

@@ -10,9 +10,9 @@ use arrow_array::{
 use arrow_schema::{Field, Schema};
 
 use super::Results;
-use crate::protocols::Value;
-use crate::protocols::param::Column;
-use crate::stats::{LatencyMs, Summary};
+use crate::model::Value;
+use crate::model::param::Column;
+use crate::model::stats::{LatencyMs, Summary};
 use crate::sweep::{Cell, Cost, Sweep};
 
 /// Every environment axis of a cell, as a key.
@@ -213,7 +213,7 @@ impl SummaryFile {
         c.strings(
             "sampler",
             false,
-            rows().map(|(cell, _)| Some(sweep.model(cell.id as usize).sampler())),
+            rows().map(|(cell, _)| Some(sweep.model(cell.id as usize).sampler().as_str())),
         );
         let s = || rows().map(|(_, s)| s);
         c.u64("trials", s().map(|s| s.trials));

@@ -20,8 +20,8 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use super::OutputError;
 use super::guard::{open_regular, unpanicked_file};
 use super::stream::ParquetStream;
-use crate::protocols::MAX_EXTRAS;
-use crate::tally::Tally;
+use crate::model::MAX_EXTRAS;
+use crate::model::tally::Tally;
 
 const SUMS: [&str; 3] = ["latency_sum_ns", "messages_sum", "rounds_sum"];
 const MAXIMA: [&str; 3] = ["latency_max_ns", "messages_max", "rounds_max"];

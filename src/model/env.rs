@@ -301,8 +301,8 @@ fn region(node: u32, regions: u32) -> u32 {
 mod tests {
     use super::*;
     use crate::latency::Constant;
+    use crate::model::stats::assert_rate;
     use crate::rng::stream;
-    use crate::stats::assert_rate;
 
     fn env() -> Env {
         Env::new(0.0, 0.0, Constant::new(1.0).unwrap().into()).unwrap()
@@ -366,7 +366,7 @@ mod tests {
         let ceiling = 2 * crate::latency::MAX_DRAW_NS;
         assert_eq!(tally.latency_max_ns, ceiling);
         // Every protocol, in every environment, with the same tail: no overflow anywhere.
-        for p in super::super::REGISTRY {
+        for p in crate::protocols::REGISTRY {
             let grid = "nodes = [1, 4]\ncrash = 0.1\nloss = 0.1\nregions = [1, 2]\n\
                         cross_latency = \"l\"";
             let text = format!(

@@ -77,7 +77,7 @@ pub fn summary(sweep: &Sweep, records: &[CellRecord]) -> String {
                 None => "-".to_string(),
             });
         }
-        let latency = |get: fn(&crate::stats::LatencyMs) -> f64| {
+        let latency = |get: fn(&crate::model::stats::LatencyMs) -> f64| {
             s.latency_ms.as_ref().map_or("-".into(), |l| sig(get(l), 4))
         };
         row.extend([

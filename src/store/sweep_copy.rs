@@ -4,7 +4,7 @@ use std::fs::File;
 use std::path::Path;
 
 use super::{Export, OutputError, Results, write_bytes};
-use crate::precision::Precision;
+use crate::model::precision::Precision;
 
 /// The sweep text with the seed, trials and precision targets actually used written into it
 /// (replacing the file's values, so that running it again gives the same numbers), and noted

@@ -8,6 +8,8 @@
 pub mod guard;
 mod histograms;
 pub mod integrity;
+pub mod keys;
+pub mod layout;
 mod results;
 pub mod stream;
 mod summary;
@@ -16,7 +18,7 @@ pub mod table;
 pub mod tallies;
 
 pub use histograms::Histograms;
-pub use results::{HISTOGRAMS, ResultsWriter, SHOWN_CELLS, SUMMARY};
+pub use results::{ResultsWriter, SHOWN_CELLS};
 pub use summary::{Baselines, SummaryFile};
 pub use sweep_copy::{SweepCopy, sweep_copy_text};
 
@@ -28,9 +30,9 @@ use parquet::file::metadata::KeyValue;
 use thiserror::Error;
 
 use crate::engine::{CHUNK_TRIALS, CellRun};
-use crate::stats::Summary;
-use crate::sweep::Sweep;
-use crate::tally::Tally;
+use crate::model::stats::Summary;
+use crate::model::tally::Tally;
+use crate::sweep::{Sweep, describe};
 
 /// A run directory or a file in it could not be written.
 #[derive(Debug, Error)]
@@ -90,15 +92,6 @@ pub(crate) fn parquet_error(path: &Path, error: parquet::errors::ParquetError) -
             path: path.to_path_buf(),
             message: other.to_string(),
         },
-    }
-}
-
-/// An I/O error in words, without the `(os error N)` that its display appends.
-pub fn describe(error: &io::Error) -> String {
-    let text = error.to_string();
-    match (error.raw_os_error(), text.rfind(" (os error ")) {
-        (Some(_), Some(at)) => text[..at].to_string(),
-        _ => text,
     }
 }
 
@@ -212,19 +205,19 @@ impl Results<'_> {
     /// set).
     pub fn metadata(&self) -> Vec<KeyValue> {
         let s = self.sweep;
-        let targets = crate::run::precision_metadata(&s.precision);
+        let targets = keys::precision_metadata(&s.precision);
         [
-            ("coordsim.version", env!("CARGO_PKG_VERSION").to_string()),
-            ("coordsim.sweep_name", s.name.clone()),
-            ("coordsim.sweep_origin", s.origin.clone()),
-            ("coordsim.seed", s.seed.to_string()),
-            ("coordsim.trials_per_cell", s.trials.to_string()),
-            ("coordsim.cells", s.cells.len().to_string()),
-            ("coordsim.chunk_trials", CHUNK_TRIALS.to_string()),
-            ("coordsim.started_utc", self.info.started.clone()),
-            ("coordsim.finished_utc", self.info.finished.clone()),
-            ("coordsim.threads", self.info.threads.to_string()),
-            ("coordsim.sweep", s.text.clone()),
+            (keys::VERSION, env!("CARGO_PKG_VERSION").to_string()),
+            (keys::SWEEP_NAME, s.name.clone()),
+            (keys::SWEEP_ORIGIN, s.origin.clone()),
+            (keys::SEED, s.seed.to_string()),
+            (keys::TRIALS_PER_CELL, s.trials.to_string()),
+            (keys::CELLS, s.cells.len().to_string()),
+            (keys::CHUNK_TRIALS, CHUNK_TRIALS.to_string()),
+            (keys::STARTED_UTC, self.info.started.clone()),
+            (keys::FINISHED_UTC, self.info.finished.clone()),
+            (keys::THREADS, self.info.threads.to_string()),
+            (keys::SWEEP, s.text.clone()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -373,7 +366,7 @@ impl Drop for RunDir {
             return;
         }
         if self.made {
-            let checkpointed = fs::read_dir(self.path.join(crate::run::CHECKPOINTS))
+            let checkpointed = fs::read_dir(self.path.join(layout::CHECKPOINTS))
                 .map(|entries| {
                     entries
                         .flatten()
