@@ -35,13 +35,14 @@ mod round_trip;
 mod step_table;
 pub mod steps;
 mod table;
+mod tail;
 pub mod uniform;
 
-pub use quantiles::{Quantiles, Tail};
 pub use round_trip::RoundTrip;
 pub use step_table::StepTable;
-pub use steps::Steps;
+pub use steps::{Quantiles, Steps};
 pub use table::QuantileTable;
+pub use tail::Tail;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

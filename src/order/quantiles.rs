@@ -1,44 +1,8 @@
-//! Quantile functions accurate in both tails: closed forms, or knots solved numerically once
-//! and interpolated.
+//! Quantile functions accurate in both tails where no closed form serves (mixtures, round
+//! trips): knots solved numerically once and interpolated.
 
-use std::sync::Arc;
-
-use super::steps::Steps;
+use super::tail::Tail;
 use crate::latency::{Law, MAX_DRAW_NS, Mix};
-
-/// A probability in one tail: `P(X <= x) = p` (lower) or `P(X > x) = p` (upper). Naming the
-/// tail keeps tiny upper-tail probabilities exact, where `1 - p` would round to 1.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Tail {
-    /// True for the upper tail.
-    pub upper: bool,
-    /// The tail probability, in (0, 1).
-    pub p: f64,
-}
-
-impl Tail {
-    /// `P(X <= x) = p`.
-    pub fn lower(p: f64) -> Self {
-        Self { upper: false, p }
-    }
-
-    /// `P(X > x) = p`.
-    pub fn upper(p: f64) -> Self {
-        Self { upper: true, p }
-    }
-
-    /// The same point, named by its smaller tail (probability at most 1/2).
-    pub fn smaller(self) -> Self {
-        if self.p > 0.5 {
-            Self {
-                upper: !self.upper,
-                p: 1.0 - self.p,
-            }
-        } else {
-            self
-        }
-    }
-}
 
 /// The tails of a distribution, for solving quantiles: the CDF (or survival function) and
 /// the density at once.
@@ -92,52 +56,6 @@ const fn octave_start(o: i32) -> usize {
         deeper as usize * SPARSE
     } else {
         (OCTAVES - DENSE_OCTAVES) as usize * SPARSE + (DENSE_OCTAVES - 1 - o) as usize * DENSE
-    }
-}
-
-/// A quantile function: a single point, a closed form, knots, or the steps of a law with
-/// atoms.
-#[derive(Debug, Clone)]
-pub enum Quantiles {
-    /// All the mass at one value.
-    Point(f64),
-    /// A single shifted elementary model, whose quantiles have closed forms.
-    Closed(Mix),
-    /// Knots solved numerically, interpolated.
-    Knots(Knots),
-    /// A law with atoms: flat over each atom, exact ([`Steps`]).
-    Steps(Arc<Steps>),
-}
-
-impl Quantiles {
-    /// The quantiles of a one-way delay law: `None` for the few laws [`Steps`] does not
-    /// handle ([`super::steps::supports`]).
-    pub fn of(law: &Mix) -> Option<Self> {
-        if let Some(x) = law.point() {
-            return Some(Self::Point(x));
-        }
-        if !law.is_continuous() {
-            return Steps::one_way(law).map(|s| Self::Steps(Arc::new(s)));
-        }
-        Some(if law.parts().len() == 1 {
-            Self::Closed(law.clone())
-        } else {
-            Self::Knots(Knots::solve(law))
-        })
-    }
-
-    /// The value at `tail`.
-    #[inline]
-    pub fn at(&self, tail: Tail) -> f64 {
-        let tail = tail.smaller();
-        match self {
-            Self::Point(x) => *x,
-            Self::Closed(law) => law
-                .closed_quantile(tail.p, tail.upper)
-                .expect("a single term"),
-            Self::Knots(knots) => knots.at(tail),
-            Self::Steps(steps) => steps.at(tail),
-        }
     }
 }
 
@@ -372,44 +290,5 @@ mod tests {
             let worst = worst_error(&law, &knots);
             assert!(worst < 1e-7, "{text}: relative error {worst}");
         }
-    }
-
-    #[test]
-    fn mixtures_invert_their_cdf() {
-        let law = parse(
-            "kind = \"mixture\"\ncomponents = [\n\
-             { weight = 0.99, of = { kind = \"lognormal\", median_ms = 1.0, sigma = 0.6 } },\n\
-             { weight = 0.01, of = { kind = \"pareto\", scale_ms = 5.0, shape = 2.0 } },\n]",
-        )
-        .unwrap()
-        .law()
-        .unwrap();
-        let q = Quantiles::of(&law).unwrap();
-        for p in [1e-15, 1e-6, 0.01, 0.3, 0.5] {
-            let x = q.at(Tail::lower(p));
-            assert!((law.cdf(x) / p - 1.0).abs() < 1e-7, "lower {p}: {x}");
-            let x = q.at(Tail::upper(p));
-            assert!((law.sf(x) / p - 1.0).abs() < 1e-7, "upper {p}: {x}");
-        }
-    }
-
-    #[test]
-    fn points_and_non_continuous_mixtures() {
-        let law = parse("kind = \"constant\"\nms = 3").unwrap().law().unwrap();
-        assert_eq!(Quantiles::of(&law).unwrap().at(Tail::upper(1e-9)), 3e6);
-        let mixed = parse(
-            "kind = \"mixture\"\ncomponents = [\n\
-             { weight = 0.5, of = { kind = \"constant\", ms = 1 } },\n\
-             { weight = 0.5, of = { kind = \"exponential\", mean_ms = 1 } },\n]",
-        )
-        .unwrap()
-        .law()
-        .unwrap();
-        let q = Quantiles::of(&mixed).unwrap();
-        assert!(matches!(q, Quantiles::Steps(_)));
-        // The atom at 1 ms holds u from 0.5 (1 - 1/e) to 0.5 (1 - 1/e) + 0.5.
-        assert_eq!(q.at(Tail::lower(0.4)), 1e6);
-        assert_eq!(q.at(Tail::upper(0.2)), 1e6);
-        assert!(q.at(Tail::upper(0.1)) > 1e6);
     }
 }

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use super::quantiles::Tail;
 use super::steps::{Item, Steps};
 use super::table::{QuantileTable, SIDE, knot_probability, locate};
+use super::tail::Tail;
 use super::uniform::Split;
 
 /// `Q(U(k:L))` for a law with atoms ([`Steps`]), at the knots of a [`super::QuantileTable`]

@@ -1,5 +1,6 @@
-//! Quantile functions of delay laws with atoms: constants in a mixture, empirical samples, and
-//! their round trips.
+//! Quantile functions ([`Quantiles`]): a point, a closed form, knots, or the steps of a law
+//! with atoms (constants in a mixture, empirical samples, and their round trips); and those
+//! of one-way delays ([`Quantiles::of`]).
 //!
 //! For any law with CDF F, the generalized inverse `Q(u) = inf {x : F(x) >= u}` maps a
 //! uniform draw to a draw of the law, atoms included: Q is flat over `(F(a-), F(a)]` for an
@@ -7,21 +8,62 @@
 //! draws for these laws too, and [`Steps`] is Q: the law's values in increasing order, each
 //! with the probability at or below it and above it.
 
-use super::grid;
-use super::quantiles::{Knots, Quantiles, Tail, Tails};
-use super::round_trip::RoundTrip;
-use crate::latency::{Latency, Law, Mix, Part};
+use std::sync::Arc;
+
+use super::quantiles::{Knots, Tails};
+use super::tail::Tail;
+use crate::latency::{Latency, Mix, Part};
 
 /// Most distinct values (or atoms beside a continuous part) whose round trips are summed pair
 /// by pair, exactly: about half a million pairs. Beyond, the round trip is computed on a grid
-/// ([`grid`]).
+/// ([`super::grid`]).
 pub const EXACT: usize = 1024;
 
-/// How far, relative, a table may interpolate between the values of a round trip computed on
-/// the grid: half as far as the grid itself may be off ([`grid::RELATIVE_ERROR`]), so that a
-/// value drawn is within 1.5 2^-12 (3.7e-4) of the exact sums, finer than the histograms'
-/// 3 significant digits (buckets 1/2048 to 1/1024 wide, relative).
-pub const GRID_TOLERANCE: f64 = grid::RELATIVE_ERROR / 2.0;
+/// A quantile function: a single point, a closed form, knots, or the steps of a law with
+/// atoms.
+#[derive(Debug, Clone)]
+pub enum Quantiles {
+    /// All the mass at one value.
+    Point(f64),
+    /// A single shifted elementary model, whose quantiles have closed forms.
+    Closed(Mix),
+    /// Knots solved numerically, interpolated.
+    Knots(Knots),
+    /// A law with atoms: flat over each atom, exact ([`Steps`]).
+    Steps(Arc<Steps>),
+}
+
+impl Quantiles {
+    /// The quantiles of a one-way delay law: `None` for the few laws [`Steps`] does not
+    /// handle ([`supports`]).
+    pub fn of(law: &Mix) -> Option<Self> {
+        if let Some(x) = law.point() {
+            return Some(Self::Point(x));
+        }
+        if !law.is_continuous() {
+            return Steps::one_way(law).map(|s| Self::Steps(Arc::new(s)));
+        }
+        Some(if law.parts().len() == 1 {
+            Self::Closed(law.clone())
+        } else {
+            Self::Knots(Knots::solve(law))
+        })
+    }
+
+    /// The value at `tail`.
+    #[inline]
+    pub fn at(&self, tail: Tail) -> f64 {
+        let tail = tail.smaller();
+        match self {
+            Self::Point(x) => *x,
+            Self::Closed(law) => law
+                .closed_quantile(tail.p, tail.upper)
+                .expect("a single term"),
+            Self::Knots(knots) => knots.at(tail),
+            Self::Steps(steps) => steps.at(tail),
+        }
+    }
+}
 
 /// One piece of a law, in increasing order of values.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -70,9 +112,9 @@ pub struct Steps {
 
 /// A law split into runs (sorted, disjoint) and a continuous part (its probability, and its
 /// terms with weights summing to 1).
-struct Decomposed {
-    runs: Vec<Run>,
-    continuous: Option<(f64, Mix)>,
+pub(super) struct Decomposed {
+    pub(super) runs: Vec<Run>,
+    pub(super) continuous: Option<(f64, Mix)>,
 }
 
 /// True if [`Steps::one_way`] and [`Steps::round_trip`] handle `law` (and it is neither
@@ -101,7 +143,7 @@ pub fn supports(law: &Mix) -> bool {
         && (!has_continuous || points <= EXACT)
 }
 
-fn decompose(law: &Mix) -> Option<Decomposed> {
+pub(super) fn decompose(law: &Mix) -> Option<Decomposed> {
     let mut runs: Vec<Run> = Vec::new();
     let mut continuous: Vec<Part> = Vec::new();
     for part in law.parts() {
@@ -150,10 +192,10 @@ fn decompose(law: &Mix) -> Option<Decomposed> {
 }
 
 /// The continuous part of a law as the pieces between its runs need it.
-struct Continuous<'a> {
-    weight: f64,
-    tails: &'a dyn Tails,
-    quantiles: Quantiles,
+pub(super) struct Continuous<'a> {
+    pub(super) weight: f64,
+    pub(super) tails: &'a dyn Tails,
+    pub(super) quantiles: Quantiles,
 }
 
 impl Steps {
@@ -175,60 +217,9 @@ impl Steps {
         })
     }
 
-    /// The quantiles of a round trip, the sum of two independent one-way delays drawn from
-    /// `law`, or `None` where [`supports`] says no.
-    ///
-    /// Atoms a and b make an atom at a + b, exactly. A law of runs alone with at most
-    /// [`EXACT`] values has its round trip summed pair by pair; a larger one (an empirical
-    /// sample of many distinct values) is convolved on a grid ([`grid::round_trip`]), its
-    /// values within [`grid::RELATIVE_ERROR`] of the exact sums and its heaviest atoms exact.
-    /// Beside a continuous part C of probability c, the round trip's continuous part is
-    /// `c^2 (C + C) + 2 c Σ p_a (a + C)`, solved at knots as continuous laws are.
-    pub fn round_trip(law: &Mix) -> Option<Self> {
-        let Decomposed { runs, continuous } = decompose(law)?;
-        match continuous {
-            None => {
-                let values: u64 = runs.iter().map(|r| r.1).sum();
-                if values as usize <= EXACT {
-                    let atoms: Vec<Run> = runs
-                        .iter()
-                        .flat_map(|&(low, count, p)| {
-                            (0..count).map(move |i| (low + i as f64, 1, p / count as f64))
-                        })
-                        .collect();
-                    Some(Self::new(pair_sums(&atoms), None, 0.0))
-                } else {
-                    let atoms = grid::round_trip(&runs)
-                        .into_iter()
-                        .map(|(x, p)| (x, 1, p))
-                        .collect();
-                    Some(Self::new(atoms, None, GRID_TOLERANCE))
-                }
-            }
-            Some((weight, mix)) => {
-                if runs.len() > EXACT {
-                    return None;
-                }
-                let tails = MixedRoundTrip {
-                    atoms: runs.iter().map(|r| (r.0, r.2)).collect(),
-                    weight,
-                    both: RoundTrip::new(mix.clone()),
-                    one: mix,
-                };
-                let quantiles = Quantiles::Knots(Knots::solve(&tails));
-                let continuous = Continuous {
-                    weight: tails.total(),
-                    tails: &tails,
-                    quantiles,
-                };
-                Some(Self::new(pair_sums(&runs), Some(continuous), 0.0))
-            }
-        }
-    }
-
     /// Steps from sorted disjoint runs and the continuous part, if any, whose probability is
     /// what the runs leave.
-    fn new(runs: Vec<Run>, continuous: Option<Continuous<'_>>, tolerance: f64) -> Self {
+    pub(super) fn new(runs: Vec<Run>, continuous: Option<Continuous<'_>>, tolerance: f64) -> Self {
         let mut items = Vec::with_capacity(runs.len() + 1);
         let mut masses = Vec::with_capacity(runs.len() + 1);
         let atoms_total: f64 = runs.iter().map(|r| r.2).sum();
@@ -393,162 +384,57 @@ impl Steps {
     }
 }
 
-/// All sums of two atoms of `atoms`, with their probabilities, merged where equal.
-fn pair_sums(atoms: &[Run]) -> Vec<Run> {
-    let mut sums = Vec::with_capacity(atoms.len() * (atoms.len() + 1) / 2);
-    for (i, a) in atoms.iter().enumerate() {
-        sums.push((2.0 * a.0, 1, a.2 * a.2));
-        for b in &atoms[i + 1..] {
-            sums.push((a.0 + b.0, 1, 2.0 * a.2 * b.2));
-        }
-    }
-    sums.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut merged: Vec<Run> = Vec::with_capacity(sums.len());
-    for s in sums {
-        match merged.last_mut() {
-            Some(last) if last.0 == s.0 => last.2 += s.2,
-            _ => merged.push(s),
-        }
-    }
-    merged
-}
-
-/// The continuous part of the round trip of atoms `a` (probabilities `p_a`) beside a
-/// continuous part C of probability c: `c^2 (C + C) + 2 c Σ p_a (a + C)`, normalized.
-struct MixedRoundTrip {
-    atoms: Vec<(f64, f64)>,
-    weight: f64,
-    both: RoundTrip,
-    one: Mix,
-}
-
-impl MixedRoundTrip {
-    /// The probability of the part: `c^2 + 2 c Σ p_a`.
-    fn total(&self) -> f64 {
-        let a: f64 = self.atoms.iter().map(|x| x.1).sum();
-        self.weight * self.weight + 2.0 * self.weight * a
-    }
-
-    fn combine(&self, x: f64, upper: bool) -> (f64, f64) {
-        let c = self.weight;
-        let (t, d) = if upper {
-            self.both.sf_pdf(x)
-        } else {
-            self.both.cdf_pdf(x)
-        };
-        let (mut tail, mut density) = (c * c * t, c * c * d);
-        for &(a, p) in &self.atoms {
-            let (t, d) = if upper {
-                self.one.sf_pdf(x - a)
-            } else {
-                self.one.cdf_pdf(x - a)
-            };
-            tail += 2.0 * c * p * t;
-            density += 2.0 * c * p * d;
-        }
-        let total = self.total();
-        (tail / total, density / total)
-    }
-}
-
-impl Tails for MixedRoundTrip {
-    fn lower_bound(&self) -> f64 {
-        let lo = self.one.support().0;
-        self.atoms.iter().map(|a| a.0 + lo).fold(2.0 * lo, f64::min)
-    }
-
-    fn middle(&self) -> f64 {
-        // Bisection on the CDF: a start for the knots' solver, once.
-        let (mut lo, mut hi) = (self.lower_bound(), self.lower_bound().max(1.0));
-        while self.combine(hi, false).0 < 0.5 && hi < 1e30 {
-            hi *= 2.0;
-        }
-        for _ in 0..60 {
-            let mid = 0.5 * (lo + hi);
-            if self.combine(mid, false).0 < 0.5 {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-        }
-        hi
-    }
-
-    fn cdf_pdf(&self, x: f64) -> (f64, f64) {
-        self.combine(x, false)
-    }
-
-    fn sf_pdf(&self, x: f64) -> (f64, f64) {
-        self.combine(x, true)
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::latency::Law;
     use crate::latency::tests::parse;
 
     fn law(text: &str) -> Mix {
         parse(text).unwrap().law().unwrap()
     }
 
-    const TAIL_AT_SCALE: &str = "kind = \"mixture\"\ncomponents = [\n\
+    pub const TAIL_AT_SCALE: &str = "kind = \"mixture\"\ncomponents = [\n\
          { weight = 0.99, of = { kind = \"constant\", ms = 1 } },\n\
          { weight = 0.01, of = { kind = \"constant\", ms = 1000 } },\n]";
 
     #[test]
-    fn constants_are_flat_runs_of_the_quantile_function() {
-        let q = Steps::one_way(&law(TAIL_AT_SCALE)).unwrap();
-        assert_eq!(q.at(Tail::lower(1e-9)), 1e6);
-        assert_eq!(q.at(Tail::upper(0.0101)), 1e6);
-        assert_eq!(q.at(Tail::upper(0.0099)), 1e9);
-        assert_eq!(q.at(Tail::upper(1e-300)), 1e9);
-        // Round trips: 2 ms with 0.99^2, 1001 ms with 2 0.99 0.01, 2000 ms with 0.01^2.
-        let rt = Steps::round_trip(&law(TAIL_AT_SCALE)).unwrap();
-        assert_eq!(rt.items().len(), 3);
-        assert_eq!(rt.at(Tail::upper(0.01985)), 1.001e9);
-        assert_eq!(rt.at(Tail::upper(0.0197)), 1.001e9);
-        assert_eq!(rt.at(Tail::upper(0.0201)), 2e6);
-        assert_eq!(rt.at(Tail::upper(0.00011)), 1.001e9);
-        assert_eq!(rt.at(Tail::upper(0.00009)), 2e9);
-        assert!((rt.cumulative(0, false) - 0.9801).abs() < 1e-15);
-        assert!((rt.cumulative(1, true) - 1e-4).abs() < 1e-18);
+    fn mixtures_invert_their_cdf() {
+        let law = parse(
+            "kind = \"mixture\"\ncomponents = [\n\
+             { weight = 0.99, of = { kind = \"lognormal\", median_ms = 1.0, sigma = 0.6 } },\n\
+             { weight = 0.01, of = { kind = \"pareto\", scale_ms = 5.0, shape = 2.0 } },\n]",
+        )
+        .unwrap()
+        .law()
+        .unwrap();
+        let q = Quantiles::of(&law).unwrap();
+        for p in [1e-15, 1e-6, 0.01, 0.3, 0.5] {
+            let x = q.at(Tail::lower(p));
+            assert!((law.cdf(x) / p - 1.0).abs() < 1e-7, "lower {p}: {x}");
+            let x = q.at(Tail::upper(p));
+            assert!((law.sf(x) / p - 1.0).abs() < 1e-7, "upper {p}: {x}");
+        }
     }
 
     #[test]
-    fn atoms_beside_a_continuous_part() {
-        // Half the mass at 1 ms, half exponential with mean 1 ms: F(x) = 0.5 (1 - e^-x) for
-        // x < 1 ms, plus 0.5 from 1 ms on.
-        let mixed = law("kind = \"mixture\"\ncomponents = [\n\
+    fn points_and_non_continuous_mixtures() {
+        let law = parse("kind = \"constant\"\nms = 3").unwrap().law().unwrap();
+        assert_eq!(Quantiles::of(&law).unwrap().at(Tail::upper(1e-9)), 3e6);
+        let mixed = parse(
+            "kind = \"mixture\"\ncomponents = [\n\
              { weight = 0.5, of = { kind = \"constant\", ms = 1 } },\n\
-             { weight = 0.5, of = { kind = \"exponential\", mean_ms = 1 } },\n]");
-        let q = Steps::one_way(&mixed).unwrap();
-        let below = 0.5 * (1.0 - (-1f64).exp());
-        assert_eq!(q.at(Tail::lower(below + 1e-9)), 1e6);
-        assert_eq!(q.at(Tail::upper(0.5 * (-1f64).exp() + 1e-9)), 1e6);
-        for p in [1e-12, 0.1, below - 1e-6] {
-            let x = q.at(Tail::lower(p));
-            assert!(
-                (-0.5 * (-x / 1e6).exp_m1() / p - 1.0).abs() < 1e-7,
-                "{p}: {x}"
-            );
-        }
-        for p in [1e-15, 1e-3, 0.1] {
-            let x = q.at(Tail::upper(p));
-            assert!((0.5 * (-x / 1e6).exp() / p - 1.0).abs() < 1e-7, "{p}: {x}");
-        }
-        // The round trip: an atom at 2 ms of 1/4, and continuous parts.
-        let rt = Steps::round_trip(&mixed).unwrap();
-        let atom = rt
-            .items()
-            .iter()
-            .position(|i| *i == Item::Run { low: 2e6, count: 1 })
-            .unwrap();
-        let mass = rt.cumulative(atom, false) - rt.cumulative(atom - 1, false);
-        assert!((mass - 0.25).abs() < 1e-9, "{mass}");
-        // P(X + Y <= 2 ms) = 1/4 (atom) + 2 (1/2)(1/2) P(E <= 1 ms) + 1/4 P(E1 + E2 <= 2 ms).
-        let expected = 0.25 + 0.5 * (1.0 - (-1f64).exp()) + 0.25 * (1.0 - 3.0 * (-2f64).exp());
-        assert!((rt.cumulative(atom, false) - expected).abs() < 1e-9);
+             { weight = 0.5, of = { kind = \"exponential\", mean_ms = 1 } },\n]",
+        )
+        .unwrap()
+        .law()
+        .unwrap();
+        let q = Quantiles::of(&mixed).unwrap();
+        assert!(matches!(q, Quantiles::Steps(_)));
+        // The atom at 1 ms holds u from 0.5 (1 - 1/e) to 0.5 (1 - 1/e) + 0.5.
+        assert_eq!(q.at(Tail::lower(0.4)), 1e6);
+        assert_eq!(q.at(Tail::upper(0.2)), 1e6);
+        assert!(q.at(Tail::upper(0.1)) > 1e6);
     }
 
     #[test]
@@ -570,24 +456,6 @@ mod tests {
             };
             assert_eq!(q.at(tail), x, "{u}");
         }
-    }
-
-    #[test]
-    fn small_round_trips_are_summed_pair_by_pair() {
-        let e = crate::latency::Empirical::from_values_ms(&[1.0, 2.0, 2.0, 5.0]).unwrap();
-        let rt = Steps::round_trip(&Latency::from(e).law().unwrap()).unwrap();
-        // Sums: 2 (1/16), 3 (4/16), 4 (4/16), 6 (2/16), 7 (4/16), 10 (1/16).
-        let values: Vec<f64> = rt
-            .items()
-            .iter()
-            .map(|i| match i {
-                Item::Run { low, .. } => *low / 1e6,
-                Item::Stretch { .. } => f64::NAN,
-            })
-            .collect();
-        assert_eq!(values, [2.0, 3.0, 4.0, 6.0, 7.0, 10.0]);
-        assert!((rt.cumulative(2, false) - 9.0 / 16.0).abs() < 1e-15);
-        assert!((rt.cumulative(4, true) - 1.0 / 16.0).abs() < 1e-15);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::quantiles::Tail;
+use super::tail::Tail;
 
 /// Knots per octave of tail probability.
 pub(super) const PER_OCTAVE: usize = 64;

@@ -10,7 +10,8 @@ use rand_distr::{Beta, Distribution};
 use statrs::function::beta::beta_reg;
 use statrs::function::gamma::ln_gamma;
 
-use super::quantiles::{Tail, solve_increasing};
+use super::quantiles::solve_increasing;
+use super::tail::Tail;
 use crate::rng::SimRng;
 
 /// A point of (0, 1) held as `w` and `1 - w`, each exact where it is small.
@@ -93,7 +94,7 @@ fn density(l: u32, k: u32, at: Split) -> f64 {
 /// otherwise.
 ///
 /// ```
-/// use coordsim::order::{quantiles::Tail, uniform::order_quantile};
+/// use coordsim::order::{Tail, uniform::order_quantile};
 /// // The maximum of 4 uniforms: P(U(4:4) <= w) = w^4.
 /// let at = order_quantile(4, 4, Tail::lower(0.0625));
 /// assert!((at.w - 0.5).abs() < 1e-15);
