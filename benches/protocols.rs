@@ -10,7 +10,7 @@ use std::hint::black_box;
 use coordsim::model::Simulate;
 
 use coordsim::model::tally::Tally;
-use coordsim::protocols::REGISTRY;
+use coordsim::protocols::BUILTIN;
 use coordsim::rng::stream;
 use coordsim::sweep::Sweep;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -18,7 +18,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 /// A one-cell sweep of `protocol` at `nodes`, with the reference environment: crash `crash`,
 /// loss 0.001, one-way delay 0.05 ms + Exp(0.5 ms).
 fn cell(protocol: &str, nodes: u32, sampling: &str, crash: f64) -> Option<Sweep> {
-    let info = coordsim::protocols::find(protocol)?;
+    let info = coordsim::sweep::Registry::builtin().find(protocol)?;
     let sampling = if info.param("sampling").is_some() {
         format!("sampling = \"{sampling}\"\n")
     } else if sampling == "direct" {
@@ -60,7 +60,7 @@ fn bench_cell(c: &mut Criterion, group: &str, id: BenchmarkId, sweep: &Sweep, tr
 
 /// Every protocol at N = 5 and N = 100, both ways of sampling where there are two.
 fn every_protocol(c: &mut Criterion) {
-    for protocol in REGISTRY {
+    for protocol in BUILTIN {
         for nodes in [5u32, 100] {
             for sampling in ["direct", "per-node"] {
                 let Some(sweep) = cell(protocol.name, nodes, sampling, 0.01) else {

@@ -231,8 +231,9 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Protocols { name: Some(name) } => {
-            let protocol = protocols::find(&name).ok_or_else(|| {
-                let known: Vec<&str> = protocols::REGISTRY.iter().map(|p| p.name).collect();
+            let registry = coordsim::sweep::Registry::builtin();
+            let protocol = registry.find(&name).ok_or_else(|| {
+                let known: Vec<&str> = registry.iter().map(|p| p.name).collect();
                 UsageError(format!(
                     "unknown protocol `{name}` (known: {})",
                     known.join(", ")
@@ -439,8 +440,8 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         run::execute(&sweep, &plan, &stop, &progress)
     })
     .map_err(|e| match e {
-        RunError::Mismatch(m) => anyhow::Error::new(UsageError(m)),
-        RunError::Output(OutputError::Exists(p)) => anyhow::Error::new(OutputError::Exists(p)),
+        RunError::Output(e) => anyhow::Error::new(e),
+        e if e.exit_code() == 2 => anyhow::Error::new(UsageError(e.to_string())),
         other => anyhow::Error::new(other),
     })?;
     let wall_s = clock.elapsed().as_secs_f64();
@@ -617,8 +618,8 @@ fn merge(args: MergeArgs) -> Result<ExitCode> {
         parts.extend(matches);
     }
     let merged = run::merge(&parts, &args.out).map_err(|e| match e {
-        RunError::Mismatch(m) => anyhow::Error::new(UsageError(m)),
-        RunError::Output(OutputError::Exists(p)) => anyhow::Error::new(OutputError::Exists(p)),
+        RunError::Output(e) => anyhow::Error::new(e),
+        e if e.exit_code() == 2 => anyhow::Error::new(UsageError(e.to_string())),
         other => anyhow::Error::new(other),
     })?;
     if !args.quiet {
@@ -793,7 +794,7 @@ fn si(x: f64) -> String {
 
 fn protocol_list() -> String {
     let mut out = String::from("Protocols (coordsim protocols NAME prints the full model):\n\n");
-    for p in protocols::REGISTRY {
+    for p in protocols::BUILTIN {
         out.push_str(&format!("  {:<20} {}\n", p.name, p.summary));
         for spec in p.params {
             out.push_str(&format!(

@@ -5,14 +5,19 @@
 //! and reports what it cost: the probability of success with a confidence interval, latency
 //! percentiles, messages and rounds per operation.
 //!
-//! The pieces, in the order data flows through them:
-//! - [`sweep`]: the sweep file format and its grid of [`sweep::Cell`]s;
-//! - [`latency`]: one-way delay models; [`protocols`]: the models, behind [`protocols::Protocol`];
-//! - [`engine`]: work items, random streams ([`rng`]), rayon and an exact reduction of
-//!   per-thread [`tally::Tally`]s;
-//! - [`precision`]: adaptive runs, which add trials to a cell until its intervals are narrow
-//!   enough;
-//! - [`stats`]: intervals and the summary of a cell; [`output`]: Parquet files and tables.
+//! The modules, bottom up: each uses only those above it in this list (`tests/layers.rs`
+//! checks it).
+//! - [`rng`]: the generator and its streams; [`latency`]: one-way delay laws; [`order`]:
+//!   order statistics and counts sampled directly;
+//! - [`model`]: the model core: outcomes, the failure environment, the [`model::Protocol`]
+//!   trait, tallies, statistics and precision targets;
+//! - [`protocols`]: coordsim's protocols, one file each;
+//! - [`sweep`]: the sweep file format, its grid of [`sweep::Cell`]s and the
+//!   [`sweep::Registry`] of protocols a sweep may name (a library user can add their own:
+//!   `examples/custom_protocol.rs`);
+//! - [`engine`]: work items, random streams, rayon and an exact reduction of tallies;
+//! - [`store`]: the files of a run directory: schemas, metadata keys, atomic writes;
+//! - [`run`], [`verify`], [`show`]: a run from start to files, checking them, reading them.
 //!
 //! ```
 //! use coordsim::engine::{run_all, RunOptions};
@@ -36,6 +41,8 @@
 //! let summary = Summary::of(&cells[0].tally);
 //! assert!(summary.success_rate > 0.98);
 //! ```
+
+#![warn(missing_docs)]
 
 pub mod engine;
 pub mod latency;

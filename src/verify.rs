@@ -26,7 +26,7 @@ use crate::run::RunError;
 use crate::store::integrity::Checksum;
 use crate::store::keys;
 use crate::store::layout::{CHECKPOINTS, PART_FILE, RUN_FILE, SUMMARY};
-use crate::store::{Results, RunInfo, SummaryFile, sweep_copy_text};
+use crate::store::{Histograms, Results, RunInfo, SummaryFile, sweep_copy_text};
 use crate::sweep::Sweep;
 
 /// Why a directory did not verify.
@@ -234,19 +234,6 @@ fn check_summary_schema(path: &Path, summary: &Checked) -> Result<(), VerifyErro
     Ok(())
 }
 
-/// The schema of `histograms.parquet`.
-fn histograms_schema() -> arrow_schema::Schema {
-    use arrow_schema::Field;
-    let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
-    arrow_schema::Schema::new(vec![
-        Field::new("cell_id", DataType::UInt32, false),
-        Field::new("metric", dictionary, false),
-        Field::new("bucket_low", DataType::Float64, false),
-        Field::new("bucket_high", DataType::Float64, false),
-        Field::new("count", DataType::UInt64, false),
-    ])
-}
-
 /// The metadata keys a run directory's Parquet files share with its `coordsim-run.toml`.
 const RUN_KEYS: [&str; 7] = [
     keys::VERSION,
@@ -359,7 +346,9 @@ fn verify_run(dir: &Path) -> Result<Vec<String>, VerifyError> {
     }
     let run = std::fs::read_to_string(&run_path)
         .map_err(|e| failed(&run_path, e))
-        .and_then(|text| crate::run::run_file_entries(&text).map_err(|e| failed(&run_path, e)))?;
+        .and_then(|text| {
+            crate::store::run_file::run_file_entries(&text).map_err(|e| failed(&run_path, e))
+        })?;
     if !run.contains_key(keys::FINISHED_UTC) {
         return Err(failed(
             &run_path,
@@ -386,7 +375,7 @@ fn verify_run(dir: &Path) -> Result<Vec<String>, VerifyError> {
     let histograms_path = dir.join("histograms.parquet");
     let histograms = read_checked(&histograms_path)?;
     check_summary_schema(&summary_path, &summary)?;
-    check_schema(&histograms_path, &histograms.schema, &histograms_schema())?;
+    check_schema(&histograms_path, &histograms.schema, &Histograms::schema())?;
 
     let cells: usize = summary.batches.iter().map(|b| b.num_rows()).sum();
     let declared = summary
@@ -469,7 +458,7 @@ fn verify_run(dir: &Path) -> Result<Vec<String>, VerifyError> {
     let files = run
         .get(keys::FILES)
         .ok_or_else(|| failed(&run_path, "no `files` digests of a complete run"))?;
-    crate::run::check_file_digests(dir, files).map_err(VerifyError::Failed)?;
+    crate::store::run_file::check_file_digests(dir, files).map_err(VerifyError::Failed)?;
     Ok(vec![format!(
         "ok: {}: summary.parquet ({cells} cells) and histograms.parquet match their checksums, \
          schemas and {RUN_FILE}; every cell's histograms count its trials (latency: its \
@@ -564,7 +553,7 @@ fn check_trials(path: &Path, summary: &Checked, trials: &[u64]) -> Result<(), Ve
 
 fn mismatch(path: &Path) -> impl Fn(RunError) -> VerifyError + '_ {
     move |e| match e {
-        RunError::Mismatch(m) => failed(path, m),
+        e if e.exit_code() == 2 => failed(path, e.to_string()),
         other => VerifyError::Failed(other.to_string()),
     }
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test of coordsim: the README's test command, and what .ci/run runs.
-#   1. the Rust tests (unit, integration, doc), compiled with optimizations;
+#   1. the Rust tests (unit, integration, doc), compiled with optimizations, and the example
+#      examples/custom_protocol.rs (a protocol defined outside the crate), run;
 #   2. the notebooks, executed headless against a fresh run of sweeps/quick.toml, and the
 #      Python interop tests (pandas, DuckDB, polars) on the same run, in a virtual
 #      environment (target/venv) built from notebooks/requirements.txt, every package's
@@ -42,6 +43,9 @@ fi
 run=$(mktemp -d)/quick
 trap 'rm -rf "$(dirname "$run")"' EXIT
 "${CARGO_TARGET_DIR:-target}/ci/coordsim" run sweeps/quick.toml --out "$run" --quiet
+# A protocol defined outside the crate, swept through the same engine into the same files;
+# it checks its success rates against their closed form and verifies what it wrote.
+"${CARGO_TARGET_DIR:-target}/ci/examples/custom_protocol" "$(dirname "$run")/example" >/dev/null
 "$venv/bin/python" tests/python/interop.py "$run"
 COORDSIM_RUN="$run" "$venv/bin/python" tests/python/run_notebooks.py \
   notebooks/coordination-ladder.ipynb notebooks/latency-cdf.ipynb notebooks/essay-check.ipynb

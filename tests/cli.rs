@@ -82,7 +82,7 @@ fn protocols_and_latency_models_are_listed_with_their_parameters() {
     let tmp = tempfile::tempdir().unwrap();
     let listing = coordsim(tmp.path()).arg("protocols").assert().success();
     let text = String::from_utf8(listing.get_output().stdout.clone()).unwrap();
-    for protocol in coordsim::protocols::REGISTRY {
+    for protocol in coordsim::protocols::BUILTIN {
         assert!(text.contains(protocol.name), "{}", protocol.name);
         for param in protocol.params {
             assert!(text.contains(&format!("{} = {}", param.name, param.default)));

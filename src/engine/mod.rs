@@ -22,9 +22,11 @@
 //! the results.
 
 mod assemble;
-pub mod work;
+mod job;
+mod work;
 
 pub use assemble::{Assembler, Targets, format_targets, parse_targets};
+pub use job::{Job, Models, layout};
 pub use work::{CHUNK_TRIALS, ItemSet, Layout, Shard, WorkItem};
 
 use std::collections::BTreeMap;
@@ -37,7 +39,6 @@ use thiserror::Error;
 use crate::model::Simulate;
 use crate::model::tally::Tally;
 use crate::rng;
-use crate::sweep::Sweep;
 
 /// Most cells in one batch: each thread holds a tally for each cell of its share, and the
 /// [`Assembler`] one for each cell started and not finished.
@@ -124,14 +125,6 @@ pub enum EngineError {
     AdaptiveShard(Shard),
 }
 
-/// The work items of a sweep.
-pub fn layout(sweep: &Sweep) -> Layout {
-    Layout {
-        cells: sweep.cells.len() as u32,
-        trials: sweep.trials,
-    }
-}
-
 /// Most work items handed to one task of the pool: consecutive items of one cell are run in
 /// one recording session ([`Simulate::run_streams`]), which moves latency counts into the
 /// tally's histogram once instead of once per item (about 6% of a directly sampled quorum
@@ -193,7 +186,7 @@ fn merge_batches(mut a: Batch, b: Batch) -> Batch {
 ///
 /// Returns whether every cell is finished. Stops at the first error of `on_batch`.
 pub fn run<E: From<EngineError>>(
-    sweep: &Sweep,
+    job: &Job<'_>,
     options: &RunOptions,
     done: &ItemSet,
     assembler: &mut Assembler,
@@ -212,7 +205,7 @@ pub fn run<E: From<EngineError>>(
         threads: options.threads.unwrap_or(0),
         error,
     })?;
-    let layout = layout(sweep);
+    let layout = job.layout;
     let cells = layout.shard_cells(options.shard);
     let batch_items = BATCH_ITEMS_PER_THREAD * pool.current_num_threads();
     let mut done = done.clone();
@@ -256,7 +249,7 @@ pub fn run<E: From<EngineError>>(
         for item in &batch {
             models
                 .entry(item.cell)
-                .or_insert_with(|| sweep.model(item.cell as usize));
+                .or_insert_with(|| job.models.model(item.cell));
         }
         let deadline = options
             .checkpoint_every
@@ -283,13 +276,12 @@ pub fn run<E: From<EngineError>>(
                         let Batch { items, tallies } = &mut partial;
                         let (_, tally) = tallies.last_mut().expect("just pushed");
                         let model = models[&cell].as_ref();
-                        let run =
-                            run_items(model, sweep.seed, same_cell, tally, &proceed, |item| {
-                                items.insert(item.index);
-                                progress
-                                    .trials_done
-                                    .fetch_add(item.trials, Ordering::Relaxed);
-                            });
+                        let run = run_items(model, job.seed, same_cell, tally, &proceed, |item| {
+                            items.insert(item.index);
+                            progress
+                                .trials_done
+                                .fetch_add(item.trials, Ordering::Relaxed);
+                        });
                         if run == 0 && new {
                             // Stopped before its first item: a batch holds no empty tallies.
                             partial.tallies.pop();
@@ -325,24 +317,28 @@ pub fn run<E: From<EngineError>>(
     }
 }
 
-/// The assembler of a new run of `sweep` as `shard`: adaptive if the sweep sets precision
-/// targets.
-pub fn assembler(sweep: &Sweep, shard: Shard) -> Assembler {
-    if sweep.precision.is_adaptive() {
-        Assembler::adaptive(layout(sweep), sweep.precision, Targets::new())
+/// The assembler of a new run of `job` as `shard`: adaptive if it has precision targets.
+pub fn assembler(job: &Job<'_>, shard: Shard) -> Assembler {
+    if job.precision.is_adaptive() {
+        Assembler::adaptive(job.layout, job.precision, Targets::new())
     } else {
-        Assembler::new(layout(sweep), shard)
+        Assembler::new(job.layout, shard)
     }
 }
 
-/// Runs every cell of `sweep` and returns their tallies in cell order.
-pub fn run_all(sweep: &Sweep, options: &RunOptions) -> Result<Vec<CellRun>, EngineError> {
-    let mut assembler = assembler(sweep, options.shard);
-    let mut cells = Vec::with_capacity(sweep.cells.len());
+/// Runs every cell of `job` (a [`Job`], or a [`crate::sweep::Sweep`]) and returns their tallies in cell
+/// order.
+pub fn run_all<'a>(
+    job: impl Into<Job<'a>>,
+    options: &RunOptions,
+) -> Result<Vec<CellRun>, EngineError> {
+    let job = job.into();
+    let mut assembler = assembler(&job, options.shard);
+    let mut cells = Vec::with_capacity(job.layout.cells as usize);
     let progress = Progress::default();
     let stop = AtomicBool::new(false);
     run(
-        sweep,
+        &job,
         options,
         &ItemSet::new(),
         &mut assembler,
@@ -363,7 +359,8 @@ pub fn run_all(sweep: &Sweep, options: &RunOptions) -> Result<Vec<CellRun>, Engi
 /// ```
 /// use coordsim::engine::simulate;
 /// use coordsim::latency::Exponential;
-/// use coordsim::protocols::{Env, Quorum};
+/// use coordsim::protocols::{Quorum};
+/// use coordsim::model::{Env};
 /// let env = Env::new(0.1, 0.0, Exponential::new(0.5).unwrap().into()).unwrap();
 /// let tally = simulate(&Quorum::new(env, 5, 3).unwrap(), 100_000, 42);
 /// assert_eq!(tally.trials(), 100_000);
@@ -390,7 +387,7 @@ mod tests {
 
     #[test]
     fn results_do_not_depend_on_the_thread_count() {
-        let protocols: Vec<String> = crate::protocols::REGISTRY
+        let protocols: Vec<String> = crate::protocols::BUILTIN
             .iter()
             .map(|p| format!("\"{}\"", p.name))
             .collect();
@@ -461,6 +458,7 @@ mod tests {
 #[cfg(test)]
 mod adaptive_tests {
     use super::*;
+    use crate::sweep::Sweep;
 
     /// p = 1, 0.9, 0.5 and 0.7: from one chunk to about 240,000 trials for +/- 0.002; more
     /// cells than one batch takes, so cells finish while others are still open.

@@ -1,6 +1,6 @@
 //! A fixed delay.
 
-use super::{Delay, LatencyError, Law, NS_PER_MS, check, to_ns};
+use super::{Delay, FromNumbers, LatencyError, Law, NS_PER_MS, check, to_ns};
 use crate::rng::SimRng;
 
 /// Every message takes exactly `ms` milliseconds; draws no random number.
@@ -31,8 +31,7 @@ impl Delay for Constant {
     const KIND: &'static str = "constant";
     const FIELDS: &'static [(&'static str, &'static str)] = &[("ms", "the delay (>= 0)")];
 
-    const FROM_NUMBERS: Option<fn(&[f64]) -> Result<Self, LatencyError>> =
-        Some(|numbers| Self::new(numbers[0]));
+    const FROM_NUMBERS: Option<FromNumbers<Self>> = Some(|numbers| Self::new(numbers[0]));
 
     #[inline(always)]
     fn sample_ns(&self, _rng: &mut SimRng) -> u64 {

@@ -136,6 +136,7 @@ impl Empirical {
         Self::from_values(values, NS_PER_MS)
     }
 
+    /// The measured delays `values`, in units of `unit_ns` nanoseconds each.
     pub fn from_values(values: &[f64], unit_ns: f64) -> Result<Self, LatencyError> {
         if values.is_empty() {
             return Err(LatencyError::new("file", "no latencies in the file"));
@@ -201,6 +202,8 @@ impl Empirical {
         Ok(Self::with_buckets(buckets))
     }
 
+    /// The values of a CSV file: its column `column` (the file then has a header row), or
+    /// its first column without a header.
     pub fn read_csv(path: &Path, column: Option<&str>) -> Result<Vec<f64>, String> {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(column.is_some())
@@ -228,6 +231,7 @@ impl Empirical {
         Ok(values)
     }
 
+    /// The sum of the histograms of an HdrHistogram interval log.
     pub fn read_hdr_log(path: &Path) -> Result<Histogram<u64>, String> {
         let bytes =
             std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;

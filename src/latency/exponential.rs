@@ -2,7 +2,7 @@
 
 use rand_distr::{Distribution, Exp1};
 
-use super::{Delay, LatencyError, Law, NS_PER_MS, check, to_ns};
+use super::{Delay, FromNumbers, LatencyError, Law, NS_PER_MS, check, to_ns};
 use crate::rng::SimRng;
 
 /// Exponential delay with mean `mean_ms`, sampled by the ziggurat method of `rand_distr::Exp`
@@ -44,8 +44,7 @@ impl Delay for Exponential {
     const KIND: &'static str = "exponential";
     const FIELDS: &'static [(&'static str, &'static str)] = &[("mean_ms", "mean delay (> 0)")];
 
-    const FROM_NUMBERS: Option<fn(&[f64]) -> Result<Self, LatencyError>> =
-        Some(|numbers| Self::new(numbers[0]));
+    const FROM_NUMBERS: Option<FromNumbers<Self>> = Some(|numbers| Self::new(numbers[0]));
 
     #[inline(always)]
     fn sample_ns(&self, rng: &mut SimRng) -> u64 {

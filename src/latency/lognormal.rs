@@ -3,7 +3,7 @@
 use rand_distr::{Distribution, StandardNormal};
 
 use super::law::{normal_quantile, normal_sf};
-use super::{Delay, LatencyError, Law, NS_PER_MS, check, to_ns};
+use super::{Delay, FromNumbers, LatencyError, Law, NS_PER_MS, check, to_ns};
 use crate::rng::SimRng;
 
 /// Log-normal delay `exp(ln(median_ms) + sigma * Z)`, Z standard normal, sampled as
@@ -43,7 +43,7 @@ impl Delay for LogNormal {
         ("sigma", "standard deviation of the log delay (>= 0)"),
     ];
 
-    const FROM_NUMBERS: Option<fn(&[f64]) -> Result<Self, LatencyError>> =
+    const FROM_NUMBERS: Option<FromNumbers<Self>> =
         Some(|numbers| Self::new(numbers[0], numbers[1]));
 
     #[inline(always)]

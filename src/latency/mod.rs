@@ -1,13 +1,13 @@
 //! One-way message delay models: milliseconds in the sweep file, integer nanoseconds inside.
 //!
-//! Each model lives in its own file and implements [`Delay`]; the [`registry!`] line at the
-//! bottom of this file makes it a [`Latency`] and a `kind` of the sweep format. A round trip is
-//! two independent draws.
+//! Each model lives in its own file and implements [`Delay`]; its line in the `registry!` list
+//! of this file makes it a [`Latency`] and a `kind` of the sweep format
+//! ([`crate::sweep::delays`] reads it). A round trip is two independent draws.
 
 mod constant;
 mod empirical;
 mod exponential;
-pub mod law;
+mod law;
 mod lognormal;
 mod mixture;
 mod pareto;
@@ -112,6 +112,9 @@ pub(crate) fn to_ns(x: f64) -> u64 {
     unsafe { x.to_int_unchecked::<i64>() as u64 }
 }
 
+/// Builds a model from the values of its keys, in order.
+pub type FromNumbers<T> = fn(&[f64]) -> Result<T, LatencyError>;
+
 /// A delay model: a sampler of one-way delays, and the keys a sweep file gives it.
 pub trait Delay: Sized {
     /// The `kind = "..."` that selects this model in a sweep file.
@@ -121,7 +124,7 @@ pub trait Delay: Sized {
     /// For a model made of numbers alone: builds it from the values of its [`Delay::FIELDS`],
     /// in order. `None` for a model made of other models or of a file, which the sweep
     /// reader builds key by key.
-    const FROM_NUMBERS: Option<fn(&[f64]) -> Result<Self, LatencyError>> = None;
+    const FROM_NUMBERS: Option<FromNumbers<Self>> = None;
 
     /// Draws one one-way delay, in nanoseconds.
     fn sample_ns(&self, rng: &mut SimRng) -> u64;

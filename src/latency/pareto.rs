@@ -2,7 +2,7 @@
 
 use rand_distr::Distribution;
 
-use super::{Delay, LatencyError, Law, NS_PER_MS, check, to_ns};
+use super::{Delay, FromNumbers, LatencyError, Law, NS_PER_MS, check, to_ns};
 use crate::rng::SimRng;
 
 /// Pareto delay: `P(X > x) = (scale_ms / x)^shape` for `x >= scale_ms`, sampled by inversion
@@ -44,7 +44,7 @@ impl Delay for Pareto {
         ("shape", "tail index (> 0; the mean is infinite when <= 1)"),
     ];
 
-    const FROM_NUMBERS: Option<fn(&[f64]) -> Result<Self, LatencyError>> =
+    const FROM_NUMBERS: Option<FromNumbers<Self>> =
         Some(|numbers| Self::new(numbers[0], numbers[1]));
 
     #[inline(always)]

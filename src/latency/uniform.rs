@@ -2,7 +2,7 @@
 
 use rand_distr::Distribution;
 
-use super::{Delay, LatencyError, Law, NS_PER_MS, check, to_ns};
+use super::{Delay, FromNumbers, LatencyError, Law, NS_PER_MS, check, to_ns};
 use crate::rng::SimRng;
 
 /// Delay uniform on `[low_ms, high_ms]`, sampled by `rand_distr::Uniform` (one 64-bit draw).
@@ -50,7 +50,7 @@ impl Delay for Uniform {
         ("high_ms", "upper bound (>= low_ms)"),
     ];
 
-    const FROM_NUMBERS: Option<fn(&[f64]) -> Result<Self, LatencyError>> =
+    const FROM_NUMBERS: Option<FromNumbers<Self>> =
         Some(|numbers| Self::new(numbers[0], numbers[1]));
 
     #[inline(always)]

@@ -2,7 +2,7 @@
 
 use rand_distr::Distribution;
 
-use super::{Delay, LatencyError, Law, NS_PER_MS, check, to_ns};
+use super::{Delay, FromNumbers, LatencyError, Law, NS_PER_MS, check, to_ns};
 use crate::rng::SimRng;
 
 /// Weibull delay: `P(X > x) = exp(-(x / scale_ms)^shape)`, sampled by inversion in
@@ -44,7 +44,7 @@ impl Delay for Weibull {
         ("shape", "shape (> 0; 1 is exponential)"),
     ];
 
-    const FROM_NUMBERS: Option<fn(&[f64]) -> Result<Self, LatencyError>> =
+    const FROM_NUMBERS: Option<FromNumbers<Self>> =
         Some(|numbers| Self::new(numbers[0], numbers[1]));
 
     #[inline(always)]

@@ -39,7 +39,7 @@ pub struct Exchange {
 ///
 /// ```
 /// use coordsim::latency::Constant;
-/// use coordsim::protocols::{CLIENT, Env};
+/// use coordsim::model::{CLIENT, Env};
 /// use coordsim::rng::stream;
 /// let env = Env::new(0.0, 0.0, Constant::new(1.0).unwrap().into()).unwrap()
 ///     .with_regions(2, Some(Constant::new(40.0).unwrap().into())).unwrap();
@@ -366,7 +366,7 @@ mod tests {
         let ceiling = 2 * crate::latency::MAX_DRAW_NS;
         assert_eq!(tally.latency_max_ns, ceiling);
         // Every protocol, in every environment, with the same tail: no overflow anywhere.
-        for p in crate::protocols::REGISTRY {
+        for p in crate::protocols::BUILTIN {
             let grid = "nodes = [1, 4]\ncrash = 0.1\nloss = 0.1\nregions = [1, 2]\n\
                         cross_latency = \"l\"";
             let text = format!(

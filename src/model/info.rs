@@ -40,7 +40,7 @@ pub struct ProtocolInfo {
     pub model: &'static str,
     /// Its parameters besides the grid's environment axes.
     pub params: &'static [ParamSpec],
-    /// Its own counts: the model's [`Protocol::EXTRAS`].
+    /// Its own counts: the model's [`crate::model::Protocol::EXTRAS`].
     pub extras: &'static [Extra],
     /// Builds the model of one setting (a grid cell).
     pub build: fn(&Setting<'_>) -> Result<Box<dyn Simulate>, ModelError>,

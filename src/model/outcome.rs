@@ -36,7 +36,7 @@ pub struct Outcome {
     pub messages: u64,
     /// Sequential communication rounds on the critical path (as each protocol defines them).
     pub rounds: u32,
-    /// The protocol's own counts, in the order of its [`Protocol::EXTRAS`]; the rest are 0.
+    /// The protocol's own counts, in the order of its [`crate::model::Protocol::EXTRAS`]; the rest are 0.
     pub extras: [u64; MAX_EXTRAS],
 }
 

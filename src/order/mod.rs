@@ -29,14 +29,14 @@
 //! Tests compare both ways of sampling with two-sample Kolmogorov-Smirnov tests.
 
 mod grid;
-pub mod quadrature;
-pub mod quantiles;
+pub(crate) mod quadrature;
+pub(crate) mod quantiles;
 mod round_trip;
 mod step_table;
-pub mod steps;
+pub(crate) mod steps;
 mod table;
 mod tail;
-pub mod uniform;
+pub(crate) mod uniform;
 
 pub use round_trip::RoundTrip;
 pub use step_table::StepTable;

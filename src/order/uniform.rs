@@ -92,13 +92,6 @@ fn density(l: u32, k: u32, at: Split) -> f64 {
 /// The point where `U(k:L)` has tail probability `tail`: the quantile of Beta(k, L - k + 1),
 /// in closed form for the minimum and the maximum, by Newton's method on the binomial tails
 /// otherwise.
-///
-/// ```
-/// use coordsim::order::{Tail, uniform::order_quantile};
-/// // The maximum of 4 uniforms: P(U(4:4) <= w) = w^4.
-/// let at = order_quantile(4, 4, Tail::lower(0.0625));
-/// assert!((at.w - 0.5).abs() < 1e-15);
-/// ```
 pub fn order_quantile(l: u32, k: u32, tail: Tail) -> Split {
     debug_assert!((1..=l).contains(&k));
     let tail = tail.smaller();
@@ -200,6 +193,13 @@ pub fn sample_order(rng: &mut SimRng, l: u64, k: u64) -> Split {
 mod tests {
     use super::*;
     use statrs::distribution::{Beta as BetaDist, ContinuousCDF};
+
+    #[test]
+    fn the_maximum_has_a_closed_form() {
+        // The maximum of 4 uniforms: P(U(4:4) <= w) = w^4.
+        let at = order_quantile(4, 4, Tail::lower(0.0625));
+        assert!((at.w - 0.5).abs() < 1e-15);
+    }
 
     #[test]
     fn quantiles_match_the_beta_distribution() {

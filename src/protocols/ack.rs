@@ -31,7 +31,8 @@ operation again (compare exactly-once)."
 ///
 /// ```
 /// use coordsim::latency::Constant;
-/// use coordsim::protocols::{Ack, Env, Protocol, Status};
+/// use coordsim::protocols::{Ack};
+/// use coordsim::model::{Env, Protocol, Status};
 /// use coordsim::rng::stream;
 /// let env = Env::new(0.0, 0.0, Constant::new(1.0).unwrap().into()).unwrap();
 /// let model = Ack::new(env, 3, 10.0).unwrap();

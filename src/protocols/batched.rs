@@ -24,7 +24,8 @@ Messages: requests and responses sent; 2 with no loss. Rounds: requests sent."
 ///
 /// ```
 /// use coordsim::latency::Constant;
-/// use coordsim::protocols::{Batched, Env, Protocol};
+/// use coordsim::protocols::{Batched};
+/// use coordsim::model::{Env, Protocol};
 /// use coordsim::rng::stream;
 /// let env = Env::new(0.0, 0.0, Constant::new(1.0).unwrap().into()).unwrap();
 /// let model = Batched::new(env, 3, 50.0).unwrap();

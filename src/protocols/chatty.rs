@@ -28,7 +28,8 @@ Rounds: calls made."
 ///
 /// ```
 /// use coordsim::latency::Constant;
-/// use coordsim::protocols::{Chatty, Env, Protocol};
+/// use coordsim::protocols::{Chatty};
+/// use coordsim::model::{Env, Protocol};
 /// use coordsim::rng::stream;
 /// let env = Env::new(0.0, 0.0, Constant::new(1.0).unwrap().into()).unwrap();
 /// let model = Chatty::new(env, 10, 4, 3, 50.0).unwrap();

@@ -38,7 +38,8 @@ key (it would be applied a second time); every copy after the first counts as su
 ///
 /// ```
 /// use coordsim::latency::Constant;
-/// use coordsim::protocols::{Env, ExactlyOnce, Protocol, Status};
+/// use coordsim::protocols::{ExactlyOnce};
+/// use coordsim::model::{Env, Protocol, Status};
 /// use coordsim::rng::stream;
 /// let env = Env::new(0.0, 0.0, Constant::new(1.0).unwrap().into()).unwrap();
 /// let model = ExactlyOnce::new(env, 3, 10.0).unwrap();

@@ -23,7 +23,8 @@ The node count does not enter the model: every node's message is independent of 
 ///
 /// ```
 /// use coordsim::latency::Constant;
-/// use coordsim::protocols::{Env, FireAndForget, Protocol, Status};
+/// use coordsim::protocols::{FireAndForget};
+/// use coordsim::model::{Env, Protocol, Status};
 /// use coordsim::rng::stream;
 /// let model = FireAndForget::new(Env::new(0.0, 0.0, Constant::new(1.0).unwrap().into()).unwrap());
 /// let outcome = model.trial(&mut stream(1, 0, 0), &mut ());

@@ -32,7 +32,8 @@ per-node simulates every node and message."
 ///
 /// ```
 /// use coordsim::latency::Exponential;
-/// use coordsim::protocols::{Env, FullMesh, Protocol};
+/// use coordsim::protocols::{FullMesh};
+/// use coordsim::model::{Env, Protocol};
 /// use coordsim::rng::stream;
 /// let env = Env::new(0.0, 0.0, Exponential::new(0.5).unwrap().into()).unwrap();
 /// let model = FullMesh::new(env, 10).unwrap();

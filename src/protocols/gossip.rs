@@ -60,7 +60,8 @@ pub enum Mode {
 ///
 /// ```
 /// use coordsim::latency::Constant;
-/// use coordsim::protocols::{Env, Gossip, GossipMode, Protocol, Status};
+/// use coordsim::protocols::{Gossip, GossipMode};
+/// use coordsim::model::{Env, Protocol, Status};
 /// use coordsim::rng::stream;
 /// let env = Env::new(0.0, 0.0, Constant::new(1.0).unwrap().into()).unwrap();
 /// let model = Gossip::new(env, 1000, GossipMode::Push, 1, 100, 10.0).unwrap();

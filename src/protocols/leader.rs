@@ -57,7 +57,8 @@ pub enum Mode {
 ///
 /// ```
 /// use coordsim::latency::Constant;
-/// use coordsim::protocols::{Env, Leader, LeaderMode, Protocol};
+/// use coordsim::protocols::{Leader, LeaderMode};
+/// use coordsim::model::{Env, Protocol};
 /// use coordsim::rng::stream;
 /// let env = Env::new(0.0, 0.0, Constant::new(1.0).unwrap().into()).unwrap();
 /// let model = Leader::new(env, 3, LeaderMode::Sync, 150.0, 1.0).unwrap();

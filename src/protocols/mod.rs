@@ -4,7 +4,7 @@
 //! states what one trial is, what success means and which messages count) and a
 //! [`ProtocolInfo`] named `SPEC` that lists its parameters and builds it from a grid cell.
 //! Adding a protocol is one new file and one line in the `registry!` list of this file, which
-//! declares its module and its place in [`REGISTRY`].
+//! declares its module and its place in [`BUILTIN`].
 
 pub mod direct;
 mod election;
@@ -34,14 +34,15 @@ use crate::model::{
 };
 
 /// Declares each protocol's module (a file in this folder holding its model and a
-/// [`ProtocolInfo`] named `SPEC`) and lists it in [`REGISTRY`], in the given order: adding a
+/// [`ProtocolInfo`] named `SPEC`) and lists it in [`BUILTIN`], in the given order: adding a
 /// protocol is its file plus one line here.
 macro_rules! registry {
     ($($module:ident),* $(,)?) => {
         $(mod $module;)*
 
-        /// Every protocol, in the order `coordsim protocols` lists them.
-        pub const REGISTRY: &[&ProtocolInfo] = &[$(&$module::SPEC),*];
+        /// coordsim's protocols, in the order `coordsim protocols` lists them (a sweep's
+        /// protocols come from a [`crate::sweep::Registry`], which starts with these).
+        pub const BUILTIN: &[&ProtocolInfo] = &[$(&$module::SPEC),*];
     };
 }
 
@@ -118,11 +119,6 @@ mod network {
         sort8(8): (0, 2) (1, 3) (4, 6) (5, 7) (0, 4) (1, 5) (2, 6) (3, 7) (0, 1) (2, 3) (4, 5)
             (6, 7) (2, 4) (3, 5) (1, 4) (3, 6) (1, 2) (3, 4) (5, 6);
     }
-}
-
-/// The protocol named `name`.
-pub fn find(name: &str) -> Option<&'static ProtocolInfo> {
-    REGISTRY.iter().copied().find(|p| p.name == name)
 }
 
 #[cfg(test)]
@@ -389,7 +385,7 @@ pub(crate) mod tests {
     #[test]
     fn every_protocol_runs_at_small_sizes_under_every_failure() {
         // Edge sizes and every failure mechanism at once: no panic, every trial counted.
-        for p in REGISTRY {
+        for p in BUILTIN {
             let grid = "nodes = [1, 2, 3, 4, 7]\ncrash = [0.0, 0.3]\nloss = [0.0, 0.2]\n\
                         zones = 2\nzone_crash = 0.1\npartition = [0.0, 0.5]\n\
                         regions = [1, 2]\ncross_latency = \"l\"";
@@ -408,8 +404,8 @@ pub(crate) mod tests {
     #[test]
     fn registry_names_are_unique_and_params_are_consistent() {
         let mut seen: Vec<&ParamSpec> = Vec::new();
-        for (i, p) in REGISTRY.iter().enumerate() {
-            assert!(REGISTRY[..i].iter().all(|q| q.name != p.name), "{}", p.name);
+        for (i, p) in BUILTIN.iter().enumerate() {
+            assert!(BUILTIN[..i].iter().all(|q| q.name != p.name), "{}", p.name);
             assert!(!p.model.is_empty() && !p.summary.is_empty());
             assert!(p.extras.len() <= MAX_EXTRAS, "{}", p.name);
             for spec in p.params {

@@ -40,7 +40,8 @@ pub enum Variant {
 ///
 /// ```
 /// use coordsim::latency::Constant;
-/// use coordsim::protocols::{Env, Paxos, PaxosVariant, Protocol};
+/// use coordsim::protocols::{Paxos, PaxosVariant};
+/// use coordsim::model::{Env, Protocol};
 /// use coordsim::rng::stream;
 /// let env = Env::new(0.0, 0.0, Constant::new(1.0).unwrap().into()).unwrap();
 /// let model = Paxos::new(env, 5, PaxosVariant::Classic).unwrap();

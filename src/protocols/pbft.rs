@@ -47,7 +47,8 @@ pub enum Behavior {
 ///
 /// ```
 /// use coordsim::latency::Constant;
-/// use coordsim::protocols::{Env, Pbft, PbftBehavior, Protocol, Status};
+/// use coordsim::protocols::{Pbft, PbftBehavior};
+/// use coordsim::model::{Env, Protocol, Status};
 /// use coordsim::rng::stream;
 /// let env = Env::new(0.0, 0.0, Constant::new(1.0).unwrap().into()).unwrap();
 /// let model = Pbft::new(env, 4, 1, PbftBehavior::Silent).unwrap();

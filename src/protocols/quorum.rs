@@ -36,7 +36,8 @@ Q(U(k:L))), a few at any N; per-node simulates every replica."
 ///
 /// ```
 /// use coordsim::latency::Exponential;
-/// use coordsim::protocols::{Env, Protocol, Quorum};
+/// use coordsim::protocols::{Quorum};
+/// use coordsim::model::{Env, Protocol};
 /// use coordsim::rng::stream;
 /// let env = Env::new(0.01, 0.0, Exponential::new(0.5).unwrap().into()).unwrap();
 /// let model = Quorum::new(env, 5, 3).unwrap();

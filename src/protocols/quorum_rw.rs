@@ -119,7 +119,8 @@ impl Wars {
 ///
 /// ```
 /// use coordsim::latency::Exponential;
-/// use coordsim::protocols::{Env, Protocol, QuorumRw, Status, Wars};
+/// use coordsim::protocols::{QuorumRw, Wars};
+/// use coordsim::model::{Env, Protocol, Status};
 /// use coordsim::rng::stream;
 /// let env = Env::new(0.0, 0.0, Exponential::new(1.0).unwrap().into()).unwrap();
 /// let strict = QuorumRw::new(env, 3, 2, 2, 0.0, Wars::preset("lnkd-disk")).unwrap();

@@ -49,7 +49,8 @@ pub enum Phase {
 ///
 /// ```
 /// use coordsim::latency::Constant;
-/// use coordsim::protocols::{Env, Protocol, Raft, RaftPhase, Status};
+/// use coordsim::protocols::{Raft, RaftPhase};
+/// use coordsim::model::{Env, Protocol, Status};
 /// use coordsim::rng::stream;
 /// let env = Env::new(0.0, 0.0, Constant::new(1.0).unwrap().into()).unwrap();
 /// let model = Raft::new(env, 5, RaftPhase::Election, 150.0, 1.0).unwrap();

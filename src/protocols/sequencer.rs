@@ -40,7 +40,8 @@ rho / (mu - lambda); queue_wait_ns_mean alone is that times the fraction queued.
 ///
 /// ```
 /// use coordsim::latency::Constant;
-/// use coordsim::protocols::{Env, Protocol, Sequencer};
+/// use coordsim::protocols::{Sequencer};
+/// use coordsim::model::{Env, Protocol};
 /// use coordsim::rng::stream;
 /// let env = Env::new(0.0, 0.0, Constant::new(1.0).unwrap().into()).unwrap();
 /// let model = Sequencer::new(env, 5, 1000.0, 0.5, 1).unwrap();

@@ -46,7 +46,8 @@ terminations: trials that ran the termination protocol."
 ///
 /// ```
 /// use coordsim::latency::Constant;
-/// use coordsim::protocols::{Env, Protocol, ThreePhaseCommit};
+/// use coordsim::protocols::{ThreePhaseCommit};
+/// use coordsim::model::{Env, Protocol};
 /// use coordsim::rng::stream;
 /// let env = Env::new(0.0, 0.0, Constant::new(1.0).unwrap().into()).unwrap();
 /// let model = ThreePhaseCommit::new(env, 4, 50.0, 0.0).unwrap();

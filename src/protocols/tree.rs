@@ -28,7 +28,8 @@ Rounds: 2 x the tree's height (down, then up)."
 ///
 /// ```
 /// use coordsim::latency::Constant;
-/// use coordsim::protocols::{Env, Protocol, Status, Tree};
+/// use coordsim::protocols::{Tree};
+/// use coordsim::model::{Env, Protocol, Status};
 /// use coordsim::rng::stream;
 /// let env = Env::new(0.0, 0.0, Constant::new(1.0).unwrap().into()).unwrap();
 /// let model = Tree::new(env, 13, 3).unwrap(); // two levels below the root

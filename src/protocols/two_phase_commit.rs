@@ -47,7 +47,8 @@ lost messages is still simulated per participant. per-node simulates every messa
 ///
 /// ```
 /// use coordsim::latency::Constant;
-/// use coordsim::protocols::{Env, Protocol, Status, TwoPhaseCommit};
+/// use coordsim::protocols::{TwoPhaseCommit};
+/// use coordsim::model::{Env, Protocol, Status};
 /// use coordsim::rng::stream;
 /// let env = Env::new(0.0, 0.0, Constant::new(1.0).unwrap().into()).unwrap();
 /// let model = TwoPhaseCommit::new(env, 4, 50.0, 0.0).unwrap();

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use arrow_array::types::Int32Type;
 use arrow_array::{DictionaryArray, Float64Array, RecordBatch, UInt32Array, UInt64Array};
-use arrow_schema::{ArrowError, DataType, Field, Schema};
+use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 
 use super::Results;
 
@@ -14,6 +14,18 @@ use super::Results;
 pub struct Histograms;
 
 impl Histograms {
+    /// The file's schema.
+    pub fn schema() -> SchemaRef {
+        let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        Arc::new(Schema::new(vec![
+            Field::new("cell_id", DataType::UInt32, false),
+            Field::new("metric", dictionary, false),
+            Field::new("bucket_low", DataType::Float64, false),
+            Field::new("bucket_high", DataType::Float64, false),
+            Field::new("count", DataType::UInt64, false),
+        ]))
+    }
+
     /// The buckets as an Arrow record batch.
     pub fn batch(results: &Results<'_>) -> Result<RecordBatch, ArrowError> {
         let rows = || {
@@ -28,16 +40,8 @@ impl Histograms {
         let low: Float64Array = rows().map(|(_, b)| Some(b.low)).collect();
         let high: Float64Array = rows().map(|(_, b)| Some(b.high)).collect();
         let count: UInt64Array = rows().map(|(_, b)| Some(b.count)).collect();
-        let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
-        let schema = Schema::new(vec![
-            Field::new("cell_id", DataType::UInt32, false),
-            Field::new("metric", dictionary, false),
-            Field::new("bucket_low", DataType::Float64, false),
-            Field::new("bucket_high", DataType::Float64, false),
-            Field::new("count", DataType::UInt64, false),
-        ]);
         RecordBatch::try_new(
-            Arc::new(schema),
+            Self::schema(),
             vec![
                 Arc::new(cell_id),
                 Arc::new(metric),

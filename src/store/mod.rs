@@ -5,17 +5,19 @@
 //! is written under a temporary name and renamed into place, so a crash never leaves a
 //! truncated file under a final name.
 
-pub mod guard;
+pub(crate) mod atomic;
+pub(crate) mod guard;
 mod histograms;
 pub mod integrity;
 pub mod keys;
 pub mod layout;
 mod results;
-pub mod stream;
+pub(crate) mod run_file;
+pub(crate) mod stream;
 mod summary;
 mod sweep_copy;
 pub mod table;
-pub mod tallies;
+pub(crate) mod tallies;
 
 pub use histograms::Histograms;
 pub use results::{ResultsWriter, SHOWN_CELLS};
@@ -23,7 +25,7 @@ pub use summary::{Baselines, SummaryFile};
 pub use sweep_copy::{SweepCopy, sweep_copy_text};
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use parquet::file::metadata::KeyValue;
@@ -72,6 +74,17 @@ impl OutputError {
         move |error| Self::Io {
             path: path.to_path_buf(),
             error,
+        }
+    }
+}
+
+impl OutputError {
+    /// The process exit code this error calls for: 2 for an output directory that exists
+    /// already (runs never overwrite), 1 for a failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Exists(_) => 2,
+            _ => 1,
         }
     }
 }
@@ -233,7 +246,8 @@ pub trait Export {
     fn file_name(&self) -> &'static str;
 
     /// Writes it to `file` (a temporary file, renamed into place afterwards).
-    fn write(&self, results: &Results<'_>, file: File, path: &Path) -> Result<(), OutputError>;
+    fn write(&self, results: &Results<'_>, file: &mut File, path: &Path)
+    -> Result<(), OutputError>;
 }
 
 /// An output directory of a run. One this run created is removed again if the run fails
@@ -338,19 +352,7 @@ impl RunDir {
         results: &Results<'_>,
     ) -> Result<PathBuf, OutputError> {
         let path = self.path.join(export.file_name());
-        let tmp = self.path.join(format!(".{}.tmp", export.file_name()));
-        let file = File::create(&tmp).map_err(OutputError::io(&tmp))?;
-        let written = export.write(results, file, &path).and_then(|()| {
-            File::open(&tmp)
-                .and_then(|f| f.sync_all())
-                .map_err(OutputError::io(&tmp))
-        });
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
-        }
-        fs::rename(&tmp, &path).map_err(OutputError::io(&path))?;
-        Ok(path)
+        atomic::write(&path, |file| export.write(results, file, &path))
     }
 
     /// Keeps the directory: the run succeeded.
@@ -385,35 +387,4 @@ impl Drop for RunDir {
             }
         }
     }
-}
-
-/// Writes `path` through `write` under the temporary name `.<name>.tmp` beside it, syncs it
-/// and renames it into place: a crash leaves either the old file or the new one, never a
-/// truncated one. The temporary file is removed if `write` fails.
-pub fn write_atomically(
-    path: &Path,
-    write: impl FnOnce(File) -> Result<(), OutputError>,
-) -> Result<(), OutputError> {
-    let name = path
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    let file = File::create(&tmp).map_err(OutputError::io(&tmp))?;
-    let written = write(file).and_then(|()| {
-        File::open(&tmp)
-            .and_then(|f| f.sync_all())
-            .map_err(OutputError::io(&tmp))
-    });
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
-    fs::rename(&tmp, path).map_err(OutputError::io(path))
-}
-
-/// Writes `bytes` to `file`, blaming `path` for errors.
-pub(crate) fn write_bytes(mut file: File, path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
-    file.write_all(bytes)
-        .and_then(|()| file.flush())
-        .map_err(OutputError::io(path))
 }

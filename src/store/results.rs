@@ -57,10 +57,7 @@ impl<'a> ResultsWriter<'a> {
             .schema();
         let summary = ParquetStream::create(&summary_path, schema)?;
         let histograms_path = dir.join(HISTOGRAMS);
-        let schema = Histograms::batch(&empty)
-            .map_err(|e| format(&histograms_path, e))?
-            .schema();
-        let histograms = ParquetStream::create(&histograms_path, schema)?;
+        let histograms = ParquetStream::create(&histograms_path, Histograms::schema())?;
         Ok(Self {
             sweep,
             dir: dir.to_path_buf(),

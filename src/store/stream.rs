@@ -1,12 +1,12 @@
 //! A Parquet file written a record batch at a time: every output file of a run is one.
 //!
-//! Rows go to a temporary file beside the final one (`.<name>.tmp`) as they come, with a
+//! Rows go to a temporary file beside the final one ([`super::atomic`]) as they come, with a
 //! running row count and checksum ([`super::integrity`]); [`ParquetStream::finish`] adds the
-//! key-value metadata and the checksum to the footer, syncs the file and renames it into
-//! place. A stream dropped unfinished removes its temporary file, so a failure never leaves a
-//! truncated file under a final name, and memory holds one row group at most, never the file.
+//! key-value metadata and the checksum to the footer and commits the file. A stream dropped
+//! unfinished removes its temporary file, so a failure never leaves a truncated file under a
+//! final name, and memory holds one row group at most, never the file.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
@@ -16,6 +16,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
+use super::atomic::AtomicFile;
 use super::integrity::Checksum;
 use super::{OutputError, parquet_error};
 
@@ -25,18 +26,9 @@ pub const ROW_GROUP_ROWS: usize = 64 * 1024;
 /// what a file costs in memory however many rows it has.
 pub const ROW_GROUP_BYTES: usize = 8 << 20;
 
-/// The temporary name a file is written under before it is renamed to `path`.
-pub fn temporary_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    path.with_file_name(format!(".{name}.tmp"))
-}
-
 /// A Parquet file being written (see the module documentation).
 pub struct ParquetStream {
-    path: PathBuf,
-    tmp: PathBuf,
+    atomic: AtomicFile,
     writer: Option<ArrowWriter<File>>,
     checksum: Checksum,
 }
@@ -44,8 +36,7 @@ pub struct ParquetStream {
 impl ParquetStream {
     /// Starts the zstd-compressed Parquet file `path` with columns `schema`.
     pub fn create(path: &Path, schema: SchemaRef) -> Result<Self, OutputError> {
-        let tmp = temporary_path(path);
-        let file = File::create(&tmp).map_err(OutputError::io(&tmp))?;
+        let (atomic, file) = AtomicFile::create(path)?;
         let level = ZstdLevel::try_new(3).map_err(|e| OutputError::Format {
             path: path.to_path_buf(),
             message: e.to_string(),
@@ -55,16 +46,10 @@ impl ParquetStream {
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
             .build();
-        let writer = match ArrowWriter::try_new(file, schema, Some(props)) {
-            Ok(writer) => writer,
-            Err(e) => {
-                let _ = fs::remove_file(&tmp);
-                return Err(parquet_error(path, e));
-            }
-        };
+        let writer =
+            ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| parquet_error(path, e))?;
         Ok(Self {
-            path: path.to_path_buf(),
-            tmp,
+            atomic,
             writer: Some(writer),
             checksum: Checksum::default(),
         })
@@ -72,7 +57,7 @@ impl ParquetStream {
 
     /// The final path.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.atomic.path()
     }
 
     /// Appends the rows of `batch`.
@@ -83,17 +68,17 @@ impl ParquetStream {
         self.checksum
             .update(batch)
             .map_err(|message| OutputError::Format {
-                path: self.path.clone(),
+                path: self.atomic.path().to_path_buf(),
                 message,
             })?;
         let writer = self.writer.as_mut().expect("not finished");
         writer
             .write(batch)
-            .map_err(|e| parquet_error(&self.path, e))
+            .map_err(|e| parquet_error(self.atomic.path(), e))
     }
 
-    /// Adds `metadata` and the row count and checksum, closes and syncs the file and renames
-    /// it into place; returns its path.
+    /// Adds `metadata` and the row count and checksum, closes the file and commits it;
+    /// returns its path.
     pub fn finish(mut self, metadata: Vec<(String, String)>) -> Result<PathBuf, OutputError> {
         let mut writer = self.writer.take().expect("not finished");
         for (k, v) in metadata.into_iter().chain(self.checksum.metadata()) {
@@ -102,18 +87,7 @@ impl ParquetStream {
         // Writes the footer, then hands back the file.
         let file = writer
             .into_inner()
-            .map_err(|e| parquet_error(&self.path, e))?;
-        file.sync_all().map_err(OutputError::io(&self.tmp))?;
-        drop(file);
-        fs::rename(&self.tmp, &self.path).map_err(OutputError::io(&self.path))?;
-        Ok(std::mem::take(&mut self.path))
-    }
-}
-
-impl Drop for ParquetStream {
-    fn drop(&mut self) {
-        if self.writer.is_some() {
-            let _ = fs::remove_file(&self.tmp);
-        }
+            .map_err(|e| parquet_error(self.atomic.path(), e))?;
+        self.atomic.commit(file)
     }
 }

@@ -1,9 +1,10 @@
 //! `sweep.toml`: the sweep file as run, so a result directory can be run again.
 
 use std::fs::File;
+use std::io::Write;
 use std::path::Path;
 
-use super::{Export, OutputError, Results, write_bytes};
+use super::{Export, OutputError, Results};
 use crate::model::precision::Precision;
 
 /// The sweep text with the seed, trials and precision targets actually used written into it
@@ -87,7 +88,12 @@ impl Export for SweepCopy {
         "sweep.toml"
     }
 
-    fn write(&self, results: &Results<'_>, file: File, path: &Path) -> Result<(), OutputError> {
+    fn write(
+        &self,
+        results: &Results<'_>,
+        file: &mut File,
+        path: &Path,
+    ) -> Result<(), OutputError> {
         let s = results.sweep;
         let text = sweep_copy_text(
             env!("CARGO_PKG_VERSION"),
@@ -97,7 +103,9 @@ impl Export for SweepCopy {
             &s.precision,
             &s.text,
         );
-        write_bytes(file, path, text.as_bytes())
+        file.write_all(text.as_bytes())
+            .and_then(|()| file.flush())
+            .map_err(OutputError::io(path))
     }
 }
 

@@ -128,17 +128,6 @@ impl TallyWriter {
     }
 }
 
-/// Writes the tallies of `rows` with `metadata` to `path`, atomically.
-pub fn write_tallies(
-    path: &Path,
-    rows: &[(u32, &Tally)],
-    metadata: Vec<(String, String)>,
-) -> Result<(), OutputError> {
-    let mut writer = TallyWriter::create(path)?;
-    writer.write(rows)?;
-    writer.finish(metadata)
-}
-
 /// The metadata of the tally file at `path`, without reading its rows.
 pub fn read_metadata(path: &Path) -> Result<BTreeMap<String, String>, OutputError> {
     unpanicked_file(path, || {
@@ -305,22 +294,33 @@ impl TallyReader {
     }
 }
 
-/// Rows of a tally file, and its key-value metadata.
-pub type TallyFile = (Vec<(u32, Tally)>, BTreeMap<String, String>);
-
-/// The tallies and metadata of the tally file at `path`, checked against the row count and
-/// checksum in its metadata.
-pub fn read_tallies(path: &Path) -> Result<TallyFile, OutputError> {
-    let mut reader = TallyReader::open(path)?;
-    let rows = reader.by_ref().collect::<Result<Vec<_>, _>>()?;
-    Ok((rows, reader.metadata))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::engine::{RunOptions, run_all};
     use crate::sweep::Sweep;
+
+    /// Writes the tallies of `rows` with `metadata` to `path`, atomically.
+    fn write_tallies(
+        path: &Path,
+        rows: &[(u32, &Tally)],
+        metadata: Vec<(String, String)>,
+    ) -> Result<(), OutputError> {
+        let mut writer = TallyWriter::create(path)?;
+        writer.write(rows)?;
+        writer.finish(metadata)
+    }
+
+    /// Rows of a tally file, and its key-value metadata.
+    type TallyFile = (Vec<(u32, Tally)>, BTreeMap<String, String>);
+
+    /// The tallies and metadata of the tally file at `path`, checked against the row count and
+    /// checksum in its metadata.
+    fn read_tallies(path: &Path) -> Result<TallyFile, OutputError> {
+        let mut reader = TallyReader::open(path)?;
+        let rows = reader.by_ref().collect::<Result<Vec<_>, _>>()?;
+        Ok((rows, reader.metadata))
+    }
 
     #[test]
     fn tallies_round_trip_exactly() {

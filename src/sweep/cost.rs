@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use super::Registry;
 use super::fields::{FieldError, Fields};
-use crate::protocols;
 
 /// Prices that turn messages into bytes and dollars.
 ///
@@ -40,7 +40,7 @@ impl Default for Cost {
 
 impl Cost {
     /// Reads a `[cost]` table; absent keys keep their defaults.
-    pub fn from_fields(mut fields: Fields<'_>) -> Result<Self, FieldError> {
+    pub fn from_fields(mut fields: Fields<'_>, registry: &Registry) -> Result<Self, FieldError> {
         let mut cost = Cost::default();
         let positive = |value: f64, field: &super::fields::Field<'_>| {
             if value >= 0.0 {
@@ -63,7 +63,7 @@ impl Cost {
             let keys: Vec<&str> = premiums.untaken().map(|(k, _)| k).collect();
             for key in keys {
                 let field = premiums.take(key).expect("key is present");
-                if protocols::find(key).is_none() {
+                if registry.find(key).is_none() {
                     return Err(field.error(format!("unknown protocol `{key}`")));
                 }
                 cost.premium
@@ -106,12 +106,12 @@ mod tests {
         let text = "message_bytes = 1000\nops_per_month = 1_000_000\nusd_per_gb = 0.09\n\
                     [premium]\ntwo-phase-commit = 5\n";
         let table: toml::Table = text.parse().unwrap();
-        let cost = Cost::from_fields(Fields::new("cost", &table)).unwrap();
+        let cost = Cost::from_fields(Fields::new("cost", &table), &Registry::builtin()).unwrap();
         // 2 messages per op: 2e6 messages, 2e9 bytes = 2 GB a month, $0.18; x5 for 2PC.
         assert!((cost.usd_per_month("ack", 2.0) - 0.18).abs() < 1e-12);
         assert!((cost.usd_per_month("two-phase-commit", 2.0) - 0.9).abs() < 1e-12);
         let bad: toml::Table = "[premium]\nfoo = 2\n".parse().unwrap();
-        let e = Cost::from_fields(Fields::new("cost", &bad)).unwrap_err();
+        let e = Cost::from_fields(Fields::new("cost", &bad), &Registry::builtin()).unwrap_err();
         assert_eq!(e.field, "cost.premium.foo");
     }
 }

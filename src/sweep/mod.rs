@@ -28,15 +28,17 @@
 
 mod cell;
 mod cost;
-pub mod delays;
-pub mod fields;
+pub(crate) mod delays;
+pub(crate) mod fields;
 mod grid;
-pub mod params;
+pub(crate) mod params;
+mod registry;
 pub mod tails;
 
 pub use cell::{Cell, ParamsDisplay};
 pub use cost::Cost;
 pub use grid::{Axes, ParamAxis, ProtocolAxes};
+pub use registry::{Duplicate, Registry};
 
 use std::collections::BTreeMap;
 use std::io;
@@ -48,7 +50,7 @@ use thiserror::Error;
 use crate::latency::Latency;
 use crate::model::precision::Precision;
 use crate::model::{Extra, MAX_ZONES, ModelError, ParamSpec, ProtocolInfo, Simulate};
-use crate::protocols::{self};
+
 use fields::{Field, FieldError, Fields};
 
 /// The sweep that `coordsim run` runs when given no file.
@@ -229,6 +231,17 @@ impl Sweep {
     /// Like [`Sweep::parse`], refusing a grid of more than `limits.cells` cells, or a cell of
     /// more than `limits.nodes` nodes, before building any.
     pub fn parse_limited(text: &str, file: &str, limits: Limits) -> Result<Self, SweepError> {
+        Self::parse_with(text, file, limits, &Registry::builtin())
+    }
+
+    /// Like [`Sweep::parse_limited`], with the protocols of `registry`: a library user's own
+    /// protocols beside coordsim's.
+    pub fn parse_with(
+        text: &str,
+        file: &str,
+        limits: Limits,
+        registry: &Registry,
+    ) -> Result<Self, SweepError> {
         let max_cells = limits.cells;
         let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
             let location = e
@@ -247,7 +260,8 @@ impl Sweep {
             }
         })?;
         let base = Path::new(file).parent().unwrap_or(Path::new(""));
-        let parsed = Parsed::read(&table, base).map_err(|e| SweepError::field(file, e))?;
+        let parsed =
+            Parsed::read(&table, base, registry).map_err(|e| SweepError::field(file, e))?;
         let count = parsed.axes.cell_count();
         if count > max_cells {
             return Err(SweepError {
@@ -284,7 +298,7 @@ impl Sweep {
                 .map_err(|e| SweepError::field(file, parsed.blame(cell, e)))?;
         }
         let used = || {
-            protocols::REGISTRY.iter().filter(|p| {
+            registry.iter().filter(|p| {
                 parsed
                     .axes
                     .protocols
@@ -375,7 +389,7 @@ struct Parsed {
 }
 
 impl Parsed {
-    fn read(table: &toml::Table, base: &Path) -> Result<Self, FieldError> {
+    fn read(table: &toml::Table, base: &Path, registry: &Registry) -> Result<Self, FieldError> {
         let mut top = Fields::with_base("", table, base);
         let name = top.require("name")?;
         let name = name_of(&name)?;
@@ -401,12 +415,12 @@ impl Parsed {
         let mut grid = grid_field.table()?;
         let params_field = top.take("params");
         let cost = match top.take("cost") {
-            Some(field) => Cost::from_fields(field.table()?)?,
+            Some(field) => Cost::from_fields(field.table()?, registry)?,
             None => Cost::default(),
         };
         top.finish()?;
 
-        let protocols = read_protocols(&grid.require("protocol")?)?;
+        let protocols = read_protocols(&grid.require("protocol")?, registry)?;
         let nodes = distinct(&grid.require("nodes")?, |f| {
             f.integer(1, MAX_NODES).map(|n| n as u32)
         })?;
@@ -485,7 +499,7 @@ impl Parsed {
             let keys: Vec<&str> = params.untaken().map(|(k, _)| k).collect();
             for key in keys {
                 let section = params.take(key).expect("key is present");
-                if protocols::find(key).is_none() {
+                if registry.find(key).is_none() {
                     return Err(section.error(format!("unknown protocol `{key}`")));
                 }
                 if !protocols.iter().any(|p| p.name == key) {
@@ -628,14 +642,16 @@ fn read_latency_models(
     Ok(models)
 }
 
-fn read_protocols(field: &Field<'_>) -> Result<Vec<&'static ProtocolInfo>, FieldError> {
+fn read_protocols(
+    field: &Field<'_>,
+    registry: &Registry,
+) -> Result<Vec<&'static ProtocolInfo>, FieldError> {
     distinct(field, |item| {
         let name = item.string()?;
-        protocols::find(name).ok_or_else(|| {
-            let known: Vec<&str> = protocols::REGISTRY.iter().map(|p| p.name).collect();
+        registry.find(name).ok_or_else(|| {
             item.error(format!(
                 "unknown protocol `{name}` (known: {})",
-                known.join(", ")
+                registry.names()
             ))
         })
     })

@@ -111,7 +111,7 @@ fn the_default_sweep_is_valid() {
     let sweep = Sweep::default_sweep();
     assert_eq!(sweep.name, "default");
     assert!(sweep.cells.len() >= 24);
-    let protocols: Vec<&str> = crate::protocols::REGISTRY.iter().map(|p| p.name).collect();
+    let protocols: Vec<&str> = crate::protocols::BUILTIN.iter().map(|p| p.name).collect();
     for name in protocols {
         assert!(
             sweep.cells.iter().any(|c| c.protocol.name == name),
