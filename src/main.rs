@@ -1,10 +1,8 @@
-//! `coordsim`: parse the command line, run it, report errors as one line and an exit code.
+//! `coordsim`: set up the process, then hand it to the command line (`cli`).
 
 mod cli;
 
 use std::process::ExitCode;
-
-use clap::Parser;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -16,23 +14,5 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
-    let cli = match cli::Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) if !e.use_stderr() => e.exit(), // --help and --version
-        Err(e) => {
-            // One line, like every other error; --help has the rest.
-            let rendered = e.to_string();
-            let first = rendered
-                .lines()
-                .next()
-                .unwrap_or("")
-                .trim_start_matches("error: ");
-            eprintln!("error: {first} (coordsim --help explains)");
-            return ExitCode::from(2);
-        }
-    };
-    match cli::execute(cli) {
-        Ok(code) => code,
-        Err(error) => cli::report(&error),
-    }
+    cli::main()
 }

@@ -1,0 +1,224 @@
+//! The command line's arguments and help text (clap), with the parsers of their values.
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use coordsim::engine::Shard;
+use coordsim::model::precision::Precision;
+use coordsim::show::{Filter, Format};
+use coordsim::sweep::{MAX_SEED, MAX_TRIALS};
+
+const EXAMPLES: &str = "\
+Examples:
+  coordsim run                         run the embedded default sweep into results/
+  coordsim run sweeps/ladder.toml --out out/ladder --threads 2
+  coordsim run sweeps/ladder.toml --dry-run
+                                       list the cells and the trial count, run nothing
+  coordsim run sweeps/ladder.toml --precision 0.001 --trials 10000000
+                                       each cell until its success rate is known to +/- 0.001
+  coordsim protocols                   what can be simulated, with parameters
+  coordsim protocols quorum            the full model of one protocol
+  coordsim latency                     the latency models and their keys
+  coordsim run sweep.toml --shard 0/4 --out parts/0     one of four independent processes
+  coordsim merge 'parts/*' --out merged                 the four parts as one result
+  coordsim show merged --where protocol=raft            print a run's summary
+  coordsim run sweep.toml --out out/big --resume        continue after a crash or Ctrl-C";
+
+const SWEEP_FORMAT: &str = "\
+A sweep file names a grid; every list is an axis of the cartesian product:
+
+  name = \"example\"
+  seed = 42
+  trials = 1_000_000            # per cell (the cap per cell with a precision)
+  precision = 0.001             # optional: add trials to each cell until the 95% interval of
+                                # its success rate is +/- 0.001 or narrower
+  p99_precision = 0.01          # optional: ... and that of its latency p99 +/- 1% or narrower
+
+  [grid]
+  protocol = [\"quorum\", \"two-phase-commit\"]
+  nodes = [3, 5, 9]
+  crash = [0.0, 0.01]           # per-node crash probability per trial
+  loss = 0.0                    # per-message loss probability
+  latency = [\"lan\"]           # names of the [latency.NAME] tables below
+
+  [params.quorum]               # per-protocol parameters; a list is an axis for it only
+  k = [2, \"majority\"]
+
+  [latency.lan]                 # one-way message delay, in milliseconds
+  kind = \"shifted\"
+  shift_ms = 0.05
+  of = { kind = \"exponential\", mean_ms = 0.5 }
+
+`coordsim protocols` lists the parameters, `coordsim latency` the delay models.
+Unknown keys are errors. Bad input exits with code 2 and writes nothing.
+
+Examples:
+  coordsim run                         run the embedded default sweep into results/
+  coordsim run sweeps/ladder.toml --out out/ladder --threads 2
+  coordsim run sweeps/ladder.toml --dry-run
+                                       list the cells and the trial count, run nothing";
+
+/// Measure the cost of coordination in distributed systems.
+///
+/// coordsim runs a sweep: a grid of protocols x node counts x failure rates x latency models,
+/// written as a TOML file. Every cell of the grid runs millions of independent Monte Carlo
+/// trials in parallel; the results (success probability with a 95% interval, latency
+/// percentiles, messages and rounds per operation) go to Parquet files that pandas, DuckDB and
+/// polars read as they are. The same sweep and seed give the same numbers on any machine and
+/// any thread count.
+#[derive(Debug, Parser)]
+#[command(name = "coordsim", version, after_help = EXAMPLES)]
+pub(super) struct Cli {
+    #[command(subcommand)]
+    pub(super) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum Command {
+    /// Run a sweep and write summary.parquet, histograms.parquet and sweep.toml
+    #[command(after_help = EXAMPLES, after_long_help = SWEEP_FORMAT)]
+    Run(RunArgs),
+    /// Merge the parts of a sharded run into summary.parquet and histograms.parquet
+    Merge(MergeArgs),
+    /// Print a run's summary: a table, CSV, JSON or Markdown
+    #[command(after_help = "\
+Examples:
+  coordsim show results/default-20261124T065000Z
+  coordsim show out/ladder --where protocol=raft --where nodes>=10
+  coordsim show out/ladder --columns protocol,nodes,success_rate,latency_ms_p99 --format markdown
+  coordsim show out/ladder --format csv > ladder.csv")]
+    Show(ShowArgs),
+    /// Check that a result directory (or a folder of shard parts) is whole and unaltered
+    Verify {
+        /// A run directory, a shard's directory, or a folder of shard directories
+        dir: PathBuf,
+    },
+    /// List the protocols with their parameters, or print one protocol's full model
+    Protocols {
+        /// A protocol name, e.g. quorum
+        name: Option<String>,
+    },
+    /// List the latency models and the keys of each
+    Latency,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct RunArgs {
+    /// Sweep file (TOML); without one, the embedded default sweep runs
+    pub(super) sweep: Option<PathBuf>,
+    /// Output directory, which must not exist [default: results/<name>-<UTC time>]
+    #[arg(long, short)]
+    pub(super) out: Option<PathBuf>,
+    /// Worker threads [default: one per core]; results do not depend on it
+    #[arg(long, short = 'j')]
+    pub(super) threads: Option<NonZeroUsize>,
+    /// Use this seed instead of the sweep's: an integer in [0, 2^63 - 1], as in a sweep file
+    #[arg(long, value_parser = seed)]
+    pub(super) seed: Option<u64>,
+    /// Use this many trials per cell instead of the sweep's (with a precision: the cap per
+    /// cell)
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_TRIALS))]
+    pub(super) trials: Option<u64>,
+    /// Run adaptively: add trials to each cell (16384 at a time, up to --trials) until the 95%
+    /// interval of its success rate is this wide either side or narrower, in (0, 0.5];
+    /// overrides the sweep's `precision`. Refused with --shard: a cell's trials must stay in
+    /// one process
+    #[arg(long, value_name = "HALF_WIDTH", value_parser = success_precision)]
+    pub(super) precision: Option<f64>,
+    /// Run adaptively: add trials to each cell until a 95% interval of its latency p99 is
+    /// this wide either side, relative to the p99, or narrower, in [0.002, 1) (0.01 is +/- 1%);
+    /// overrides the sweep's `p99_precision`. With --precision, both must be met
+    #[arg(long, value_name = "RELATIVE", value_parser = p99_precision)]
+    pub(super) p99_precision: Option<f64>,
+    /// Print the cells and the trial count, run nothing
+    #[arg(long)]
+    pub(super) dry_run: bool,
+    /// Do not print the summary table at the end
+    #[arg(long, short)]
+    pub(super) quiet: bool,
+    /// Run only shard K of N (0 <= K < N) and write a part for `coordsim merge`
+    /// [default: from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, or JOB_COMPLETION_INDEX and
+    /// COORDSIM_SHARD_COUNT, when set]; refused with a precision target
+    #[arg(long, value_name = "K/N")]
+    pub(super) shard: Option<Shard>,
+    /// Continue an interrupted run in --out from its checkpoint (after a crash, kill -9,
+    /// Ctrl-C, SIGTERM or SIGHUP; the last three save and exit with 130). Refused while
+    /// another process runs in the directory, and for a run of another sweep, seed, trial
+    /// count, shard or contents of the files the sweep reads
+    #[arg(long)]
+    pub(super) resume: bool,
+    /// Seconds between checkpoints of finished work
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS", value_parser = seconds)]
+    pub(super) checkpoint_secs: f64,
+    /// Refuse grids of more cells than this, unless --yes
+    #[arg(long, default_value_t = 1_000_000, value_name = "CELLS")]
+    pub(super) max_cells: u64,
+    /// Run a grid larger than --max-cells, and cells of more than 1,000,000 nodes
+    #[arg(long)]
+    pub(super) yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct ShowArgs {
+    /// A run directory (holding summary.parquet)
+    pub(super) dir: PathBuf,
+    /// Columns to show, comma-separated, or `all` [default: the varied parameters and the
+    /// headline results for a table; all columns for csv and json]
+    #[arg(long, value_delimiter = ',')]
+    pub(super) columns: Vec<String>,
+    /// Keep rows where COLUMN=VALUE (also !=, <, <=, >, >=); repeat to combine
+    #[arg(long = "where", value_name = "FILTER")]
+    pub(super) filters: Vec<Filter>,
+    /// Output format: table, csv, json or markdown
+    #[arg(long, default_value = "table")]
+    pub(super) format: Format,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct MergeArgs {
+    /// Part directories (or their part.parquet files); globs such as 'parts/*' are expanded
+    #[arg(required = true)]
+    pub(super) parts: Vec<PathBuf>,
+    /// Output directory, which must not exist
+    #[arg(long, short)]
+    pub(super) out: PathBuf,
+    /// Do not print the summary table
+    #[arg(long, short)]
+    pub(super) quiet: bool,
+}
+
+/// A seed: what a sweep file's `seed` may hold.
+fn seed(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(seed) if seed <= MAX_SEED => Ok(seed),
+        _ => Err(format!(
+            "`{text}` is not a seed: an integer in [0, {MAX_SEED}], as a sweep file's `seed`"
+        )),
+    }
+}
+
+/// A target half-width of the success rate's interval.
+fn success_precision(text: &str) -> Result<f64, String> {
+    let x: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    Precision::check_success(x)
+}
+
+/// A target relative half-width of the p99's interval.
+fn p99_precision(text: &str) -> Result<f64, String> {
+    let x: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    Precision::check_p99(x)
+}
+
+/// A number of seconds, finite and > 0.
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s < 1e9 => Ok(s),
+        _ => Err(format!("`{text}` is not a number of seconds > 0")),
+    }
+}

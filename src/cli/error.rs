@@ -1,0 +1,46 @@
+//! How a command's error ends the process: one line on stderr and exit code 2 for bad input,
+//! 1 otherwise; and the code of a run interrupted by a signal (130).
+
+use std::process::ExitCode;
+
+use coordsim::store::OutputError;
+use coordsim::sweep::SweepError;
+
+/// The exit code of a run stopped by a signal after saving its checkpoint: the shell's code
+/// for SIGINT, whichever of SIGINT, SIGTERM or SIGHUP arrived.
+pub(super) const INTERRUPTED: u8 = 130;
+
+/// A request that cannot be carried out as asked (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(super) struct UsageError(pub(super) String);
+
+/// Prints `error` on one line and picks the exit code: 2 for bad input, 1 otherwise.
+pub(super) fn report(error: &anyhow::Error) -> ExitCode {
+    let message = printable(&format!("{error:#}").replace('\n', " "));
+    eprintln!("error: {message}");
+    let usage = error.chain().any(|cause| {
+        cause.is::<SweepError>()
+            || cause.is::<UsageError>()
+            || matches!(
+                cause.downcast_ref::<OutputError>(),
+                Some(OutputError::Exists(_))
+            )
+    });
+    ExitCode::from(if usage { 2 } else { 1 })
+}
+
+/// `text` with its control characters escaped (`\u{1b}`): a sweep file's names reach error
+/// lines, and must not drive the terminal.
+fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_unicode().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
+}
