@@ -85,7 +85,13 @@ impl Delay for Mixture {
     #[inline]
     fn sample_ns(&self, rng: &mut SimRng) -> u64 {
         let u = rng.next_u64();
-        let i = self.thresholds.iter().take_while(|&&t| u >= t).count();
+        // The number of thresholds at or below u: a scan for a few components, a binary
+        // search for many (the same index).
+        let i = if self.thresholds.len() <= 8 {
+            self.thresholds.iter().take_while(|&&t| u >= t).count()
+        } else {
+            self.thresholds.partition_point(|&t| u >= t)
+        };
         self.components[i].sample_ns_outlined(rng)
     }
 }

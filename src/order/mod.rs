@@ -25,7 +25,8 @@
 //! round trip on the grid, only within 2^-13 of its values).
 //! These samplers apply when nodes and messages are independent and alike (no zones,
 //! partitions or regions), for every delay model but a mixture of empirical samples with
-//! continuous models ([`steps::supports`]); otherwise the protocols simulate node by node.
+//! continuous models, or of more than [`MAX_CONVOLVED_TERMS`] continuous models
+//! ([`tabulates`]); otherwise the protocols simulate node by node.
 //! Tests compare both ways of sampling with two-sample Kolmogorov-Smirnov tests.
 
 mod grid;
@@ -52,6 +53,20 @@ use rand_distr::{Binomial, Distribution};
 
 use crate::latency::Mix;
 use crate::rng::{Chance, SimRng};
+
+/// Most continuous terms a law may have for its order statistics to be tabulated: a round
+/// trip's distribution convolves every pair of terms, so building its table grows with the
+/// square of their number. A law with more is sampled node by node, at a cost per draw that
+/// grows with the logarithm of its terms.
+pub const MAX_CONVOLVED_TERMS: usize = 4;
+
+/// True if the order statistics of `law` are sampled directly: a continuous law of at most
+/// [`MAX_CONVOLVED_TERMS`] terms, a point, or a law with atoms that [`steps::supports`].
+pub fn tabulates(law: &Mix) -> bool {
+    let continuous = law.parts().iter().filter(|p| p.is_continuous()).count();
+    continuous <= MAX_CONVOLVED_TERMS
+        && (law.is_continuous() || law.point().is_some() || steps::supports(law))
+}
 
 /// The round-trip quantiles of a one-way delay law, solved once per law for the whole
 /// process (cells that share a latency model share them).
@@ -402,6 +417,34 @@ pub fn likely(pmf: &[f64], floor: f64) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn laws_of_many_continuous_terms_are_not_tabulated() {
+        let mixture = |terms: usize, constant: bool| {
+            let mut parts: Vec<String> = (0..terms)
+                .map(|i| {
+                    format!(
+                        "{{ weight = 0.25, of = {{ kind = \"exponential\", mean_ms = {} }} }}",
+                        i + 1
+                    )
+                })
+                .collect();
+            if constant {
+                parts.push("{ weight = 0.25, of = { kind = \"constant\", ms = 1 } }".into());
+            }
+            let text = format!("kind = \"mixture\"\ncomponents = [{}]", parts.join(", "));
+            crate::latency::tests::parse(
+                &text.replace("0.25", &(1.0 / parts.len() as f64).to_string()),
+            )
+            .unwrap()
+            .law()
+            .unwrap()
+        };
+        assert!(tabulates(&mixture(MAX_CONVOLVED_TERMS, false)));
+        assert!(!tabulates(&mixture(MAX_CONVOLVED_TERMS + 1, false)));
+        assert!(tabulates(&mixture(MAX_CONVOLVED_TERMS - 1, true)));
+        assert!(!tabulates(&mixture(MAX_CONVOLVED_TERMS + 1, true)));
+    }
 
     #[test]
     fn binomial_draws_follow_the_pmf_on_both_sides_of_the_bernoulli_sum() {

@@ -18,7 +18,8 @@ pub const SAMPLING: ParamSpec = ParamSpec {
     default: Value::Choice("direct"),
     doc: "direct: draw counts and order statistics from their exact distributions when the \
           environment allows (no zones, partitions or regions; any latency model but a \
-          mixture of empirical samples with continuous models), so a trial costs the same at \
+          mixture of empirical samples with continuous models, or of more than 4 continuous \
+          models), so a trial costs the same at \
           any N; per-node: simulate every node and message. The summary's `sampler` column \
           says which ran",
 };
@@ -30,7 +31,7 @@ pub fn direct_law(cell: &Setting<'_>, env: &Env) -> Option<Mix> {
         return None;
     }
     let law = env.latency().law()?;
-    (law.is_continuous() || law.point().is_some() || order::steps::supports(&law)).then_some(law)
+    order::tabulates(&law).then_some(law)
 }
 
 /// Largest n whose counts (and order statistics) are tabulated.

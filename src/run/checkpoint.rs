@@ -125,17 +125,18 @@ impl Pending {
         }
     }
 
-    pub(super) fn add(&mut self, batch: &engine::Batch) -> Result<(), RunError> {
+    /// Takes the tallies of `batch`: a cell's first is moved in, later ones merged.
+    pub(super) fn add(&mut self, batch: engine::Batch) -> Result<(), RunError> {
         self.items.extend(&batch.items);
-        for (cell, tally) in &batch.tallies {
-            match self.tallies.entry(*cell) {
+        for (cell, tally) in batch.tallies {
+            match self.tallies.entry(cell) {
                 std::collections::btree_map::Entry::Vacant(e) => {
-                    self.bytes += e.insert(tally.clone()).memory_bytes();
+                    self.bytes += e.insert(tally).memory_bytes();
                 }
                 std::collections::btree_map::Entry::Occupied(e) => {
                     let pending = e.into_mut();
                     self.bytes -= pending.memory_bytes().min(self.bytes);
-                    pending.merge(tally);
+                    pending.merge(&tally);
                     self.bytes += pending.memory_bytes();
                 }
             }

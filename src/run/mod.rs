@@ -315,7 +315,7 @@ pub fn execute(
         stop,
         progress,
         |batch, finished, assembler, due| {
-            pending.add(&batch)?;
+            pending.add(batch)?;
             for run in finished {
                 sink.push(run)?;
             }
