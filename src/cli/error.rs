@@ -32,7 +32,7 @@ pub(super) fn report(error: &anyhow::Error) -> ExitCode {
 
 /// `text` with its control characters escaped (`\u{1b}`): a sweep file's names reach error
 /// lines, and must not drive the terminal.
-fn printable(text: &str) -> String {
+pub(crate) fn printable(text: &str) -> String {
     text.chars()
         .flat_map(|c| {
             let escaped: Vec<char> = if c.is_control() {

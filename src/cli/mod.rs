@@ -2,6 +2,8 @@
 
 mod args;
 mod error;
+
+pub(crate) use error::printable;
 mod listings;
 mod progress;
 mod run;
