@@ -31,6 +31,17 @@ pub enum ShowError {
     Usage(String),
 }
 
+impl ShowError {
+    /// The process exit code: 2 for a column, filter or format that does not fit, 1 for a
+    /// summary that cannot be read.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Usage(_) => 2,
+            Self::Read { .. } => 1,
+        }
+    }
+}
+
 /// One value of the summary.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {

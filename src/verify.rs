@@ -40,6 +40,16 @@ pub enum VerifyError {
     Failed(String),
 }
 
+impl VerifyError {
+    /// The process exit code: 2 for what is not a result directory, 1 for a failed check.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::NotAResult(_) => 2,
+            Self::Failed(_) => 1,
+        }
+    }
+}
+
 fn failed(path: &Path, message: impl std::fmt::Display) -> VerifyError {
     VerifyError::Failed(format!("{}: {message}", path.display()))
 }

@@ -11,7 +11,7 @@ use anyhow::Result;
 
 use coordsim::engine::{self, Progress, RunOptions, Shard};
 use coordsim::model::precision::Precision;
-use coordsim::run::{self, Finished, Plan, RunError};
+use coordsim::run::{self, Finished, Plan};
 use coordsim::store::{CellRecord, RunDir, SHOWN_CELLS, layout, table};
 use coordsim::sweep::{DEFAULT_ORIGIN, DEFAULT_SWEEP, Limits, Sweep, tails};
 
@@ -179,11 +179,6 @@ pub(super) fn run(args: RunArgs) -> Result<ExitCode> {
     let progress = Progress::default();
     let finished = with_progress_bar(&sweep, shard, &progress, || {
         run::execute(&sweep, &plan, &stop, &progress)
-    })
-    .map_err(|e| match e {
-        RunError::Output(e) => anyhow::Error::new(e),
-        e if e.exit_code() == 2 => anyhow::Error::new(UsageError(e.to_string())),
-        other => anyhow::Error::new(other),
     })?;
     let wall_s = clock.elapsed().as_secs_f64();
     match finished {
@@ -330,11 +325,7 @@ pub(super) fn merge(args: MergeArgs) -> Result<ExitCode> {
         }
         parts.extend(matches);
     }
-    let merged = run::merge(&parts, &args.out).map_err(|e| match e {
-        RunError::Output(e) => anyhow::Error::new(e),
-        e if e.exit_code() == 2 => anyhow::Error::new(UsageError(e.to_string())),
-        other => anyhow::Error::new(other),
-    })?;
+    let merged = run::merge(&parts, &args.out)?;
     if !args.quiet {
         print_cells(&merged.sweep, &merged.records, merged.cells, &args.out);
     }
