@@ -82,7 +82,8 @@ impl Protocol for Chatty {
             let exchange = net.exchange(rng, CLIENT, 0, up, self.timeout_ns, self.attempts);
             messages += exchange.messages;
             match exchange.ack_ns {
-                Some(ns) => elapsed += ns,
+                // Up to 10^6 calls of up to 1001 one-hour attempts each: past 2^64 ns.
+                Some(ns) => elapsed = elapsed.saturating_add(ns),
                 None => return Outcome::failure(messages, call + 1),
             }
         }

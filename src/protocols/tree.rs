@@ -109,7 +109,11 @@ impl Protocol for Tree {
                 complete = false;
                 continue;
             }
-            s.arrive[node as usize] = from + net.delay_ns(rng, self.parent(node), node);
+            // A chain of 10^6 hops of heavy-tailed delays (each up to 2^48 ns) passes 2^64:
+            // saturate below u64::MAX, which marks a node the message never reached.
+            s.arrive[node as usize] = from
+                .saturating_add(net.delay_ns(rng, self.parent(node), node))
+                .min(u64::MAX - 1);
         }
         // Up: children come before their parents in reverse index order.
         s.done.copy_from_slice(&s.arrive);
@@ -127,7 +131,9 @@ impl Protocol for Tree {
                 complete = false;
                 continue;
             }
-            let at = ready + net.delay_ns(rng, node, parent);
+            let at = ready
+                .saturating_add(net.delay_ns(rng, node, parent))
+                .min(u64::MAX - 1);
             let slot = &mut s.done[parent as usize];
             *slot = (*slot).max(at);
         }
