@@ -338,3 +338,20 @@ fn out_of_memory_is_one_line_and_leaves_nothing() {
     );
     assert!(!dir.join("run").exists());
 }
+
+#[test]
+fn huge_election_timeouts_saturate_instead_of_overflowing() {
+    // A timeout spread of 1e300 puts election timers past 2^64 ns: they saturate, and the
+    // run reports what it measured instead of overflowing.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let sweep = "name = \"slow-elections\"\nseed = 1\ntrials = 200\n[grid]\nprotocol = \"raft\"\n\
+        nodes = 3\nlatency = \"l\"\n[params.raft]\nphase = \"election\"\ntimeout_spread = 1e300\n\
+        [latency.l]\nkind = \"constant\"\nms = 1\n";
+    std::fs::write(dir.join("slow.toml"), sweep).unwrap();
+    coordsim(dir)
+        .args(["run", "slow.toml", "--out", "run", "--quiet"])
+        .assert()
+        .success();
+    coordsim(dir).args(["verify", "run"]).assert().success();
+}

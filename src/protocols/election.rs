@@ -130,7 +130,10 @@ impl Sim<'_, '_> {
         let i = node as usize;
         self.s.epoch[i] += 1;
         let spread = rng.random::<f64>() * self.timeouts.spread * self.timeouts.base_ns as f64;
-        let at = now + self.timeouts.base_ns + spread as u64;
+        // `timeout_spread` may be any positive number: the sum saturates (as the cast does).
+        let at = now
+            .saturating_add(self.timeouts.base_ns)
+            .saturating_add(spread as u64);
         let epoch = self.s.epoch[i];
         self.push(at, Event::Timer { node, epoch });
     }
@@ -178,7 +181,7 @@ impl Sim<'_, '_> {
         for to in (0..self.nodes).filter(|&to| to != node) {
             self.result.messages += 1;
             if self.s.role[to as usize] != Role::Down && !self.net.lost(rng, node, to) {
-                let at = now + self.net.delay_ns(rng, node, to);
+                let at = now.saturating_add(self.net.delay_ns(rng, node, to));
                 self.push(
                     at,
                     Event::RequestVote {
@@ -219,7 +222,7 @@ impl Sim<'_, '_> {
                     }
                     self.result.messages += 1;
                     if !self.net.lost(rng, to, from) {
-                        let at = now + self.net.delay_ns(rng, to, from);
+                        let at = now.saturating_add(self.net.delay_ns(rng, to, from));
                         let term = self.s.term[j];
                         self.push(
                             at,
