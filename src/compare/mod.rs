@@ -549,9 +549,14 @@ pub fn compare(base: &Path, new: &Path, options: &Options) -> Result<Report, Com
     };
     let base_keys = keys(&b, "base", base)?;
     let new_keys = keys(&n, "new", new)?;
-    // The columns that vary over both runs' cells name a cell; the protocol always does.
+    // The columns with more than one value (nulls aside) over both runs' cells name a cell;
+    // the protocol always does.
     let varies = |i: usize| {
-        let mut values = base_keys.iter().chain(&new_keys).map(|k| &k[i]);
+        let mut values = base_keys
+            .iter()
+            .chain(&new_keys)
+            .map(|k| &k[i])
+            .filter(|v| **v != Value::Null);
         let first = values.next();
         values.any(|v| Some(v) != first)
     };
