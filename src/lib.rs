@@ -17,7 +17,8 @@
 //!   `examples/custom_protocol.rs`);
 //! - [`engine`]: work items, random streams, rayon and an exact reduction of tallies;
 //! - [`store`]: the files of a run directory: schemas, metadata keys, atomic writes;
-//! - [`run`], [`verify`], [`show`]: a run from start to files, checking them, reading them.
+//! - [`run`], [`verify`], [`show`], [`compare`]: a run from start to files, checking them,
+//!   reading them, comparing two of them.
 //!
 //! ```
 //! use coordsim::engine::{run_all, RunOptions};
@@ -44,6 +45,7 @@
 
 #![warn(missing_docs)]
 
+pub mod compare;
 pub mod engine;
 pub mod latency;
 pub mod model;

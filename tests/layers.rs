@@ -20,7 +20,7 @@ const LAYERS: &[&[&str]] = &[
     &["sweep"],
     &["engine"],
     &["store"],
-    &["run", "verify", "show"],
+    &["run", "verify", "show", "compare"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use coordsim::compare::render::Format as CompareFormat;
+use coordsim::compare::{DEFAULT_ALPHA, Threshold};
 use coordsim::engine::Shard;
 use coordsim::model::precision::Precision;
 use coordsim::show::{Filter, Format};
@@ -24,6 +26,7 @@ Examples:
   coordsim run sweep.toml --shard 0/4 --out parts/0     one of four independent processes
   coordsim merge 'parts/*' --out merged                 the four parts as one result
   coordsim show merged --where protocol=raft            print a run's summary
+  coordsim compare base new --format markdown           what changed, cell by cell
   coordsim run sweep.toml --out out/big --resume        continue after a crash or Ctrl-C";
 
 const SWEEP_FORMAT: &str = "\
@@ -90,6 +93,10 @@ Examples:
   coordsim show out/ladder --columns protocol,nodes,success_rate,latency_ms_p99 --format markdown
   coordsim show out/ladder --format csv > ladder.csv")]
     Show(ShowArgs),
+    /// Compare two runs cell by cell: success rate, latency p50 and p99, messages and dollars
+    /// per month, each change with an interval and a verdict; exit code 1 on a regression
+    #[command(after_help = COMPARE_HELP)]
+    Compare(CompareArgs),
     /// Check that a result directory (or a folder of shard parts) is whole and unaltered
     Verify {
         /// A run directory, a shard's directory, or a folder of shard directories
@@ -174,6 +181,84 @@ pub(super) struct ShowArgs {
     /// Output format: table, csv, json or markdown
     #[arg(long, default_value = "table")]
     pub(super) format: Format,
+}
+
+const COMPARE_HELP: &str = "\
+Cells are matched by their parameters (protocol, nodes, crash, loss, zones, ..., latency
+model, protocol parameters), not by cell id; cells in one run only are listed. --ignore
+leaves out the parameter a change is about, so that its cells match.
+
+For each matched cell and metric: the change new - base with its interval, and a verdict:
+  regressed     worse than the threshold (Holm-adjusted p-value <= --alpha)
+  improved      better by more than the threshold (likewise, a family of its own)
+  unchanged     the interval lies within the threshold either side
+  inconclusive  neither: too few trials to tell
+Intervals: success_rate, Newcombe's hybrid score interval of a difference of proportions;
+latency percentiles, order statistics of each run's latency histogram (distribution-free,
+Bonferroni over the two runs); messages_mean and transfer_usd_per_month, normal
+approximation with the variance of the message histogram (a plain change, said so, where a
+run has no such histogram). False alarms: Holm's method over every cell and metric keeps the
+chance of any false regression at most --alpha.
+
+Default thresholds (a percentage is of the base run's value):
+  --max-drop success_rate=0.001
+  --max-rise latency_ms_p50=5%   --max-rise latency_ms_p99=5%
+  --max-rise messages_mean=1%    --max-rise transfer_usd_per_month=1%
+
+Exit codes: 0 no regression; 1 a regression (or, with --strict, an inconclusive result);
+2 bad input (a missing directory, not a run directory, different metric sets).
+
+Examples:
+  coordsim compare out/base out/new
+  coordsim compare out/base out/new --max-drop success_rate=0.0001 --max-rise latency_ms_p99=5%
+  coordsim compare out/base out/new --ignore timeout_ms --format markdown > comment.md
+  coordsim compare out/base out/new --format junit > compare.xml --strict";
+
+#[derive(Debug, Args)]
+pub(super) struct CompareArgs {
+    /// The base run's directory (a whole or merged run)
+    pub(super) base: PathBuf,
+    /// The new run's directory
+    pub(super) new: PathBuf,
+    /// Largest tolerated drop of a metric that gets worse dropping, METRIC=X or METRIC=X%
+    /// (of the base value); repeat for several [default: success_rate=0.001]
+    #[arg(long, value_name = "METRIC=X", value_parser = metric_threshold)]
+    pub(super) max_drop: Vec<(String, Threshold)>,
+    /// Largest tolerated rise of a metric that gets worse rising, METRIC=X or METRIC=X%;
+    /// repeat for several [default: latency_ms_p50=5%, latency_ms_p99=5%, messages_mean=1%,
+    /// transfer_usd_per_month=1%]
+    #[arg(long, value_name = "METRIC=X", value_parser = metric_threshold)]
+    pub(super) max_rise: Vec<(String, Threshold)>,
+    /// Family-wise error rate: the chance of any false regression (Holm's method), and
+    /// 1 - the confidence of the intervals shown
+    #[arg(long, default_value_t = DEFAULT_ALPHA, value_parser = alpha)]
+    pub(super) alpha: f64,
+    /// Leave this parameter column out of the matching (the parameter the change is about,
+    /// e.g. timeout_ms); repeat or separate with commas for several
+    #[arg(long, value_name = "COLUMN", value_delimiter = ',')]
+    pub(super) ignore: Vec<String>,
+    /// Exit with code 1 on an inconclusive result too (JUnit: a failure)
+    #[arg(long)]
+    pub(super) strict: bool,
+    /// Output format: table, markdown, json or junit
+    #[arg(long, default_value = "table")]
+    pub(super) format: CompareFormat,
+}
+
+/// `METRIC=THRESHOLD`.
+fn metric_threshold(text: &str) -> Result<(String, Threshold), String> {
+    let (metric, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not METRIC=X or METRIC=X%"))?;
+    Ok((metric.trim().to_string(), value.parse()?))
+}
+
+/// A significance level in (0, 1).
+fn alpha(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(a) if a > 0.0 && a < 1.0 => Ok(a),
+        _ => Err(format!("`{text}` is not a level in (0, 1)")),
+    }
 }
 
 #[derive(Debug, Args)]

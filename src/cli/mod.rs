@@ -1,6 +1,7 @@
 //! The command line: parse it, run the command, turn an error into one line and an exit code.
 
 mod args;
+mod compare;
 mod error;
 
 pub(crate) use error::printable;
@@ -47,6 +48,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
         Command::Run(args) => run::run(args),
         Command::Merge(args) => run::merge(args),
         Command::Show(args) => show::show(args),
+        Command::Compare(args) => compare::compare(args),
         Command::Verify { dir } => verify::verify(&dir),
         Command::Protocols { name } => listings::protocols(name),
         Command::Latency => listings::latency(),

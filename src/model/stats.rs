@@ -90,11 +90,25 @@ pub fn success_halfwidth(successes: u64, trials: u64) -> f64 {
 /// assert!(quantile_ranks95(381, 0.99).is_some());
 /// ```
 pub fn quantile_ranks95(n: u64, q: f64) -> Option<(u64, u64)> {
+    let (l, u) = quantile_ranks(n, q, Z95);
+    (l >= 1.0 && u <= n as f64).then_some((l as u64, u as u64))
+}
+
+/// The 1-based ranks `(l, u)` of [`quantile_ranks95`] for any normal quantile `z`: `n q -/+
+/// z sqrt(n q (1 - q))`, rounded outwards, as floats and unclamped (`l < 1` means no lower
+/// order statistic is far enough below the quantile, `u > n` no upper one above it). Each
+/// side misses the `q`-quantile with probability about `1 - Phi(z)`.
+///
+/// ```
+/// use coordsim::model::stats::{quantile_ranks, Z95};
+/// assert_eq!(quantile_ranks(1000, 0.99, Z95), (983.0, 997.0));
+/// assert_eq!(quantile_ranks(1000, 0.5, 0.0), (500.0, 500.0));
+/// ```
+pub fn quantile_ranks(n: u64, q: f64, z: f64) -> (f64, f64) {
     let nf = n as f64;
     let center = nf * q;
-    let spread = Z95 * (nf * q * (1.0 - q)).sqrt();
-    let (l, u) = ((center - spread).floor(), (center + spread).ceil());
-    (l >= 1.0 && u <= nf).then_some((l as u64, u as u64))
+    let spread = z * (nf * q * (1.0 - q)).sqrt();
+    ((center - spread).floor(), (center + spread).ceil())
 }
 
 /// The value of the `rank`-th smallest recorded value (1-based), as the upper edge of its

@@ -9,7 +9,9 @@ use crate::sweep::{Cell, ParamsDisplay, Sweep};
 const STYLE: TableStyle =
     TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─'));
 
-fn table(header: &[&str], numeric_from: usize) -> Table {
+/// A table in coordsim's terminal style with `header`, its columns from `numeric_from` on
+/// aligned right.
+pub fn table(header: &[&str], numeric_from: usize) -> Table {
     let mut t = Table::new();
     t.load_style(STYLE)
         .set_content_arrangement(ContentArrangement::Disabled)
@@ -39,7 +41,7 @@ const CELL_HEADER: [&str; 7] = [
 ];
 
 /// Formats a number with up to `digits` significant digits, without exponent for common sizes.
-fn sig(x: f64, digits: usize) -> String {
+pub fn sig(x: f64, digits: usize) -> String {
     if x == 0.0 || !x.is_finite() {
         return format!("{x}");
     }
