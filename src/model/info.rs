@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use super::env::Env;
 use super::outcome::Extra;
-use super::param::{ParamSpec, QuorumRule, Value};
+use super::param::{Choice, ParamSpec, QuorumRule, Value};
 use super::protocol::Simulate;
 
 /// A parameter combination a protocol cannot run.
@@ -130,10 +130,12 @@ impl<'a> Setting<'a> {
         }
     }
 
-    /// A [`Value::Choice`] parameter. Panics if the protocol declares no such parameter.
-    pub fn choice(&self, name: &str) -> &'static str {
+    /// A [`Value::Choice`] parameter, as the variant of `T` its word names. Panics if the
+    /// protocol declares no such parameter, or if the word is not one of `T`'s.
+    pub fn choice<T: Choice>(&self, name: &str) -> T {
         match self.expect(name) {
-            Value::Choice(word) => word,
+            Value::Choice(word) => T::from_word(word)
+                .unwrap_or_else(|| panic!("{name}: \"{word}\" is not one of {:?}", T::WORDS)),
             other => panic!("{name} is not a choice: {other:?}"),
         }
     }

@@ -148,7 +148,7 @@ impl ParamKind {
 }
 
 /// A [`ParamKind::Choice`] as an enum: the word `WORDS[i]` names the variant `ALL[i]`, so a
-/// model matches on variants, never on strings.
+/// model matches on variants, never on strings. The crate declares them with `choice!`.
 pub trait Choice: Copy + 'static {
     /// The words a sweep file may write, in the order of [`Choice::ALL`].
     const WORDS: &'static [&'static str];
@@ -165,4 +165,62 @@ pub trait Choice: Copy + 'static {
 
     /// The parameter kind whose values are these words.
     const KIND: ParamKind = ParamKind::Choice(Self::WORDS);
+}
+
+/// Declares a [`Choice`]: an enum whose variants are each written with their word
+/// (`Push = "push",`), so the words are written once, in the order a sweep's error and
+/// `coordsim protocols` list them. The enum gets `word`, a `const fn` for parameter defaults.
+macro_rules! choice {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $($(#[$variant_meta:meta])* $variant:ident = $word:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis enum $name {
+            $($(#[$variant_meta])* $variant,)+
+        }
+
+        impl $crate::model::Choice for $name {
+            const WORDS: &'static [&'static str] = &[$($word),+];
+            const ALL: &'static [Self] = &[$(Self::$variant),+];
+        }
+
+        impl $name {
+            /// The word a sweep file writes for this variant.
+            pub const fn word(self) -> &'static str {
+                <Self as $crate::model::Choice>::WORDS[self as usize]
+            }
+        }
+    };
+}
+
+pub(crate) use choice;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    choice! {
+        /// A test choice.
+        enum Fruit {
+            /// The first.
+            Apple = "apple",
+            /// The second.
+            Pear = "pear",
+        }
+    }
+
+    #[test]
+    fn a_choice_names_each_variant_by_its_word() {
+        assert_eq!(Fruit::KIND, ParamKind::Choice(&["apple", "pear"]));
+        assert_eq!(Fruit::ALL, &[Fruit::Apple, Fruit::Pear]);
+        for (word, fruit) in Fruit::WORDS.iter().zip(Fruit::ALL) {
+            assert_eq!(fruit.word(), *word);
+            assert_eq!(Fruit::from_word(word), Some(*fruit));
+        }
+        assert_eq!(Fruit::from_word("plum"), None);
+    }
 }

@@ -4,7 +4,7 @@
 //! response. Two messages and one round trip regardless of the item count; compare `chatty`.
 
 use super::chatty::{ITEMS, RETRIES, TIMEOUT};
-use super::{CLIENT, Env, ModelError, Outcome, Protocol, ProtocolInfo};
+use super::{CLIENT, Env, ModelError, Outcome, Protocol, ProtocolInfo, Setting};
 use crate::latency::NS_PER_MS;
 use crate::rng::SimRng;
 
@@ -76,14 +76,31 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     model: model!(),
     params: &[ITEMS, RETRIES, TIMEOUT],
     extras: &[],
-    build: |cell| {
+    build: |setting| {
+        let params = Params::read(setting);
         Ok(Box::new(Batched::new(
-            cell.env().clone(),
-            cell.count("retries"),
-            cell.millis("timeout_ms"),
+            setting.env().clone(),
+            params.retries,
+            params.timeout_ms,
         )?))
     },
 };
+
+/// The parameters of [`SPEC`] the model reads, as a setting gives them: `items` only names
+/// the operation's size.
+struct Params {
+    retries: u32,
+    timeout_ms: f64,
+}
+
+impl Params {
+    fn read(setting: &Setting<'_>) -> Self {
+        Self {
+            retries: setting.count("retries"),
+            timeout_ms: setting.millis("timeout_ms"),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

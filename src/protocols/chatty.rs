@@ -5,7 +5,7 @@
 //! times the calls per item; compare `batched`, which sends the same items in one request.
 
 use super::{
-    CLIENT, Env, ModelError, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Value,
+    CLIENT, Env, ModelError, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Setting, Value,
 };
 use crate::latency::NS_PER_MS;
 use crate::rng::SimRng;
@@ -135,16 +135,36 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
         TIMEOUT,
     ],
     extras: &[],
-    build: |cell| {
+    build: |setting| {
+        let params = Params::read(setting);
         Ok(Box::new(Chatty::new(
-            cell.env().clone(),
-            cell.count("items"),
-            cell.count("calls_per_item"),
-            cell.count("retries"),
-            cell.millis("timeout_ms"),
+            setting.env().clone(),
+            params.items,
+            params.calls_per_item,
+            params.retries,
+            params.timeout_ms,
         )?))
     },
 };
+
+/// The parameters of [`SPEC`], as a setting gives them.
+struct Params {
+    items: u32,
+    calls_per_item: u32,
+    retries: u32,
+    timeout_ms: f64,
+}
+
+impl Params {
+    fn read(setting: &Setting<'_>) -> Self {
+        Self {
+            items: setting.count("items"),
+            calls_per_item: setting.count("calls_per_item"),
+            retries: setting.count("retries"),
+            timeout_ms: setting.millis("timeout_ms"),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -5,17 +5,26 @@ use std::sync::{Arc, OnceLock};
 
 use rand::Rng;
 
-use super::{Env, ParamKind, ParamSpec, Value};
+use super::{Choice, Env, ParamSpec, Value, choice};
 use crate::latency::Mix;
-use crate::model::Setting;
 use crate::order::{self, Outcomes, Quantiles};
 use crate::rng::SimRng;
+
+choice! {
+    /// How a cell asks its trials to be sampled.
+    pub enum Sampling {
+        /// From exact distributions, where the environment allows.
+        Direct = "direct",
+        /// Every node and message simulated.
+        PerNode = "per-node",
+    }
+}
 
 /// The `sampling` parameter of the protocols that can sample directly.
 pub const SAMPLING: ParamSpec = ParamSpec {
     name: "sampling",
-    kind: ParamKind::Choice(&["direct", "per-node"]),
-    default: Value::Choice("direct"),
+    kind: Sampling::KIND,
+    default: Value::Choice(Sampling::Direct.word()),
     doc: "direct: draw counts and order statistics from their exact distributions when the \
           environment allows (no zones, partitions or regions; any latency model but a \
           mixture of empirical samples with continuous models, or of more than 4 continuous \
@@ -24,10 +33,10 @@ pub const SAMPLING: ParamSpec = ParamSpec {
           says which ran",
 };
 
-/// The one-way delay law of `env` when the cell asks for direct sampling and nothing in its
+/// The one-way delay law of `env` when `sampling` asks for direct sampling and nothing in the
 /// environment tells nodes apart.
-pub fn direct_law(cell: &Setting<'_>, env: &Env) -> Option<Mix> {
-    if cell.choice("sampling") != "direct" || !env.is_iid() {
+pub fn direct_law(sampling: Sampling, env: &Env) -> Option<Mix> {
+    if sampling != Sampling::Direct || !env.is_iid() {
         return None;
     }
     let law = env.latency().law()?;

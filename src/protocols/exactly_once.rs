@@ -8,7 +8,7 @@
 
 use super::{
     CLIENT, Env, Extra, MAX_EXTRAS, ModelError, Outcome, ParamKind, ParamSpec, Protocol,
-    ProtocolInfo, Value,
+    ProtocolInfo, Setting, Value,
 };
 use crate::latency::NS_PER_MS;
 use crate::rng::SimRng;
@@ -129,14 +129,30 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
         },
     ],
     extras: ExactlyOnce::EXTRAS,
-    build: |cell| {
+    build: |setting| {
+        let params = Params::read(setting);
         Ok(Box::new(ExactlyOnce::new(
-            cell.env().clone(),
-            cell.count("retries"),
-            cell.millis("timeout_ms"),
+            setting.env().clone(),
+            params.retries,
+            params.timeout_ms,
         )?))
     },
 };
+
+/// The parameters of [`SPEC`], as a setting gives them.
+struct Params {
+    retries: u32,
+    timeout_ms: f64,
+}
+
+impl Params {
+    fn read(setting: &Setting<'_>) -> Self {
+        Self {
+            retries: setting.count("retries"),
+            timeout_ms: setting.millis("timeout_ms"),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -64,7 +64,9 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     model: model!(),
     params: &[] as &[ParamSpec],
     extras: &[],
-    build: |cell| -> Result<_, ModelError> { Ok(Box::new(FireAndForget::new(cell.env().clone()))) },
+    build: |setting| -> Result<_, ModelError> {
+        Ok(Box::new(FireAndForget::new(setting.env().clone())))
+    },
 };
 
 #[cfg(test)]

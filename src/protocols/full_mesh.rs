@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use super::direct::{self, Count, Lazy};
-use super::{Env, ModelError, Outcome, ParamSpec, Protocol, ProtocolInfo, Sampler};
+use super::direct::{self, Count, Lazy, Sampling};
+use super::{Env, ModelError, Outcome, ParamSpec, Protocol, ProtocolInfo, Sampler, Setting};
 use crate::latency::{Mix, to_ns};
 use crate::order::{self, OrderStatistic, Rank};
 use crate::rng::{Chance, SimRng};
@@ -146,14 +146,28 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     model: model!(),
     params: &[direct::SAMPLING] as &[ParamSpec],
     extras: &[],
-    build: |cell| {
-        let env = cell.env().clone();
-        Ok(match direct::direct_law(cell, &env) {
-            Some(law) => Box::new(FullMeshDirect::new(&env, law, cell.nodes)),
-            None => Box::new(FullMesh::new(env, cell.nodes)?),
+    build: |setting| {
+        let params = Params::read(setting);
+        let env = setting.env().clone();
+        Ok(match direct::direct_law(params.sampling, &env) {
+            Some(law) => Box::new(FullMeshDirect::new(&env, law, setting.nodes)),
+            None => Box::new(FullMesh::new(env, setting.nodes)?),
         })
     },
 };
+
+/// The parameters of [`SPEC`], as a setting gives them.
+struct Params {
+    sampling: Sampling,
+}
+
+impl Params {
+    fn read(setting: &Setting<'_>) -> Self {
+        Self {
+            sampling: setting.choice("sampling"),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

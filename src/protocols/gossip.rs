@@ -9,8 +9,11 @@
 
 use rand::{Rng, RngExt};
 
-use super::direct::{self, Count};
-use super::{Env, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Sampler, Value};
+use super::direct::{self, Count, Sampling};
+use super::{
+    Choice, Env, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Sampler,
+    Setting, Value, choice,
+};
 use crate::latency::NS_PER_MS;
 use crate::order;
 use crate::rng::SimRng;
@@ -45,15 +48,16 @@ in pull. Every count is exact, with no approximation; per-node simulates every c
     };
 }
 
-/// Who carries the rumor in a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// The caller sends it.
-    Push,
-    /// The callee answers with it.
-    Pull,
-    /// Both.
-    PushPull,
+choice! {
+    /// Who carries the rumor in a call.
+    pub enum Mode {
+        /// The caller sends it.
+        Push = "push",
+        /// The callee answers with it.
+        Pull = "pull",
+        /// Both.
+        PushPull = "push-pull",
+    }
 }
 
 #[doc = model!()]
@@ -524,8 +528,8 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     params: &[
         ParamSpec {
             name: "mode",
-            kind: ParamKind::Choice(&["push", "pull", "push-pull"]),
-            default: Value::Choice("push"),
+            kind: Mode::KIND,
+            default: Value::Choice(Mode::Push.word()),
             doc: "who carries the rumor in a call",
         },
         ParamSpec {
@@ -552,28 +556,47 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
         direct::SAMPLING,
     ],
     extras: &[],
-    build: |cell| {
-        let mode = match cell.choice("mode") {
-            "push" => Mode::Push,
-            "pull" => Mode::Pull,
-            _ => Mode::PushPull,
-        };
-        let env = cell.env().clone();
-        let (fanout, max_rounds, round_ms) = (
-            cell.count("fanout"),
-            cell.count("max_rounds"),
-            cell.millis("round_ms"),
-        );
-        if cell.choice("sampling") == "direct" && env.is_iid() && cell.nodes > 1 {
+    build: |setting| {
+        let Params {
+            mode,
+            fanout,
+            max_rounds,
+            round_ms,
+            sampling,
+        } = Params::read(setting);
+        let env = setting.env().clone();
+        let nodes = setting.nodes;
+        if sampling == Sampling::Direct && env.is_iid() && nodes > 1 {
             return Ok(Box::new(Direct::new(
-                &env, cell.nodes, mode, fanout, max_rounds, round_ms,
+                &env, nodes, mode, fanout, max_rounds, round_ms,
             )?));
         }
         Ok(Box::new(Gossip::new(
-            env, cell.nodes, mode, fanout, max_rounds, round_ms,
+            env, nodes, mode, fanout, max_rounds, round_ms,
         )?))
     },
 };
+
+/// The parameters of [`SPEC`], as a setting gives them.
+struct Params {
+    mode: Mode,
+    fanout: u32,
+    max_rounds: u32,
+    round_ms: f64,
+    sampling: Sampling,
+}
+
+impl Params {
+    fn read(setting: &Setting<'_>) -> Self {
+        Self {
+            mode: setting.choice("mode"),
+            fanout: setting.count("fanout"),
+            max_rounds: setting.count("max_rounds"),
+            round_ms: setting.millis("round_ms"),
+            sampling: setting.choice("sampling"),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

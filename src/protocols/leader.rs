@@ -10,8 +10,11 @@ use super::election::{ElectionScratch, Timeouts, elect};
 use super::raft::{ELECTION_TIMEOUT, TIMEOUT_SPREAD, timeouts};
 use std::sync::Arc;
 
-use super::direct::{self, Lazy, Replies};
-use super::{CLIENT, Env, Extra, MAX_EXTRAS, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Sampler, Value};
+use super::direct::{self, Lazy, Replies, Sampling};
+use super::{
+    CLIENT, Choice, Env, Extra, MAX_EXTRAS, ModelError, Net, Outcome, ParamSpec, Protocol,
+    ProtocolInfo, Sampler, Setting, Value, choice,
+};
 use crate::latency::{Mix, to_ns};
 use crate::order::{self, OrderStatistic, Rank};
 use crate::rng::SimRng;
@@ -42,15 +45,16 @@ node and message."
     };
 }
 
-/// What the leader waits for before answering.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Every replica.
-    Sync,
-    /// One replica.
-    SemiSync,
-    /// No replica.
-    Async,
+choice! {
+    /// What the leader waits for before answering.
+    pub enum Mode {
+        /// Every replica.
+        Sync = "sync",
+        /// One replica.
+        SemiSync = "semi-sync",
+        /// No replica.
+        Async = "async",
+    }
 }
 
 #[doc = model!()]
@@ -300,8 +304,8 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     params: &[
         ParamSpec {
             name: "mode",
-            kind: ParamKind::Choice(&["sync", "semi-sync", "async"]),
-            default: Value::Choice("semi-sync"),
+            kind: Mode::KIND,
+            default: Value::Choice(Mode::SemiSync.word()),
             doc: "what the leader waits for before answering",
         },
         ELECTION_TIMEOUT,
@@ -309,20 +313,16 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
         direct::SAMPLING,
     ],
     extras: Leader::EXTRAS,
-    build: |cell| {
-        let mode = match cell.choice("mode") {
-            "sync" => Mode::Sync,
-            "async" => Mode::Async,
-            _ => Mode::SemiSync,
-        };
-        let env = cell.env().clone();
-        let law = direct::direct_law(cell, &env);
+    build: |setting| {
+        let params = Params::read(setting);
+        let env = setting.env().clone();
+        let law = direct::direct_law(params.sampling, &env);
         let model = Leader::new(
             env,
-            cell.nodes,
-            mode,
-            cell.millis("election_timeout_ms"),
-            cell.positive("timeout_spread"),
+            setting.nodes,
+            params.mode,
+            params.election_timeout_ms,
+            params.timeout_spread,
         )?;
         Ok(match law {
             Some(law) => Box::new(LeaderDirect::new(model, law)),
@@ -330,6 +330,25 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
         })
     },
 };
+
+/// The parameters of [`SPEC`], as a setting gives them.
+struct Params {
+    mode: Mode,
+    election_timeout_ms: f64,
+    timeout_spread: f64,
+    sampling: Sampling,
+}
+
+impl Params {
+    fn read(setting: &Setting<'_>) -> Self {
+        Self {
+            mode: setting.choice("mode"),
+            election_timeout_ms: setting.millis("election_timeout_ms"),
+            timeout_spread: setting.positive("timeout_spread"),
+            sampling: setting.choice("sampling"),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

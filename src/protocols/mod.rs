@@ -20,7 +20,7 @@ pub use leader::{Leader, Mode as LeaderMode};
 pub use paxos::{Paxos, Variant as PaxosVariant};
 pub use pbft::{Behavior as PbftBehavior, Pbft};
 pub use quorum::Quorum;
-pub use quorum_rw::{QuorumRw, Wars};
+pub use quorum_rw::{Delays as WarsDelays, QuorumRw, Wars};
 pub use raft::{Phase as RaftPhase, Raft};
 pub use sequencer::Sequencer;
 pub use three_phase_commit::ThreePhaseCommit;
@@ -29,8 +29,8 @@ pub use two_phase_commit::TwoPhaseCommit;
 
 // What every protocol file takes from the model core, through `super::`.
 use crate::model::{
-    CLIENT, Env, Extra, MAX_EXTRAS, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol,
-    ProtocolInfo, QuorumRule, Sampler, Value,
+    CLIENT, Choice, Env, Extra, MAX_EXTRAS, ModelError, Net, Outcome, ParamKind, ParamSpec,
+    Protocol, ProtocolInfo, QuorumRule, Sampler, Setting, Value, choice,
 };
 
 /// Declares each protocol's module (a file in this folder holding its model and a
@@ -415,6 +415,14 @@ pub(crate) mod tests {
                     p.name,
                     spec.name
                 );
+                if let ParamKind::Choice(words) = spec.kind {
+                    assert!(
+                        matches!(spec.default, Value::Choice(w) if words.contains(&w)),
+                        "{}.{}: the default is one of the words",
+                        p.name,
+                        spec.name
+                    );
+                }
                 // A name is one summary column, of one type, in every protocol.
                 if let Some(other) = seen.iter().find(|s| s.name == spec.name) {
                     assert_eq!(

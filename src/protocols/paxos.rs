@@ -7,8 +7,8 @@
 //! survives any minority of failures, and learners are told the outcome.
 
 use super::{
-    Env, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Value,
-    kth_smallest,
+    Choice, Env, ModelError, Net, Outcome, ParamSpec, Protocol, ProtocolInfo, Setting, Value,
+    choice, kth_smallest,
 };
 use crate::rng::SimRng;
 
@@ -27,13 +27,14 @@ Messages: requests and replies of each phase plus N - 1 DECIDEs: 5(N - 1) (class
     };
 }
 
-/// Which Paxos.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Variant {
-    /// Prepare/promise, then accept/accepted.
-    Classic,
-    /// A stable leader: accept/accepted only.
-    Multi,
+choice! {
+    /// Which Paxos.
+    pub enum Variant {
+        /// Prepare/promise, then accept/accepted.
+        Classic = "classic",
+        /// A stable leader: accept/accepted only.
+        Multi = "multi",
+    }
 }
 
 #[doc = model!()]
@@ -141,19 +142,33 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     model: model!(),
     params: &[ParamSpec {
         name: "variant",
-        kind: ParamKind::Choice(&["classic", "multi"]),
-        default: Value::Choice("classic"),
+        kind: Variant::KIND,
+        default: Value::Choice(Variant::Classic.word()),
         doc: "classic: prepare then accept; multi: accept only (stable leader)",
     }],
     extras: &[],
-    build: |cell| {
-        let variant = match cell.choice("variant") {
-            "multi" => Variant::Multi,
-            _ => Variant::Classic,
-        };
-        Ok(Box::new(Paxos::new(cell.env().clone(), cell.nodes, variant)?))
+    build: |setting| {
+        let params = Params::read(setting);
+        Ok(Box::new(Paxos::new(
+            setting.env().clone(),
+            setting.nodes,
+            params.variant,
+        )?))
     },
 };
+
+/// The parameters of [`SPEC`], as a setting gives them.
+struct Params {
+    variant: Variant,
+}
+
+impl Params {
+    fn read(setting: &Setting<'_>) -> Self {
+        Self {
+            variant: setting.choice("variant"),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -8,8 +8,8 @@
 //! most expensive, rung of the coordination ladder.
 
 use super::{
-    CLIENT, Env, ModelError, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Value,
-    kth_smallest,
+    CLIENT, Choice, Env, ModelError, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo,
+    Setting, Value, choice, kth_smallest,
 };
 use crate::rng::SimRng;
 
@@ -34,13 +34,14 @@ Messages: 1 + (N - 1) + (N - 1)^2 + N (N - 1) + N with no failures. Rounds: 5."
     };
 }
 
-/// What a faulty replica does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Behavior {
-    /// Sends nothing.
-    Silent,
-    /// Sends every message, with contents that match no one's.
-    Equivocating,
+choice! {
+    /// What a faulty replica does.
+    pub enum Behavior {
+        /// Sends nothing.
+        Silent = "silent",
+        /// Sends every message, with contents that match no one's.
+        Equivocating = "equivocating",
+    }
 }
 
 #[doc = model!()]
@@ -246,25 +247,37 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
         },
         ParamSpec {
             name: "behavior",
-            kind: ParamKind::Choice(&["silent", "equivocating"]),
-            default: Value::Choice("silent"),
+            kind: Behavior::KIND,
+            default: Value::Choice(Behavior::Silent.word()),
             doc: "what the faulty replicas do",
         },
     ],
     extras: &[],
-    build: |cell| {
-        let behavior = match cell.choice("behavior") {
-            "equivocating" => Behavior::Equivocating,
-            _ => Behavior::Silent,
-        };
+    build: |setting| {
+        let params = Params::read(setting);
         Ok(Box::new(Pbft::new(
-            cell.env().clone(),
-            cell.nodes,
-            cell.count("byzantine"),
-            behavior,
+            setting.env().clone(),
+            setting.nodes,
+            params.byzantine,
+            params.behavior,
         )?))
     },
 };
+
+/// The parameters of [`SPEC`], as a setting gives them.
+struct Params {
+    byzantine: u32,
+    behavior: Behavior,
+}
+
+impl Params {
+    fn read(setting: &Setting<'_>) -> Self {
+        Self {
+            byzantine: setting.count("byzantine"),
+            behavior: setting.choice("behavior"),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -8,8 +8,11 @@
 
 use std::sync::Arc;
 
-use super::direct::{self, Lazy, Replies};
-use super::{CLIENT, Env, kth_smallest, ModelError, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, QuorumRule, Sampler, Value};
+use super::direct::{self, Lazy, Replies, Sampling};
+use super::{
+    CLIENT, Env, ModelError, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, QuorumRule,
+    Sampler, Setting, Value, kth_smallest,
+};
 use crate::latency::{Mix, to_ns};
 use crate::order::{self, OrderStatistic, Rank};
 use crate::rng::SimRng;
@@ -178,15 +181,31 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
         direct::SAMPLING,
     ],
     extras: &[],
-    build: |cell| {
-        let k = cell.quorum("k").resolve(cell.nodes);
-        let env = cell.env().clone();
-        Ok(match direct::direct_law(cell, &env) {
-            Some(law) => Box::new(QuorumDirect::new(&env, law, cell.nodes, k)?),
-            None => Box::new(Quorum::new(env, cell.nodes, k)?),
+    build: |setting| {
+        let params = Params::read(setting);
+        let (nodes, k) = (setting.nodes, params.k.resolve(setting.nodes));
+        let env = setting.env().clone();
+        Ok(match direct::direct_law(params.sampling, &env) {
+            Some(law) => Box::new(QuorumDirect::new(&env, law, nodes, k)?),
+            None => Box::new(Quorum::new(env, nodes, k)?),
         })
     },
 };
+
+/// The parameters of [`SPEC`], as a setting gives them.
+struct Params {
+    k: QuorumRule,
+    sampling: Sampling,
+}
+
+impl Params {
+    fn read(setting: &Setting<'_>) -> Self {
+        Self {
+            k: setting.quorum("k"),
+            sampling: setting.choice("sampling"),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -11,8 +11,8 @@
 use rand::RngExt;
 
 use super::{
-    CLIENT, Env, Extra, MAX_EXTRAS, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol,
-    ProtocolInfo, QuorumRule, Value, kth_smallest,
+    CLIENT, Choice, Env, Extra, MAX_EXTRAS, ModelError, Net, Outcome, ParamKind, ParamSpec,
+    Protocol, ProtocolInfo, QuorumRule, Setting, Value, choice, kth_smallest,
 };
 use crate::latency::{Exponential, Latency, Mixture, NS_PER_MS, Pareto};
 use crate::rng::SimRng;
@@ -40,6 +40,22 @@ acknowledgements. write_latency_ns: C, summed over committed writes only (a fail
 0), so the mean write latency of a committed write is write_latency_ns_mean /
 writes_committed_mean, not write_latency_ns_mean itself."
     };
+}
+
+choice! {
+    /// Where the W, A, R and S delays come from.
+    pub enum Delays {
+        /// The cell's latency model.
+        Latency = "latency",
+        /// The LNKD-SSD fit.
+        LnkdSsd = "lnkd-ssd",
+        /// The LNKD-DISK fit.
+        LnkdDisk = "lnkd-disk",
+        /// The YMMR fit.
+        Ymmr = "ymmr",
+        /// LNKD-DISK across datacenters.
+        Wan = "wan",
+    }
 }
 
 /// The W, A, R and S delay models of a PBS production fit.
@@ -75,28 +91,29 @@ impl Wars {
         }
     }
 
-    /// A production fit of the PBS work, by name: `lnkd-ssd`, `lnkd-disk`, `ymmr`, `wan`: the
+    /// The production fit of the PBS work `delays` names (None for [`Delays::Latency`]): the
     /// mixtures of Table 3 ("Distribution fits for production latency distributions") of
     /// Bailis et al., "Probabilistically Bounded Staleness for Practical Partial Quorums",
     /// VLDB 2012 (ms; exponentials by their rate). YMMR's write is 93.9% Pareto(xm = 3,
     /// alpha = 3.35) and 6.1% exponential(lambda = .0028).
-    pub fn preset(name: &str) -> Option<Self> {
+    pub fn preset(delays: Delays) -> Option<Self> {
         let ssd = || pareto_exp(0.9122, 0.235, 10.0, 1.66);
         let disk_write = || pareto_exp(0.38, 1.05, 1.51, 0.183);
-        Some(match name {
-            "lnkd-ssd" => Self::uniform(ssd()),
-            "lnkd-disk" | "wan" => Self {
+        Some(match delays {
+            Delays::Latency => return None,
+            Delays::LnkdSsd => Self::uniform(ssd()),
+            Delays::LnkdDisk | Delays::Wan => Self {
                 write: disk_write(),
                 ack: ssd(),
                 read: ssd(),
                 response: ssd(),
-                remote_ns: if name == "wan" {
+                remote_ns: if delays == Delays::Wan {
                     (75.0 * NS_PER_MS) as u64
                 } else {
                     0
                 },
             },
-            "ymmr" => {
+            Delays::Ymmr => {
                 let ars = || pareto_exp(0.982, 1.5, 3.8, 0.0217);
                 Self {
                     write: pareto_exp(0.939, 3.0, 3.35, 0.0028),
@@ -106,7 +123,6 @@ impl Wars {
                     remote_ns: 0,
                 }
             }
-            _ => return None,
         })
     }
 
@@ -119,11 +135,11 @@ impl Wars {
 ///
 /// ```
 /// use coordsim::latency::Exponential;
-/// use coordsim::protocols::{QuorumRw, Wars};
+/// use coordsim::protocols::{QuorumRw, Wars, WarsDelays};
 /// use coordsim::model::{Env, Protocol, Status};
 /// use coordsim::rng::stream;
 /// let env = Env::new(0.0, 0.0, Exponential::new(1.0).unwrap().into()).unwrap();
-/// let strict = QuorumRw::new(env, 3, 2, 2, 0.0, Wars::preset("lnkd-disk")).unwrap();
+/// let strict = QuorumRw::new(env, 3, 2, 2, 0.0, Wars::preset(WarsDelays::LnkdDisk)).unwrap();
 /// let outcome = strict.trial(&mut stream(1, 0, 0), &mut strict.scratch());
 /// assert_eq!(outcome.status, Status::Success);
 /// ```
@@ -327,27 +343,43 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
         },
         ParamSpec {
             name: "wars",
-            kind: ParamKind::Choice(&["latency", "lnkd-ssd", "lnkd-disk", "ymmr", "wan"]),
-            default: Value::Choice("latency"),
+            kind: Delays::KIND,
+            default: Value::Choice(Delays::Latency.word()),
             doc: "W/A/R/S delays: the cell's latency model, or a PBS production fit",
         },
     ],
     extras: QuorumRw::EXTRAS,
-    build: |cell| {
-        let wars = match cell.choice("wars") {
-            "latency" => None,
-            name => Some(Wars::preset(name).expect("every other choice is a preset")),
-        };
+    build: |setting| {
+        let params = Params::read(setting);
         Ok(Box::new(QuorumRw::new(
-            cell.env().clone(),
-            cell.nodes,
-            cell.quorum("r").resolve(cell.nodes),
-            cell.quorum("w").resolve(cell.nodes),
-            cell.millis("t_ms"),
-            wars,
+            setting.env().clone(),
+            setting.nodes,
+            params.r.resolve(setting.nodes),
+            params.w.resolve(setting.nodes),
+            params.t_ms,
+            Wars::preset(params.wars),
         )?))
     },
 };
+
+/// The parameters of [`SPEC`], as a setting gives them.
+struct Params {
+    r: QuorumRule,
+    w: QuorumRule,
+    t_ms: f64,
+    wars: Delays,
+}
+
+impl Params {
+    fn read(setting: &Setting<'_>) -> Self {
+        Self {
+            r: setting.quorum("r"),
+            w: setting.quorum("w"),
+            t_ms: setting.millis("t_ms"),
+            wars: setting.choice("wars"),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -9,8 +9,8 @@
 
 use super::election::{ElectionScratch, Timeouts, elect};
 use super::{
-    Env, Extra, MAX_EXTRAS, ModelError, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo,
-    Value, kth_smallest,
+    Choice, Env, Extra, MAX_EXTRAS, ModelError, Outcome, ParamKind, ParamSpec, Protocol,
+    ProtocolInfo, Setting, Value, choice, kth_smallest,
 };
 use crate::latency::NS_PER_MS;
 use crate::rng::SimRng;
@@ -36,13 +36,14 @@ Messages: N - 1 entries plus acknowledgements. Rounds: 1."
     };
 }
 
-/// Which part of Raft a trial measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// Electing a leader.
-    Election,
-    /// Committing one entry under a stable leader.
-    Replication,
+choice! {
+    /// Which part of Raft a trial measures.
+    pub enum Phase {
+        /// Electing a leader.
+        Election = "election",
+        /// Committing one entry under a stable leader.
+        Replication = "replication",
+    }
 }
 
 #[doc = model!()]
@@ -218,28 +219,42 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     params: &[
         ParamSpec {
             name: "phase",
-            kind: ParamKind::Choice(&["election", "replication"]),
-            default: Value::Choice("replication"),
+            kind: Phase::KIND,
+            default: Value::Choice(Phase::Replication.word()),
             doc: "which part of Raft a trial measures",
         },
         ELECTION_TIMEOUT,
         TIMEOUT_SPREAD,
     ],
     extras: Raft::EXTRAS,
-    build: |cell| {
-        let phase = match cell.choice("phase") {
-            "election" => Phase::Election,
-            _ => Phase::Replication,
-        };
+    build: |setting| {
+        let params = Params::read(setting);
         Ok(Box::new(Raft::new(
-            cell.env().clone(),
-            cell.nodes,
-            phase,
-            cell.millis("election_timeout_ms"),
-            cell.positive("timeout_spread"),
+            setting.env().clone(),
+            setting.nodes,
+            params.phase,
+            params.election_timeout_ms,
+            params.timeout_spread,
         )?))
     },
 };
+
+/// The parameters of [`SPEC`], as a setting gives them.
+struct Params {
+    phase: Phase,
+    election_timeout_ms: f64,
+    timeout_spread: f64,
+}
+
+impl Params {
+    fn read(setting: &Setting<'_>) -> Self {
+        Self {
+            phase: setting.choice("phase"),
+            election_timeout_ms: setting.millis("election_timeout_ms"),
+            timeout_spread: setting.positive("timeout_spread"),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

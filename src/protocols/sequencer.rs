@@ -11,7 +11,7 @@ use rand_distr::{Distribution, Exp};
 
 use super::{
     CLIENT, Env, Extra, MAX_EXTRAS, ModelError, Outcome, ParamKind, ParamSpec, Protocol,
-    ProtocolInfo, Value,
+    ProtocolInfo, Setting, Value,
 };
 use crate::latency::NS_PER_MS;
 use crate::rng::SimRng;
@@ -175,16 +175,34 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
         },
     ],
     extras: Sequencer::EXTRAS,
-    build: |cell| {
+    build: |setting| {
+        let params = Params::read(setting);
         Ok(Box::new(Sequencer::new(
-            cell.env().clone(),
-            cell.nodes,
-            cell.positive("rate_per_s"),
-            cell.millis("service_ms"),
-            cell.count("channels"),
+            setting.env().clone(),
+            setting.nodes,
+            params.rate_per_s,
+            params.service_ms,
+            params.channels,
         )?))
     },
 };
+
+/// The parameters of [`SPEC`], as a setting gives them.
+struct Params {
+    rate_per_s: f64,
+    service_ms: f64,
+    channels: u32,
+}
+
+impl Params {
+    fn read(setting: &Setting<'_>) -> Self {
+        Self {
+            rate_per_s: setting.positive("rate_per_s"),
+            service_ms: setting.millis("service_ms"),
+            channels: setting.count("channels"),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -11,7 +11,7 @@
 use super::two_phase_commit::{slowest_round_trip, until_acknowledged};
 use super::{
     CLIENT, Env, Extra, MAX_EXTRAS, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol,
-    ProtocolInfo, Value,
+    ProtocolInfo, Setting, Value,
 };
 use crate::latency::NS_PER_MS;
 use crate::rng::{Chance, SimRng};
@@ -200,15 +200,31 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
         },
     ],
     extras: ThreePhaseCommit::EXTRAS,
-    build: |cell| {
+    build: |setting| {
+        let params = Params::read(setting);
         Ok(Box::new(ThreePhaseCommit::new(
-            cell.env().clone(),
-            cell.nodes,
-            cell.millis("timeout_ms"),
-            cell.probability("coordinator_crash"),
+            setting.env().clone(),
+            setting.nodes,
+            params.timeout_ms,
+            params.coordinator_crash,
         )?))
     },
 };
+
+/// The parameters of [`SPEC`], as a setting gives them.
+struct Params {
+    timeout_ms: f64,
+    coordinator_crash: f64,
+}
+
+impl Params {
+    fn read(setting: &Setting<'_>) -> Self {
+        Self {
+            timeout_ms: setting.millis("timeout_ms"),
+            coordinator_crash: setting.probability("coordinator_crash"),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

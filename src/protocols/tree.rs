@@ -5,7 +5,9 @@
 //! 2(N - 1) messages and log_b(N) levels, but every inner node is a single point of failure
 //! for its subtree, so the whole operation still needs every node: (1 - p)^N.
 
-use super::{Env, ModelError, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Value};
+use super::{
+    Env, ModelError, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Setting, Value,
+};
 use crate::rng::SimRng;
 
 macro_rules! model {
@@ -160,14 +162,28 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
         doc: "children per inner node (b; 1 is a chain: one node after another)",
     }],
     extras: &[],
-    build: |cell| {
+    build: |setting| {
+        let params = Params::read(setting);
         Ok(Box::new(Tree::new(
-            cell.env().clone(),
-            cell.nodes,
-            cell.count("branching"),
+            setting.env().clone(),
+            setting.nodes,
+            params.branching,
         )?))
     },
 };
+
+/// The parameters of [`SPEC`], as a setting gives them.
+struct Params {
+    branching: u32,
+}
+
+impl Params {
+    fn read(setting: &Setting<'_>) -> Self {
+        Self {
+            branching: setting.count("branching"),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

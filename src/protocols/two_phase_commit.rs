@@ -10,8 +10,11 @@
 
 use std::sync::Arc;
 
-use super::direct::{self, Lazy, Replies};
-use super::{CLIENT, Env, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo, Sampler, Value};
+use super::direct::{self, Lazy, Replies, Sampling};
+use super::{
+    CLIENT, Choice, Env, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol, ProtocolInfo,
+    Sampler, Setting, Value, choice,
+};
 use crate::latency::{Mix, NS_PER_MS, to_ns};
 use crate::order::{OrderStatistic, Rank};
 use crate::rng::{Chance, SimRng};
@@ -269,29 +272,59 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
         },
         ParamSpec {
             name: "commit",
-            kind: ParamKind::Choice(&["resend", "reliable"]),
-            default: Value::Choice("resend"),
+            kind: Commit::KIND,
+            default: Value::Choice(Commit::Resend.word()),
             doc: "phase 2 messages: lost like any other and resent, or never lost",
         },
         direct::SAMPLING,
     ],
     extras: &[],
-    build: |cell| {
-        let env = cell.env().clone();
-        let law = direct::direct_law(cell, &env);
+    build: |setting| {
+        let params = Params::read(setting);
+        let env = setting.env().clone();
+        let law = direct::direct_law(params.sampling, &env);
         let model = TwoPhaseCommit::new(
             env,
-            cell.nodes,
-            cell.millis("timeout_ms"),
-            cell.probability("coordinator_crash"),
+            setting.nodes,
+            params.timeout_ms,
+            params.coordinator_crash,
         )?
-        .with_reliable_commit(cell.choice("commit") == "reliable");
+        .with_reliable_commit(params.commit == Commit::Reliable);
         Ok(match law {
             Some(law) => Box::new(TwoPhaseCommitDirect::new(model, law)),
             None => Box::new(model),
         })
     },
 };
+
+choice! {
+    /// How phase 2's messages travel.
+    enum Commit {
+        /// Lost like any other, and resent until acknowledged.
+        Resend = "resend",
+        /// Over a channel that loses nothing.
+        Reliable = "reliable",
+    }
+}
+
+/// The parameters of [`SPEC`], as a setting gives them.
+struct Params {
+    timeout_ms: f64,
+    coordinator_crash: f64,
+    commit: Commit,
+    sampling: Sampling,
+}
+
+impl Params {
+    fn read(setting: &Setting<'_>) -> Self {
+        Self {
+            timeout_ms: setting.millis("timeout_ms"),
+            coordinator_crash: setting.probability("coordinator_crash"),
+            commit: setting.choice("commit"),
+            sampling: setting.choice("sampling"),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
