@@ -102,16 +102,12 @@ impl TwoPhaseCommit {
     }
 }
 
-impl Protocol for TwoPhaseCommit {
-    type Scratch = ();
-
-    fn scratch(&self) {}
-
-    #[inline]
-    fn trial(&self, rng: &mut SimRng, _: &mut ()) -> Outcome {
+impl TwoPhaseCommit {
+    /// One trial, whichever way `draws` draws its counts and round trips.
+    #[inline(always)]
+    fn run(&self, rng: &mut SimRng, draws: &mut impl Draws) -> Outcome {
         let n = u64::from(self.nodes);
-        let net = self.env.begin(rng);
-        let (prepared, votes) = prepare(&net, rng, self.nodes);
+        let (prepared, votes) = draws.prepare(rng);
         let mut messages = n + prepared;
         if self.coordinator_crash.happens(rng) {
             return if prepared > 0 {
@@ -124,17 +120,63 @@ impl Protocol for TwoPhaseCommit {
         if votes < n {
             return abort(messages);
         }
-        let prepare_ns = slowest_round_trip(&net, rng, self.nodes);
+        let prepare_ns = draws.slowest_prepare(rng);
         if prepare_ns > self.timeout_ns {
             return abort(messages);
         }
-        let (commit_ns, sent) = if self.reliable_commit {
-            (slowest_round_trip(&net, rng, self.nodes), 2 * n)
-        } else {
-            until_acknowledged(&net, rng, self.nodes, self.timeout_ns)
-        };
+        let (commit_ns, sent) = draws.commit(rng);
         messages += sent;
         Outcome::success(prepare_ns.saturating_add(commit_ns), messages, 2)
+    }
+}
+
+/// What a trial draws: phase 1's counts, the slowest PREPARE round trip, and phase 2.
+trait Draws {
+    /// Phase 1: (participants prepared, votes that reached the coordinator).
+    fn prepare(&mut self, rng: &mut SimRng) -> (u64, u64);
+    /// The slowest PREPARE round trip, once every vote arrived.
+    fn slowest_prepare(&mut self, rng: &mut SimRng) -> u64;
+    /// Phase 2: (time of the slowest acknowledgement, messages sent).
+    fn commit(&mut self, rng: &mut SimRng) -> (u64, u64);
+}
+
+/// Participant by participant, over the trial's network.
+struct PerNodeDraws<'a, 'n> {
+    model: &'a TwoPhaseCommit,
+    net: &'a Net<'n>,
+}
+
+impl Draws for PerNodeDraws<'_, '_> {
+    #[inline(always)]
+    fn prepare(&mut self, rng: &mut SimRng) -> (u64, u64) {
+        prepare(self.net, rng, self.model.nodes)
+    }
+
+    #[inline(always)]
+    fn slowest_prepare(&mut self, rng: &mut SimRng) -> u64 {
+        slowest_round_trip(self.net, rng, self.model.nodes)
+    }
+
+    #[inline(always)]
+    fn commit(&mut self, rng: &mut SimRng) -> (u64, u64) {
+        let m = self.model;
+        if m.reliable_commit {
+            (slowest_round_trip(self.net, rng, m.nodes), 2 * u64::from(m.nodes))
+        } else {
+            until_acknowledged(self.net, rng, m.nodes, m.timeout_ns)
+        }
+    }
+}
+
+impl Protocol for TwoPhaseCommit {
+    type Scratch = ();
+
+    fn scratch(&self) {}
+
+    #[inline]
+    fn trial(&self, rng: &mut SimRng, _: &mut ()) -> Outcome {
+        let net = self.env.begin(rng);
+        self.run(rng, &mut PerNodeDraws { model: self, net: &net })
     }
 }
 
@@ -179,35 +221,54 @@ impl Protocol for TwoPhaseCommitDirect {
     #[inline]
     fn trial(&self, rng: &mut SimRng, slowest: &mut Arc<OrderStatistic>) -> Outcome {
         let m = &self.model;
-        let n = u64::from(m.nodes);
-        let ((prepared, votes), fresh) = self.votes.sample_reusing(rng);
-        let mut messages = n + u64::from(prepared);
-        if m.coordinator_crash.happens(rng) {
-            return if prepared > 0 {
-                Outcome::blocked(messages, 1)
-            } else {
-                Outcome::failure(messages, 1)
-            };
-        }
-        if u64::from(votes) < n {
-            return Outcome::failure(messages + n, 2);
-        }
-        let prepare_ns = to_ns(slowest.sample_with(fresh, rng, n));
-        if prepare_ns > m.timeout_ns {
-            return Outcome::failure(messages + n, 2);
-        }
-        let (commit_ns, sent) = if m.reliable_commit || m.env.loss().is_never() {
-            (to_ns(slowest.sample(rng, n)), 2 * n)
-        } else {
-            let net = m.env.begin(rng);
-            until_acknowledged(&net, rng, m.nodes, m.timeout_ns)
+        let mut draws = DirectDraws {
+            model: m,
+            n: m.nodes.into(),
+            votes: &self.votes,
+            slowest,
+            fresh: None,
         };
-        messages += sent;
-        Outcome::success(prepare_ns.saturating_add(commit_ns), messages, 2)
+        m.run(rng, &mut draws)
     }
 
     fn sampler(&self) -> Sampler {
         Sampler::Direct
+    }
+}
+
+/// From their distributions: phase 1's counts by [`Replies`], the slowest round trips by
+/// `slowest`; a commit phase that resends lost messages participant by participant.
+struct DirectDraws<'a> {
+    model: &'a TwoPhaseCommit,
+    n: u64,
+    votes: &'a Replies,
+    slowest: &'a OrderStatistic,
+    /// The uniform draw the counts left for the slowest PREPARE round trip, if any.
+    fresh: Option<u64>,
+}
+
+impl Draws for DirectDraws<'_> {
+    #[inline(always)]
+    fn prepare(&mut self, rng: &mut SimRng) -> (u64, u64) {
+        let ((prepared, votes), fresh) = self.votes.sample_reusing(rng);
+        self.fresh = fresh;
+        (prepared.into(), votes.into())
+    }
+
+    #[inline(always)]
+    fn slowest_prepare(&mut self, rng: &mut SimRng) -> u64 {
+        to_ns(self.slowest.sample_with(self.fresh, rng, self.n))
+    }
+
+    #[inline(always)]
+    fn commit(&mut self, rng: &mut SimRng) -> (u64, u64) {
+        let (m, n) = (self.model, self.n);
+        if m.reliable_commit || m.env.loss().is_never() {
+            (to_ns(self.slowest.sample(rng, n)), 2 * n)
+        } else {
+            let net = m.env.begin(rng);
+            until_acknowledged(&net, rng, m.nodes, m.timeout_ns)
+        }
     }
 }
 
