@@ -128,11 +128,9 @@ impl Protocol for Leader {
 impl Leader {
     /// The rest of a trial once `s.up` says which nodes are up.
     fn with_nodes_drawn(&self, rng: &mut SimRng, net: &Net<'_>, s: &mut LeaderScratch) -> Outcome {
-        let (mut elapsed, mut messages, mut rounds) = (0u64, 0u64, 2u32);
-        let mut extras = [0; MAX_EXTRAS];
+        let mut failover = Failover::default();
         let mut leader = 0;
         if !s.up[0] {
-            extras[0] = 1;
             let up = &s.up;
             let e = elect(
                 rng,
@@ -142,55 +140,147 @@ impl Leader {
                 self.nodes,
                 self.timeouts,
             );
-            messages += e.messages;
-            rounds += e.terms;
+            failover = Failover {
+                happened: true,
+                elapsed_ns: 0,
+                messages: e.messages,
+                terms: e.terms,
+            };
             match (e.elected_ns, e.leader) {
                 (Some(ns), Some(new)) => {
-                    elapsed = ns;
+                    failover.elapsed_ns = ns;
                     leader = new;
                 }
-                _ => return Outcome::failure(messages, rounds).with_extras(extras),
+                _ => return failover.outcome(Outcome::failure(e.messages, 2)),
             }
         }
-        let fail = |messages| Outcome::failure(messages, rounds).with_extras(extras);
+        // After a failover the old leader (node 0) has left the replica set.
+        let replicas = self.nodes - 1 - u32::from(leader != 0);
+        let mut copies = PerNodeReplication {
+            model: self,
+            net,
+            up: &s.up,
+            leader,
+            first: u64::MAX,
+            last: 0,
+        };
+        self.write(rng, net, leader, replicas, failover, &mut copies)
+    }
+
+    /// The client's write through `leader` to its `replicas` after `failover`: the hops
+    /// between client and leader, the copies drawn by `copies`, and the wait the mode asks for.
+    #[inline(always)]
+    fn write(
+        &self,
+        rng: &mut SimRng,
+        net: &Net<'_>,
+        leader: u32,
+        replicas: u32,
+        failover: Failover,
+        copies: &mut impl Replication,
+    ) -> Outcome {
+        let (mut elapsed, mut messages) = (failover.elapsed_ns, failover.messages);
+        let fail = |messages| failover.outcome(Outcome::failure(messages, 2));
         messages += 1;
         if net.lost(rng, CLIENT, leader) {
             return fail(messages);
         }
         elapsed += net.delay_ns(rng, CLIENT, leader);
-        let (mut acks, mut first, mut last, mut replicas) = (0u32, u64::MAX, 0u64, 0u32);
-        // After a failover the old leader (node 0) has left the replica set.
-        let members = (0..self.nodes).filter(|&r| r != leader && (leader == 0 || r != 0));
-        for replica in members {
-            replicas += 1;
-            messages += 1;
-            if !s.up[replica as usize] || net.lost(rng, leader, replica) {
-                continue;
-            }
-            messages += 1;
-            if self.mode == Mode::Async || net.lost(rng, replica, leader) {
-                continue;
-            }
-            let rtt = net.round_trip_ns(rng, leader, replica);
-            acks += 1;
-            first = first.min(rtt);
-            last = last.max(rtt);
-        }
+        let (sent, acks) = copies.replicate(rng);
+        messages += sent;
         let wait = match self.mode {
-            Mode::Async => Some(0),
-            Mode::SemiSync if replicas == 0 => Some(0),
-            Mode::SemiSync => (acks > 0).then_some(first),
-            Mode::Sync => (acks == replicas).then_some(last),
-        };
-        let Some(wait) = wait else {
-            return fail(messages);
+            Mode::Async => 0,
+            Mode::SemiSync if replicas == 0 => 0,
+            Mode::SemiSync if acks > 0 => copies.fastest(rng, acks),
+            Mode::Sync if acks == replicas => copies.slowest(rng, replicas),
+            Mode::SemiSync | Mode::Sync => return fail(messages),
         };
         messages += 1;
         if net.lost(rng, leader, CLIENT) {
             return fail(messages);
         }
         elapsed += wait + net.delay_ns(rng, leader, CLIENT);
-        Outcome::success(elapsed, messages, rounds).with_extras(extras)
+        failover.outcome(Outcome::success(elapsed, messages, 2))
+    }
+}
+
+/// What a failover before the write cost: its time, messages and election terms (all 0
+/// without one).
+#[derive(Debug, Clone, Copy, Default)]
+struct Failover {
+    happened: bool,
+    elapsed_ns: u64,
+    messages: u64,
+    terms: u32,
+}
+
+impl Failover {
+    /// `outcome` (of 2 rounds) with the failover's terms added to its rounds, and counted.
+    #[inline(always)]
+    fn outcome(self, outcome: Outcome) -> Outcome {
+        let mut extras = [0; MAX_EXTRAS];
+        extras[0] = u64::from(self.happened);
+        Outcome {
+            rounds: outcome.rounds + self.terms,
+            ..outcome
+        }
+        .with_extras(extras)
+    }
+}
+
+/// How a write's copies to the replicas are drawn: replica by replica, or from their
+/// distributions.
+trait Replication {
+    /// Copies the write to the replicas: (messages sent, acknowledgements that arrived).
+    fn replicate(&mut self, rng: &mut SimRng) -> (u64, u32);
+    /// The fastest round trip of the `acks` acknowledgements that arrived.
+    fn fastest(&mut self, rng: &mut SimRng, acks: u32) -> u64;
+    /// The slowest round trip of the `acks` acknowledgements that arrived.
+    fn slowest(&mut self, rng: &mut SimRng, acks: u32) -> u64;
+}
+
+/// Replica by replica: `replicate` keeps the fastest and slowest round trips.
+struct PerNodeReplication<'a, 'n> {
+    model: &'a Leader,
+    net: &'a Net<'n>,
+    up: &'a [bool],
+    leader: u32,
+    first: u64,
+    last: u64,
+}
+
+impl Replication for PerNodeReplication<'_, '_> {
+    #[inline(always)]
+    fn replicate(&mut self, rng: &mut SimRng) -> (u64, u32) {
+        let (net, leader) = (self.net, self.leader);
+        let (mut messages, mut acks) = (0u64, 0u32);
+        // Every node but the leader, and but node 0 after a failover.
+        let members = (0..self.model.nodes).filter(|&r| r != leader && (leader == 0 || r != 0));
+        for replica in members {
+            messages += 1;
+            if !self.up[replica as usize] || net.lost(rng, leader, replica) {
+                continue;
+            }
+            messages += 1;
+            if self.model.mode == Mode::Async || net.lost(rng, replica, leader) {
+                continue;
+            }
+            let rtt = net.round_trip_ns(rng, leader, replica);
+            acks += 1;
+            self.first = self.first.min(rtt);
+            self.last = self.last.max(rtt);
+        }
+        (messages, acks)
+    }
+
+    #[inline(always)]
+    fn fastest(&mut self, _: &mut SimRng, _: u32) -> u64 {
+        self.first
+    }
+
+    #[inline(always)]
+    fn slowest(&mut self, _: &mut SimRng, _: u32) -> u64 {
+        self.last
     }
 }
 
@@ -267,32 +357,43 @@ impl Protocol for LeaderDirect {
             }
             return m.with_nodes_drawn(rng, &net, per_node);
         }
-        let fail = |messages| Outcome::failure(messages, 2);
-        let mut messages = 1;
-        if net.lost(rng, CLIENT, 0) {
-            return fail(messages);
-        }
-        let mut elapsed = net.delay_ns(rng, CLIENT, 0);
         let replicas = m.nodes - 1;
-        let (sent, arrived) = self.acks.sample(rng);
-        messages += u64::from(replicas) + u64::from(sent);
-        let wait = match m.mode {
-            Mode::Async => 0,
-            Mode::SemiSync if replicas == 0 => 0,
-            Mode::SemiSync if arrived > 0 => to_ns(s.waits.0.sample(rng, arrived.into())),
-            Mode::Sync if arrived == replicas => to_ns(s.waits.1.sample(rng, replicas.into())),
-            _ => return fail(messages),
+        let mut copies = DirectReplication {
+            acks: &self.acks,
+            waits: &s.waits,
+            replicas,
         };
-        messages += 1;
-        if net.lost(rng, 0, CLIENT) {
-            return fail(messages);
-        }
-        elapsed += wait + net.delay_ns(rng, 0, CLIENT);
-        Outcome::success(elapsed, messages, 2)
+        m.write(rng, &net, 0, replicas, Failover::default(), &mut copies)
     }
 
     fn sampler(&self) -> Sampler {
         Sampler::Direct
+    }
+}
+
+/// From their distributions: the acknowledgements sent and arrived by [`Replies`], the
+/// fastest and slowest round trips by order statistics.
+struct DirectReplication<'a> {
+    acks: &'a Replies,
+    waits: &'a (OrderStatistic, OrderStatistic),
+    replicas: u32,
+}
+
+impl Replication for DirectReplication<'_> {
+    #[inline(always)]
+    fn replicate(&mut self, rng: &mut SimRng) -> (u64, u32) {
+        let (sent, arrived) = self.acks.sample(rng);
+        (u64::from(self.replicas) + u64::from(sent), arrived)
+    }
+
+    #[inline(always)]
+    fn fastest(&mut self, rng: &mut SimRng, acks: u32) -> u64 {
+        to_ns(self.waits.0.sample(rng, acks.into()))
+    }
+
+    #[inline(always)]
+    fn slowest(&mut self, rng: &mut SimRng, acks: u32) -> u64 {
+        to_ns(self.waits.1.sample(rng, acks.into()))
     }
 }
 
