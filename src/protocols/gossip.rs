@@ -184,51 +184,83 @@ impl Protocol for Gossip {
         let mut live = 1;
         for node in 1..self.nodes {
             s.up[node as usize] = net.up(rng, node);
-            live += u32::from(s.up[node as usize]);
+            live += u64::from(s.up[node as usize]);
         }
         s.informed_in.fill(u32::MAX);
         s.informed_in[0] = 0;
         s.informed.clear();
         s.informed.push(0);
-        let (mut messages, mut round) = (0u64, 0u32);
-        while (s.informed.len() as u32) < live && round < self.max_rounds {
-            round += 1;
+        spread(rng, live, self.max_rounds, self.round_ns, |rng, round, _| {
+            let before = s.informed.len();
+            let mut messages = 0;
             match self.mode {
                 Mode::Push => {
-                    for i in 0..s.informed.len() {
+                    for i in 0..before {
                         let caller = s.informed[i];
-                        for _ in 0..self.fanout {
-                            let (m, new) = self.call(rng, &net, s, caller, round);
-                            messages += m;
-                            if let Some(node) = new {
-                                s.informed_in[node as usize] = round;
-                                s.informed.push(node);
-                            }
-                        }
+                        messages += self.calls(rng, &net, s, caller, round);
                     }
                 }
                 Mode::Pull | Mode::PushPull => {
                     for caller in 0..self.nodes {
-                        if !s.up[caller as usize] {
-                            continue;
-                        }
-                        for _ in 0..self.fanout {
-                            let (m, new) = self.call(rng, &net, s, caller, round);
-                            messages += m;
-                            if let Some(node) = new {
-                                s.informed_in[node as usize] = round;
-                                s.informed.push(node);
-                            }
+                        if s.up[caller as usize] {
+                            messages += self.calls(rng, &net, s, caller, round);
                         }
                     }
                 }
             }
-        }
-        if (s.informed.len() as u32) < live {
-            return Outcome::failure(messages, round);
-        }
-        Outcome::success(u64::from(round).saturating_mul(self.round_ns), messages, round)
+            ((s.informed.len() - before) as u64, messages)
+        })
     }
+}
+
+impl Gossip {
+    /// The `fanout` calls of `caller` in `round`, recording the nodes they inform: returns
+    /// their messages.
+    #[inline(always)]
+    fn calls(
+        &self,
+        rng: &mut SimRng,
+        net: &Net<'_>,
+        s: &mut GossipScratch,
+        caller: u32,
+        round: u32,
+    ) -> u64 {
+        let mut messages = 0;
+        for _ in 0..self.fanout {
+            let (m, new) = self.call(rng, net, s, caller, round);
+            messages += m;
+            if let Some(node) = new {
+                s.informed_in[node as usize] = round;
+                s.informed.push(node);
+            }
+        }
+        messages
+    }
+}
+
+/// Rounds of gossip among `live` nodes, node 0 informed at the start, until every one is
+/// informed or `max_rounds` were played, each round lasting `round_ns`: `play(rng, round,
+/// informed)` plays round `round` (from 1) from `informed` informed nodes and returns (nodes
+/// newly informed, messages).
+#[inline]
+fn spread(
+    rng: &mut SimRng,
+    live: u64,
+    max_rounds: u32,
+    round_ns: u64,
+    mut play: impl FnMut(&mut SimRng, u32, u64) -> (u64, u64),
+) -> Outcome {
+    let (mut informed, mut messages, mut round) = (1u64, 0u64, 0u32);
+    while informed < live && round < max_rounds {
+        round += 1;
+        let (new, sent) = play(rng, round, informed);
+        informed += new;
+        messages += sent;
+    }
+    if informed < live {
+        return Outcome::failure(messages, round);
+    }
+    Outcome::success(u64::from(round).saturating_mul(round_ns), messages, round)
 }
 
 /// Gossip sampled directly, every mode: a round draws counts from their exact distributions
@@ -378,10 +410,8 @@ impl Protocol for Direct {
 
     fn trial(&self, rng: &mut SimRng, _: &mut ()) -> Outcome {
         let live = 1 + u64::from(self.live_others.sample(rng));
-        let (mut informed, mut messages, mut round) = (1u64, 0u64, 0u32);
-        while informed < live && round < self.max_rounds {
-            round += 1;
-            let (new, sent) = match self.mode {
+        spread(rng, live, self.max_rounds, self.round_ns, |rng, _, informed| {
+            match self.mode {
                 Mode::Push => {
                     let calls = informed * u64::from(self.fanout);
                     let uninformed = live - informed;
@@ -390,14 +420,8 @@ impl Protocol for Direct {
                     (distinct(rng, hits, uninformed), calls)
                 }
                 Mode::Pull | Mode::PushPull => self.exchange_round(rng, live, informed),
-            };
-            informed += new;
-            messages += sent;
-        }
-        if informed < live {
-            return Outcome::failure(messages, round);
-        }
-        Outcome::success(u64::from(round).saturating_mul(self.round_ns), messages, round)
+            }
+        })
     }
 
     fn sampler(&self) -> Sampler {
