@@ -5,9 +5,10 @@
 //! budget. Each retry converts a lost message into latency. A receiver that is down never
 //! answers, and retries cannot fix that: they only spend messages.
 
+use super::chatty::Retrying;
 use super::{
     CLIENT, Env, Extra, MAX_EXTRAS, ModelError, Outcome, ParamKind, ParamSpec, Protocol,
-    ProtocolInfo, Setting, Value,
+    ProtocolInfo, Value,
 };
 use crate::latency::NS_PER_MS;
 use crate::rng::SimRng;
@@ -108,7 +109,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     ],
     extras: Ack::EXTRAS,
     build: |setting| {
-        let params = Params::read(setting);
+        let params = Retrying::read(setting);
         Ok(Box::new(Ack::new(
             setting.env().clone(),
             params.retries,
@@ -117,25 +118,10 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     },
 };
 
-/// The parameters of [`SPEC`], as a setting gives them.
-struct Params {
-    retries: u32,
-    timeout_ms: f64,
-}
-
-impl Params {
-    fn read(setting: &Setting<'_>) -> Self {
-        Self {
-            retries: setting.count("retries"),
-            timeout_ms: setting.millis("timeout_ms"),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use crate::protocols::tests::run;
     use crate::model::stats::assert_rate;
+    use crate::protocols::tests::run;
 
     #[test]
     fn retries_recover_lost_messages() {

@@ -3,8 +3,8 @@
 //! The cure for chattiness: send every item of an operation in one request and get one
 //! response. Two messages and one round trip regardless of the item count; compare `chatty`.
 
-use super::chatty::{ITEMS, RETRIES, TIMEOUT};
-use super::{CLIENT, Env, ModelError, Outcome, Protocol, ProtocolInfo, Setting};
+use super::chatty::{ITEMS, RETRIES, Retrying, TIMEOUT};
+use super::{CLIENT, Env, ModelError, Outcome, Protocol, ProtocolInfo};
 use crate::latency::NS_PER_MS;
 use crate::rng::SimRng;
 
@@ -77,7 +77,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     params: &[ITEMS, RETRIES, TIMEOUT],
     extras: &[],
     build: |setting| {
-        let params = Params::read(setting);
+        let params = Retrying::read(setting);
         Ok(Box::new(Batched::new(
             setting.env().clone(),
             params.retries,
@@ -85,22 +85,6 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
         )?))
     },
 };
-
-/// The parameters of [`SPEC`] the model reads, as a setting gives them: `items` only names
-/// the operation's size.
-struct Params {
-    retries: u32,
-    timeout_ms: f64,
-}
-
-impl Params {
-    fn read(setting: &Setting<'_>) -> Self {
-        Self {
-            retries: setting.count("retries"),
-            timeout_ms: setting.millis("timeout_ms"),
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -118,6 +118,22 @@ pub(super) const TIMEOUT: ParamSpec = ParamSpec {
     doc: "time to wait for a response before resending",
 };
 
+/// The values of [`RETRIES`] and [`TIMEOUT`], as a setting gives them (shared with `ack`,
+/// `batched` and `exactly-once`).
+pub(super) struct Retrying {
+    pub(super) retries: u32,
+    pub(super) timeout_ms: f64,
+}
+
+impl Retrying {
+    pub(super) fn read(setting: &Setting<'_>) -> Self {
+        Self {
+            retries: setting.count(RETRIES.name),
+            timeout_ms: setting.millis(TIMEOUT.name),
+        }
+    }
+}
+
 /// The registry entry.
 pub const SPEC: ProtocolInfo = ProtocolInfo {
     name: "chatty",
@@ -141,8 +157,8 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
             setting.env().clone(),
             params.items,
             params.calls_per_item,
-            params.retries,
-            params.timeout_ms,
+            params.retrying.retries,
+            params.retrying.timeout_ms,
         )?))
     },
 };
@@ -151,8 +167,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
 struct Params {
     items: u32,
     calls_per_item: u32,
-    retries: u32,
-    timeout_ms: f64,
+    retrying: Retrying,
 }
 
 impl Params {
@@ -160,16 +175,15 @@ impl Params {
         Self {
             items: setting.count("items"),
             calls_per_item: setting.count("calls_per_item"),
-            retries: setting.count("retries"),
-            timeout_ms: setting.millis("timeout_ms"),
+            retrying: Retrying::read(setting),
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::protocols::tests::run;
     use crate::model::stats::assert_rate;
+    use crate::protocols::tests::run;
 
     #[test]
     fn eight_messages_per_item_and_sequential_latency() {

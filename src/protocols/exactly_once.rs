@@ -6,9 +6,10 @@
 //! answer, and acknowledges later copies without applying them again. The key must be kept
 //! until the sender confirms it has the answer, which costs one more message.
 
+use super::chatty::Retrying;
 use super::{
     CLIENT, Env, Extra, MAX_EXTRAS, ModelError, Outcome, ParamKind, ParamSpec, Protocol,
-    ProtocolInfo, Setting, Value,
+    ProtocolInfo, Value,
 };
 use crate::latency::NS_PER_MS;
 use crate::rng::SimRng;
@@ -130,7 +131,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     ],
     extras: ExactlyOnce::EXTRAS,
     build: |setting| {
-        let params = Params::read(setting);
+        let params = Retrying::read(setting);
         Ok(Box::new(ExactlyOnce::new(
             setting.env().clone(),
             params.retries,
@@ -139,25 +140,10 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     },
 };
 
-/// The parameters of [`SPEC`], as a setting gives them.
-struct Params {
-    retries: u32,
-    timeout_ms: f64,
-}
-
-impl Params {
-    fn read(setting: &Setting<'_>) -> Self {
-        Self {
-            retries: setting.count("retries"),
-            timeout_ms: setting.millis("timeout_ms"),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use crate::protocols::tests::run;
     use crate::model::stats::assert_rate;
+    use crate::protocols::tests::run;
 
     #[test]
     fn duplicates_are_suppressed_and_counted() {

@@ -71,8 +71,8 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
 
 #[cfg(test)]
 mod tests {
-    use crate::protocols::tests::run;
     use crate::model::stats::assert_rate;
+    use crate::protocols::tests::run;
 
     #[test]
     fn success_is_up_times_delivered() {

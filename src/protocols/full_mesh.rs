@@ -171,8 +171,8 @@ impl Params {
 
 #[cfg(test)]
 mod tests {
-    use crate::protocols::tests::run;
     use crate::model::stats::{assert_rate, median_tolerance};
+    use crate::protocols::tests::run;
 
     #[test]
     fn direct_sampling_matches_the_per_node_simulation() {
@@ -204,10 +204,22 @@ mod tests {
         // largest values the slowest message mostly is.
         use crate::protocols::tests::{HALF_CONSTANT, TAIL_AT_SCALE, empirical};
         for (what, latency, nodes, crash, loss) in [
-            ("tail at scale", parse(TAIL_AT_SCALE).unwrap(), 4, 0.01, 0.001),
+            (
+                "tail at scale",
+                parse(TAIL_AT_SCALE).unwrap(),
+                4,
+                0.01,
+                0.001,
+            ),
             ("tail at scale", parse(TAIL_AT_SCALE).unwrap(), 30, 0.0, 0.0),
             ("half constant", parse(HALF_CONSTANT).unwrap(), 2, 0.05, 0.0),
-            ("200 samples, 0.1 ms steps", empirical(200, 5, 0.1), 3, 0.0, 0.01),
+            (
+                "200 samples, 0.1 ms steps",
+                empirical(200, 5, 0.1),
+                3,
+                0.0,
+                0.01,
+            ),
             ("100,000 samples", empirical(100_000, 6, 0.0), 30, 0.0, 0.0),
         ] {
             check(&format!("{what} N = {nodes}"), &latency, nodes, crash, loss);

@@ -190,26 +190,32 @@ impl Protocol for Gossip {
         s.informed_in[0] = 0;
         s.informed.clear();
         s.informed.push(0);
-        spread(rng, live, self.max_rounds, self.round_ns, |rng, round, _| {
-            let before = s.informed.len();
-            let mut messages = 0;
-            match self.mode {
-                Mode::Push => {
-                    for i in 0..before {
-                        let caller = s.informed[i];
-                        messages += self.calls(rng, &net, s, caller, round);
-                    }
-                }
-                Mode::Pull | Mode::PushPull => {
-                    for caller in 0..self.nodes {
-                        if s.up[caller as usize] {
+        spread(
+            rng,
+            live,
+            self.max_rounds,
+            self.round_ns,
+            |rng, round, _| {
+                let before = s.informed.len();
+                let mut messages = 0;
+                match self.mode {
+                    Mode::Push => {
+                        for i in 0..before {
+                            let caller = s.informed[i];
                             messages += self.calls(rng, &net, s, caller, round);
                         }
                     }
+                    Mode::Pull | Mode::PushPull => {
+                        for caller in 0..self.nodes {
+                            if s.up[caller as usize] {
+                                messages += self.calls(rng, &net, s, caller, round);
+                            }
+                        }
+                    }
                 }
-            }
-            ((s.informed.len() - before) as u64, messages)
-        })
+                ((s.informed.len() - before) as u64, messages)
+            },
+        )
     }
 }
 
@@ -335,7 +341,10 @@ impl Direct {
     ) -> Result<Self, ModelError> {
         let model = Gossip::new(env.clone(), nodes, mode, fanout, max_rounds, round_ms)?;
         if nodes < 2 {
-            return Err(ModelError::new("nodes", "direct gossip needs at least 2 nodes"));
+            return Err(ModelError::new(
+                "nodes",
+                "direct gossip needs at least 2 nodes",
+            ));
         }
         Ok(Self {
             mode,
@@ -410,8 +419,12 @@ impl Protocol for Direct {
 
     fn trial(&self, rng: &mut SimRng, _: &mut ()) -> Outcome {
         let live = 1 + u64::from(self.live_others.sample(rng));
-        spread(rng, live, self.max_rounds, self.round_ns, |rng, _, informed| {
-            match self.mode {
+        spread(
+            rng,
+            live,
+            self.max_rounds,
+            self.round_ns,
+            |rng, _, informed| match self.mode {
                 Mode::Push => {
                     let calls = informed * u64::from(self.fanout);
                     let uninformed = live - informed;
@@ -420,8 +433,8 @@ impl Protocol for Direct {
                     (distinct(rng, hits, uninformed), calls)
                 }
                 Mode::Pull | Mode::PushPull => self.exchange_round(rng, live, informed),
-            }
-        })
+            },
+        )
     }
 
     fn sampler(&self) -> Sampler {
@@ -900,7 +913,9 @@ mod tests {
             (257, 3, distinct),
         ];
         for (balls, bins, draw) in cases {
-            let pmf = occupancy_table(balls as usize, bins as usize).pop().unwrap();
+            let pmf = occupancy_table(balls as usize, bins as usize)
+                .pop()
+                .unwrap();
             let mut counts = vec![0u64; pmf.len()];
             for _ in 0..draws {
                 counts[draw(&mut rng, balls, bins) as usize] += 1;
@@ -999,7 +1014,10 @@ mod tests {
                 };
                 (moments(&l), moments(&m))
             };
-            let (a, b) = (means(draws(&per_node, trials, 3)), means(draws(&direct, trials, 4)));
+            let (a, b) = (
+                means(draws(&per_node, trials, 3)),
+                means(draws(&direct, trials, 4)),
+            );
             for (name, (x, vx), (y, vy)) in [("rounds", a.0, b.0), ("messages", a.1, b.1)] {
                 if x.is_nan() || y.is_nan() {
                     // Fewer than two successes: no latencies to compare (the success rates
@@ -1025,7 +1043,11 @@ mod tests {
                 2_000,
             );
             assert_eq!(tally.successes, 2_000);
-            assert_eq!(tally.messages_sum, 2 * 500 * fanout * tally.rounds_sum, "{mode}");
+            assert_eq!(
+                tally.messages_sum,
+                2 * 500 * fanout * tally.rounds_sum,
+                "{mode}"
+            );
         }
     }
 

@@ -350,7 +350,10 @@ impl Protocol for LeaderDirect {
         let m = &self.model;
         let net = m.env.begin(rng);
         if !net.up(rng, 0) {
-            let per_node = s.per_node.as_mut().expect("made where the leader can crash");
+            let per_node = s
+                .per_node
+                .as_mut()
+                .expect("made where the leader can crash");
             per_node.up[0] = false;
             for node in 1..m.nodes {
                 per_node.up[node as usize] = net.up(rng, node);
@@ -453,8 +456,8 @@ impl Params {
 
 #[cfg(test)]
 mod tests {
-    use crate::protocols::tests::run;
     use crate::model::stats::assert_rate;
+    use crate::protocols::tests::run;
 
     fn leader(mode: &str, nodes: u32, crash: f64) -> crate::model::tally::Tally {
         let grid = format!("nodes = {nodes}\ncrash = {crash}\nmode = \"{mode}\"");

@@ -174,10 +174,10 @@ impl Params {
 mod tests {
     use statrs::distribution::{Binomial, DiscreteCDF};
 
+    use crate::model::stats::{assert_rate, median_tolerance};
     use crate::protocols::tests::{
         round_trip_order_statistic_median, round_trip_order_statistic_moments, run,
     };
-    use crate::model::stats::{assert_rate, median_tolerance};
 
     #[test]
     fn a_majority_of_acceptors_decides() {

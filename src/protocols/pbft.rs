@@ -283,8 +283,8 @@ impl Params {
 mod tests {
     use statrs::distribution::{Binomial, DiscreteCDF};
 
-    use crate::protocols::tests::run;
     use crate::model::stats::assert_rate;
+    use crate::protocols::tests::run;
 
     #[test]
     fn messages_follow_the_protocol_count() {

@@ -211,8 +211,8 @@ impl Params {
 mod tests {
     use statrs::distribution::{Binomial, DiscreteCDF};
 
-    use crate::protocols::tests::run;
     use crate::model::stats::{assert_rate, median_tolerance};
+    use crate::protocols::tests::run;
 
     #[test]
     fn availability_is_binomial() {
@@ -346,7 +346,11 @@ mod tests {
                 let at = latencies.iter().filter(|&&x| x == 2e6).count() as u64;
                 assert_rate(at, trials, p);
                 let under = latencies.iter().filter(|&&x| x < 2e6).count() as u64;
-                let p_under = if nodes == 1 { below } else { two_of_three(below) };
+                let p_under = if nodes == 1 {
+                    below
+                } else {
+                    two_of_three(below)
+                };
                 assert_rate(under, trials, p_under);
             }
         }

@@ -385,8 +385,8 @@ impl Params {
 mod tests {
     use statrs::distribution::{Binomial, Discrete};
 
-    use crate::protocols::tests::{round_trip_order_statistic_moments, run};
     use crate::model::stats::assert_rate;
+    use crate::protocols::tests::{round_trip_order_statistic_moments, run};
 
     #[test]
     fn overlapping_quorums_are_always_consistent() {

@@ -260,8 +260,8 @@ impl Params {
 mod tests {
     use statrs::distribution::{Binomial, DiscreteCDF};
 
-    use crate::protocols::tests::{round_trip_order_statistic_median, run};
     use crate::model::stats::{assert_rate, median_tolerance};
+    use crate::protocols::tests::{round_trip_order_statistic_median, run};
 
     #[test]
     fn never_two_leaders_in_one_term() {

@@ -210,9 +210,9 @@ mod tests {
     use crate::engine::CHUNK_TRIALS;
     use crate::latency::Exponential;
     use crate::model::Simulate;
-    use crate::rng::stream;
     use crate::model::stats::assert_rate;
     use crate::model::tally::Tally;
+    use crate::rng::stream;
 
     /// Per chunk: the mean queue wait of a queued message (queue_wait_ns / queued), and the
     /// fraction of messages queued. Chunks start empty and are independent replicates.

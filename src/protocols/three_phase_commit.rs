@@ -228,8 +228,8 @@ impl Params {
 
 #[cfg(test)]
 mod tests {
-    use crate::protocols::tests::run;
     use crate::model::stats::assert_rate;
+    use crate::protocols::tests::run;
 
     #[test]
     fn coordinator_crashes_never_block() {

@@ -187,8 +187,8 @@ impl Params {
 
 #[cfg(test)]
 mod tests {
-    use crate::protocols::tests::run;
     use crate::model::stats::assert_rate;
+    use crate::protocols::tests::run;
 
     #[test]
     fn every_node_must_be_up() {

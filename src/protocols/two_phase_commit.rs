@@ -161,7 +161,10 @@ impl Draws for PerNodeDraws<'_, '_> {
     fn commit(&mut self, rng: &mut SimRng) -> (u64, u64) {
         let m = self.model;
         if m.reliable_commit {
-            (slowest_round_trip(self.net, rng, m.nodes), 2 * u64::from(m.nodes))
+            (
+                slowest_round_trip(self.net, rng, m.nodes),
+                2 * u64::from(m.nodes),
+            )
         } else {
             until_acknowledged(self.net, rng, m.nodes, m.timeout_ns)
         }
@@ -176,7 +179,13 @@ impl Protocol for TwoPhaseCommit {
     #[inline]
     fn trial(&self, rng: &mut SimRng, _: &mut ()) -> Outcome {
         let net = self.env.begin(rng);
-        self.run(rng, &mut PerNodeDraws { model: self, net: &net })
+        self.run(
+            rng,
+            &mut PerNodeDraws {
+                model: self,
+                net: &net,
+            },
+        )
     }
 }
 
@@ -389,8 +398,8 @@ impl Params {
 
 #[cfg(test)]
 mod tests {
-    use crate::protocols::tests::run;
     use crate::model::stats::assert_rate;
+    use crate::protocols::tests::run;
 
     #[test]
     fn success_needs_every_participant_and_every_phase_one_message() {
