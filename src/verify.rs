@@ -69,16 +69,7 @@ fn read_checked_unguarded(path: &Path) -> Result<Checked, VerifyError> {
     let file = crate::store::guard::open_regular(path)
         .map_err(|e| failed(path, format!("missing or unreadable ({e})")))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| failed(path, e))?;
-    let metadata: BTreeMap<String, String> = builder
-        .metadata()
-        .file_metadata()
-        .key_value_metadata()
-        .map(|kv| {
-            kv.iter()
-                .map(|e| (e.key.clone(), e.value.clone().unwrap_or_default()))
-                .collect()
-        })
-        .unwrap_or_default();
+    let metadata = crate::store::tallies::metadata_of(&builder);
     let schema = builder.schema().clone();
     let mut checksum = Checksum::default();
     let mut batches = Vec::new();

@@ -138,7 +138,10 @@ pub fn read_metadata(path: &Path) -> Result<BTreeMap<String, String>, OutputErro
     })
 }
 
-fn metadata_of(builder: &ParquetRecordBatchReaderBuilder<File>) -> BTreeMap<String, String> {
+/// A Parquet file's key-value metadata, as a map.
+pub(crate) fn metadata_of(
+    builder: &ParquetRecordBatchReaderBuilder<File>,
+) -> BTreeMap<String, String> {
     builder
         .metadata()
         .file_metadata()
