@@ -441,7 +441,7 @@ pub fn print(out: &mut impl Write, text: &str) -> io::Result<()> {
 
 /// The columns a terminal table shows when none are asked for: what the run varied, then the
 /// headline results (with the trials of each cell and whether it met the precision targets,
-/// for an adaptive run).
+/// for an adaptive run, and the verdict of its objectives when the sweep has any).
 pub fn default_columns(rows: &Rows) -> Vec<String> {
     let constant = |i: usize| rows.rows.windows(2).all(|w| w[0][i] == w[1][i]);
     let mut columns = Vec::new();
@@ -470,6 +470,7 @@ pub fn default_columns(rows: &Rows) -> Vec<String> {
         "latency_ms_p99",
         "messages_mean",
         "relative_cost",
+        "expect",
     ] {
         if rows.columns.iter().any(|c| c == name) {
             columns.push(name.to_string());

@@ -54,6 +54,15 @@ A sweep file names a grid; every list is an axis of the cartesian product:
   shift_ms = 0.05
   of = { kind = \"exponential\", mean_ms = 0.5 }
 
+  [[expect]]                    # optional objectives, checked when the run ends
+  where = \"protocol = 'two-phase-commit' and nodes = 5\"   # optional: every cell
+  success_rate = \">= 0.999\"     # also latency_ms_p50, _p90, _p99, _p999 (\"<= 20\")
+
+Each objective is met, missed or undecided for each cell it selects; every verdict of a
+run is right (or undecided) with probability 95% at least. A missed objective makes
+`run` and `merge` exit with code 1 once the results are written. With a precision
+target, an undecided cell runs on until it is decided or reaches the cap.
+
 `coordsim protocols` lists the parameters, `coordsim latency` the delay models.
 Unknown keys are errors. Bad input exits with code 2 and writes nothing.
 

@@ -197,6 +197,7 @@ pub(super) fn run(args: RunArgs) -> Result<ExitCode> {
         Finished::Complete {
             files,
             records,
+            verdicts,
             dir,
         } => {
             let cells = engine::layout(&sweep).shard_cells(shard).len();
@@ -218,8 +219,27 @@ pub(super) fn run(args: RunArgs) -> Result<ExitCode> {
                 names.join(", "),
                 dir.display()
             );
-            Ok(ExitCode::SUCCESS)
+            // A shard's cells are judged when the parts are merged.
+            if shard.count > 1 {
+                return Ok(ExitCode::SUCCESS);
+            }
+            Ok(objectives(&sweep, verdicts))
         }
+    }
+}
+
+/// Prints what the sweep's objectives came to; exit code 1 if a cell missed one.
+fn objectives(sweep: &Sweep, verdicts: run::Verdicts) -> ExitCode {
+    if sweep.expectations.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    let report = verdicts.report(sweep);
+    println!("{}", report.render());
+    if report.missed() {
+        eprintln!("error: an objective was missed (see above); the results are written");
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
@@ -340,7 +360,7 @@ pub(super) fn merge(args: MergeArgs) -> Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(objectives(&merged.sweep, merged.verdicts))
 }
 
 /// Prints the table of a run's cells, or where to read it when they are too many to print.

@@ -4,9 +4,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::ops::Range;
+use std::sync::Arc;
 
 use super::{Batch, CHUNK_TRIALS, CellRun, Layout, Shard};
-use crate::model::precision::{Decision, Precision};
+use crate::model::objective::Objectives;
+use crate::model::precision::{Checks, Decision, Precision};
 use crate::model::tally::Tally;
 
 /// Collects partial tallies and hands out each cell once it is finished: in a run with a fixed
@@ -28,6 +30,7 @@ pub struct Assembler {
     layout: Layout,
     shard: Shard,
     precision: Precision,
+    objectives: Arc<Objectives>,
     open: BTreeMap<u32, Tally>,
     /// An adaptive run's targets, in chunks, of the cells whose target is not 1.
     targets: Targets,
@@ -45,6 +48,7 @@ impl Assembler {
             layout,
             shard,
             precision: Precision::NONE,
+            objectives: Arc::default(),
             open: BTreeMap::new(),
             targets: Targets::new(),
             finished: 0,
@@ -60,6 +64,14 @@ impl Assembler {
             targets,
             ..Self::new(layout, Shard::WHOLE)
         }
+    }
+
+    /// The same, judging each finished cell against its `objectives`: once on its whole tally
+    /// with a fixed trial count (not in a shard, whose cells are judged when merged), at its
+    /// looks in an adaptive run ([`crate::model::precision`]).
+    pub fn with_objectives(mut self, objectives: Arc<Objectives>) -> Self {
+        self.objectives = objectives;
+        self
     }
 
     /// Whether cells are run adaptively.
@@ -104,26 +116,30 @@ impl Assembler {
                 open
             }
         };
-        let precision_met = if self.precision.is_adaptive() {
+        let checks = Checks::of(&self.objectives, cell);
+        let cap = self.layout.chunks_per_cell();
+        let (precision_met, verdicts) = if self.precision.is_adaptive() {
             let target = self.targets.get(&cell).copied().unwrap_or(1);
             if open.chunks < target {
                 return None;
             }
-            match self
-                .precision
-                .decide(open, target, self.layout.chunks_per_cell())
-            {
+            match self.precision.decide_with(open, target, cap, checks) {
                 Decision::Grow(next) => {
                     self.targets.insert(cell, next);
                     return None;
                 }
-                Decision::Finish { met } => Some(met),
+                Decision::Finish { met } => (Some(met), checks.judge_at(open, target, cap)),
             }
         } else {
             if open.chunks < self.layout.cell_items_in(cell, self.shard) {
                 return None;
             }
-            None
+            let verdicts = if self.shard.count == 1 {
+                checks.judge_once(open)
+            } else {
+                Vec::new()
+            };
+            (None, verdicts)
         };
         let tally = self.open.remove(&cell).expect("just merged");
         self.finished += 1;
@@ -132,6 +148,7 @@ impl Assembler {
             cell_id: cell,
             tally,
             precision_met,
+            verdicts,
         })
     }
 

@@ -2,7 +2,10 @@
 //! source of models built when the engine reaches a cell. A [`Sweep`] is one.
 
 use super::Layout;
+use std::sync::Arc;
+
 use crate::model::Simulate;
+use crate::model::objective::Objectives;
 use crate::model::precision::Precision;
 use crate::sweep::Sweep;
 
@@ -37,6 +40,8 @@ pub struct Job<'a> {
     pub precision: Precision,
     /// The cells' models.
     pub models: &'a dyn Models,
+    /// The cells' objectives.
+    pub objectives: &'a Arc<Objectives>,
 }
 
 impl<'a> From<&'a Sweep> for Job<'a> {
@@ -46,6 +51,7 @@ impl<'a> From<&'a Sweep> for Job<'a> {
             seed: sweep.seed,
             precision: sweep.precision,
             models: sweep,
+            objectives: &sweep.objectives,
         }
     }
 }

@@ -37,6 +37,7 @@ use rayon::prelude::*;
 use thiserror::Error;
 
 use crate::model::Simulate;
+use crate::model::objective::Judgement;
 use crate::model::tally::Tally;
 use crate::rng;
 
@@ -59,6 +60,9 @@ pub struct CellRun {
     pub tally: Tally,
     /// In an adaptive run, whether it met the precision targets (if not, it used the cap).
     pub precision_met: Option<bool>,
+    /// The verdicts of the cell's objectives, in the order of [`crate::model::objective::Objectives::of`] (empty in a
+    /// shard's part, whose cells are judged when the parts are merged).
+    pub verdicts: Vec<Judgement>,
 }
 
 /// Tallies of a batch of finished work items.
@@ -324,6 +328,7 @@ pub fn assembler(job: &Job<'_>, shard: Shard) -> Assembler {
     } else {
         Assembler::new(job.layout, shard)
     }
+    .with_objectives(job.objectives.clone())
 }
 
 /// Runs every cell of `job` (a [`Job`], or a [`crate::sweep::Sweep`]) and returns their tallies in cell

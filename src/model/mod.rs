@@ -11,6 +11,7 @@
 
 mod env;
 mod info;
+pub mod objective;
 mod outcome;
 pub mod param;
 pub mod precision;

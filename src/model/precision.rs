@@ -21,7 +21,30 @@
 //! are fixed by `(seed, cell, chunk)`. The trials a cell uses, and its results, are therefore the
 //! same for any thread count, schedule or interruption, and its first chunks give exactly the
 //! numbers of a run with a fixed trial count.
+//!
+//! ## Objectives
+//!
+//! A cell may also carry [objectives](crate::model::objective), each judged met, missed or
+//! undecided from an interval. A run's verdicts share one error level `alpha` (5%): with `m`
+//! checks (objectives times the cells each applies to), each gets `alpha / m` (Bonferroni), so
+//! that every verdict of the run is right, or undecided, with probability at least 95%.
+//!
+//! In a run with a fixed trial count a check is judged once, on the cell's whole tally. In an
+//! adaptive run an undecided cell keeps running until its objectives are decided (and its
+//! precision targets met) or its cap is reached, so it is judged again and again; a verdict
+//! taken at whichever look happens to decide would be wrong more often than one look's level.
+//! Such a cell is therefore judged only at fixed *looks*, the chunk counts of [`looks`] (1, 2,
+//! 3, 4, 5, 7, 9, 12, ... growing by a quarter, and the cap), whatever its tally says, and the
+//! check's level is *spent* over them: the look at `c` chunks, following the look at `b`, gets
+//! `alpha_check (c - b) / cap`, the linear spending function `alpha t` of the fraction `t` of
+//! the cap's trials. These levels sum to `alpha_check` over all looks. The tally at `c` chunks
+//! is the same whichever looks came before, so by the union bound the chance that any look's
+//! interval misses is at most `alpha_check`, and the verdict of the look that stops the cell is
+//! right (or undecided, at the cap) with at least the stated probability. An undecided cell's
+//! next target is the squared ratio of its interval's half-width to the distance from its
+//! estimate to the bound (clamped like a precision target), rounded up to a look.
 
+use crate::model::objective::{Judgement, Objective, Objectives, Verdict};
 use crate::model::stats::{p99_relative_halfwidth, success_halfwidth};
 use crate::model::tally::Tally;
 
@@ -151,6 +174,132 @@ impl Precision {
     }
 }
 
+/// The objectives of one cell and the error level its checks share before looks divide it.
+#[derive(Debug, Clone, Copy)]
+pub struct Checks<'a> {
+    /// The cell's objectives.
+    pub objectives: &'a [Objective],
+    /// Each check's error level over the whole cell (the run's level over its checks).
+    pub alpha: f64,
+}
+
+impl<'a> Checks<'a> {
+    /// The objectives of `cell` in `objectives`.
+    pub fn of(objectives: &'a Objectives, cell: u32) -> Self {
+        Self {
+            objectives: objectives.of(cell),
+            alpha: objectives.alpha(),
+        }
+    }
+
+    /// No objectives.
+    pub const NONE: Checks<'static> = Checks {
+        objectives: &[],
+        alpha: 0.0,
+    };
+
+    /// Verdicts on a whole cell judged once, in a run with a fixed trial count.
+    pub fn judge_once(&self, tally: &Tally) -> Vec<Judgement> {
+        self.objectives
+            .iter()
+            .map(|o| o.judge(tally, self.alpha))
+            .collect()
+    }
+
+    /// Verdicts of an adaptive cell at the look of `chunks` chunks out of `cap`.
+    pub fn judge_at(&self, tally: &Tally, chunks: u64, cap: u64) -> Vec<Judgement> {
+        let alpha = spent(self.alpha, chunks, cap);
+        self.objectives
+            .iter()
+            .map(|o| o.judge(tally, alpha))
+            .collect()
+    }
+}
+
+/// The looks of an adaptive cell with objectives, in chunks: 1, then `max(c + 1, ceil(5c /
+/// 4))` after `c`, below `cap`; then `cap`.
+///
+/// ```
+/// use coordsim::model::precision::looks;
+/// let l: Vec<u64> = looks(40).collect();
+/// assert_eq!(l, [1, 2, 3, 4, 5, 7, 9, 12, 15, 19, 24, 30, 38, 40]);
+/// ```
+pub fn looks(cap: u64) -> impl Iterator<Item = u64> {
+    let mut next = Some(1u64.min(cap));
+    std::iter::from_fn(move || {
+        let c = next?;
+        next = (c < cap).then(|| c.saturating_mul(5).div_ceil(4).max(c + 1).min(cap));
+        Some(c)
+    })
+}
+
+/// The smallest look at or after `chunks`.
+pub fn look_at_or_after(chunks: u64, cap: u64) -> u64 {
+    looks(cap).find(|&c| c >= chunks).unwrap_or(cap)
+}
+
+/// The error level the look at `chunks` (a look) spends of `alpha`: `alpha (chunks - b) /
+/// cap`, where `b` is the look before (0 before the first).
+///
+/// ```
+/// use coordsim::model::precision::spent;
+/// assert_eq!(spent(0.05, 1, 1), 0.05);
+/// assert_eq!(spent(0.04, 5, 40), 0.04 * 1.0 / 40.0);
+/// // Over all looks, the levels add up to alpha.
+/// let total: f64 = coordsim::model::precision::looks(1000).map(|c| spent(0.05, c, 1000)).sum();
+/// assert!((total - 0.05).abs() < 1e-15);
+/// ```
+pub fn spent(alpha: f64, chunks: u64, cap: u64) -> f64 {
+    let before = looks(cap).take_while(|&c| c < chunks).last().unwrap_or(0);
+    alpha * (chunks - before) as f64 / cap as f64
+}
+
+impl Precision {
+    /// The decision for a cell with objectives whose chunks `[0, chunks)` are done and in
+    /// `tally`: finished when its precision targets are met and its objectives decided at this
+    /// look, or at the cap; otherwise grown to a later look (see the module documentation).
+    /// Without objectives, exactly [`Precision::decide`].
+    pub fn decide_with(
+        &self,
+        tally: &Tally,
+        chunks: u64,
+        cap: u64,
+        checks: Checks<'_>,
+    ) -> Decision {
+        if checks.objectives.is_empty() {
+            return self.decide(tally, chunks, cap);
+        }
+        let assessment = self.assess(tally);
+        let mut growth = if assessment.met {
+            MIN_GROWTH
+        } else {
+            assessment.growth
+        };
+        let mut pending = false;
+        for (objective, judgement) in checks
+            .objectives
+            .iter()
+            .zip(checks.judge_at(tally, chunks, cap))
+        {
+            if judgement.verdict == Verdict::Undecided {
+                pending = true;
+                let factor = MARGIN * judgement.trials_factor(objective.bound);
+                growth = growth.max(if factor.is_finite() {
+                    factor.clamp(MIN_GROWTH, MAX_GROWTH)
+                } else {
+                    MAX_GROWTH
+                });
+            }
+        }
+        if (assessment.met && !pending) || chunks >= cap {
+            return Decision::Finish {
+                met: assessment.met,
+            };
+        }
+        Decision::Grow(look_at_or_after(next_target(chunks, growth, cap), cap))
+    }
+}
+
 /// `min(cap, max(chunks + 1, ceil(chunks g)))`.
 ///
 /// ```
@@ -271,6 +420,133 @@ mod tests {
         assert!(!a.met);
         let r = p99_relative_halfwidth(uniform.latency_ns()).unwrap() / 0.0002;
         assert_eq!(a.growth, (1.2 * r * r).clamp(MIN_GROWTH, MAX_GROWTH));
+    }
+
+    /// A tally of `successes` of `trials` in `chunks` chunks, with no latencies.
+    fn counts(successes: u64, trials: u64, chunks: u64) -> Tally {
+        let mut t = Tally::empty();
+        t.successes = successes;
+        t.failures = trials - successes;
+        t.chunks = chunks;
+        t
+    }
+
+    #[test]
+    fn looks_grow_by_a_quarter_and_spend_alpha_once() {
+        for cap in [1u64, 2, 7, 100, 12_345, 1 << 40] {
+            let l: Vec<u64> = looks(cap).collect();
+            assert_eq!(l[0], 1);
+            assert_eq!(*l.last().unwrap(), cap);
+            assert!(
+                l.windows(2)
+                    .all(|w| w[1] > w[0] && w[1] <= (w[0] * 5).div_ceil(4).max(w[0] + 1))
+            );
+            let total: f64 = l.iter().map(|&c| spent(0.05, c, cap)).sum();
+            assert!((total - 0.05).abs() < 1e-12, "{cap}: {total}");
+            for c in [1, cap / 3 + 1, cap] {
+                let at = look_at_or_after(c, cap);
+                assert!(l.contains(&at) && at >= c);
+            }
+        }
+    }
+
+    #[test]
+    fn an_undecided_cell_grows_to_a_look_and_a_decided_one_finishes() {
+        let met = Precision {
+            success: Some(0.5),
+            p99: None,
+        };
+        let objective = [Objective::parse("success_rate", ">= 0.9").unwrap()];
+        let checks = Checks {
+            objectives: &objective,
+            alpha: 0.05,
+        };
+        // 905 of 1000 at the first look: undecided, and grown to a look.
+        let t = counts(905, 1000, 1);
+        match met.decide_with(&t, 1, 1000, checks) {
+            Decision::Grow(next) => assert_eq!(next, look_at_or_after(next, 1000)),
+            d => panic!("{d:?}"),
+        }
+        // At the cap the cell finishes undecided.
+        let t = counts(905_000, 1_000_000, 1000);
+        assert_eq!(
+            met.decide_with(&t, 1000, 1000, checks),
+            Decision::Finish { met: true }
+        );
+        assert_eq!(
+            checks.judge_at(&t, 1000, 1000)[0].verdict,
+            Verdict::Met,
+            "905,000 of 1,000,000 is above 0.9 even at the cap's share of alpha"
+        );
+        // Clearly above the bound: finished at the first look.
+        let t = counts(990, 1000, 1);
+        assert_eq!(
+            met.decide_with(&t, 1, 1000, checks),
+            Decision::Finish { met: true }
+        );
+        // Without objectives, the plain decision.
+        assert_eq!(
+            met.decide_with(&counts(905, 1000, 1), 1, 1000, Checks::NONE),
+            met.decide(&counts(905, 1000, 1), 1, 1000)
+        );
+    }
+
+    /// Cells whose success rate lies exactly on the bound of `success_rate >= 0.9`: a verdict
+    /// of "missed" is wrong. Each cell runs to the looks `decide_with` picks; the fraction of
+    /// cells that end "missed" must stay within the error level (alpha / 2 on this side), up to
+    /// 5 standard errors of the estimate. Judging each look at the full level instead, which
+    /// the same loop does alongside, is wrong far more often: the test tells the two apart.
+    #[test]
+    fn spending_alpha_over_looks_keeps_the_error_rate() {
+        use rand::SeedableRng;
+        use rand_distr::{Binomial, Distribution};
+        const CELLS: u64 = 4000;
+        const CHUNK: u64 = 100;
+        const CAP: u64 = 200;
+        let p = 0.9;
+        let objective = [Objective::parse("success_rate", ">= 0.9").unwrap()];
+        let checks = Checks {
+            objectives: &objective,
+            alpha: 0.05,
+        };
+        let precision = Precision {
+            success: Some(0.5),
+            p99: None,
+        };
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(7);
+        let chunk = Binomial::new(CHUNK, p).unwrap();
+        let (mut wrong, mut wrong_naive) = (0u64, 0u64);
+        for _ in 0..CELLS {
+            // One stream of chunks per cell, read by both procedures.
+            let successes: Vec<u64> = (0..CAP).map(|_| chunk.sample(&mut rng)).collect();
+            let tally_at = |c: u64| counts(successes[..c as usize].iter().sum(), c * CHUNK, c);
+            let mut c = 1;
+            loop {
+                let t = tally_at(c);
+                match precision.decide_with(&t, c, CAP, checks) {
+                    Decision::Grow(next) => c = next,
+                    Decision::Finish { .. } => {
+                        if checks.judge_at(&t, c, CAP)[0].verdict == Verdict::Missed {
+                            wrong += 1;
+                        }
+                        break;
+                    }
+                }
+            }
+            // Naive: every look at the full 5%, stopping at the first decision.
+            let first = looks(CAP)
+                .map(|c| objective[0].judge(&tally_at(c), 0.05).verdict)
+                .find(|v| *v != Verdict::Undecided);
+            if first == Some(Verdict::Missed) {
+                wrong_naive += 1;
+            }
+        }
+        let level = 0.025;
+        let limit = level + 5.0 * (level * (1.0 - level) / CELLS as f64).sqrt();
+        let rate = wrong as f64 / CELLS as f64;
+        let naive = wrong_naive as f64 / CELLS as f64;
+        assert!(rate <= limit, "spent: {rate} wrong, limit {limit}");
+        assert!(naive > limit, "naive: {naive} wrong, limit {limit}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::engine::{self, CellRun, ItemSet, Shard};
+use crate::model::precision::Checks;
 use crate::model::tally::Tally;
 use crate::store::keys;
 use crate::store::layout::{CHECKPOINTS, PART_FILE, RUN_FILE};
@@ -15,7 +16,7 @@ use crate::sweep::Sweep;
 
 use super::identity::{Completion, write_run_file};
 use super::lock::RunLock;
-use super::{Identity, RunError};
+use super::{Identity, RunError, Verdicts};
 
 /// What [`merge`] produced.
 #[derive(Debug)]
@@ -29,6 +30,8 @@ pub struct Merged {
     pub records: Vec<CellRecord>,
     /// The files written.
     pub files: Vec<PathBuf>,
+    /// The verdicts of the cells' objectives.
+    pub verdicts: Verdicts,
 }
 
 /// The part file of `path`, a part directory or the file itself. In a part directory, the run
@@ -269,10 +272,12 @@ impl PartRows {
                         .precision
                         .is_adaptive()
                         .then(|| sweep.precision.assess(&tally).met);
+                    let verdicts = Checks::of(&sweep.objectives, cell).judge_once(&tally);
                     on_cell(CellRecord::of(&CellRun {
                         cell_id: cell,
                         tally,
                         precision_met,
+                        verdicts,
                     }))?;
                     cells += 1;
                 }
@@ -328,7 +333,11 @@ pub fn merge(parts: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
     let lock = RunLock::take(dir.path())?;
     write_run_file(dir.path(), &identity, &info.started, None)?;
     let mut writer = ResultsWriter::create(dir.path(), &sweep)?;
-    let cells = rows.cells(&sweep, |record| Ok(writer.push(record)?))?;
+    let mut verdicts = Verdicts::default();
+    let cells = rows.cells(&sweep, |record| {
+        verdicts.add(record.cell_id, &record.verdicts);
+        Ok(writer.push(record)?)
+    })?;
     let (files, records) = writer.finish(&info)?;
     let completion = Completion {
         finished: &info.finished,
@@ -342,5 +351,6 @@ pub fn merge(parts: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
         cells,
         records,
         files,
+        verdicts,
     })
 }

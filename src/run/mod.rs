@@ -18,9 +18,11 @@ mod identity;
 mod lock;
 mod merge;
 mod sink;
+mod verdicts;
 
 pub use identity::Identity;
 pub use merge::{Merged, PartRows, Parts, check_part, merge, read_parts};
+pub use verdicts::{ObjectiveLine, Report, Verdicts};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -178,8 +180,11 @@ pub enum Finished {
     Complete {
         /// The files written.
         files: Vec<PathBuf>,
-        /// The cells (for a whole run; empty for a shard).
+        /// The cells (for a whole run of at most [`crate::store::SHOWN_CELLS`]; empty
+        /// otherwise).
         records: Vec<CellRecord>,
+        /// The verdicts of the cells' objectives (none in a shard).
+        verdicts: Verdicts,
         /// The run directory.
         dir: PathBuf,
     },
@@ -254,6 +259,7 @@ pub fn execute(
                 .ok_or_else(|| RunError::unusable(last, "no targets"))
                 .and_then(|t| parse_targets(t).map_err(|e| RunError::unusable(last, e)))?;
             Assembler::adaptive(layout, sweep.precision, targets)
+                .with_objectives(sweep.objectives.clone())
         }
         _ => engine::assembler(&Job::from(sweep), shard),
     };
@@ -358,7 +364,7 @@ pub fn execute(
     // Work since the last checkpoint is not committed: should the finish fail, --resume runs
     // it again, and a finished run's checkpoints are removed anyway.
     drop(pending);
-    let (files, records) = sink.finish(sweep, &dir, &identity, &info, &items)?;
+    let (files, records, verdicts) = sink.finish(sweep, &dir, &identity, &info, &items)?;
     // The one step that completes the run: until the run file says so, --resume finishes it
     // again from the checkpoints.
     let completion = Completion {
@@ -371,6 +377,7 @@ pub fn execute(
     Ok(Finished::Complete {
         files,
         records,
+        verdicts,
         dir: dir.keep(),
     })
 }

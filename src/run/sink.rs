@@ -11,11 +11,11 @@ use crate::store::tallies::TallyWriter;
 use crate::store::{CellRecord, Results, ResultsWriter, RunDir, RunInfo, SweepCopy};
 use crate::sweep::Sweep;
 
-use super::{Identity, RunError};
+use super::{Identity, RunError, Verdicts};
 
 /// Where finished cells go: the result files of a whole run, a part file for a shard.
 pub(super) enum Sink<'a> {
-    Whole(Box<ResultsWriter<'a>>),
+    Whole(Box<ResultsWriter<'a>>, Verdicts),
     /// A part's rows are written in cell order, whatever order the cells finish in (a resumed
     /// run finishes the cells of its checkpoint first): cells that finish before an earlier
     /// one wait in `waiting`, which holds at most the cells a batch spans.
@@ -36,7 +36,10 @@ impl<'a> Sink<'a> {
         first_cell: u32,
     ) -> Result<Self, RunError> {
         Ok(if shard.count == 1 {
-            Sink::Whole(Box::new(ResultsWriter::create(dir, sweep)?))
+            Sink::Whole(
+                Box::new(ResultsWriter::create(dir, sweep)?),
+                Verdicts::default(),
+            )
         } else {
             let path = dir.join(PART_FILE);
             Sink::Part {
@@ -51,7 +54,10 @@ impl<'a> Sink<'a> {
 
     pub(super) fn push(&mut self, run: CellRun) -> Result<(), RunError> {
         match self {
-            Sink::Whole(writer) => writer.push(CellRecord::of(&run))?,
+            Sink::Whole(writer, verdicts) => {
+                verdicts.add(run.cell_id, &run.verdicts);
+                writer.push(CellRecord::of(&run))?
+            }
             Sink::Part {
                 writer,
                 cells,
@@ -77,9 +83,12 @@ impl<'a> Sink<'a> {
         identity: &Identity,
         info: &RunInfo,
         items: &ItemSet,
-    ) -> Result<(Vec<PathBuf>, Vec<CellRecord>), RunError> {
+    ) -> Result<(Vec<PathBuf>, Vec<CellRecord>, Verdicts), RunError> {
         match self {
-            Sink::Whole(writer) => Ok(writer.finish(info)?),
+            Sink::Whole(writer, verdicts) => {
+                let (files, records) = writer.finish(info)?;
+                Ok((files, records, verdicts))
+            }
             Sink::Part {
                 writer,
                 path,
@@ -108,14 +117,14 @@ impl<'a> Sink<'a> {
                         info,
                     },
                 )?;
-                Ok((vec![path, copy], Vec::new()))
+                Ok((vec![path, copy], Vec::new(), Verdicts::default()))
             }
         }
     }
 
     pub(super) fn cells(&self) -> u64 {
         match self {
-            Sink::Whole(writer) => writer.cells(),
+            Sink::Whole(writer, _) => writer.cells(),
             Sink::Part { cells, .. } => *cells,
         }
     }

@@ -34,6 +34,7 @@ use parquet::file::metadata::KeyValue;
 use thiserror::Error;
 
 use crate::engine::{CHUNK_TRIALS, CellRun};
+use crate::model::objective::Judgement;
 use crate::model::stats::Summary;
 use crate::model::tally::Tally;
 use crate::sweep::{Sweep, describe};
@@ -119,6 +120,8 @@ pub struct CellRecord {
     pub summary: Summary,
     /// In an adaptive run, whether it met the precision targets (if not, it used the cap).
     pub precision_met: Option<bool>,
+    /// The verdicts of its objectives (none if no `[[expect]]` selects it).
+    pub verdicts: Vec<Judgement>,
     /// Its non-empty histogram buckets.
     pub buckets: Vec<Bucket>,
 }
@@ -165,6 +168,7 @@ impl CellRecord {
             cell_id: run.cell_id,
             summary: Summary::of(&run.tally),
             precision_met: run.precision_met,
+            verdicts: run.verdicts.clone(),
             buckets: buckets(&run.tally),
         }
     }

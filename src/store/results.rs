@@ -81,6 +81,7 @@ impl<'a> ResultsWriter<'a> {
                         cell_id: record.cell_id,
                         summary: record.summary.clone(),
                         precision_met: record.precision_met,
+                        verdicts: record.verdicts.clone(),
                         buckets: Vec::new(),
                     });
                 } else {

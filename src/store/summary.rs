@@ -235,6 +235,20 @@ impl SummaryFile {
             "precision_met",
             results.cells.iter().map(|r| r.precision_met),
         );
+        if !sweep.expectations.is_empty() {
+            // The cell's worst verdict: missed, then undecided, then met.
+            c.strings(
+                "expect",
+                true,
+                results.cells.iter().map(|r| {
+                    r.verdicts
+                        .iter()
+                        .map(|j| j.verdict)
+                        .max()
+                        .map(|v| v.as_str())
+                }),
+            );
+        }
         let latency: [(&str, Stat); 6] = [
             ("latency_ms_mean", |l| l.mean),
             ("latency_ms_p50", |l| l.p50),

@@ -67,6 +67,10 @@ pub fn summary(sweep: &Sweep, records: &[CellRecord]) -> String {
         "msgs/trial",
         "rounds",
     ]);
+    let expect = !sweep.expectations.is_empty();
+    if expect {
+        header.push("expect");
+    }
     let mut t = table(&header, 7);
     for record in records {
         let s = &record.summary;
@@ -91,6 +95,10 @@ pub fn summary(sweep: &Sweep, records: &[CellRecord]) -> String {
             sig(s.messages_mean, 4),
             sig(s.rounds_mean, 3),
         ]);
+        if expect {
+            let worst = record.verdicts.iter().map(|j| j.verdict).max();
+            row.push(worst.map_or("-", |v| v.as_str()).to_string());
+        }
         t.add_row(row);
     }
     t.to_string()

@@ -24,11 +24,13 @@
 //! ```
 //!
 //! A protocol parameter set under `[grid]` is an axis for every protocol of the sweep that has
-//! it; `[params.<protocol>]` overrides it for one protocol. Unknown keys are errors.
+//! it; `[params.<protocol>]` overrides it for one protocol. An optional `[[expect]]` list
+//! states objectives the run checks when it ends ([`expect`]). Unknown keys are errors.
 
 mod cell;
 mod cost;
 pub(crate) mod delays;
+pub mod expect;
 pub(crate) mod fields;
 mod grid;
 pub(crate) mod params;
@@ -37,6 +39,7 @@ pub mod tails;
 
 pub use cell::{Cell, ParamsDisplay};
 pub use cost::Cost;
+pub use expect::Expectation;
 pub use grid::{Axes, ParamAxis, ProtocolAxes};
 pub use registry::{Duplicate, Registry};
 
@@ -48,6 +51,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use crate::latency::Latency;
+use crate::model::objective::Objectives;
 use crate::model::precision::Precision;
 use crate::model::{Extra, MAX_ZONES, ModelError, ParamSpec, ProtocolInfo, Simulate};
 
@@ -170,6 +174,10 @@ pub struct Sweep {
     /// The protocols' own counts, each once, in registry order: the summary's `<name>_mean`
     /// columns.
     pub extras: Vec<&'static Extra>,
+    /// `[[expect]]`: the objectives the run checks, with the cells each applies to.
+    pub expectations: Vec<Expectation>,
+    /// The same objectives by cell, with the error level of each check.
+    pub objectives: Arc<Objectives>,
 }
 
 impl std::fmt::Debug for Sweep {
@@ -260,7 +268,7 @@ impl Sweep {
             }
         })?;
         let base = Path::new(file).parent().unwrap_or(Path::new(""));
-        let parsed =
+        let mut parsed =
             Parsed::read(&table, base, registry).map_err(|e| SweepError::field(file, e))?;
         let count = parsed.axes.cell_count();
         if count > max_cells {
@@ -280,6 +288,8 @@ impl Sweep {
             });
         }
         let cells = parsed.axes.expand();
+        expect::match_cells(&mut parsed.expectations, &cells)
+            .map_err(|e| SweepError::field(file, e))?;
         if let Some(cell) = cells.iter().find(|c| c.nodes > limits.nodes) {
             let error = ModelError::new(
                 "nodes",
@@ -320,6 +330,8 @@ impl Sweep {
             cells,
             params,
             extras,
+            objectives: Arc::new(expect::objectives(&parsed.expectations)),
+            expectations: parsed.expectations,
         })
     }
 
@@ -386,6 +398,7 @@ struct Parsed {
     precision: Precision,
     axes: Axes,
     cost: Cost,
+    expectations: Vec<Expectation>,
 }
 
 impl Parsed {
@@ -418,9 +431,14 @@ impl Parsed {
             Some(field) => Cost::from_fields(field.table()?, registry)?,
             None => Cost::default(),
         };
+        let expect_field = top.take("expect");
         top.finish()?;
 
         let protocols = read_protocols(&grid.require("protocol")?, registry)?;
+        let expectations = match &expect_field {
+            Some(field) => expect::read(field, &protocols)?,
+            None => Vec::new(),
+        };
         let nodes = distinct(&grid.require("nodes")?, |f| {
             f.integer(1, MAX_NODES).map(|n| n as u32)
         })?;
@@ -565,6 +583,7 @@ impl Parsed {
             precision,
             axes,
             cost,
+            expectations,
         })
     }
 
