@@ -190,32 +190,26 @@ impl Protocol for Gossip {
         s.informed_in[0] = 0;
         s.informed.clear();
         s.informed.push(0);
-        spread(
-            rng,
-            live,
-            self.max_rounds,
-            self.round_ns,
-            |rng, round, _| {
-                let before = s.informed.len();
-                let mut messages = 0;
-                match self.mode {
-                    Mode::Push => {
-                        for i in 0..before {
-                            let caller = s.informed[i];
+        spread!(live, self.max_rounds, self.round_ns, |round, _informed| {
+            let before = s.informed.len();
+            let mut messages = 0;
+            match self.mode {
+                Mode::Push => {
+                    for i in 0..before {
+                        let caller = s.informed[i];
+                        messages += self.calls(rng, &net, s, caller, round);
+                    }
+                }
+                Mode::Pull | Mode::PushPull => {
+                    for caller in 0..self.nodes {
+                        if s.up[caller as usize] {
                             messages += self.calls(rng, &net, s, caller, round);
                         }
                     }
-                    Mode::Pull | Mode::PushPull => {
-                        for caller in 0..self.nodes {
-                            if s.up[caller as usize] {
-                                messages += self.calls(rng, &net, s, caller, round);
-                            }
-                        }
-                    }
                 }
-                ((s.informed.len() - before) as u64, messages)
-            },
-        )
+            }
+            ((s.informed.len() - before) as u64, messages)
+        })
     }
 }
 
@@ -245,29 +239,33 @@ impl Gossip {
 }
 
 /// Rounds of gossip among `live` nodes, node 0 informed at the start, until every one is
-/// informed or `max_rounds` were played, each round lasting `round_ns`: `play(rng, round,
-/// informed)` plays round `round` (from 1) from `informed` informed nodes and returns (nodes
-/// newly informed, messages).
-#[inline]
-fn spread(
-    rng: &mut SimRng,
-    live: u64,
-    max_rounds: u32,
-    round_ns: u64,
-    mut play: impl FnMut(&mut SimRng, u32, u64) -> (u64, u64),
-) -> Outcome {
-    let (mut informed, mut messages, mut round) = (1u64, 0u64, 0u32);
-    while informed < live && round < max_rounds {
-        round += 1;
-        let (new, sent) = play(rng, round, informed);
-        informed += new;
-        messages += sent;
-    }
-    if informed < live {
-        return Outcome::failure(messages, round);
-    }
-    Outcome::success(u64::from(round).saturating_mul(round_ns), messages, round)
+/// informed or `max_rounds` were played, each round lasting `round_ns`, and the outcome they
+/// give: `spread!(live, max_rounds, round_ns, |round, informed| play)`, where `play` plays
+/// round `round` (from 1) from `informed` informed nodes and gives (nodes newly informed,
+/// messages). Written once for both samplers, as a macro so that each sampler's loop compiles
+/// as if written in place.
+macro_rules! spread {
+    ($live:expr, $max_rounds:expr, $round_ns:expr, |$round:ident, $informed:ident| $play:expr $(,)?) => {{
+        let live: u64 = $live;
+        let (mut $informed, mut messages, mut $round) = (1u64, 0u64, 0u32);
+        while $informed < live && $round < $max_rounds {
+            $round += 1;
+            let (new, sent): (u64, u64) = $play;
+            $informed += new;
+            messages += sent;
+        }
+        if $informed < live {
+            Outcome::failure(messages, $round)
+        } else {
+            Outcome::success(
+                u64::from($round).saturating_mul($round_ns),
+                messages,
+                $round,
+            )
+        }
+    }};
 }
+use spread;
 
 /// Gossip sampled directly, every mode: a round draws counts from their exact distributions
 /// instead of a target per call, so a trial costs O(rounds) draws (times the fanout for
@@ -419,12 +417,11 @@ impl Protocol for Direct {
 
     fn trial(&self, rng: &mut SimRng, _: &mut ()) -> Outcome {
         let live = 1 + u64::from(self.live_others.sample(rng));
-        spread(
-            rng,
+        spread!(
             live,
             self.max_rounds,
             self.round_ns,
-            |rng, _, informed| match self.mode {
+            |_round, informed| match self.mode {
                 Mode::Push => {
                     let calls = informed * u64::from(self.fanout);
                     let uninformed = live - informed;
