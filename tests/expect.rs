@@ -63,6 +63,19 @@ fn a_missed_objective_exits_1_after_writing_the_results() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let file = write(dir, "s.toml", &sweep(20_000, MET_AND_MISSED));
+    // A dry run lists each expectation with the cells it selects.
+    let (code, stdout) = run(dir, &["run", &file, "--dry-run"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains(
+            "expect[0] (loss = 0.05): success_rate >= 0.9, latency_ms_p99 <= 1.5 in cells 0\n"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("expect[1] (loss = 0.1): success_rate >= 0.95 in cells 1\n"),
+        "{stdout}"
+    );
     let (code, stdout) = run(dir, &["run", &file, "--out", "out", "--quiet"]);
     assert_eq!(code, 1, "{stdout}");
     assert!(

@@ -76,6 +76,24 @@ pub(super) fn run(args: RunArgs) -> Result<ExitCode> {
                 sweep.seed
             );
         }
+        for e in &sweep.expectations {
+            let objectives: Vec<String> = e.objectives.iter().map(|o| o.to_string()).collect();
+            let mut cells: Vec<String> = e.cells.iter().take(12).map(|c| c.to_string()).collect();
+            if e.cells.len() > 12 {
+                cells.push(format!("... ({} in all)", e.cells.len()));
+            }
+            println!(
+                "{} ({}): {} in cells {}",
+                e.source,
+                if e.filter.is_empty() {
+                    "every cell"
+                } else {
+                    &e.filter
+                },
+                objectives.join(", "),
+                cells.join(", ")
+            );
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let shard = match args.shard {
