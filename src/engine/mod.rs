@@ -500,6 +500,62 @@ mod adaptive_tests {
         assert!(runs[0].iter().all(|c| c.precision_met == Some(true)));
     }
 
+    /// Objectives on some cells: those judged at their looks, the rest as without objectives,
+    /// and all of it the same on any number of threads.
+    #[test]
+    fn objectives_are_judged_at_looks_whatever_the_thread_count() {
+        use crate::model::objective::Verdict;
+        use crate::model::precision::looks;
+        let text = format!(
+            "{SWEEP}[[expect]]\nwhere = \"protocol = 'fire-and-forget' and crash = 0.1\"\n\
+             success_rate = \">= 0.895\"\n[[expect]]\nwhere = \"crash = 0.5\"\n\
+             success_rate = \">= 0.6\"\n"
+        );
+        let sweep = Sweep::parse(&text, "adaptive.toml").unwrap();
+        let cap = sweep.trials.div_ceil(CHUNK_TRIALS);
+        let runs: Vec<Vec<CellRun>> = [1, 2, 7]
+            .iter()
+            .map(|&threads| {
+                let options = RunOptions {
+                    threads: Some(threads),
+                    ..Default::default()
+                };
+                run_all(&sweep, &options).unwrap()
+            })
+            .collect();
+        for other in &runs[1..] {
+            for (a, b) in runs[0].iter().zip(other) {
+                assert_eq!(a.tally, b.tally, "cell {}", a.cell_id);
+                assert_eq!(a.verdicts, b.verdicts, "cell {}", a.cell_id);
+            }
+        }
+        let plain = run_all(
+            &Sweep::parse(SWEEP, "adaptive.toml").unwrap(),
+            &RunOptions::default(),
+        )
+        .unwrap();
+        for (run, without) in runs[0].iter().zip(&plain) {
+            let objectives = sweep.objectives.of(run.cell_id);
+            assert_eq!(run.verdicts.len(), objectives.len());
+            if objectives.is_empty() {
+                assert_eq!(run.tally, without.tally, "cell {}", run.cell_id);
+                continue;
+            }
+            assert!(
+                looks(cap).any(|c| c == run.tally.chunks),
+                "cell {}",
+                run.cell_id
+            );
+            // p = 0.9 against 0.895, p = 0.5 against 0.6: both decided before the cap.
+            let expected = if run.tally.successes * 10 > run.tally.trials() * 7 {
+                Verdict::Met
+            } else {
+                Verdict::Missed
+            };
+            assert_eq!(run.verdicts[0].verdict, expected, "cell {}", run.cell_id);
+        }
+    }
+
     #[test]
     fn an_adaptive_cell_s_trials_are_the_first_of_a_fixed_run() {
         let sweep = Sweep::parse(SWEEP, "adaptive.toml").unwrap();
