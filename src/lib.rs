@@ -45,6 +45,7 @@
 
 #![warn(missing_docs)]
 
+pub mod advise;
 pub mod compare;
 pub mod engine;
 pub mod latency;

@@ -21,6 +21,7 @@ const LAYERS: &[&[&str]] = &[
     &["engine"],
     &["store"],
     &["run", "verify", "show", "compare"],
+    &["advise"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -106,6 +106,11 @@ Examples:
     /// per month, each change with an interval and a verdict; exit code 1 on a regression
     #[command(after_help = COMPARE_HELP)]
     Compare(CompareArgs),
+    /// From requirements to the cheapest design that meets them: every design that provides
+    /// the consistency asked for is measured in the stated environment until each objective
+    /// is decided, and ranked by dollars per month; exit code 1 when none meets them all
+    #[command(after_help = ADVISE_HELP)]
+    Advise(AdviseArgs),
     /// Check that a result directory (or a folder of shard parts) is whole and unaltered
     Verify {
         /// A run directory, a shard's directory, or a folder of shard directories
@@ -118,6 +123,48 @@ Examples:
     },
     /// List the latency models and the keys of each
     Latency,
+}
+
+const ADVISE_HELP: &str = "\
+A requirements file:
+
+  name = \"orders\"
+  consistency = \"linearizable\"   # none | eventual | linearizable | atomic-commit | byzantine
+  crashes = 1                    # crashed nodes to survive (f)
+  byzantine = 0                  # Byzantine nodes to survive (for consistency = \"byzantine\")
+  participants = 3               # atomic commit: participants
+  blocking = true                # atomic commit: may it block while the coordinator is down?
+  success_rate = 0.999           # objective: at least this success rate
+  latency_ms_p99 = 20            # objective: at most this p99 (optional)
+  trials = 4_000_000             # per design at most
+  seed = 1
+
+  [environment]
+  crash = 0.01                   # as a sweep's [grid] axes (one value each)
+  loss = 0.001
+  latency = { kind = \"exponential\", mean_ms = 0.5 }   # as a sweep's [latency.NAME]
+
+  [cost]                         # as a sweep's [cost]: message_bytes, ops_per_month, usd_per_gb
+
+Examples:
+  coordsim advise sweeps/advise/linearizable.toml
+  coordsim advise sweeps/advise/linearizable.toml --format json | jq .recommended";
+
+/// `coordsim advise`.
+#[derive(Debug, Args)]
+pub(super) struct AdviseArgs {
+    /// Requirements file (TOML)
+    pub(super) requirements: PathBuf,
+    /// Output directory of the designs' run, which must not exist [default:
+    /// results/advise-<name>-<UTC time>]
+    #[arg(long, short)]
+    pub(super) out: Option<PathBuf>,
+    /// Worker threads [default: one per core]; results do not depend on it
+    #[arg(long, short = 'j')]
+    pub(super) threads: Option<NonZeroUsize>,
+    /// table (a ranked table and the recommendation) or json (for scripts)
+    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    pub(super) format: String,
 }
 
 #[derive(Debug, Args)]

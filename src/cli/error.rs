@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use coordsim::advise::AdviseError;
 use coordsim::run::RunError;
 use coordsim::show::ShowError;
 use coordsim::store::OutputError;
@@ -37,6 +38,11 @@ pub(super) fn report(error: &anyhow::Error) -> ExitCode {
                 cause
                     .downcast_ref::<VerifyError>()
                     .map(VerifyError::exit_code)
+            })
+            .or_else(|| {
+                cause
+                    .downcast_ref::<AdviseError>()
+                    .map(AdviseError::exit_code)
             })
             .or_else(|| cause.downcast_ref::<ShowError>().map(ShowError::exit_code))
     });

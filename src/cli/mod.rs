@@ -1,5 +1,6 @@
 //! The command line: parse it, run the command, turn an error into one line and an exit code.
 
+mod advise;
 mod args;
 mod compare;
 mod error;
@@ -49,6 +50,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
         Command::Merge(args) => run::merge(args),
         Command::Show(args) => show::show(args),
         Command::Compare(args) => compare::compare(args),
+        Command::Advise(args) => advise::advise(args),
         Command::Verify { dir } => verify::verify(&dir),
         Command::Protocols { name } => listings::protocols(name),
         Command::Latency => listings::latency(),
