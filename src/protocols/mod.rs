@@ -12,6 +12,9 @@ mod election;
 pub use ack::Ack;
 pub use batched::Batched;
 pub use chatty::Chatty;
+pub use clock_sync::{
+    ClockSync, ErrorLaw as ClockError, Pairs as ClockPairs, Sync as ClockSyncMode,
+};
 pub use exactly_once::ExactlyOnce;
 pub use fire_and_forget::FireAndForget;
 pub use full_mesh::FullMesh;
@@ -64,6 +67,7 @@ registry!(
     sequencer,
     chatty,
     batched,
+    clock_sync,
 );
 
 /// The `k`-th smallest of `values` (`1 <= k <= values.len()`), possibly reordering them: a
