@@ -22,6 +22,7 @@ pub use gossip::{Gossip, Mode as GossipMode};
 pub use leader::{Leader, Mode as LeaderMode};
 pub use paxos::{Paxos, Variant as PaxosVariant};
 pub use pbft::{Behavior as PbftBehavior, Pbft};
+pub use periodic_broadcast::PeriodicBroadcast;
 pub use quorum::Quorum;
 pub use quorum_rw::{Delays as WarsDelays, QuorumRw, Wars};
 pub use raft::{Phase as RaftPhase, Raft};
@@ -68,6 +69,7 @@ registry!(
     chatty,
     batched,
     clock_sync,
+    periodic_broadcast,
 );
 
 /// The `k`-th smallest of `values` (`1 <= k <= values.len()`), possibly reordering them: a
