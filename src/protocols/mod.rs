@@ -27,6 +27,7 @@ pub use quorum::Quorum;
 pub use quorum_rw::{Delays as WarsDelays, QuorumRw, Wars};
 pub use raft::{Phase as RaftPhase, Raft};
 pub use sequencer::Sequencer;
+pub use state_transfer::{StateTransfer, Transfer as StateTransferMode};
 pub use three_phase_commit::ThreePhaseCommit;
 pub use tree::Tree;
 pub use two_phase_commit::TwoPhaseCommit;
@@ -70,6 +71,7 @@ registry!(
     batched,
     clock_sync,
     periodic_broadcast,
+    state_transfer,
 );
 
 /// The `k`-th smallest of `values` (`1 <= k <= values.len()`), possibly reordering them: a
