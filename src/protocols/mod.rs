@@ -5,6 +5,10 @@
 //! [`ProtocolInfo`] named `SPEC` that lists its parameters and builds it from a grid cell.
 //! Adding a protocol is one new file and one line in the `registry!` list of this file, which
 //! declares its module and its place in [`BUILTIN`].
+//!
+//! Two names feed the summary's cost columns: a periodic protocol, whose trial is one
+//! period, names its period `period_ms` (a duration parameter), and a protocol whose messages
+//! differ in size counts the bytes it sends as its own count `bytes`.
 
 pub mod direct;
 mod election;
