@@ -19,6 +19,7 @@ pub use chatty::Chatty;
 pub use clock_sync::{
     ClockSync, ErrorLaw as ClockError, Pairs as ClockPairs, Sync as ClockSyncMode,
 };
+pub use crdt_counter::{Counter as CrdtCounterKind, CrdtCounter};
 pub use exactly_once::ExactlyOnce;
 pub use fire_and_forget::FireAndForget;
 pub use full_mesh::FullMesh;
@@ -76,6 +77,7 @@ registry!(
     clock_sync,
     periodic_broadcast,
     state_transfer,
+    crdt_counter,
 );
 
 /// The `k`-th smallest of `values` (`1 <= k <= values.len()`), possibly reordering them: a
