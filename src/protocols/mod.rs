@@ -25,6 +25,7 @@ pub use fire_and_forget::FireAndForget;
 pub use full_mesh::FullMesh;
 pub use gossip::{Gossip, Mode as GossipMode};
 pub use leader::{Leader, Mode as LeaderMode};
+pub use locked_counter::LockedCounter;
 pub use paxos::{Paxos, Variant as PaxosVariant};
 pub use pbft::{Behavior as PbftBehavior, Pbft};
 pub use periodic_broadcast::PeriodicBroadcast;
@@ -78,6 +79,7 @@ registry!(
     periodic_broadcast,
     state_transfer,
     crdt_counter,
+    locked_counter,
 );
 
 /// The `k`-th smallest of `values` (`1 <= k <= values.len()`), possibly reordering them: a
