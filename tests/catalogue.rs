@@ -75,7 +75,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: threads: unknown key `threads` (expected one of `cost`, `description`, `grid`, `latency`, `name`, `p99_precision`, `params`, `precision`, `seed`, `trials`)",
+        error: "bad.toml: threads: unknown key `threads` (expected one of `cost`, `description`, `expect`, `grid`, `latency`, `name`, `p99_precision`, `params`, `precision`, `seed`, `trials`)",
     },
     Case {
         name: "unknown grid key",
