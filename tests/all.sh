@@ -2,7 +2,8 @@
 # Every test of coordsim: the README's test command, and what .ci/run runs.
 #   1. the Rust tests (unit, integration, doc), compiled with optimizations, and the example
 #      examples/custom_protocol.rs (a protocol defined outside the crate), run;
-#   2. the notebooks, executed headless against a fresh run of sweeps/quick.toml, and the
+#   2. the notebooks, executed headless against a fresh run of sweeps/quick.toml (the case
+#      studies against fresh runs of sweeps/cases/), and the
 #      Python interop tests (pandas, DuckDB, polars) on the same run, in a virtual
 #      environment (target/venv) built from notebooks/requirements.txt, every package's
 #      version pinned by notebooks/constraints.txt;
@@ -49,6 +50,12 @@ trap 'rm -rf "$(dirname "$run")"' EXIT
 "$venv/bin/python" tests/python/interop.py "$run"
 COORDSIM_RUN="$run" "$venv/bin/python" tests/python/run_notebooks.py \
   notebooks/coordination-ladder.ipynb notebooks/latency-cdf.ipynb notebooks/essay-check.ipynb
+# The case studies read one run of each sweep in sweeps/cases/.
+cases="$(dirname "$run")/cases"
+for sweep in sweeps/cases/*.toml; do
+  "${CARGO_TARGET_DIR:-target}/ci/coordsim" run "$sweep" --out "$cases/$(basename "$sweep" .toml)" --quiet
+done
+COORDSIM_CASES="$cases" "$venv/bin/python" tests/python/run_notebooks.py notebooks/case-studies.ipynb
 
 command -v valgrind >/dev/null || apt_install valgrind
 benches/gate.sh

@@ -75,7 +75,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: threads: unknown key `threads` (expected one of `cost`, `description`, `grid`, `latency`, `name`, `p99_precision`, `params`, `precision`, `seed`, `trials`)",
+        error: "bad.toml: threads: unknown key `threads` (expected one of `cost`, `description`, `expect`, `grid`, `latency`, `name`, `p99_precision`, `params`, `precision`, `seed`, `trials`)",
     },
     Case {
         name: "unknown grid key",
@@ -111,7 +111,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: grid.protocol[2]: unknown protocol `quorom` (known: fire-and-forget, ack, exactly-once, quorum, quorum-rw, leader, two-phase-commit, three-phase-commit, raft, paxos, pbft, tree, full-mesh, gossip, sequencer, chatty, batched)",
+        error: "bad.toml: grid.protocol[2]: unknown protocol `quorom` (known: fire-and-forget, ack, exactly-once, quorum, quorum-rw, leader, two-phase-commit, three-phase-commit, raft, paxos, pbft, tree, full-mesh, gossip, sequencer, chatty, batched, clock-sync, periodic-broadcast, state-transfer, crdt-counter, locked-counter)",
     },
     Case {
         name: "unknown latency kind",
@@ -516,7 +516,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: grid.protocol[2]: unknown protocol `qu\\u{1b}[31morum` (known: fire-and-forget, ack, exactly-once, quorum, quorum-rw, leader, two-phase-commit, three-phase-commit, raft, paxos, pbft, tree, full-mesh, gossip, sequencer, chatty, batched)",
+        error: "bad.toml: grid.protocol[2]: unknown protocol `qu\\u{1b}[31morum` (known: fire-and-forget, ack, exactly-once, quorum, quorum-rw, leader, two-phase-commit, three-phase-commit, raft, paxos, pbft, tree, full-mesh, gossip, sequencer, chatty, batched, clock-sync, periodic-broadcast, state-transfer, crdt-counter, locked-counter)",
     },
     Case {
         name: "a timeout of 10^13 ms",
@@ -760,7 +760,7 @@ fn the_default_sweep_obeys_the_cell_limit() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         error_line(&output),
-        "sweeps/default.toml (embedded): grid: 202 cells exceed the limit of 10 (pass --yes to run them, or raise --max-cells)"
+        "sweeps/default.toml (embedded): grid: 262 cells exceed the limit of 10 (pass --yes to run them, or raise --max-cells)"
     );
     assert!(output.stdout.is_empty());
     coordsim(tmp.path())

@@ -447,6 +447,94 @@ fn cost_columns_follow_the_cost_section() {
 }
 
 #[test]
+fn periods_bytes_and_latency_are_priced() {
+    // A periodic protocol's trial is one period (30 days / period_ms trials a month), a
+    // protocol that counts its bytes is priced by them, and latency by usd_per_hour.
+    let tmp = tempfile::tempdir().unwrap();
+    let sweep = r#"
+name = "rates"
+seed = 3
+trials = 2_000
+[grid]
+protocol = ["ack", "periodic-broadcast", "state-transfer"]
+nodes = 10
+latency = "l"
+[params.periodic-broadcast]
+period_ms = [100, 1000]
+[params.state-transfer]
+transfer = ["full-state", "delta"]
+state_bytes = 5000
+delta_bytes = 100
+[cost]
+message_bytes = 1000
+ops_per_month = 2_000_000
+usd_per_gb = 0.09
+usd_per_hour = 3.6
+[latency.l]
+kind = "constant"
+ms = 1
+"#;
+    std::fs::write(tmp.path().join("rates.toml"), sweep).unwrap();
+    coordsim(tmp.path())
+        .args(["run", "rates.toml", "--out", "out", "--quiet"])
+        .assert()
+        .success();
+    let rows = json_rows(&tmp.path().join("out"), &[]);
+    assert_eq!(rows.len(), 5);
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs().max(1e-300);
+    for row in &rows {
+        let protocol = get(row, "protocol").as_str().unwrap().to_string();
+        let messages = number(row, "messages_mean");
+        let (trials_per_month, bytes) = match protocol.as_str() {
+            "periodic-broadcast" => {
+                let period = number(row, "period_ms");
+                // N(N - 1) / period messages per second: 900 or 90 at 10 nodes.
+                assert_eq!(messages, 90.0);
+                assert!(close(number(row, "messages_per_s"), 90.0 * 1000.0 / period));
+                (30.0 * 86_400.0 * 1000.0 / period, messages * 1000.0)
+            }
+            "state-transfer" => {
+                let bytes = number(row, "bytes_mean");
+                let expected = match get(row, "transfer").as_str().unwrap() {
+                    "full-state" => 90.0 * 5000.0,
+                    _ => 10.0 * 100.0,
+                };
+                assert_eq!(bytes, expected, "{protocol}");
+                assert!(get(row, "messages_per_s").is_null());
+                (2e6, bytes)
+            }
+            _ => {
+                assert!(get(row, "messages_per_s").is_null());
+                (2e6, messages * 1000.0)
+            }
+        };
+        let context = format!("{protocol}: {row:?}");
+        assert!(close(number(row, "bytes_per_op"), bytes), "{context}");
+        assert!(
+            close(
+                number(row, "messages_per_month"),
+                messages * trials_per_month
+            ),
+            "{context}"
+        );
+        let transfer = bytes * trials_per_month / 1e9 * 0.09;
+        assert!(
+            close(number(row, "transfer_usd_per_month"), transfer),
+            "{context}"
+        );
+        let latency = trials_per_month * number(row, "latency_ms_mean") / 3.6e6 * 3.6;
+        assert!(
+            close(number(row, "latency_usd_per_month"), latency),
+            "{context}"
+        );
+        assert!(
+            close(number(row, "usd_per_month"), transfer + latency),
+            "{context}"
+        );
+    }
+}
+
+#[test]
 fn relative_cost_is_null_in_a_run_without_fire_and_forget() {
     let tmp = tempfile::tempdir().unwrap();
     let sweep = SWEEP.replace(

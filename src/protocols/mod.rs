@@ -5,6 +5,10 @@
 //! [`ProtocolInfo`] named `SPEC` that lists its parameters and builds it from a grid cell.
 //! Adding a protocol is one new file and one line in the `registry!` list of this file, which
 //! declares its module and its place in [`BUILTIN`].
+//!
+//! Two names feed the summary's cost columns: a periodic protocol, whose trial is one
+//! period, names its period `period_ms` (a duration parameter), and a protocol whose messages
+//! differ in size counts the bytes it sends as its own count `bytes`.
 
 pub mod direct;
 mod election;
@@ -12,17 +16,24 @@ mod election;
 pub use ack::Ack;
 pub use batched::Batched;
 pub use chatty::Chatty;
+pub use clock_sync::{
+    ClockSync, ErrorLaw as ClockError, Pairs as ClockPairs, Sync as ClockSyncMode,
+};
+pub use crdt_counter::{Counter as CrdtCounterKind, CrdtCounter};
 pub use exactly_once::ExactlyOnce;
 pub use fire_and_forget::FireAndForget;
 pub use full_mesh::FullMesh;
 pub use gossip::{Gossip, Mode as GossipMode};
 pub use leader::{Leader, Mode as LeaderMode};
+pub use locked_counter::LockedCounter;
 pub use paxos::{Paxos, Variant as PaxosVariant};
 pub use pbft::{Behavior as PbftBehavior, Pbft};
+pub use periodic_broadcast::PeriodicBroadcast;
 pub use quorum::Quorum;
 pub use quorum_rw::{Delays as WarsDelays, QuorumRw, Wars};
 pub use raft::{Phase as RaftPhase, Raft};
 pub use sequencer::Sequencer;
+pub use state_transfer::{StateTransfer, Transfer as StateTransferMode};
 pub use three_phase_commit::ThreePhaseCommit;
 pub use tree::Tree;
 pub use two_phase_commit::TwoPhaseCommit;
@@ -64,6 +75,11 @@ registry!(
     sequencer,
     chatty,
     batched,
+    clock_sync,
+    periodic_broadcast,
+    state_transfer,
+    crdt_counter,
+    locked_counter,
 );
 
 /// The `k`-th smallest of `values` (`1 <= k <= values.len()`), possibly reordering them: a

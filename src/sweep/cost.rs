@@ -1,4 +1,5 @@
-//! The `[cost]` section: what a message costs, for the dollar columns of the summary.
+//! The `[cost]` section: what a message and a wait cost, for the dollar columns of the
+//! summary.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +13,7 @@ use super::fields::{FieldError, Fields};
 /// message_bytes = 1024          # bytes per message
 /// ops_per_month = 1_000_000     # operations per month
 /// usd_per_gb = 0.09             # transfer price
+/// usd_per_hour = 0              # price of an hour of latency
 /// [cost.premium]                # per-protocol multipliers, e.g. cross-region traffic
 /// two-phase-commit = 5
 /// ```
@@ -23,6 +25,8 @@ pub struct Cost {
     pub ops_per_month: f64,
     /// Dollars per gigabyte (10^9 bytes) transferred.
     pub usd_per_gb: f64,
+    /// Dollars per hour of latency: the essay's "latency × $/hour".
+    pub usd_per_hour: f64,
     /// Price multiplier per protocol (1 when absent).
     pub premium: BTreeMap<String, f64>,
 }
@@ -33,6 +37,7 @@ impl Default for Cost {
             message_bytes: 1024.0,
             ops_per_month: 1_000_000.0,
             usd_per_gb: 0.09,
+            usd_per_hour: 0.0,
             premium: BTreeMap::new(),
         }
     }
@@ -53,6 +58,7 @@ impl Cost {
             ("message_bytes", &mut cost.message_bytes),
             ("ops_per_month", &mut cost.ops_per_month),
             ("usd_per_gb", &mut cost.usd_per_gb),
+            ("usd_per_hour", &mut cost.usd_per_hour),
         ] {
             if let Some(field) = fields.take(key) {
                 *slot = positive(field.number()?, &field)?;
@@ -91,11 +97,36 @@ impl Cost {
 
     /// Transfer dollars per month of `protocol` at `messages` messages per operation.
     pub fn usd_per_month(&self, protocol: &str, messages: f64) -> f64 {
-        self.messages_per_month(messages) * self.message_bytes / 1e9
-            * self.usd_per_gb
-            * self.premium(protocol)
+        self.transfer_usd(
+            protocol,
+            self.messages_per_month(messages),
+            self.message_bytes,
+        )
+    }
+
+    /// Transfer dollars of `protocol` for `messages` messages of `bytes` bytes each.
+    pub fn transfer_usd(&self, protocol: &str, messages: f64, bytes: f64) -> f64 {
+        messages * bytes / 1e9 * self.usd_per_gb * self.premium(protocol)
+    }
+
+    /// Trials per month: `ops_per_month`, or for a periodic protocol, whose trial is one
+    /// period of `period_ms`, the periods in [`SECONDS_PER_MONTH`].
+    pub fn trials_per_month(&self, period_ms: Option<f64>) -> f64 {
+        match period_ms {
+            Some(ms) => SECONDS_PER_MONTH * 1e3 / ms,
+            None => self.ops_per_month,
+        }
+    }
+
+    /// Latency dollars of `trials` trials of mean latency `latency_ms`: `usd_per_hour` for
+    /// every hour waited.
+    pub fn latency_usd(&self, trials: f64, latency_ms: f64) -> f64 {
+        trials * latency_ms / 3.6e6 * self.usd_per_hour
     }
 }
+
+/// The seconds of a month, as the rates of periodic protocols count them: 30 days.
+pub const SECONDS_PER_MONTH: f64 = 30.0 * 86_400.0;
 
 #[cfg(test)]
 mod tests {
@@ -113,5 +144,24 @@ mod tests {
         let bad: toml::Table = "[premium]\nfoo = 2\n".parse().unwrap();
         let e = Cost::from_fields(Fields::new("cost", &bad), &Registry::builtin()).unwrap_err();
         assert_eq!(e.field, "cost.premium.foo");
+    }
+
+    #[test]
+    fn periods_and_hours_are_priced() {
+        let cost = Cost {
+            usd_per_hour: 36.0,
+            ..Cost::default()
+        };
+        // A period of 100 ms: 25,920,000 periods in 30 days.
+        assert_eq!(cost.trials_per_month(Some(100.0)), 25_920_000.0);
+        assert_eq!(cost.trials_per_month(None), 1_000_000.0);
+        // A million operations waiting 3.6 ms each wait an hour: $36.
+        assert!((cost.latency_usd(1e6, 3.6) - 36.0).abs() < 1e-9);
+        // 10^6 messages of 10^3 bytes: 1 GB, $0.09.
+        assert!((cost.transfer_usd("ack", 1e6, 1e3) - 0.09).abs() < 1e-12);
+        let table: toml::Table = "usd_per_hour = 12.5".parse().unwrap();
+        let cost = Cost::from_fields(Fields::new("cost", &table), &Registry::builtin()).unwrap();
+        assert_eq!(cost.usd_per_hour, 12.5);
+        assert_eq!(Cost::default().usd_per_hour, 0.0);
     }
 }
