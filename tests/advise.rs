@@ -186,3 +186,46 @@ fn bad_requirements_are_one_line_naming_the_field() {
         assert!(!dir.join("out").exists());
     }
 }
+
+/// The consistency `advise` relies on, where the model can show it: quorum-rw with r + w > N
+/// never reads a stale value (no failures, a read right after the commit), with r + w <= N it
+/// does.
+#[test]
+fn quorum_rw_is_linearizable_only_when_read_and_write_quorums_meet() {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Float64Type;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("rw.toml"),
+        "name = \"rw\"\nseed = 3\ntrials = 100_000\n[grid]\nprotocol = \"quorum-rw\"\n\
+         nodes = 3\nlatency = \"l\"\n[params.quorum-rw]\nr = [1, 2]\nw = [1, 2]\n\
+         [latency.l]\nkind = \"exponential\"\nmean_ms = 1\n",
+    )
+    .unwrap();
+    coordsim(dir)
+        .args(["run", "rw.toml", "--out", "out", "--quiet"])
+        .assert()
+        .success();
+    let (summary, _) = common::read_parquet(&dir.join("out/summary.parquet"));
+    let column = |name: &str| -> Vec<f64> {
+        let c = summary.column_by_name(name).unwrap();
+        if let Some(f) = c.as_primitive_opt::<Float64Type>() {
+            return f.values().to_vec();
+        }
+        c.as_primitive::<arrow_array::types::UInt32Type>()
+            .values()
+            .iter()
+            .map(|&v| f64::from(v))
+            .collect()
+    };
+    let (r, w, stale) = (column("r"), column("w"), column("stale_mean"));
+    assert_eq!(r.len(), 4);
+    for i in 0..4 {
+        if r[i] + w[i] > 3.0 {
+            assert_eq!(stale[i], 0.0, "r = {} w = {}", r[i], w[i]);
+        } else {
+            assert!(stale[i] > 0.01, "r = {} w = {}: {}", r[i], w[i], stale[i]);
+        }
+    }
+}

@@ -158,6 +158,55 @@ pub struct Design {
     pub why: &'static str,
 }
 
+/// What each protocol provides, as [`designs`] uses it, in words (`coordsim protocols NAME`
+/// prints it).
+pub const PROVIDES: &[(&str, &str)] = &[
+    (
+        "fire-and-forget",
+        "none: a message may be lost and nobody learns of it (1 node)",
+    ),
+    (
+        "ack",
+        "none: delivery retried until acknowledged, nothing agreed (1 node)",
+    ),
+    (
+        "gossip",
+        "eventual: every live node learns the update; f + 1 nodes survive f crashes",
+    ),
+    (
+        "quorum-rw",
+        "linearizable when r + w > N (a read quorum meets every write quorum; r = w = majority of 2f + 1 nodes survive f crashes), eventual when r + w <= N (a read may miss the latest write)",
+    ),
+    (
+        "quorum",
+        "linearizable with k = majority: majorities of 2f + 1 nodes intersect and survive f crashes",
+    ),
+    (
+        "raft",
+        "linearizable (phase = replication): a majority of 2f + 1 nodes commits, surviving f crashes",
+    ),
+    (
+        "paxos",
+        "linearizable (classic or multi): a majority of 2f + 1 acceptors, surviving f crashes",
+    ),
+    (
+        "leader",
+        "linearizable with mode = sync (every replica has each write before the answer), 2f + 1 nodes; semi-sync and async may lose acknowledged writes on failover",
+    ),
+    (
+        "two-phase-commit",
+        "atomic commit across N participants; blocks while a crashed coordinator is down",
+    ),
+    (
+        "three-phase-commit",
+        "atomic commit across N participants; a coordinator crash does not block",
+    ),
+    (
+        "pbft",
+        "Byzantine agreement: 3b + 1 replicas outvote b that lie",
+    ),
+];
+
 /// The designs that provide `consistency` or more of the ladder (none, eventual,
 /// linearizable), or exactly atomic commit or Byzantine agreement, under the faults of `r`:
 ///
@@ -598,5 +647,36 @@ fn value_matches(value: &crate::model::Value, wanted: &toml::Value, nodes: u32) 
         (V::Choice(word), toml::Value::String(w)) => word == w,
         (V::Count(n), toml::Value::Integer(k)) => i64::from(*n) == *k,
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_design_s_protocol_states_what_it_provides() {
+        let table = "name = \"x\"\nconsistency = \"none\"\n[environment]\nlatency = 1\n";
+        for (consistency, extra) in [
+            ("none", ""),
+            ("linearizable", "crashes = 2\n"),
+            ("atomic-commit", ""),
+            ("byzantine", "byzantine = 2\n"),
+        ] {
+            let text = table.replace("\"none\"", &format!("\"{consistency}\"\n{extra}"));
+            let r = Requirements::read(&text.parse().unwrap()).unwrap();
+            for d in designs(&r) {
+                assert!(
+                    PROVIDES.iter().any(|(p, _)| *p == d.protocol),
+                    "{}",
+                    d.protocol
+                );
+                assert!(
+                    crate::protocols::BUILTIN
+                        .iter()
+                        .any(|p| p.name == d.protocol)
+                );
+            }
+        }
     }
 }

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
+use coordsim::advise;
 use coordsim::latency::Latency;
 use coordsim::model::ProtocolInfo;
 use coordsim::protocols;
@@ -28,6 +29,9 @@ pub(super) fn protocols(name: Option<String>) -> Result<ExitCode> {
                 ))
             })?;
             println!("{}", protocol_model(protocol));
+            if let Some((_, provides)) = advise::PROVIDES.iter().find(|(p, _)| *p == name) {
+                println!("\nConsistency (coordsim advise): {provides}");
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
