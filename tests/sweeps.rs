@@ -1,7 +1,9 @@
-//! Every sweep file shipped in sweeps/ is valid.
+//! Every sweep file shipped in sweeps/ is valid, and so is every requirements file of
+//! sweeps/advise/ (`coordsim advise`).
 
 use std::path::Path;
 
+use coordsim::advise::{Requirements, designs};
 use coordsim::sweep::Sweep;
 
 fn sweep_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -23,8 +25,16 @@ fn every_shipped_sweep_parses() {
         &mut files,
     );
     assert!(files.len() >= 9, "{files:?}");
+    let mut requirements = 0;
     for file in files {
+        if file.parent().is_some_and(|d| d.ends_with("advise")) {
+            let r = Requirements::load(&file).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!designs(&r).is_empty(), "{}", file.display());
+            requirements += 1;
+            continue;
+        }
         let sweep = Sweep::load(&file).unwrap_or_else(|e| panic!("{e}"));
         assert!(!sweep.cells.is_empty(), "{}", file.display());
     }
+    assert!(requirements >= 5);
 }
