@@ -33,6 +33,7 @@ pub use quorum::Quorum;
 pub use quorum_rw::{Delays as WarsDelays, QuorumRw, Wars};
 pub use raft::{Phase as RaftPhase, Raft};
 pub use sequencer::Sequencer;
+pub use sharded_sequencer::ShardedSequencer;
 pub use state_transfer::{StateTransfer, Transfer as StateTransferMode};
 pub use three_phase_commit::ThreePhaseCommit;
 pub use tree::Tree;
@@ -73,6 +74,7 @@ registry!(
     full_mesh,
     gossip,
     sequencer,
+    sharded_sequencer,
     chatty,
     batched,
     clock_sync,
