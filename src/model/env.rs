@@ -188,6 +188,18 @@ impl Net<'_> {
         !self.env.crash.happens(rng)
     }
 
+    /// Draws whether each of nodes `0..up.len()` is up, in node order, into `up`; returns how
+    /// many are.
+    #[inline]
+    pub fn up_each(&self, rng: &mut SimRng, up: &mut [bool]) -> u64 {
+        let mut live = 0;
+        for (node, up) in (0u32..).zip(up.iter_mut()) {
+            *up = self.up(rng, node);
+            live += u64::from(*up);
+        }
+        live
+    }
+
     /// Whether this trial has a partition.
     pub fn partitioned(&self) -> bool {
         self.cut != 0

@@ -409,19 +409,8 @@ fn value_at_rank(histogram: &hdrhistogram::Histogram<u64>, rank: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Outcome;
 
-    fn tally(successes: u64, failures: u64, latency_ns: impl Fn(u64) -> u64) -> Tally {
-        let mut t = Tally::empty();
-        for i in 0..successes {
-            t.record(&Outcome::success(latency_ns(i), 1, 1), 0);
-        }
-        for _ in 0..failures {
-            t.record(&Outcome::failure(1, 1), 0);
-        }
-        t.settle();
-        t
-    }
+    use crate::model::tally::tally_of as tally;
 
     #[test]
     fn objectives_are_read_with_their_errors() {

@@ -577,6 +577,22 @@ impl PartialEq for Tally {
     }
 }
 
+/// A settled tally of `successes` trials with latencies `latency_ns(i)` and `failures` failed
+/// ones, each of one message and one round: for tests of what reads tallies.
+#[cfg(test)]
+pub(crate) fn tally_of(successes: u64, failures: u64, latency_ns: impl Fn(u64) -> u64) -> Tally {
+    use crate::model::Outcome;
+    let mut t = Tally::empty();
+    for i in 0..successes {
+        t.record(&Outcome::success(latency_ns(i), 1, 1), 0);
+    }
+    for _ in 0..failures {
+        t.record(&Outcome::failure(1, 1), 0);
+    }
+    t.settle();
+    t
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

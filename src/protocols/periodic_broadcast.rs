@@ -93,11 +93,7 @@ impl Protocol for PeriodicBroadcast {
 
     fn trial(&self, rng: &mut SimRng, up: &mut Vec<bool>) -> Outcome {
         let net = self.env.begin(rng);
-        let mut live = 0u64;
-        for (node, up) in (0..self.nodes).zip(up.iter_mut()) {
-            *up = net.up(rng, node);
-            live += u64::from(*up);
-        }
+        let live = net.up_each(rng, up);
         let others = u64::from(self.nodes.saturating_sub(1));
         let (mut changed, mut delivered, mut slowest) = (0u64, true, 0u64);
         for from in 0..self.nodes {

@@ -102,11 +102,7 @@ impl Protocol for StateTransfer {
 
     fn trial(&self, rng: &mut SimRng, up: &mut Vec<bool>) -> Outcome {
         let net = self.env.begin(rng);
-        let mut live = 0u64;
-        for (node, up) in (0..self.nodes).zip(up.iter_mut()) {
-            *up = net.up(rng, node);
-            live += u64::from(*up);
-        }
+        let live = net.up_each(rng, up);
         let others = u64::from(self.nodes.saturating_sub(1));
         let mut extras = [0; MAX_EXTRAS];
         // Node 0's copies to the live others, from `from`: whether all arrive, the slowest.
