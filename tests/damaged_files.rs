@@ -517,6 +517,18 @@ fn each_reader_fix_holds() {
             1,
             "part.parquet: metadata checksum ".to_string(),
         ),
+        (
+            "a part whose damage adds work items to a cell names the part",
+            Alteration {
+                target: target("parts/0", "part.parquet"),
+                // Found by the fuzz target: a cell id flipped from 0 to 1.
+                damages: vec![Damage::Flip { at: 63, mask: 1 }],
+            },
+            "merge",
+            1,
+            "parts/0/part.parquet: cell 1: its rows and those read before them hold more than the cell's 3 work items"
+                .to_string(),
+        ),
     ];
     let work = root.parent().unwrap().join("work");
     let mut problems = Vec::new();

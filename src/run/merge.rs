@@ -262,10 +262,16 @@ impl PartRows {
                         tally
                     }
                 };
+                // Shards of one run (checked before) share no work item: the file being read
+                // is damaged (its checksum, checked after its last row, would say so too).
                 if complete[cell as usize] || tally.chunks > chunks {
-                    return Err(RunError::Incomplete(format!(
-                        "cell {cell}: the parts hold more than its {chunks} work items"
-                    )));
+                    return Err(RunError::unusable(
+                        &file,
+                        format!(
+                            "cell {cell}: its rows and those read before them hold more than \
+                             the cell's {chunks} work items"
+                        ),
+                    ));
                 }
                 if tally.chunks == chunks {
                     let tally = open.remove(&cell).expect("just merged");
