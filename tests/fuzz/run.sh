@@ -20,6 +20,7 @@ case "$target" in
   sweep)
     cp sweeps/*.toml sweeps/bench/*.toml tests/data/tiny.toml tests/fuzz/seeds/*.toml "$corpus/"
     max_len=4096
+    extra=()
     ;;
   files)
     # Each damaged file once with a byte flipped near its end and once with its work items
@@ -30,6 +31,8 @@ case "$target" in
       printf "\\x0$k\\x07\\x03\\x14" >"$corpus/run-file-$k"
     done
     max_len=256
+    # Inputs are short: try every length at once instead of growing to it.
+    extra=(-len_control=0)
     ;;
   *)
     echo "unknown target $target (sweep or files)" >&2
@@ -37,4 +40,4 @@ case "$target" in
     ;;
 esac
 cargo +nightly fuzz run --fuzz-dir tests/fuzz --target-dir "${CARGO_TARGET_DIR:-target}/fuzz" \
-  "$target" "$corpus" -- -max_total_time="$seconds" -max_len="$max_len"
+  "$target" "$corpus" -- -max_total_time="$seconds" -max_len="$max_len" "${extra[@]}"
