@@ -292,6 +292,8 @@ impl FromStr for ItemSet {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut set = ItemSet::new();
         for part in s.split(',').filter(|p| !p.is_empty()) {
+            // One line whatever the text holds.
+            let part = part.escape_debug().to_string();
             let (a, b) = part
                 .split_once('-')
                 .ok_or_else(|| format!("bad range `{part}`"))?;

@@ -86,8 +86,9 @@ impl Checksum {
             .ok_or("no row count (coordsim.rows) in its metadata")?;
         if rows != &self.rows.to_string() {
             return Err(format!(
-                "{} rows, but its metadata says {rows}: the file was altered",
-                self.rows
+                "{} rows, but its metadata says {}: the file was altered",
+                self.rows,
+                rows.escape_debug()
             ));
         }
         let sum = metadata
@@ -95,8 +96,9 @@ impl Checksum {
             .ok_or("no checksum (coordsim.checksum) in its metadata")?;
         if sum != &self.hex() {
             return Err(format!(
-                "checksum {} does not match {sum} in its metadata: the file was altered",
-                self.hex()
+                "checksum {} does not match {} in its metadata: the file was altered",
+                self.hex(),
+                sum.escape_debug()
             ));
         }
         Ok(())
@@ -131,7 +133,8 @@ pub fn check_metadata_checksum(metadata: &BTreeMap<String, String>) -> Result<()
     let actual = metadata_checksum(metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     if recorded != &actual {
         return Err(format!(
-            "metadata checksum {actual} does not match {recorded} in its metadata: the metadata was altered"
+            "metadata checksum {actual} does not match {} in its metadata: the metadata was altered",
+            recorded.escape_debug()
         ));
     }
     Ok(())
