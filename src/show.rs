@@ -15,6 +15,8 @@ use comfy_table::{CellAlignment, ContentArrangement, LineStyle, Table as Comfy, 
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use thiserror::Error;
 
+use crate::store::table::printable;
+
 /// What `show` could not do.
 #[derive(Debug, Error)]
 pub enum ShowError {
@@ -370,12 +372,13 @@ pub fn render(rows: &Rows, format: Format) -> String {
                     TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─')),
                 );
             }
+            // For a terminal: a control character in a name is shown escaped.
             t.set_content_arrangement(ContentArrangement::Disabled)
-                .set_header(rows.columns.iter());
+                .set_header(rows.columns.iter().map(|c| printable(c)));
             for row in &rows.rows {
                 t.add_row(row.iter().map(|v| match v {
                     Value::Float(x) => short(*x),
-                    other => other.to_string(),
+                    other => printable(&other.to_string()),
                 }));
             }
             for (i, _) in rows.columns.iter().enumerate() {

@@ -25,7 +25,7 @@ use crate::model::precision::Precision;
 use crate::run::RunError;
 use crate::store::integrity::Checksum;
 use crate::store::keys;
-use crate::store::layout::{CHECKPOINTS, PART_FILE, RUN_FILE, SUMMARY};
+use crate::store::layout::{CHECKPOINTS, HISTOGRAMS, PART_FILE, RUN_FILE, SUMMARY};
 use crate::store::{Histograms, Results, RunInfo, SummaryFile, sweep_copy_text};
 use crate::sweep::Sweep;
 
@@ -345,11 +345,8 @@ fn verify_run(dir: &Path) -> Result<Vec<String>, VerifyError> {
     if !run_path.is_file() {
         return Err(failed(&run_path, "missing"));
     }
-    let run = std::fs::read_to_string(&run_path)
-        .map_err(|e| failed(&run_path, e))
-        .and_then(|text| {
-            crate::store::run_file::run_file_entries(&text).map_err(|e| failed(&run_path, e))
-        })?;
+    let run = crate::store::run_file::read_entries(&run_path)
+        .map_err(|e| VerifyError::Failed(e.to_string()))?;
     if !run.contains_key(keys::FINISHED_UTC) {
         return Err(failed(
             &run_path,
@@ -459,7 +456,8 @@ fn verify_run(dir: &Path) -> Result<Vec<String>, VerifyError> {
     let files = run
         .get(keys::FILES)
         .ok_or_else(|| failed(&run_path, "no `files` digests of a complete run"))?;
-    crate::store::run_file::check_file_digests(dir, files).map_err(VerifyError::Failed)?;
+    crate::store::run_file::check_file_digests(dir, files, &[SUMMARY, HISTOGRAMS, "sweep.toml"])
+        .map_err(VerifyError::Failed)?;
     Ok(vec![format!(
         "ok: {}: summary.parquet ({cells} cells) and histograms.parquet match their checksums, \
          schemas and {RUN_FILE}; every cell's histograms count its trials (latency: its \

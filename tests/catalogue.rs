@@ -2,10 +2,15 @@
 //! where, and leaves nothing where the output was to go.
 
 mod common;
+#[path = "fuzz/damage.rs"]
+mod damage;
+#[path = "fuzz/fixtures.rs"]
+mod fixtures;
 
 use std::path::Path;
 
 use common::{coordsim, data, error_line};
+use damage::Damage;
 
 struct Case {
     /// What is wrong.
@@ -830,4 +835,205 @@ fn run_with_file_limit(dir: &Path, kib: u32, out: &str, trials: u64) -> std::pro
         ))
         .output()
         .unwrap()
+}
+
+/// A damaged file of a run directory: a file of the fixtures (`tests/fuzz/fixtures.rs`: a
+/// whole run, two shards, a run interrupted after a checkpoint) altered, then read.
+struct DamagedCase {
+    /// What is wrong.
+    name: &'static str,
+    /// The file, under the fixtures' root.
+    file: &'static str,
+    /// What is done to it (given the fixtures' root).
+    damage: fn(&Path) -> Vec<Damage>,
+    /// The command, run in a copy of the fixtures.
+    args: &'static [&'static str],
+    /// The exit code and the one error line, in full (without `error: `).
+    code: i32,
+    error: &'static str,
+}
+
+const VERIFY: &[&str] = &["verify", "whole"];
+const RESUME: &[&str] = &[
+    "run",
+    "damaged.toml",
+    "--out",
+    "stopped",
+    "--resume",
+    "--quiet",
+];
+const MERGE: &[&str] = &["merge", "parts/0", "parts/1", "--out", "merged", "--quiet"];
+const CHECKPOINT: &str = "stopped/checkpoint/000001.parquet";
+
+fn toml_line(key: &str, value: &str) -> Vec<Damage> {
+    vec![Damage::TomlLine {
+        key: key.to_string(),
+        value: value.as_bytes().to_vec(),
+    }]
+}
+
+/// The first checkpoint's `key` set to `value`, its metadata checksum made to match.
+fn resealed(root: &Path, key: &str, value: &str) -> Vec<Damage> {
+    common::resealed(&root.join(CHECKPOINT), key, value)
+        .into_iter()
+        .map(|(key, value)| Damage::Metadata {
+            key,
+            value: value.into_bytes(),
+        })
+        .collect()
+}
+
+const DAMAGED: &[DamagedCase] = &[
+    DamagedCase {
+        name: "control characters from a damaged run file",
+        file: "whole/coordsim-run.toml",
+        damage: |_| toml_line("version", "\"\\u001b[31m\""),
+        args: VERIFY,
+        code: 1,
+        error: concat!(
+            "whole/summary.parquet: its coordsim.version is `",
+            env!("CARGO_PKG_VERSION"),
+            "`, but coordsim-run.toml says `\\u{1b}[31m`"
+        ),
+    },
+    DamagedCase {
+        name: "a files entry that is not NAME=DIGEST",
+        file: "whole/coordsim-run.toml",
+        damage: |_| toml_line("files", "\"summary.parquet\""),
+        args: VERIFY,
+        code: 1,
+        error: "whole/coordsim-run.toml: bad `files` entry: `summary.parquet` is not NAME=DIGEST",
+    },
+    DamagedCase {
+        name: "a files entry outside the run directory",
+        file: "whole/coordsim-run.toml",
+        damage: |_| toml_line("files", "\"../whole/summary.parquet=0:0\""),
+        args: VERIFY,
+        code: 1,
+        error: "whole/coordsim-run.toml: bad `files` entry: `../whole/summary.parquet` is not a file name",
+    },
+    DamagedCase {
+        name: "a files entry without the result files",
+        file: "whole/coordsim-run.toml",
+        damage: |_| toml_line("files", "\"\""),
+        args: VERIFY,
+        code: 1,
+        error: "whole/coordsim-run.toml: bad `files` entry: no digest of summary.parquet",
+    },
+    DamagedCase {
+        name: "a files entry naming a missing file",
+        file: "whole/coordsim-run.toml",
+        damage: |_| {
+            vec![Damage::Replace {
+                from: b"summary.parquet=".to_vec(),
+                to: b"summary.parQuet=".to_vec(),
+            }]
+        },
+        args: VERIFY,
+        code: 1,
+        error: "whole/summary.parQuet: No such file or directory (named by the `files` entry of coordsim-run.toml)",
+    },
+    DamagedCase {
+        name: "a run file that is not UTF-8",
+        file: "stopped/coordsim-run.toml",
+        damage: |_| {
+            vec![Damage::Insert {
+                at: 0,
+                bytes: b"\xff\xfe".to_vec(),
+            }]
+        },
+        args: RESUME,
+        code: 1,
+        error: "stopped/coordsim-run.toml: not a run file: not UTF-8 text (invalid utf-8 sequence of 1 bytes from index 0)",
+    },
+    DamagedCase {
+        name: "a run file edited to another run's",
+        file: "stopped/coordsim-run.toml",
+        damage: |_| toml_line("seed", "\"8\""),
+        args: RESUME,
+        code: 2,
+        error: "stopped holds another run: seed 8 (not 7) in its coordsim-run.toml; resume with the same sweep, seed, trials and shard",
+    },
+    DamagedCase {
+        name: "a checkpoint without its metadata checksum",
+        file: CHECKPOINT,
+        damage: |_| {
+            vec![Damage::RenameKey {
+                key: "coordsim.metadata_checksum".to_string(),
+                to: "coordsim.metadata_checksuX".to_string(),
+            }]
+        },
+        args: RESUME,
+        code: 1,
+        error: "stopped/checkpoint/000001.parquet: no metadata checksum (coordsim.metadata_checksum) in its metadata",
+    },
+    DamagedCase {
+        name: "a checkpoint's item range ending at u64::MAX",
+        file: CHECKPOINT,
+        damage: |root| resealed(root, "coordsim.items", "0-18446744073709551615"),
+        args: RESUME,
+        code: 1,
+        error: "stopped/checkpoint/000001.parquet: bad range `0-18446744073709551615`",
+    },
+    DamagedCase {
+        name: "a checkpoint's work items beyond the run",
+        file: CHECKPOINT,
+        damage: |root| resealed(root, "coordsim.items", "0-1000000000000"),
+        args: RESUME,
+        code: 1,
+        error: "stopped/checkpoint/000001.parquet: work items 0-1000000000000 are not all among the run's 0-11",
+    },
+    DamagedCase {
+        name: "a checkpoint's work items of other cells than its rows",
+        file: CHECKPOINT,
+        damage: |root| resealed(root, "coordsim.items", "11-11"),
+        args: RESUME,
+        code: 1,
+        error: "stopped/checkpoint/000001.parquet: a row of cell 0, which none of its work items 11-11 is of",
+    },
+    DamagedCase {
+        name: "a shard whose run file lost its finish",
+        file: "parts/1/coordsim-run.toml",
+        damage: |_| {
+            vec![Damage::Replace {
+                from: b"finished_utc = ".to_vec(),
+                to: b"finished_at = ".to_vec(),
+            }]
+        },
+        args: MERGE,
+        code: 2,
+        error: "parts/1: the shard did not finish (no finished_utc in its coordsim-run.toml; run it again with --resume)",
+    },
+];
+
+#[test]
+fn every_damaged_file_is_refused_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("fixtures");
+    fixtures::make(&root);
+    for case in DAMAGED {
+        let work = tmp.path().join("work");
+        for top in ["whole", "parts", "stopped"] {
+            fixtures::copy_dir(&root.join(top), &work.join(top));
+        }
+        std::fs::write(work.join(fixtures::SWEEP_FILE), fixtures::SWEEP).unwrap();
+        let path = work.join(case.file);
+        let mut bytes = std::fs::read(&path).unwrap();
+        for damage in (case.damage)(&root) {
+            bytes = damage
+                .apply(&bytes)
+                .unwrap_or_else(|| panic!("{}: {damage:?} changes nothing", case.name));
+        }
+        std::fs::write(&path, bytes).unwrap();
+        let output = coordsim(&work).args(case.args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(
+            output.status.code(),
+            Some(case.code),
+            "{}: {stderr}",
+            case.name
+        );
+        assert_eq!(error_line(&output), case.error, "{}", case.name);
+        std::fs::remove_dir_all(&work).unwrap();
+    }
 }

@@ -49,17 +49,8 @@ pub(super) fn report(error: &anyhow::Error) -> ExitCode {
     ExitCode::from(code.unwrap_or(1))
 }
 
-/// `text` with its control characters escaped (`\u{1b}`): a sweep file's names reach error
-/// lines, and must not drive the terminal.
+/// `text` with its control characters escaped (`\u{1b}`): a sweep file's names and a damaged
+/// file's bytes reach error lines, and must not drive the terminal.
 pub(crate) fn printable(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            let escaped: Vec<char> = if c.is_control() {
-                c.escape_unicode().collect()
-            } else {
-                vec![c]
-            };
-            escaped
-        })
-        .collect()
+    coordsim::store::table::printable(text)
 }

@@ -229,7 +229,7 @@ pub fn format_targets(targets: &Targets) -> String {
 pub fn parse_targets(text: &str) -> Result<Targets, String> {
     let mut targets = Targets::new();
     for entry in text.split(',').filter(|e| !e.is_empty()) {
-        let bad = || format!("bad target `{entry}`");
+        let bad = || format!("bad target `{}`", entry.escape_debug());
         let (cells, target) = entry.split_once(':').ok_or_else(bad)?;
         let target: u64 = target.parse().map_err(|_| bad())?;
         let (first, last) = match cells.split_once('-') {

@@ -68,6 +68,34 @@ impl Layout {
         first..first + per_cell
     }
 
+    /// The work items and trials of each cell among `items`, cell by cell: what tallies of
+    /// exactly those items count. Costs a step per cell touched, not per item.
+    pub fn cell_work(&self, items: &ItemSet) -> std::collections::BTreeMap<u32, (u64, u64)> {
+        let per_cell = self.chunks_per_cell();
+        let mut work = std::collections::BTreeMap::new();
+        if per_cell == 0 {
+            return work;
+        }
+        for &(start, end) in items.ranges() {
+            let mut at = start;
+            while at < end {
+                let cell = at / per_cell;
+                let stop = end.min(cell.saturating_add(1).saturating_mul(per_cell));
+                let last = (stop - 1) % per_cell;
+                // Every chunk is whole but a cell's last, which holds what is left.
+                let mut trials = (stop - at) * CHUNK_TRIALS;
+                if last + 1 == per_cell {
+                    trials -= per_cell * CHUNK_TRIALS - self.trials;
+                }
+                let entry: &mut (u64, u64) = work.entry(cell as u32).or_default();
+                entry.0 += stop - at;
+                entry.1 += trials;
+                at = stop;
+            }
+        }
+        work
+    }
+
     /// The cells with work items in `shard`.
     pub fn shard_cells(&self, shard: Shard) -> std::ops::Range<u32> {
         let block = self.shard_items(shard);
@@ -264,12 +292,15 @@ impl FromStr for ItemSet {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut set = ItemSet::new();
         for part in s.split(',').filter(|p| !p.is_empty()) {
+            // One line whatever the text holds.
+            let part = part.escape_debug().to_string();
             let (a, b) = part
                 .split_once('-')
                 .ok_or_else(|| format!("bad range `{part}`"))?;
             let a: u64 = a.parse().map_err(|_| format!("bad range `{part}`"))?;
             let b: u64 = b.parse().map_err(|_| format!("bad range `{part}`"))?;
-            if b < a {
+            // An inclusive end of u64::MAX has no exclusive end: no such item exists.
+            if b < a || b == u64::MAX {
                 return Err(format!("bad range `{part}`"));
             }
             set.insert_range(a, b + 1);
@@ -369,5 +400,39 @@ mod tests {
         assert_eq!(s.to_string(), "0-0,3-10");
         assert!(s.overlaps(&t));
         assert_eq!("".parse::<ItemSet>().unwrap(), ItemSet::new());
+    }
+
+    #[test]
+    fn cell_work_counts_items_and_trials_per_cell() {
+        let layout = Layout {
+            cells: 3,
+            trials: 2 * CHUNK_TRIALS + 5,
+        };
+        let items: ItemSet = "1-4,8-8".parse().unwrap();
+        let work = layout.cell_work(&items);
+        let expected = [
+            (0, (2, CHUNK_TRIALS + 5)),
+            (1, (2, 2 * CHUNK_TRIALS)),
+            (2, (1, 5)),
+        ];
+        assert_eq!(work.into_iter().collect::<Vec<_>>(), expected);
+        for g in 0..layout.items() {
+            let mut one = ItemSet::new();
+            one.insert(g);
+            let item = layout.item(g);
+            assert_eq!(layout.cell_work(&one)[&item.cell], (1, item.trials));
+        }
+    }
+
+    #[test]
+    fn an_item_range_ending_at_the_last_u64_is_refused() {
+        for text in [
+            "0-18446744073709551615",
+            "18446744073709551615-18446744073709551615",
+        ] {
+            assert_eq!(text.parse::<ItemSet>(), Err(format!("bad range `{text}`")));
+        }
+        let last: ItemSet = "0-18446744073709551614".parse().unwrap();
+        assert_eq!(last.len(), u64::MAX);
     }
 }

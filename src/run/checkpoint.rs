@@ -9,7 +9,7 @@ use crate::engine::{self, ItemSet, Targets, format_targets};
 use crate::model::tally::Tally;
 use crate::store::keys;
 use crate::store::layout::{PART_FILE, RUN_FILE, SUMMARY};
-use crate::store::run_file::run_file_entries;
+use crate::store::run_file::read_entries;
 use crate::store::tallies::TallyWriter;
 use crate::store::{OutputError, RunDir};
 
@@ -47,10 +47,7 @@ pub(super) fn open_for_resume(
             dir: path.to_path_buf(),
         });
     };
-    let text = fs::read_to_string(&run_file).map_err(|_| RunError::NothingToResume {
-        dir: path.to_path_buf(),
-    })?;
-    let entries = run_file_entries(&text).map_err(|e| RunError::unusable(&run_file, e))?;
+    let entries = read_entries(&run_file)?;
     let theirs = Identity::from_metadata(&entries).map_err(|e| RunError::unusable(&run_file, e))?;
     if let Some(d) = identity.difference(&theirs).or_else(|| {
         (theirs.shard != identity.shard)

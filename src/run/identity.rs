@@ -102,7 +102,9 @@ impl Identity {
                 p99: target(keys::P99_PRECISION)?,
             },
             chunk_trials: number(keys::CHUNK_TRIALS)?,
-            shard: get(keys::SHARD)?.parse().map_err(|e| format!("{e}"))?,
+            shard: get(keys::SHARD)?
+                .parse()
+                .map_err(|_| format!("bad `{}` in its metadata", keys::SHARD))?,
         })
     }
 

@@ -2,7 +2,6 @@
 //! run.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::engine::{self, CellRun, ItemSet, Shard};
@@ -10,7 +9,7 @@ use crate::model::precision::Checks;
 use crate::model::tally::Tally;
 use crate::store::keys;
 use crate::store::layout::{CHECKPOINTS, PART_FILE, RUN_FILE};
-use crate::store::run_file::{check_file_digests, run_file_entries};
+use crate::store::run_file::{check_file_digests, read_entries};
 use crate::store::{CellRecord, ResultsWriter, RunDir, RunInfo};
 use crate::sweep::Sweep;
 
@@ -41,9 +40,12 @@ pub(super) fn part_file(path: &Path) -> Result<PathBuf, RunError> {
         return Ok(path.to_path_buf());
     }
     let file = path.join(PART_FILE);
-    let run = fs::read_to_string(path.join(RUN_FILE))
-        .ok()
-        .and_then(|text| run_file_entries(&text).ok());
+    let run_path = path.join(RUN_FILE);
+    let run = if run_path.exists() {
+        Some(read_entries(&run_path)?)
+    } else {
+        None
+    };
     let finished = run
         .as_ref()
         .is_some_and(|r| r.contains_key(keys::FINISHED_UTC));
@@ -110,15 +112,20 @@ pub fn check_part(file: &Path) -> Result<Identity, RunError> {
         return Err(mismatch(&format!("cell {cell} is not in shard {shard}")));
     }
     // Last, as verify does for a whole run: any other change of a byte.
-    let files = dir.and_then(|dir| {
-        let text = fs::read_to_string(dir.join(RUN_FILE)).ok()?;
-        let files = run_file_entries(&text).ok()?.remove(keys::FILES)?;
-        Some((dir, files))
-    });
-    if let Some((dir, files)) = files {
-        check_file_digests(dir, &files).map_err(RunError::Altered)?;
-    }
+    check_digest(file)?;
     Ok(identity)
+}
+
+/// Checks the part file `file` against the digest its directory's run file records, if it
+/// is in a part directory of a complete shard: any change of a byte.
+fn check_digest(file: &Path) -> Result<(), RunError> {
+    let dir = file.parent().filter(|d| d.join(RUN_FILE).is_file());
+    if let Some(dir) = dir
+        && let Some(files) = read_entries(&dir.join(RUN_FILE))?.remove(keys::FILES)
+    {
+        check_file_digests(dir, &files, &[PART_FILE]).map_err(RunError::Altered)?;
+    }
+    Ok(())
 }
 
 /// The parts of a sharded run, checked and reduced to the cells of the whole run.
@@ -258,10 +265,16 @@ impl PartRows {
                         tally
                     }
                 };
+                // Shards of one run (checked before) share no work item: the file being read
+                // is damaged (its checksum, checked after its last row, would say so too).
                 if complete[cell as usize] || tally.chunks > chunks {
-                    return Err(RunError::Incomplete(format!(
-                        "cell {cell}: the parts hold more than its {chunks} work items"
-                    )));
+                    return Err(RunError::unusable(
+                        &file,
+                        format!(
+                            "cell {cell}: its rows and those read before them hold more than \
+                             the cell's {chunks} work items"
+                        ),
+                    ));
                 }
                 if tally.chunks == chunks {
                     let tally = open.remove(&cell).expect("just merged");

@@ -24,6 +24,7 @@ pub use identity::Identity;
 pub use merge::{Merged, PartRows, Parts, check_part, merge, read_parts};
 pub use verdicts::{ObjectiveLine, Report, Verdicts};
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -76,7 +77,7 @@ pub enum RunError {
         dir: PathBuf,
     },
     /// `--resume` of a directory that holds a run of another sweep, seed, trials or shard.
-    #[error("{} holds another run: {difference}; resume with the same sweep, seed, trials and shard", .dir.display())]
+    #[error("{} holds another run: {difference} in its {RUN_FILE}; resume with the same sweep, seed, trials and shard", .dir.display())]
     AnotherRun {
         /// The run directory.
         dir: PathBuf,
@@ -107,7 +108,7 @@ pub enum RunError {
         path: PathBuf,
     },
     /// A part whose shard did not finish.
-    #[error("{}: the shard did not finish (run it again with --resume)", .path.display())]
+    #[error("{}: the shard did not finish (no finished_utc in its {RUN_FILE}; run it again with --resume)", .path.display())]
     Unfinished {
         /// The part directory.
         path: PathBuf,
@@ -155,11 +156,12 @@ pub enum RunError {
 
 impl RunError {
     /// The process exit code this error calls for: 2 when what was asked does not fit (a
-    /// mismatched resume or merge, an existing output directory), 1 when something failed.
+    /// mismatched resume or merge, an existing output directory), 1 when something failed or
+    /// a file is damaged.
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Output(e) => e.exit_code(),
-            Self::Engine(_) | Self::Altered(_) => 1,
+            Self::Engine(_) | Self::Altered(_) | Self::Unusable { .. } => 1,
             _ => 2,
         }
     }
@@ -241,10 +243,8 @@ pub fn execute(
 
     let layout = engine::layout(sweep);
     let shard = plan.options.shard;
-    let total = {
-        let block = layout.shard_items(shard);
-        block.end - block.start
-    };
+    let block = layout.shard_items(shard);
+    let total = block.end - block.start;
     let mut sink = Sink::new(dir.path(), sweep, shard, layout.shard_cells(shard).start)?;
 
     // Reload the checkpoint: an adaptive run's targets from its last file, then the tallies.
@@ -254,6 +254,8 @@ pub fn execute(
     let mut assembler = match files.last() {
         Some(last) if sweep.precision.is_adaptive() => {
             let metadata = crate::store::tallies::read_metadata(last)?;
+            crate::store::integrity::check_metadata_checksum(&metadata)
+                .map_err(|e| RunError::unusable(last, e))?;
             let targets = metadata
                 .get(keys::TARGETS)
                 .ok_or_else(|| RunError::unusable(last, "no targets"))
@@ -266,6 +268,9 @@ pub fn execute(
     for file in &files {
         let reader = TallyReader::open(file)?;
         let metadata = reader.metadata.clone();
+        // Its work items are trusted as far as the metadata checksum binds them to its rows.
+        crate::store::integrity::check_metadata_checksum(&metadata)
+            .map_err(|e| RunError::unusable(file, e))?;
         let theirs = Identity::from_metadata(&metadata).map_err(|e| RunError::unusable(file, e))?;
         if let Some(d) = identity.difference(&theirs).or_else(|| {
             (theirs.shard != shard).then(|| format!("shard {} (not {shard})", theirs.shard))
@@ -280,6 +285,15 @@ pub fn execute(
             .ok_or_else(|| RunError::unusable(file, "no work items"))?
             .parse()
             .map_err(|e| RunError::unusable(file, e))?;
+        if !within(&items, &block) {
+            return Err(RunError::unusable(
+                file,
+                format!(
+                    "work items {items} are not all among the run's {}",
+                    all(&block)
+                ),
+            ));
+        }
         if done.overlaps(&items) {
             return Err(RunError::unusable(file, "work items counted twice"));
         }
@@ -292,12 +306,35 @@ pub fn execute(
         done.extend(&items);
         // Row by row: memory holds the cells in flight, not the checkpoint. The rows are
         // trusted once the checksum after the last one matches; before that, a bad file
-        // stops the run with nothing written in place.
+        // stops the run with nothing written in place. They must count exactly the file's
+        // work items: what a cell's rows hold, it is credited with.
+        let expected = layout.cell_work(&items);
+        let mut counted: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
         for row in reader {
             let (cell, tally) = row?;
+            if !expected.contains_key(&cell) {
+                return Err(RunError::unusable(
+                    file,
+                    format!("a row of cell {cell}, which none of its work items {items} is of"),
+                ));
+            }
+            let count = counted.entry(cell).or_default();
+            count.0 = count.0.saturating_add(tally.chunks);
+            count.1 = count.1.saturating_add(tally.trials());
+            let want = expected[&cell];
+            if count.0 > want.0 || count.1 > want.1 {
+                return Err(RunError::unusable(file, rows_mismatch(cell, *count, want)));
+            }
             if let Some(run) = assembler.add(cell, &tally) {
                 sink.push(run)?;
             }
+        }
+        if let Some((&cell, &want)) = expected
+            .iter()
+            .find(|(cell, want)| counted.get(cell) != Some(want))
+        {
+            let have = counted.get(&cell).copied().unwrap_or_default();
+            return Err(RunError::unusable(file, rows_mismatch(cell, have, want)));
         }
     }
     let done_trials: u64 = done
@@ -358,9 +395,7 @@ pub fn execute(
             .unwrap_or_else(rayon::current_num_threads),
         wall_s: clock.elapsed().as_secs_f64(),
     };
-    let mut items = ItemSet::new();
-    let block = layout.shard_items(shard);
-    items.insert_range(block.start, block.end);
+    let items = all(&block);
     // Work since the last checkpoint is not committed: should the finish fail, --resume runs
     // it again, and a finished run's checkpoints are removed anyway.
     drop(pending);
@@ -380,6 +415,32 @@ pub fn execute(
         verdicts,
         dir: dir.keep(),
     })
+}
+
+/// Whether every item of `items` is in `block`.
+fn within(items: &ItemSet, block: &std::ops::Range<u64>) -> bool {
+    let ranges = items.ranges();
+    ranges.first().is_none_or(|r| r.0 >= block.start)
+        && ranges.last().is_none_or(|r| r.1 <= block.end)
+}
+
+/// The items of `block`, as a set (for messages).
+fn all(block: &std::ops::Range<u64>) -> ItemSet {
+    let mut set = ItemSet::new();
+    set.insert_range(block.start, block.end);
+    set
+}
+
+/// A cell whose rows in a checkpoint count other work than its `coordsim.items` say.
+fn rows_mismatch(
+    cell: u32,
+    (items, trials): (u64, u64),
+    (want_items, want_trials): (u64, u64),
+) -> String {
+    format!(
+        "cell {cell}: its rows count {items} work items of {trials} trials, but its metadata's \
+         work items are {want_items} of {want_trials} trials"
+    )
 }
 
 /// A cell with items in `items` at or beyond its target: a checkpoint that does not fit the

@@ -15,7 +15,7 @@ use arrow_array::types::{Decimal128Type, Float64Type, Int32Type, UInt32Type, UIn
 use arrow_array::{Array, ArrowPrimitiveType, RecordBatch};
 use arrow_schema::DataType;
 
-use super::keys::{CHECKSUM, ROWS};
+use super::keys::{CHECKSUM, METADATA_CHECKSUM, PREFIX, ROWS};
 
 /// A running checksum over the rows of one or more record batches.
 #[derive(Debug, Default, Clone)]
@@ -86,8 +86,9 @@ impl Checksum {
             .ok_or("no row count (coordsim.rows) in its metadata")?;
         if rows != &self.rows.to_string() {
             return Err(format!(
-                "{} rows, but its metadata says {rows}: the file was altered",
-                self.rows
+                "{} rows, but its metadata says {}: the file was altered",
+                self.rows,
+                rows.escape_debug()
             ));
         }
         let sum = metadata
@@ -95,12 +96,48 @@ impl Checksum {
             .ok_or("no checksum (coordsim.checksum) in its metadata")?;
         if sum != &self.hex() {
             return Err(format!(
-                "checksum {} does not match {sum} in its metadata: the file was altered",
-                self.hex()
+                "checksum {} does not match {} in its metadata: the file was altered",
+                self.hex(),
+                sum.escape_debug()
             ));
         }
         Ok(())
     }
+}
+
+/// The checksum of a file's key-value `metadata` ([`METADATA_CHECKSUM`]): CRC-32 over every
+/// `coordsim.` entry but that one (not the Arrow schema the Parquet writer adds), in key order, each as its key's length (4 bytes, little-endian), the
+/// key, its value's length (8 bytes) and the value. Its row count and checksum are among them,
+/// so it binds what the metadata says (a checkpoint's work items) to the rows.
+pub fn metadata_checksum<'a>(metadata: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let sorted: BTreeMap<&str, &str> = metadata
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(PREFIX) && *k != METADATA_CHECKSUM)
+        .collect();
+    let mut hasher = crc32fast::Hasher::new();
+    for (k, v) in sorted {
+        hasher.update(&(k.len() as u32).to_le_bytes());
+        hasher.update(k.as_bytes());
+        hasher.update(&(v.len() as u64).to_le_bytes());
+        hasher.update(v.as_bytes());
+    }
+    format!("{:08x}", hasher.finalize())
+}
+
+/// Checks the [`METADATA_CHECKSUM`] entry of `metadata` against its other entries: the reason
+/// on one line if it differs or is missing.
+pub fn check_metadata_checksum(metadata: &BTreeMap<String, String>) -> Result<(), String> {
+    let recorded = metadata
+        .get(METADATA_CHECKSUM)
+        .ok_or("no metadata checksum (coordsim.metadata_checksum) in its metadata")?;
+    let actual = metadata_checksum(metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    if recorded != &actual {
+        return Err(format!(
+            "metadata checksum {actual} does not match {} in its metadata: the metadata was altered",
+            recorded.escape_debug()
+        ));
+    }
+    Ok(())
 }
 
 /// Adds the non-null values of `array` to `hasher`, as the module documentation says. Values

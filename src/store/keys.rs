@@ -57,6 +57,9 @@ pub const FILES: &str = "coordsim.files";
 pub const ROWS: &str = "coordsim.rows";
 /// A file's checksum of its rows (8 hex digits).
 pub const CHECKSUM: &str = "coordsim.checksum";
+/// A tally file's checksum of its other key-value entries (8 hex digits): binds the work
+/// items it names to the rows it holds.
+pub const METADATA_CHECKSUM: &str = "coordsim.metadata_checksum";
 
 /// The run file's entry name of `key`.
 pub fn entry(key: &'static str) -> &'static str {

@@ -53,6 +53,23 @@ pub fn run_file_entries(text: &str) -> Result<BTreeMap<String, String>, String> 
         .collect())
 }
 
+/// The entries of the run file at `path`, read as [`run_file_entries`] reads its text; a file
+/// that is not UTF-8 TOML is an error naming it.
+pub fn read_entries(path: &Path) -> Result<BTreeMap<String, String>, OutputError> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    super::guard::open_regular(path)
+        .and_then(|mut file| file.read_to_end(&mut bytes))
+        .map_err(OutputError::io(path))?;
+    let unusable = |message: String| OutputError::Format {
+        path: path.to_path_buf(),
+        message,
+    };
+    let text = String::from_utf8(bytes)
+        .map_err(|e| unusable(format!("not a run file: not UTF-8 text ({e})")))?;
+    run_file_entries(&text).map_err(|e| unusable(format!("not a run file: {e}")))
+}
+
 /// A file's bytes in short: `crc32:length`, the CRC-32 (IEEE) of its bytes in hex. Any
 /// change of a byte, in values, statistics or footer alike, changes it.
 pub fn file_digest(path: &Path) -> Result<String, OutputError> {
@@ -73,23 +90,39 @@ pub fn file_digest(path: &Path) -> Result<String, OutputError> {
 }
 
 /// Checks the files of `dir` against the digests a complete run's file lists in its `files`
-/// entry (`name=digest,...`): the first that differs, in words.
-pub fn check_file_digests(dir: &Path, files: &str) -> Result<(), String> {
+/// entry (`name=digest,...`), which must name each of `required`: the first that differs, in
+/// words.
+pub fn check_file_digests(dir: &Path, files: &str, required: &[&str]) -> Result<(), String> {
+    let run_file = dir.join(RUN_FILE);
+    let bad = |why: &str| {
+        format!(
+            "{}: bad `{}` entry: {why}",
+            run_file.display(),
+            keys::entry(keys::FILES)
+        )
+    };
+    let mut named = Vec::new();
     for entry in files.split(',').filter(|e| !e.is_empty()) {
-        let (name, want) = entry.split_once('=').ok_or_else(|| {
-            format!(
-                "bad `{}` entry `{entry}` in {RUN_FILE}",
-                keys::entry(keys::FILES)
-            )
-        })?;
+        let (name, want) = entry
+            .split_once('=')
+            .ok_or_else(|| bad(&format!("`{entry}` is not NAME=DIGEST")))?;
+        // A file of the run directory itself, never one elsewhere.
+        if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\']) {
+            return Err(bad(&format!("`{name}` is not a file name")));
+        }
+        named.push(name);
         let path = dir.join(name);
-        let have = file_digest(&path).map_err(|e| e.to_string())?;
+        let have = file_digest(&path)
+            .map_err(|e| format!("{e} (named by the `files` entry of {RUN_FILE})"))?;
         if have != want {
             return Err(format!(
-                "{}: its bytes (crc32:length {have}) are not those the run wrote ({want}): the file was altered",
+                "{}: its bytes (crc32:length {have}) are not those the run wrote ({want}, in {RUN_FILE}): the file was altered",
                 path.display()
             ));
         }
     }
-    Ok(())
+    match required.iter().find(|r| !named.contains(r)) {
+        Some(missing) => Err(bad(&format!("no digest of {missing}"))),
+        None => Ok(()),
+    }
 }

@@ -77,6 +77,11 @@ impl ParquetStream {
             .map_err(|e| parquet_error(self.atomic.path(), e))
     }
 
+    /// The row count and checksum of the rows written so far, as metadata entries.
+    pub fn checksum_metadata(&self) -> Vec<(String, String)> {
+        self.checksum.metadata()
+    }
+
     /// Adds `metadata` and the row count and checksum, closes the file and commits it;
     /// returns its path.
     pub fn finish(mut self, metadata: Vec<(String, String)>) -> Result<PathBuf, OutputError> {

@@ -24,6 +24,20 @@ pub fn table(header: &[&str], numeric_from: usize) -> Table {
     t
 }
 
+/// `text` with its control characters escaped (`\u{1b}`): names from a sweep file or a
+/// damaged result file must not drive the terminal.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn cell_columns(cell: &Cell) -> Vec<String> {
     vec![
         cell.id.to_string(),

@@ -122,8 +122,14 @@ impl TallyWriter {
         self.stream.write(&batch)
     }
 
-    /// Adds `metadata`, closes and syncs the file and renames it into place.
-    pub fn finish(self, metadata: Vec<(String, String)>) -> Result<(), OutputError> {
+    /// Adds `metadata` and its checksum ([`super::integrity::metadata_checksum`], over it and
+    /// the rows' count and checksum), closes and syncs the file and renames it into place.
+    pub fn finish(self, mut metadata: Vec<(String, String)>) -> Result<(), OutputError> {
+        let sealed = self.stream.checksum_metadata();
+        let all = metadata.iter().chain(&sealed);
+        let checksum =
+            super::integrity::metadata_checksum(all.map(|(k, v)| (k.as_str(), v.as_str())));
+        metadata.push((super::keys::METADATA_CHECKSUM.to_string(), checksum));
         self.stream.finish(metadata).map(drop)
     }
 }
@@ -181,6 +187,11 @@ impl TallyReader {
             let batches = builder.with_batch_size(64).build().map_err(|e| fail(&e))?;
             Ok((metadata, batches))
         })?;
+        // Written by every tally file of this version; a file without one is checked by its
+        // reader (a checkpoint must have one).
+        if metadata.contains_key(super::keys::METADATA_CHECKSUM) {
+            super::integrity::check_metadata_checksum(&metadata).map_err(|e| fail(&e))?;
+        }
         Ok(Self {
             path: path.to_path_buf(),
             batches,

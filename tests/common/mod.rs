@@ -65,8 +65,9 @@ pub fn without(batch: &RecordBatch, columns: &[&str]) -> RecordBatch {
 }
 
 /// Rewrites the Parquet file `path` with `batch` and `metadata`. With `reseal`, the row count
-/// and checksum in the metadata are recomputed for the new rows (an altered file that still
-/// matches its checksum); without, they are kept as they were (a tampered file).
+/// and checksum in the metadata (and a tally file's metadata checksum) are recomputed for the
+/// new rows (an altered file that still matches its checksums); without, they are kept as
+/// they were (a tampered file).
 pub fn rewrite(path: &Path, batch: &RecordBatch, metadata: &[(String, String)], reseal: bool) {
     rewrite_batches(path, std::slice::from_ref(batch), metadata, reseal);
 }
@@ -98,6 +99,16 @@ pub fn rewrite_batches(
                 .into_iter()
                 .map(|(k, v)| KeyValue::new(k, v)),
         );
+        // A tally file's metadata checksum, over the entries as they now are.
+        let key = coordsim::store::keys::METADATA_CHECKSUM;
+        if let Some(at) = kv.iter().position(|e| e.key == key) {
+            kv.remove(at);
+            let entries = kv
+                .iter()
+                .map(|e| (e.key.as_str(), e.value.as_deref().unwrap_or("")));
+            let value = coordsim::store::integrity::metadata_checksum(entries);
+            kv.push(KeyValue::new(key.to_string(), value));
+        }
     }
     let props = WriterProperties::builder()
         .set_key_value_metadata(Some(kv))
@@ -143,4 +154,24 @@ pub fn error_line(output: &std::process::Output) -> String {
         "the error comes last: {stderr}"
     );
     errors[0].trim_start_matches("error: ").to_string()
+}
+
+/// The key-value entries to set in the tally file `path` for its `key` to say `value` with its
+/// metadata checksum made to match: damage that only the checks of its content can find.
+pub fn resealed(path: &Path, key: &str, value: &str) -> Vec<(String, String)> {
+    let (_, mut metadata) = read_parquet(path);
+    for (k, v) in metadata.iter_mut() {
+        if k == key {
+            *v = value.to_string();
+        }
+    }
+    let entries = metadata.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    let checksum = coordsim::store::integrity::metadata_checksum(entries);
+    vec![
+        (key.to_string(), value.to_string()),
+        (
+            coordsim::store::keys::METADATA_CHECKSUM.to_string(),
+            checksum,
+        ),
+    ]
 }
