@@ -288,3 +288,29 @@ fn bad_objectives_are_one_line_naming_the_field() {
         assert!(!dir.join("out").exists(), "{expect}: nothing written");
     }
 }
+
+/// Text from a sweep file (a latency model's name, a `where` clause) reaches the terminal
+/// with its control characters escaped: in the end-of-run table, the objectives' report and
+/// the dry run.
+#[test]
+fn control_characters_of_a_sweep_file_are_escaped_on_the_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let text = sweep(
+        1000,
+        "[[expect]]\nwhere = \"latency = 'l\\u001b[31m'\"\nsuccess_rate = \">= 0.5\"\n",
+    )
+    .replace("latency = \"lan\"", "latency = \"l\\u001b[31m\"")
+    .replace("[latency.lan]", "[latency.\"l\\u001b[31m\"]");
+    let file = write(dir, "s.toml", &text);
+    for args in [
+        &["run", &file, "--out", "out"][..],
+        &["run", &file, "--dry-run"][..],
+    ] {
+        let out = coordsim(dir).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!stdout.contains('\u{1b}'), "{args:?}: {stdout}");
+        assert!(stdout.contains("l\\u{1b}[31m"), "{args:?}: {stdout}");
+    }
+}

@@ -86,9 +86,9 @@ pub(super) fn run(args: RunArgs) -> Result<ExitCode> {
                 "{} ({}): {} in cells {}",
                 e.source,
                 if e.filter.is_empty() {
-                    "every cell"
+                    "every cell".to_string()
                 } else {
-                    &e.filter
+                    super::printable(&e.filter)
                 },
                 objectives.join(", "),
                 cells.join(", ")

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::model::objective::{Judgement, Verdict};
+use crate::store::table::printable;
 use crate::sweep::Sweep;
 use crate::sweep::expect::LEVEL;
 
@@ -118,7 +119,8 @@ impl Report {
             let filter = if line.filter.is_empty() {
                 "every cell".to_string()
             } else {
-                line.filter.clone()
+                // Text of the sweep file: control characters escaped.
+                printable(&line.filter)
             };
             let _ = writeln!(
                 out,

@@ -45,8 +45,9 @@ fn cell_columns(cell: &Cell) -> Vec<String> {
         cell.nodes.to_string(),
         cell.crash.to_string(),
         cell.loss.to_string(),
-        cell.latency_name.to_string(),
-        ParamsDisplay(cell).to_string(),
+        // A latency model's name is a sweep file's key: any text, control characters escaped.
+        printable(&cell.latency_name),
+        printable(&ParamsDisplay(cell).to_string()),
     ]
 }
 
