@@ -13,7 +13,7 @@ use super::Results;
 use crate::model::Value;
 use crate::model::param::Column;
 use crate::model::stats::{LatencyMs, Summary};
-use crate::sweep::{Cell, Cost, Sweep};
+use crate::sweep::{Cell, Cost, Price, Sweep};
 
 /// Every environment axis of a cell, as a key.
 fn environment(cell: &Cell) -> String {
@@ -64,26 +64,6 @@ impl Baselines {
 const FIRE_AND_FORGET: &str = "fire-and-forget";
 /// Messages per trial of fire-and-forget, always.
 const FIRE_AND_FORGET_MESSAGES: f64 = 1.0;
-
-/// The parameter of a periodic protocol, whose trial is one period: its period in ms.
-const PERIOD: &str = "period_ms";
-/// The count of a protocol whose messages differ in size: the bytes it sent.
-const BYTES: &str = "bytes";
-
-/// The period of `cell`'s protocol, if it is periodic (has a [`PERIOD`] parameter).
-fn period_ms(cell: &Cell) -> Option<f64> {
-    match cell.value(PERIOD) {
-        Some(Value::Millis(ms)) => Some(ms),
-        _ => None,
-    }
-}
-
-/// The mean bytes per trial of `cell`, if its protocol counts them (a [`BYTES`] count), as
-/// one whose messages differ in size does.
-fn bytes_mean(cell: &Cell, summary: &Summary) -> Option<f64> {
-    let i = cell.protocol.extras.iter().position(|e| e.name == BYTES)?;
-    Some(summary.extras_mean[i])
-}
 
 /// Reads one statistic of a cell's latency.
 type Stat = fn(&LatencyMs) -> f64;
@@ -288,62 +268,43 @@ impl SummaryFile {
         c.u64("messages_p99", s().map(|s| s.messages_p99));
         c.u64("messages_max", s().map(|s| s.messages_max));
         let cost = &sweep.cost;
-        // A trial is an operation, or one period of a periodic protocol; its bytes are the
-        // protocol's own count where messages differ in size, messages x message_bytes
-        // otherwise.
-        let trials_per_month = |cell: &Cell| cost.trials_per_month(period_ms(cell));
-        let messages_per_month =
-            |cell: &Cell, s: &Summary| s.messages_mean * trials_per_month(cell);
-        let usd = |cell: &Cell, s: &Summary| match bytes_mean(cell, s) {
-            Some(bytes) => cost.transfer_usd(cell.protocol.name, trials_per_month(cell), bytes),
-            None => cost.transfer_usd(
-                cell.protocol.name,
-                messages_per_month(cell, s),
-                cost.message_bytes,
-            ),
-        };
-        let latency_usd = |cell: &Cell, s: &Summary| {
-            let latency = s.latency_ms.as_ref()?;
-            Some(cost.latency_usd(trials_per_month(cell), latency.mean))
-        };
+        let prices: Vec<Price> = rows().map(|(cell, s)| cost.price(cell, s)).collect();
         c.f64(
             "bytes_per_op",
             false,
-            rows().map(|(cell, s)| {
-                Some(bytes_mean(cell, s).unwrap_or_else(|| cost.bytes_per_op(s.messages_mean)))
-            }),
+            prices.iter().map(|p| Some(p.bytes_per_op)),
         );
         c.f64(
             "messages_per_month",
             false,
-            rows().map(|(cell, s)| Some(messages_per_month(cell, s))),
+            prices.iter().map(|p| Some(p.messages_per_month)),
         );
         c.f64(
             "messages_per_s",
             true,
-            rows().map(|(cell, s)| Some(s.messages_mean * 1e3 / period_ms(cell)?)),
+            prices.iter().map(|p| p.messages_per_s),
         );
         c.f64(
             "transfer_usd_per_month",
             false,
-            rows().map(|(cell, s)| Some(usd(cell, s))),
+            prices.iter().map(|p| Some(p.transfer_usd)),
         );
         c.f64(
             "latency_usd_per_month",
             true,
-            rows().map(|(cell, s)| latency_usd(cell, s)),
+            prices.iter().map(|p| p.latency_usd),
         );
         c.f64(
             "usd_per_month",
             true,
-            rows().map(|(cell, s)| Some(usd(cell, s) + latency_usd(cell, s)?)),
+            prices.iter().map(|p| p.usd_per_month()),
         );
         c.f64(
             "relative_cost",
             true,
-            rows().map(|(cell, s)| {
+            rows().zip(&prices).map(|((cell, _), price)| {
                 let unit = baselines.usd_per_month(cost, cell)?;
-                (unit > 0.0).then(|| usd(cell, s) / unit)
+                (unit > 0.0).then(|| price.transfer_usd / unit)
             }),
         );
         c.f64(

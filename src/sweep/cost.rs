@@ -3,8 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use super::Registry;
 use super::fields::{FieldError, Fields};
+use super::{Cell, Registry};
+use crate::model::Value;
+use crate::model::stats::Summary;
 
 /// Prices that turn messages into bytes and dollars.
 ///
@@ -122,6 +124,69 @@ impl Cost {
     /// every hour waited.
     pub fn latency_usd(&self, trials: f64, latency_ms: f64) -> f64 {
         trials * latency_ms / 3.6e6 * self.usd_per_hour
+    }
+}
+
+/// What one cell costs at these prices, from its summary.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Price {
+    /// Bytes per operation (trial).
+    pub bytes_per_op: f64,
+    /// Messages per month.
+    pub messages_per_month: f64,
+    /// Messages per second, for a periodic protocol.
+    pub messages_per_s: Option<f64>,
+    /// Transfer dollars per month.
+    pub transfer_usd: f64,
+    /// Latency dollars per month, when some trial succeeded and so has a latency.
+    pub latency_usd: Option<f64>,
+}
+
+impl Price {
+    /// Transfer and latency dollars per month: the essay's messages x size x $/GB + latency
+    /// x $/hour.
+    pub fn usd_per_month(&self) -> Option<f64> {
+        Some(self.transfer_usd + self.latency_usd?)
+    }
+}
+
+/// The parameter of a periodic protocol, whose trial is one period: its period in ms.
+const PERIOD: &str = "period_ms";
+/// The count of a protocol whose messages differ in size: the bytes it sent.
+const BYTES: &str = "bytes";
+
+impl Cost {
+    /// What `cell` costs per month, given its `summary`. A trial is an operation, or one
+    /// period of a periodic protocol (one with a `period_ms` parameter); its bytes are the
+    /// protocol's own `bytes` count where messages differ in size, messages x
+    /// `message_bytes` otherwise.
+    pub fn price(&self, cell: &Cell, summary: &Summary) -> Price {
+        let period_ms = match cell.value(PERIOD) {
+            Some(Value::Millis(ms)) => Some(ms),
+            _ => None,
+        };
+        let bytes_mean = cell
+            .protocol
+            .extras
+            .iter()
+            .position(|e| e.name == BYTES)
+            .map(|i| summary.extras_mean[i]);
+        let trials = self.trials_per_month(period_ms);
+        let messages_per_month = summary.messages_mean * trials;
+        let transfer_usd = match bytes_mean {
+            Some(bytes) => self.transfer_usd(cell.protocol.name, trials, bytes),
+            None => self.transfer_usd(cell.protocol.name, messages_per_month, self.message_bytes),
+        };
+        Price {
+            bytes_per_op: bytes_mean.unwrap_or_else(|| self.bytes_per_op(summary.messages_mean)),
+            messages_per_month,
+            messages_per_s: period_ms.map(|ms| summary.messages_mean * 1e3 / ms),
+            transfer_usd,
+            latency_usd: summary
+                .latency_ms
+                .as_ref()
+                .map(|latency| self.latency_usd(trials, latency.mean)),
+        }
     }
 }
 

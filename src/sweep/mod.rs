@@ -38,7 +38,7 @@ mod registry;
 pub mod tails;
 
 pub use cell::{Cell, ParamsDisplay};
-pub use cost::Cost;
+pub use cost::{Cost, Price};
 pub use expect::Expectation;
 pub use grid::{Axes, ParamAxis, ProtocolAxes};
 pub use registry::{Duplicate, Registry};
