@@ -2,7 +2,9 @@
 //! the models: the bottom rung for plain delivery, a majority protocol of 3 nodes for a
 //! linearizable store surviving one crash, three-phase commit where blocking is not allowed,
 //! PBFT with 4 replicas for one Byzantine node, and "nothing meets it" for an unreachable
-//! latency. Each is read back from `--format json` with serde.
+//! latency. Each is read back from `--format json` with serde. The frontier, the
+//! sensitivity runs, the requirements' partition and availability keys and the latency price
+//! are checked against the same output.
 
 mod common;
 
@@ -13,6 +15,13 @@ use serde_json::Value;
 
 fn advise(dir: &Path, name: &str) -> (i32, Value) {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("sweeps/advise/{name}.toml"));
+    advise_file(dir, &file, name, &[])
+}
+
+/// `advise FILE --format json --out DIR/OUT` with `extra` arguments; the exit code and the
+/// JSON, whose frontier is checked.
+fn advise_file(dir: &Path, file: &Path, out: &str, extra: &[&str]) -> (i32, Value) {
+    let name = out;
     let out = coordsim(dir)
         .args([
             "advise",
@@ -21,7 +30,8 @@ fn advise(dir: &Path, name: &str) -> (i32, Value) {
             "json",
             "--out",
         ])
-        .arg(dir.join(name))
+        .arg(dir.join(out))
+        .args(extra)
         .output()
         .unwrap();
     let code = out.status.code().unwrap();
@@ -32,7 +42,47 @@ fn advise(dir: &Path, name: &str) -> (i32, Value) {
             String::from_utf8_lossy(&out.stderr)
         )
     });
+    frontier_is_unbeaten(&json);
     (code, json)
+}
+
+/// The consistency levels from the lowest rung up.
+const RUNGS: [&str; 6] = [
+    "none",
+    "eventual",
+    "read-your-writes",
+    "linearizable",
+    "atomic-commit",
+    "byzantine",
+];
+
+/// Checks the frontier from the designs' own numbers: a design is on it exactly when it has
+/// a p99 and no other design is as consistent, as fast and as cheap, and better in one.
+fn frontier_is_unbeaten(json: &Value) {
+    let designs = json["designs"].as_array().unwrap();
+    let corner = |d: &Value| {
+        (
+            RUNGS.iter().position(|r| *r == d["consistency"]).unwrap(),
+            d["latency_ms_p99"].as_f64(),
+            d["usd_per_month"].as_f64().unwrap(),
+        )
+    };
+    let beats = |a: &Value, b: &Value| {
+        let ((ca, pa, ua), (cb, pb, ub)) = (corner(a), corner(b));
+        let (Some(pa), Some(pb)) = (pa, pb) else {
+            return false;
+        };
+        ca >= cb && pa <= pb && ua <= ub && (ca > cb || pa < pb || ua < ub)
+    };
+    for d in designs {
+        let on = corner(d).1.is_some() && !designs.iter().any(|o| beats(o, d));
+        assert_eq!(d["frontier"], on, "{d}");
+    }
+    let listed = json["frontier"].as_array().unwrap();
+    assert_eq!(
+        listed.len(),
+        designs.iter().filter(|d| d["frontier"] == true).count()
+    );
 }
 
 fn protocol(design: &Value) -> &str {
@@ -66,11 +116,32 @@ fn plain_delivery_takes_the_bottom_rung() {
     );
     assert_eq!(best["consistency"], "none");
     ranked_before_all_fail(&json);
-    // The run is an ordinary run directory.
-    coordsim(tmp.path())
-        .args(["verify", "delivery"])
-        .assert()
-        .success();
+    // The designs' run and each sensitivity run are ordinary run directories.
+    for run in [
+        "delivery/designs",
+        "delivery/sensitivity/crash",
+        "delivery/sensitivity/loss",
+        "delivery/sensitivity/latency",
+    ] {
+        coordsim(tmp.path())
+            .args(["verify", run])
+            .assert()
+            .success();
+    }
+    // Where one node in 100 is down, one receiver no longer delivers 99%: a rung up.
+    let crash = &json["sensitivity"][0];
+    assert_eq!(crash["input"], "crash");
+    let at = |value: f64| {
+        crash["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["value"].as_f64() == Some(value))
+            .unwrap()["recommended"]
+            .clone()
+    };
+    assert_eq!(at(0.001)["protocol"], best["protocol"]);
+    assert_ne!(at(0.01)["consistency"], "none");
 }
 
 #[test]
@@ -155,7 +226,7 @@ fn bad_requirements_are_one_line_naming_the_field() {
     let cases = [
         (
             format!("name = \"x\"\nconsistency = \"strong\"\n{env}"),
-            "r.toml: consistency: `strong` is not a consistency (none, eventual, linearizable, atomic-commit, byzantine)",
+            "r.toml: consistency: `strong` is not a consistency (none, eventual, read-your-writes, linearizable, atomic-commit, byzantine)",
         ),
         (
             format!("name = \"x\"\nconsistency = \"byzantine\"\n{env}"),
@@ -171,7 +242,23 @@ fn bad_requirements_are_one_line_naming_the_field() {
         ),
         (
             format!("name = \"x\"\nconsistency = \"none\"\n{env}zones = 3\n"),
-            "r.toml: environment.zones: unknown key `zones`",
+            "r.toml: environment.zones: unknown key `zones` (expected crash, loss, partition, latency)",
+        ),
+        (
+            format!(
+                "name = \"x\"\nconsistency = \"linearizable\"\npartitions = \"available\"\n{env}"
+            ),
+            "r.toml: partitions: no linearizable design stays available on both sides of a partition (CAP)",
+        ),
+        (
+            format!("name = \"x\"\nconsistency = \"none\"\npartitions = \"always\"\n{env}"),
+            "r.toml: partitions: `always` is not a partition requirement (majority, available)",
+        ),
+        (
+            format!(
+                "name = \"x\"\nconsistency = \"none\"\nsuccess_rate = 0.9\navailability = 0.9\n{env}"
+            ),
+            "r.toml: availability: give success_rate or availability, not both",
         ),
     ];
     for (text, message) in cases {
@@ -228,4 +315,161 @@ fn quorum_rw_is_linearizable_only_when_read_and_write_quorums_meet() {
             assert!(stale[i] > 0.01, "r = {} w = {}: {}", r[i], w[i], stale[i]);
         }
     }
+}
+
+/// Writes `text` as a requirements file in `dir`; returns its path.
+fn requirements(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A design's identity in the JSON: protocol, nodes and parameters.
+fn identity(design: &Value) -> Value {
+    if design.is_null() {
+        return Value::Null;
+    }
+    serde_json::json!([design["protocol"], design["nodes"], design["params"]])
+}
+
+/// Each crash rate the sensitivity run tried recommends what `advise` recommends when the
+/// requirements state that rate.
+#[test]
+fn sensitivity_agrees_with_advice_at_each_value_it_tried() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, json) = advise(tmp.path(), "linearizable");
+    let crash = &json["sensitivity"][0];
+    assert_eq!(crash["input"], "crash");
+    assert_eq!(crash["stated"], 0.01);
+    let points = crash["points"].as_array().unwrap();
+    assert_eq!(points.len(), 6);
+    let stated = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("sweeps/advise/linearizable.toml"),
+    )
+    .unwrap();
+    assert!(stated.contains("crash = 0.01\n"));
+    for (i, point) in points.iter().enumerate() {
+        let value = point["value"].as_f64().unwrap();
+        let file = requirements(
+            tmp.path(),
+            &format!("at-{i}"),
+            &stated.replace("crash = 0.01\n", &format!("crash = {value}\n")),
+        );
+        let (code, at) = advise_file(
+            tmp.path(),
+            &file,
+            &format!("out-{i}"),
+            &["--no-sensitivity"],
+        );
+        assert_eq!(
+            identity(&point["recommended"]),
+            identity(&at["recommended"]),
+            "crash = {value}"
+        );
+        assert_eq!(code, if at["recommended"].is_null() { 1 } else { 0 });
+    }
+    // One in twenty crashed nodes is too many for 99.9% with three nodes.
+    assert!(points.last().unwrap()["recommended"].is_null());
+    let holds = &crash["holds"];
+    assert!(holds["low"].as_f64().unwrap() <= 0.01 && holds["high"].as_f64().unwrap() >= 0.01);
+}
+
+/// `$/month` is transfer plus latency; a price on latency reorders the designs of a rung.
+#[test]
+fn a_price_on_latency_ranks_by_transfer_plus_latency() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("sweeps/advise/linearizable.toml"),
+    )
+    .unwrap();
+    let priced = requirements(
+        tmp.path(),
+        "priced",
+        &format!("{base}\n[cost]\nusd_per_hour = 50\n"),
+    );
+    let (_, free) = advise(tmp.path(), "linearizable");
+    let (_, paid) = advise_file(tmp.path(), &priced, "paid", &["--no-sensitivity"]);
+    let order = |json: &Value| -> Vec<Value> {
+        json["designs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(identity)
+            .collect()
+    };
+    for d in paid["designs"].as_array().unwrap() {
+        let (transfer, latency, total) = (
+            d["transfer_usd_per_month"].as_f64().unwrap(),
+            d["latency_usd_per_month"].as_f64().unwrap(),
+            d["usd_per_month"].as_f64().unwrap(),
+        );
+        assert!(latency > 0.0, "{d}");
+        assert!((transfer + latency - total).abs() <= 1e-9 * total, "{d}");
+    }
+    for d in free["designs"].as_array().unwrap() {
+        assert_eq!(d["latency_usd_per_month"], 0.0);
+    }
+    let totals: Vec<f64> = paid["designs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["usd_per_month"].as_f64().unwrap())
+        .collect();
+    assert!(totals.windows(2).all(|w| w[0] <= w[1]), "{totals:?}");
+    // Multi-Paxos sends more messages than the majority quorum but answers sooner.
+    let at = |json: &Value, protocol: &str| {
+        order(json)
+            .iter()
+            .position(|d| d[0] == protocol && (protocol != "paxos" || d[2]["variant"] == "multi"))
+            .unwrap()
+    };
+    assert!(at(&free, "quorum") < at(&free, "paxos"));
+    assert!(at(&paid, "paxos") < at(&paid, "quorum"));
+}
+
+/// Where both sides of a partition must keep serving, only the rungs up to eventual are
+/// designs; each is measured under the stated partitions.
+#[test]
+fn partitions_that_must_stay_available_keep_to_eventual_designs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = requirements(
+        tmp.path(),
+        "split",
+        "name = \"split\"\nconsistency = \"none\"\ncrashes = 1\npartitions = \"available\"\n\
+         availability = 0.9\ntrials = 100_000\n[environment]\npartition = 0.05\n\
+         latency = { kind = \"exponential\", mean_ms = 0.5 }\n",
+    );
+    let (code, json) = advise_file(tmp.path(), &file, "out", &["--no-sensitivity"]);
+    assert_eq!(code, 0);
+    let designs = json["designs"].as_array().unwrap();
+    assert!(designs.iter().any(|d| d["consistency"] == "eventual"));
+    for d in designs {
+        assert!(
+            ["none", "eventual"].contains(&d["consistency"].as_str().unwrap()),
+            "{d}"
+        );
+    }
+    // The availability objective is the success rate's.
+    assert!(json["recommended"]["verdicts"]["success_rate"]["verdict"] == "met");
+    let sweep = std::fs::read_to_string(tmp.path().join("out/designs/sweep.toml")).unwrap();
+    assert!(sweep.contains("partition = 0.05"), "{sweep}");
+}
+
+/// Read-your-writes is met by every design at or above it on the ladder, and by none below.
+#[test]
+fn read_your_writes_takes_designs_at_or_above_its_rung() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = requirements(
+        tmp.path(),
+        "ryw",
+        "name = \"ryw\"\nconsistency = \"read-your-writes\"\ncrashes = 1\nsuccess_rate = 0.99\n\
+         trials = 100_000\n[environment]\nlatency = { kind = \"exponential\", mean_ms = 0.5 }\n",
+    );
+    let (code, json) = advise_file(tmp.path(), &file, "out", &["--no-sensitivity"]);
+    assert_eq!(code, 0);
+    for d in json["designs"].as_array().unwrap() {
+        let rung = RUNGS.iter().position(|r| *r == d["consistency"]).unwrap();
+        assert!(rung >= 2, "{d}");
+    }
+    assert!(json["recommended"]["meets"] == true);
 }

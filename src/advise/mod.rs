@@ -3,21 +3,31 @@
 //! The essay's decision framework starts at the lowest rung of the coordination ladder and
 //! climbs only when a requirement forces it. `advise` does that with measurements:
 //!
-//! 1. A requirements file states the consistency needed, the faults to survive, the
-//!    objectives (a success rate, a latency p99), the environment (crash and loss rates and a
-//!    latency model) and the prices of a sweep's `[cost]` section.
+//! 1. A requirements file states the consistency needed, the faults to survive (crashes,
+//!    Byzantine nodes, partitions), the objectives (a success rate or availability, a latency
+//!    p99), the environment (crash, loss and partition rates and a latency model) and the
+//!    prices of a sweep's `[cost]` section.
 //! 2. Every design that provides the consistency under those faults ([`designs`]) becomes a
 //!    cell of one sweep, with the objectives as an `[[expect]]` entry over every cell. The
 //!    sweep runs adaptively: a cell stops as soon as each objective is decided at the 95%
 //!    level (the run's stopping rule, [`crate::model::precision`]), or at the cap.
 //! 3. The designs are ranked from the lowest rung up, and by dollars per month within a rung
-//!    ([`Advice`]): the recommendation is the first that meets every objective, the cheapest
-//!    of the lowest rung that can, and each design ranked before it is listed with the
-//!    objective it missed or could not be shown to meet.
+//!    (transfer and latency, [`crate::sweep::Price`]): the recommendation ([`Advice`]) is the
+//!    first that meets every objective, the cheapest of the lowest rung that can, and each
+//!    design ranked before it is listed with the objective it missed or could not be shown
+//!    to meet.
+//! 4. The [`frontier`] marks the designs no other beats on consistency, p99 and cost at once,
+//!    and [`sensitivity`] moves crash, loss and latency one at a time to show how far each can
+//!    go before the recommendation changes.
+//!
+//! The output directory holds the designs' run (`designs/`), one run per input moved
+//! (`sensitivity/crash/`, `sensitivity/loss/`, `sensitivity/latency/`) and the frontier plot
+//! (`frontier.svg`); each run is an ordinary run directory.
 //!
 //! ```toml
 //! name = "orders"
-//! consistency = "linearizable"   # none | eventual | linearizable | atomic-commit | byzantine
+//! consistency = "linearizable"   # none | eventual | read-your-writes | linearizable |
+//!                                # atomic-commit | byzantine
 //! crashes = 1                    # crashed nodes to survive (f)
 //! success_rate = 0.999           # the objectives: at least this success rate ...
 //! latency_ms_p99 = 20            # ... and at most this p99 (optional)
@@ -31,19 +41,27 @@
 //! Which consistency each protocol provides, and how many nodes it needs for the faults, is
 //! the table of [`designs`].
 
+mod designs;
+pub mod frontier;
 mod render;
+mod requirements;
+pub mod sensitivity;
 
+pub use designs::{Consistency, Design, PROVIDES, designs};
 pub use render::{json, table};
+pub use requirements::{Partitions, Requirements};
 
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use crate::engine::{Progress, RunOptions, Shard};
 use crate::model::objective::{Judgement, Verdict};
 use crate::run::{self, Finished, Plan, RunError};
-use crate::store::CellRecord;
-use crate::sweep::fields::{FieldError, Fields};
-use crate::sweep::{Sweep, SweepError};
+use crate::store::{CellRecord, OutputError, RunDir};
+use crate::sweep::{Cell, Price, Sweep, SweepError};
+use frontier::Corner;
+use sensitivity::{Input, Point, Sensitivity};
 
 /// Requirements that cannot be read, or a run that failed.
 #[derive(Debug, Error)]
@@ -65,6 +83,9 @@ pub enum AdviseError {
     /// The run of the designs failed.
     #[error(transparent)]
     Run(#[from] RunError),
+    /// The output directory could not be made or written.
+    #[error(transparent)]
+    Output(#[from] OutputError),
     /// The run was interrupted.
     #[error("interrupted: the designs were not all measured")]
     Interrupted,
@@ -76,446 +97,9 @@ impl AdviseError {
         match self {
             Self::Requirements { .. } | Self::Sweep(_) => 2,
             Self::Run(e) => e.exit_code(),
+            Self::Output(e) => e.exit_code(),
             Self::Interrupted => 130,
         }
-    }
-}
-
-/// The consistency a design provides, from the lowest rung up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Consistency {
-    /// Nothing is agreed: a message may be lost, and nobody learns of it.
-    None,
-    /// Every replica converges once updates stop.
-    Eventual,
-    /// Every operation appears to take effect at one instant between its call and return.
-    Linearizable,
-    /// All participants commit or all abort.
-    AtomicCommit,
-    /// Agreement despite replicas that lie.
-    Byzantine,
-}
-
-const CONSISTENCY_WORDS: &[(&str, Consistency)] = &[
-    ("none", Consistency::None),
-    ("eventual", Consistency::Eventual),
-    ("linearizable", Consistency::Linearizable),
-    ("atomic-commit", Consistency::AtomicCommit),
-    ("byzantine", Consistency::Byzantine),
-];
-
-impl Consistency {
-    /// Its word in a requirements file.
-    pub fn word(self) -> &'static str {
-        CONSISTENCY_WORDS
-            .iter()
-            .find(|(_, c)| *c == self)
-            .map(|(w, _)| *w)
-            .expect("every level has a word")
-    }
-}
-
-/// What a requirements file asks for.
-#[derive(Debug, Clone)]
-pub struct Requirements {
-    /// Names the run directory.
-    pub name: String,
-    /// The consistency needed.
-    pub consistency: Consistency,
-    /// Crashed nodes to survive.
-    pub crashes: u32,
-    /// Byzantine nodes to survive.
-    pub byzantine: u32,
-    /// Participants of an atomic commit.
-    pub participants: u32,
-    /// Whether an atomic commit may block while its coordinator is down.
-    pub blocking_ok: bool,
-    /// The least success rate.
-    pub success_rate: f64,
-    /// The largest latency p99, in milliseconds.
-    pub latency_ms_p99: Option<f64>,
-    /// Trials per design at most.
-    pub trials: u64,
-    /// The seed.
-    pub seed: u64,
-    /// The sweep's `[grid]` environment axes and `[latency.env]` table, and `[cost]`, as TOML.
-    environment: toml::Table,
-    cost: Option<toml::Table>,
-}
-
-/// One design: a protocol with its node count and parameters.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Design {
-    /// The protocol.
-    pub protocol: &'static str,
-    /// Its nodes.
-    pub nodes: u32,
-    /// Its parameters, as a sweep file writes them.
-    pub params: Vec<(&'static str, toml::Value)>,
-    /// The consistency it provides.
-    pub consistency: Consistency,
-    /// Why it provides it under the faults asked for, in a few words.
-    pub why: &'static str,
-}
-
-/// What each protocol provides, as [`designs`] uses it, in words (`coordsim protocols NAME`
-/// prints it).
-pub const PROVIDES: &[(&str, &str)] = &[
-    (
-        "fire-and-forget",
-        "none: a message may be lost and nobody learns of it (1 node)",
-    ),
-    (
-        "ack",
-        "none: delivery retried until acknowledged, nothing agreed (1 node)",
-    ),
-    (
-        "gossip",
-        "eventual: every live node learns the update; f + 1 nodes survive f crashes",
-    ),
-    (
-        "quorum-rw",
-        "linearizable when r + w > N (a read quorum meets every write quorum; r = w = majority of 2f + 1 nodes survive f crashes), eventual when r + w <= N (a read may miss the latest write)",
-    ),
-    (
-        "quorum",
-        "linearizable with k = majority: majorities of 2f + 1 nodes intersect and survive f crashes",
-    ),
-    (
-        "raft",
-        "linearizable (phase = replication): a majority of 2f + 1 nodes commits, surviving f crashes",
-    ),
-    (
-        "paxos",
-        "linearizable (classic or multi): a majority of 2f + 1 acceptors, surviving f crashes",
-    ),
-    (
-        "leader",
-        "linearizable with mode = sync (every replica has each write before the answer), 2f + 1 nodes; semi-sync and async may lose acknowledged writes on failover",
-    ),
-    (
-        "two-phase-commit",
-        "atomic commit across N participants; blocks while a crashed coordinator is down",
-    ),
-    (
-        "three-phase-commit",
-        "atomic commit across N participants; a coordinator crash does not block",
-    ),
-    (
-        "pbft",
-        "Byzantine agreement: 3b + 1 replicas outvote b that lie",
-    ),
-];
-
-/// The designs that provide `consistency` or more of the ladder (none, eventual,
-/// linearizable), or exactly atomic commit or Byzantine agreement, under the faults of `r`:
-///
-/// | consistency | designs | nodes |
-/// |---|---|---|
-/// | none | fire-and-forget, ack | 1 |
-/// | eventual | gossip (push), quorum-rw with R = W = 1 | f + 1 (at least 2) |
-/// | linearizable | quorum (majority), quorum-rw (R = W = majority), raft (replication), paxos (classic and multi), leader (sync) | 2f + 1 |
-/// | atomic-commit | two-phase-commit (only where blocking is allowed), three-phase-commit | participants |
-/// | byzantine | pbft | 3b + 1 |
-pub fn designs(r: &Requirements) -> Vec<Design> {
-    use toml::Value;
-    let word = |w: &str| Value::String(w.to_string());
-    let mut out = Vec::new();
-    let ladder = |c: Consistency| r.consistency <= c && c <= Consistency::Linearizable;
-    if ladder(Consistency::None) {
-        for protocol in ["fire-and-forget", "ack"] {
-            out.push(Design {
-                protocol,
-                nodes: 1,
-                params: Vec::new(),
-                consistency: Consistency::None,
-                why: "one receiver, nothing agreed",
-            });
-        }
-    }
-    if ladder(Consistency::Eventual) {
-        let n = (r.crashes + 1).max(2);
-        out.push(Design {
-            protocol: "gossip",
-            nodes: n,
-            params: vec![("mode", word("push"))],
-            consistency: Consistency::Eventual,
-            why: "f + 1 copies; every live node learns the update",
-        });
-        out.push(Design {
-            protocol: "quorum-rw",
-            nodes: n,
-            params: vec![("r", Value::Integer(1)), ("w", Value::Integer(1))],
-            consistency: Consistency::Eventual,
-            why: "R + W <= N: a read may miss the latest write",
-        });
-    }
-    if ladder(Consistency::Linearizable) {
-        let n = 2 * r.crashes + 1;
-        let majority = || word("majority");
-        let linearizable: [(&'static str, Vec<(&'static str, Value)>); 6] = [
-            ("quorum", vec![("k", majority())]),
-            ("quorum-rw", vec![("r", majority()), ("w", majority())]),
-            ("raft", vec![("phase", word("replication"))]),
-            ("paxos", vec![("variant", word("classic"))]),
-            ("paxos", vec![("variant", word("multi"))]),
-            ("leader", vec![("mode", word("sync"))]),
-        ];
-        for (protocol, params) in linearizable {
-            out.push(Design {
-                protocol,
-                nodes: n,
-                params,
-                consistency: Consistency::Linearizable,
-                why: "majorities of 2f + 1 intersect and survive f crashes",
-            });
-        }
-    }
-    if r.consistency == Consistency::AtomicCommit {
-        if r.blocking_ok {
-            out.push(Design {
-                protocol: "two-phase-commit",
-                nodes: r.participants,
-                params: Vec::new(),
-                consistency: Consistency::AtomicCommit,
-                why: "all vote, then all commit; blocks while the coordinator is down",
-            });
-        }
-        out.push(Design {
-            protocol: "three-phase-commit",
-            nodes: r.participants,
-            params: Vec::new(),
-            consistency: Consistency::AtomicCommit,
-            why: "a pre-commit round: a coordinator crash does not block",
-        });
-    }
-    if r.consistency == Consistency::Byzantine {
-        out.push(Design {
-            protocol: "pbft",
-            nodes: 3 * r.byzantine.max(1) + 1,
-            params: vec![("byzantine", Value::Integer(r.byzantine.into()))],
-            consistency: Consistency::Byzantine,
-            why: "3b + 1 replicas outvote b liars",
-        });
-    }
-    out
-}
-
-impl Requirements {
-    /// Reads a requirements file; errors name the file and the field.
-    pub fn load(path: &Path) -> Result<Self, AdviseError> {
-        let file = path.display().to_string();
-        let fail = |location: String, message: String| AdviseError::Requirements {
-            file: file.clone(),
-            location,
-            message,
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            fail(
-                String::new(),
-                format!("cannot read: {}", crate::sweep::describe(&e)),
-            )
-        })?;
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            fail(
-                String::new(),
-                format!("invalid TOML: {}", e.message().trim().replace('\n', "; ")),
-            )
-        })?;
-        Self::read(&table).map_err(|e| fail(e.field, e.message))
-    }
-
-    fn read(table: &toml::Table) -> Result<Self, FieldError> {
-        let mut top = Fields::new("", table);
-        let name = top.require("name")?.string()?.to_string();
-        let consistency_field = top.require("consistency")?;
-        let word = consistency_field.string()?;
-        let consistency = CONSISTENCY_WORDS
-            .iter()
-            .find(|(w, _)| *w == word)
-            .map(|(_, c)| *c)
-            .ok_or_else(|| {
-                let words: Vec<&str> = CONSISTENCY_WORDS.iter().map(|(w, _)| *w).collect();
-                consistency_field.error(format!(
-                    "`{word}` is not a consistency ({})",
-                    words.join(", ")
-                ))
-            })?;
-        let count = |top: &mut Fields<'_>, key, default: u32, min: u64, max: u64| {
-            top.take(key)
-                .map(|f| f.integer(min, max).map(|n| n as u32))
-                .transpose()
-                .map(|v| v.unwrap_or(default))
-        };
-        let crashes = count(&mut top, "crashes", 0, 0, 1000)?;
-        let byzantine = count(&mut top, "byzantine", 0, 0, 1000)?;
-        let participants = count(&mut top, "participants", 3, 2, 1000)?;
-        let blocking_ok = match top.take("blocking") {
-            Some(f) => match f.value {
-                toml::Value::Boolean(b) => *b,
-                _ => return Err(f.error("expected true or false")),
-            },
-            None => true,
-        };
-        let success_rate = match top.take("success_rate") {
-            Some(f) => f.probability()?,
-            None => 0.0,
-        };
-        let latency_ms_p99 = top
-            .take("latency_ms_p99")
-            .map(|f| {
-                let x = f.number()?;
-                if x > 0.0 {
-                    Ok(x)
-                } else {
-                    Err(f.error("a latency objective is a number of milliseconds > 0"))
-                }
-            })
-            .transpose()?;
-        let trials = match top.take("trials") {
-            Some(f) => f.integer(1, crate::sweep::MAX_TRIALS)?,
-            None => 4_000_000,
-        };
-        let seed = match top.take("seed") {
-            Some(f) => f.integer(0, crate::sweep::MAX_SEED)?,
-            None => 1,
-        };
-        let environment = match top.take("environment") {
-            Some(f) => match f.value {
-                toml::Value::Table(t) => t.clone(),
-                _ => return Err(f.error("expected a table")),
-            },
-            None => return Err(FieldError::new("environment", "missing")),
-        };
-        if !environment.contains_key("latency") {
-            return Err(FieldError::new(
-                "environment.latency",
-                "missing: a latency model, as a sweep's [latency.NAME] table",
-            ));
-        }
-        if let Some(key) = environment
-            .keys()
-            .find(|k| !["crash", "loss", "latency"].contains(&k.as_str()))
-        {
-            return Err(FieldError::new(
-                format!("environment.{key}"),
-                format!("unknown key `{key}` (expected crash, loss, latency)"),
-            ));
-        }
-        let cost = match top.take("cost") {
-            Some(f) => match f.value {
-                toml::Value::Table(t) => Some(t.clone()),
-                _ => return Err(f.error("expected a table")),
-            },
-            None => None,
-        };
-        if let Some(description) = top.take("description") {
-            description.string()?;
-        }
-        top.finish()?;
-        if consistency == Consistency::Byzantine && byzantine == 0 {
-            return Err(FieldError::new(
-                "byzantine",
-                "consistency = \"byzantine\" needs byzantine >= 1 (the liars to survive)",
-            ));
-        }
-        Ok(Self {
-            name,
-            consistency,
-            crashes,
-            byzantine,
-            participants,
-            blocking_ok,
-            success_rate,
-            latency_ms_p99,
-            trials,
-            seed,
-            environment,
-            cost,
-        })
-    }
-
-    /// The sweep of `designs` in this environment, with the objectives as `[[expect]]` over
-    /// every cell and a precision target that every cell meets at once, so that each runs
-    /// until its objectives are decided (or the cap).
-    pub fn sweep_text(&self, designs: &[Design]) -> String {
-        use toml::{Table, Value};
-        let mut protocols: Vec<&str> = Vec::new();
-        for d in designs {
-            if !protocols.contains(&d.protocol) {
-                protocols.push(d.protocol);
-            }
-        }
-        let mut sweep = Table::new();
-        sweep.insert(
-            "name".into(),
-            Value::String(format!("advise-{}", self.name)),
-        );
-        sweep.insert("seed".into(), Value::Integer(self.seed as i64));
-        sweep.insert("trials".into(), Value::Integer(self.trials as i64));
-        sweep.insert("precision".into(), Value::Float(0.5));
-        let mut grid = Table::new();
-        grid.insert(
-            "protocol".into(),
-            Value::Array(
-                protocols
-                    .iter()
-                    .map(|p| Value::String(p.to_string()))
-                    .collect(),
-            ),
-        );
-        grid.insert("nodes".into(), Value::Integer(1));
-        for key in ["crash", "loss"] {
-            if let Some(v) = self.environment.get(key) {
-                grid.insert(key.into(), v.clone());
-            }
-        }
-        grid.insert("latency".into(), Value::String("env".into()));
-        sweep.insert("grid".into(), Value::Table(grid));
-        // Each protocol's nodes and parameters: an axis of the values its designs take.
-        let mut params = Table::new();
-        for p in &protocols {
-            let mine: Vec<&Design> = designs.iter().filter(|d| d.protocol == *p).collect();
-            let mut section = Table::new();
-            let mut nodes: Vec<Value> = Vec::new();
-            for d in &mine {
-                let n = Value::Integer(d.nodes.into());
-                if !nodes.contains(&n) {
-                    nodes.push(n);
-                }
-            }
-            section.insert("nodes".into(), Value::Array(nodes));
-            for d in &mine {
-                for (key, value) in &d.params {
-                    let axis = section
-                        .entry(key.to_string())
-                        .or_insert_with(|| Value::Array(Vec::new()));
-                    if let Value::Array(values) = axis
-                        && !values.contains(value)
-                    {
-                        values.push(value.clone());
-                    }
-                }
-            }
-            params.insert(p.to_string(), Value::Table(section));
-        }
-        sweep.insert("params".into(), Value::Table(params));
-        let mut latency = Table::new();
-        latency.insert("env".into(), self.environment["latency"].clone());
-        sweep.insert("latency".into(), Value::Table(latency));
-        if let Some(cost) = &self.cost {
-            sweep.insert("cost".into(), Value::Table(cost.clone()));
-        }
-        let mut expect = Table::new();
-        expect.insert(
-            "success_rate".into(),
-            Value::String(format!(">= {}", self.success_rate)),
-        );
-        if let Some(p99) = self.latency_ms_p99 {
-            expect.insert("latency_ms_p99".into(), Value::String(format!("<= {p99}")));
-        }
-        sweep.insert("expect".into(), Value::Array(vec![Value::Table(expect)]));
-        toml::to_string(&sweep).expect("a table of plain values serializes")
     }
 }
 
@@ -528,16 +112,29 @@ pub struct Measured {
     pub cell: u32,
     /// Its summary.
     pub record: CellRecord,
-    /// Dollars per month of messages at the requirements' prices.
+    /// What it costs at the requirements' prices.
+    pub price: Price,
+    /// Dollars per month: transfer and latency, or transfer alone when no trial succeeded.
     pub usd_per_month: f64,
     /// The verdict on each objective: `success_rate`, then `latency_ms_p99` if asked for.
     pub verdicts: Vec<(&'static str, Judgement)>,
+    /// Whether it is on the frontier ([`frontier`]).
+    pub frontier: bool,
 }
 
 impl Measured {
     /// Whether it met every objective.
     pub fn meets(&self) -> bool {
         self.verdicts.iter().all(|(_, j)| j.verdict == Verdict::Met)
+    }
+
+    /// Its latency p99 in ms; NaN when no trial succeeded.
+    pub fn p99_ms(&self) -> f64 {
+        self.record
+            .summary
+            .latency_ms
+            .as_ref()
+            .map_or(f64::NAN, |l| l.p99)
     }
 }
 
@@ -548,7 +145,9 @@ pub struct Advice {
     pub requirements: Requirements,
     /// Every design, from the lowest rung up and cheapest first within a rung.
     pub designs: Vec<Measured>,
-    /// The run directory.
+    /// How the recommendation moves with each input; empty when not asked for.
+    pub sensitivity: Vec<Sensitivity>,
+    /// The output directory.
     pub dir: PathBuf,
 }
 
@@ -556,72 +155,118 @@ impl Advice {
     /// The first design that meets every objective, if any: the cheapest of the lowest rung
     /// that has one.
     pub fn recommended(&self) -> Option<&Measured> {
-        self.designs.iter().find(|m| m.meets())
+        recommended(&self.designs)
     }
 }
 
-/// Measures the designs of `requirements` into `dir` and ranks them.
+fn recommended(ranked: &[Measured]) -> Option<&Measured> {
+    ranked.iter().find(|m| m.meets())
+}
+
+/// How `advise` runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AdviseOptions {
+    /// Worker threads; one per core when `None`.
+    pub threads: Option<usize>,
+    /// Whether to move crash, loss and latency to see how far the recommendation holds.
+    pub sensitivity: bool,
+}
+
+/// Measures the designs of `requirements` into `dir` (which must not exist) and ranks them.
 pub fn advise(
     requirements: Requirements,
     dir: &Path,
-    threads: Option<usize>,
+    options: AdviseOptions,
 ) -> Result<Advice, AdviseError> {
+    let out = RunDir::create(dir)?;
     let designs = designs(&requirements);
     let text = requirements.sweep_text(&designs);
-    let sweep = Sweep::parse(&text, &format!("advise-{}", requirements.name))?;
+    let (sweep, records) = measure_run(&text, &requirements, &dir.join("designs"), options)?;
+    let measured = rank(&sweep, &records, &designs, |_| true);
+    let sensitivity = if options.sensitivity {
+        let base = recommended(&measured).map(|m| (m.design.clone(), m.usd_per_month));
+        Input::ALL
+            .iter()
+            .map(|input| move_input(*input, &requirements, &designs, &base, dir, options))
+            .collect::<Result<_, _>>()?
+    } else {
+        Vec::new()
+    };
+    Ok(Advice {
+        requirements,
+        designs: measured,
+        sensitivity,
+        dir: out.keep(),
+    })
+}
+
+/// Runs one generated sweep into `dir`; returns the sweep and its cells' records.
+fn measure_run(
+    text: &str,
+    requirements: &Requirements,
+    dir: &Path,
+    options: AdviseOptions,
+) -> Result<(Sweep, Vec<CellRecord>), AdviseError> {
+    let sweep = Sweep::parse(text, &format!("advise-{}", requirements.name))?;
     let plan = Plan {
-        options: crate::engine::RunOptions {
-            threads,
-            shard: crate::engine::Shard::WHOLE,
+        options: RunOptions {
+            threads: options.threads,
+            shard: Shard::WHOLE,
             checkpoint_every: Some(std::time::Duration::from_secs(5)),
         },
         dir: dir.to_path_buf(),
         resume: false,
     };
     let stop = std::sync::atomic::AtomicBool::new(false);
-    let finished = run::execute(&sweep, &plan, &stop, &crate::engine::Progress::default())?;
-    let Finished::Complete { records, dir, .. } = finished else {
+    let finished = run::execute(&sweep, &plan, &stop, &Progress::default())?;
+    let Finished::Complete { records, .. } = finished else {
         return Err(AdviseError::Interrupted);
     };
+    Ok((sweep, records))
+}
+
+/// The designs measured in the cells of `records` that `keep` accepts, ranked from the
+/// lowest rung up, then by dollars per month, with the frontier marked.
+fn rank(
+    sweep: &Sweep,
+    records: &[CellRecord],
+    designs: &[Design],
+    keep: impl Fn(&Cell) -> bool,
+) -> Vec<Measured> {
     let metrics: Vec<&'static str> = sweep.expectations[0]
         .objectives
         .iter()
         .map(|o| o.metric.name())
         .collect();
     let mut measured: Vec<Measured> = records
-        .into_iter()
-        .map(|record| {
+        .iter()
+        .filter_map(|record| {
             let cell = &sweep.cells[record.cell_id as usize];
-            let design = designs
-                .iter()
-                .find(|d| {
-                    d.protocol == cell.protocol.name
-                        && d.nodes == cell.nodes
-                        && d.params.iter().all(|(k, v)| {
-                            cell.value(k)
-                                .is_some_and(|x| value_matches(&x, v, cell.nodes))
-                        })
-                })
-                .cloned();
-            (record, design)
-        })
-        .filter_map(|(record, design)| {
-            let design = design?;
-            let cell = &sweep.cells[record.cell_id as usize];
-            let usd = sweep
-                .cost
-                .usd_per_month(cell.protocol.name, record.summary.messages_mean);
-            let verdicts = metrics
-                .iter()
-                .copied()
-                .zip(record.verdicts.iter().copied())
-                .collect();
+            if !keep(cell) {
+                return None;
+            }
+            // A cell of a protocol's parameter axes that is no design is not ranked.
+            let design = designs.iter().find(|d| {
+                d.protocol == cell.protocol.name
+                    && d.nodes == cell.nodes
+                    && d.params.iter().all(|(k, v)| {
+                        cell.value(k)
+                            .is_some_and(|x| value_matches(&x, v, cell.nodes))
+                    })
+            })?;
+            let price = sweep.cost.price(cell, &record.summary);
             Some(Measured {
-                design,
+                design: design.clone(),
                 cell: record.cell_id,
-                usd_per_month: usd,
-                verdicts,
-                record,
+                usd_per_month: price.usd_per_month().unwrap_or(price.transfer_usd),
+                price,
+                verdicts: metrics
+                    .iter()
+                    .copied()
+                    .zip(record.verdicts.iter().copied())
+                    .collect(),
+                record: record.clone(),
+                frontier: false,
             })
         })
         .collect();
@@ -631,11 +276,97 @@ pub fn advise(
             .partial_cmp(&(b.design.consistency, b.usd_per_month))
             .expect("costs are numbers")
     });
-    Ok(Advice {
-        requirements,
-        designs: measured,
-        dir,
-    })
+    let corners: Vec<Corner> = measured
+        .iter()
+        .map(|m| Corner {
+            consistency: m.design.consistency,
+            p99_ms: m.p99_ms(),
+            usd_per_month: m.usd_per_month,
+        })
+        .collect();
+    for (m, on) in measured.iter_mut().zip(frontier::frontier(&corners)) {
+        m.frontier = on;
+    }
+    measured
+}
+
+/// Moves `input` over its values, every design measured again at each (one run in
+/// `dir/sensitivity/<input>`), and finds the recommendation at each value.
+fn move_input(
+    input: Input,
+    requirements: &Requirements,
+    designs: &[Design],
+    base: &Option<(Design, f64)>,
+    dir: &Path,
+    options: AdviseOptions,
+) -> Result<Sensitivity, AdviseError> {
+    use requirements::BASE_LATENCY;
+    let env = &requirements.environment;
+    let stated = match input {
+        Input::Crash | Input::Loss => env
+            .get(input.word())
+            .and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))
+            .unwrap_or(0.0),
+        Input::Latency => 1.0,
+    };
+    let mut sensitivity = Sensitivity {
+        input,
+        stated,
+        points: vec![Point {
+            value: stated,
+            recommended: base.clone(),
+        }],
+        not_moved: None,
+    };
+    let mut latencies = toml::Table::new();
+    let (axis, values) = match input {
+        Input::Crash | Input::Loss => {
+            let values = sensitivity::rates(stated);
+            (Some((input.word(), values.clone())), values)
+        }
+        Input::Latency => {
+            let model = &env["latency"];
+            let scaled: Option<Vec<(f64, toml::Value)>> = sensitivity::FACTORS
+                .iter()
+                .map(|f| Some((*f, sensitivity::scale_latency(model, *f)?)))
+                .collect();
+            let Some(scaled) = scaled else {
+                sensitivity.not_moved = Some("an empirical model has no time to scale");
+                return Ok(sensitivity);
+            };
+            for (factor, model) in &scaled {
+                latencies.insert(latency_name(*factor), model.clone());
+            }
+            (None, scaled.iter().map(|(f, _)| *f).collect())
+        }
+    };
+    if latencies.is_empty() {
+        latencies.insert(BASE_LATENCY.into(), env["latency"].clone());
+    }
+    let text = requirements.sweep_text_in(designs, axis, latencies);
+    let run_dir = dir.join("sensitivity").join(input.word());
+    let (sweep, records) = measure_run(&text, requirements, &run_dir, options)?;
+    for value in values {
+        let at = |cell: &Cell| match input {
+            Input::Crash => cell.crash == value,
+            Input::Loss => cell.loss == value,
+            Input::Latency => *cell.latency_name == *latency_name(value),
+        };
+        let ranked = rank(&sweep, &records, designs, at);
+        sensitivity.points.push(Point {
+            value,
+            recommended: recommended(&ranked).map(|m| (m.design.clone(), m.usd_per_month)),
+        });
+    }
+    sensitivity
+        .points
+        .sort_by(|a, b| a.value.partial_cmp(&b.value).expect("values are numbers"));
+    Ok(sensitivity)
+}
+
+/// The name of the latency model scaled by `factor` in a sensitivity run.
+fn latency_name(factor: f64) -> String {
+    format!("{}-x{factor}", requirements::BASE_LATENCY)
 }
 
 /// Whether a cell's parameter value is the one a design names.
@@ -647,36 +378,5 @@ fn value_matches(value: &crate::model::Value, wanted: &toml::Value, nodes: u32) 
         (V::Choice(word), toml::Value::String(w)) => word == w,
         (V::Count(n), toml::Value::Integer(k)) => i64::from(*n) == *k,
         _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_design_s_protocol_states_what_it_provides() {
-        let table = "name = \"x\"\nconsistency = \"none\"\n[environment]\nlatency = 1\n";
-        for (consistency, extra) in [
-            ("none", ""),
-            ("linearizable", "crashes = 2\n"),
-            ("atomic-commit", ""),
-            ("byzantine", "byzantine = 2\n"),
-        ] {
-            let text = table.replace("\"none\"", &format!("\"{consistency}\"\n{extra}"));
-            let r = Requirements::read(&text.parse().unwrap()).unwrap();
-            for d in designs(&r) {
-                assert!(
-                    PROVIDES.iter().any(|(p, _)| *p == d.protocol),
-                    "{}",
-                    d.protocol
-                );
-                assert!(
-                    crate::protocols::BUILTIN
-                        .iter()
-                        .any(|p| p.name == d.protocol)
-                );
-            }
-        }
     }
 }

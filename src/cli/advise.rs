@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use coordsim::advise::{self, Requirements};
+use coordsim::advise::{self, AdviseOptions, Requirements};
 use coordsim::store::RunDir;
 
 use super::args::AdviseArgs;
@@ -34,7 +34,11 @@ pub(super) fn advise(args: AdviseArgs) -> Result<ExitCode> {
         ))
         .into());
     }
-    let advice = advise::advise(requirements, &dir, args.threads.map(|n| n.get()))?;
+    let options = AdviseOptions {
+        threads: args.threads.map(|n| n.get()),
+        sensitivity: !args.no_sensitivity,
+    };
+    let advice = advise::advise(requirements, &dir, options)?;
     let text = if args.format == "json" {
         advise::json(&advice)
     } else {

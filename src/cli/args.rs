@@ -129,12 +129,15 @@ const ADVISE_HELP: &str = "\
 A requirements file:
 
   name = \"orders\"
-  consistency = \"linearizable\"   # none | eventual | linearizable | atomic-commit | byzantine
+  consistency = \"linearizable\"   # none | eventual | read-your-writes | linearizable |
+                                 # atomic-commit | byzantine
   crashes = 1                    # crashed nodes to survive (f)
   byzantine = 0                  # Byzantine nodes to survive (for consistency = \"byzantine\")
+  partitions = \"majority\"        # majority: the majority side keeps working; available: both
+                                 # sides keep serving (eventual consistency at most: CAP)
   participants = 3               # atomic commit: participants
   blocking = true                # atomic commit: may it block while the coordinator is down?
-  success_rate = 0.999           # objective: at least this success rate
+  success_rate = 0.999           # objective: at least this success rate (or: availability)
   latency_ms_p99 = 20            # objective: at most this p99 (optional)
   trials = 4_000_000             # per design at most
   seed = 1
@@ -142,21 +145,31 @@ A requirements file:
   [environment]
   crash = 0.01                   # as a sweep's [grid] axes (one value each)
   loss = 0.001
+  partition = 0                  # chance a trial's nodes are split in two
   latency = { kind = \"exponential\", mean_ms = 0.5 }   # as a sweep's [latency.NAME]
 
-  [cost]                         # as a sweep's [cost]: message_bytes, ops_per_month, usd_per_gb
+  [cost]                         # as a sweep's [cost]: message_bytes, ops_per_month,
+                                 # usd_per_gb, usd_per_hour (of latency), [cost.premium]
+
+Designs are ranked from the lowest consistency rung up, then by $/month (transfer plus
+latency). The output directory holds designs/ (the designs' run), sensitivity/crash,
+sensitivity/loss and sensitivity/latency (every design again with one input moved by
+x0.1 to x10), and frontier.svg (p99 against $/month; the frontier joined).
+
+Exit codes: 0 a design meets every objective, 1 none does, 2 bad requirements.
 
 Examples:
   coordsim advise sweeps/advise/linearizable.toml
-  coordsim advise sweeps/advise/linearizable.toml --format json | jq .recommended";
+  coordsim advise sweeps/advise/linearizable.toml --format json | jq .recommended
+  coordsim advise sweeps/advise/linearizable.toml --no-sensitivity";
 
 /// `coordsim advise`.
 #[derive(Debug, Args)]
 pub(super) struct AdviseArgs {
     /// Requirements file (TOML)
     pub(super) requirements: PathBuf,
-    /// Output directory of the designs' run, which must not exist [default:
-    /// results/advise-<name>-<UTC time>]
+    /// Output directory, which must not exist: the designs' run, the sensitivity runs and
+    /// the frontier plot [default: results/advise-<name>-<UTC time>]
     #[arg(long, short)]
     pub(super) out: Option<PathBuf>,
     /// Worker threads [default: one per core]; results do not depend on it
@@ -165,6 +178,9 @@ pub(super) struct AdviseArgs {
     /// table (a ranked table and the recommendation) or json (for scripts)
     #[arg(long, default_value = "table", value_parser = ["table", "json"])]
     pub(super) format: String,
+    /// Skip the sensitivity runs (crash, loss and latency moved one at a time)
+    #[arg(long)]
+    pub(super) no_sensitivity: bool,
 }
 
 #[derive(Debug, Args)]
