@@ -116,7 +116,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: grid.protocol[2]: unknown protocol `quorom` (known: fire-and-forget, ack, exactly-once, quorum, quorum-rw, leader, two-phase-commit, three-phase-commit, raft, paxos, pbft, tree, full-mesh, gossip, sequencer, sharded-sequencer, chatty, batched, clock-sync, periodic-broadcast, state-transfer, crdt-counter, locked-counter)",
+        error: "bad.toml: grid.protocol[2]: unknown protocol `quorom` (known: fire-and-forget, ack, exactly-once, quorum, quorum-rw, leader, two-phase-commit, three-phase-commit, raft, paxos, pbft, tree, full-mesh, gossip, sequencer, sharded-sequencer, chatty, batched, clock-sync, periodic-broadcast, state-transfer, crdt-counter, locked-counter, cache-hierarchy)",
     },
     Case {
         name: "unknown latency kind",
@@ -521,7 +521,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: grid.protocol[2]: unknown protocol `qu\\u{1b}[31morum` (known: fire-and-forget, ack, exactly-once, quorum, quorum-rw, leader, two-phase-commit, three-phase-commit, raft, paxos, pbft, tree, full-mesh, gossip, sequencer, sharded-sequencer, chatty, batched, clock-sync, periodic-broadcast, state-transfer, crdt-counter, locked-counter)",
+        error: "bad.toml: grid.protocol[2]: unknown protocol `qu\\u{1b}[31morum` (known: fire-and-forget, ack, exactly-once, quorum, quorum-rw, leader, two-phase-commit, three-phase-commit, raft, paxos, pbft, tree, full-mesh, gossip, sequencer, sharded-sequencer, chatty, batched, clock-sync, periodic-broadcast, state-transfer, crdt-counter, locked-counter, cache-hierarchy)",
     },
     Case {
         name: "a timeout of 10^13 ms",
@@ -765,7 +765,7 @@ fn the_default_sweep_obeys_the_cell_limit() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         error_line(&output),
-        "sweeps/default.toml (embedded): grid: 274 cells exceed the limit of 10 (pass --yes to run them, or raise --max-cells)"
+        "sweeps/default.toml (embedded): grid: 286 cells exceed the limit of 10 (pass --yes to run them, or raise --max-cells)"
     );
     assert!(output.stdout.is_empty());
     coordsim(tmp.path())

@@ -15,6 +15,7 @@ mod election;
 
 pub use ack::Ack;
 pub use batched::Batched;
+pub use cache_hierarchy::{CacheHierarchy, ClientRegion as CacheClientRegion, Op as CacheOp};
 pub use chatty::Chatty;
 pub use clock_sync::{
     ClockSync, ErrorLaw as ClockError, Pairs as ClockPairs, Sync as ClockSyncMode,
@@ -82,6 +83,7 @@ registry!(
     state_transfer,
     crdt_counter,
     locked_counter,
+    cache_hierarchy,
 );
 
 /// The `k`-th smallest of `values` (`1 <= k <= values.len()`), possibly reordering them: a
