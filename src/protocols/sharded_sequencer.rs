@@ -62,8 +62,8 @@ pub struct ShardedSequencer {
     nodes: u32,
     channels: u32,
     sequencers: u32,
-    /// Messages per ns per channel.
-    lambda_per_channel: f64,
+    /// Offered load of all channels on one sequencer: rate_per_s x service time in s.
+    load: f64,
     /// Service rate per ns.
     mu: f64,
     service: Exp<f64>,
@@ -109,7 +109,7 @@ impl ShardedSequencer {
             nodes,
             channels,
             sequencers,
-            lambda_per_channel: rate_per_s / f64::from(channels) / 1e9,
+            load: rate_per_s * service_ms / 1e3,
             mu,
             service: Exp::new(mu).map_err(|e| ModelError::new("service_ms", e))?,
             failover_ns: failover_ns as u64,
@@ -145,19 +145,23 @@ impl Protocol for ShardedSequencer {
         let failed_over =
             dead > 0 && order::binomial(rng, 1, dead as f64 / f64::from(self.sequencers)) == 1;
         let k = 1 + order::binomial(rng, u64::from(self.channels - 1), 1.0 / live as f64);
-        let lambda = self.lambda_per_channel * k as f64;
-        let rho = lambda / self.mu;
+        // rho = load x k / channels. Saturation compares before dividing, so a sequencer
+        // carrying exactly its capacity (load x k = channels) is saturated, not 1 ulp short.
+        let offered = self.load * k as f64;
+        let saturated = offered >= f64::from(self.channels);
+        let rho = offered / f64::from(self.channels);
+        let lambda = rho * self.mu;
         let mut extras = [0; MAX_EXTRAS];
         extras[0] = (rho * 1e6).round().min(u64::MAX as f64) as u64;
         extras[1] = u64::from(failed_over);
-        if rho >= 1.0 || net.lost(rng, CLIENT, 0) {
+        if saturated || net.lost(rng, CLIENT, 0) {
             return Outcome::failure(1, 1).with_extras(extras);
         }
         let send = net.delay_ns(rng, CLIENT, 0);
         let queued = order::binomial(rng, 1, rho) == 1;
         let wait = if queued {
             Exp::new(self.mu - lambda)
-                .expect("mu > lambda when rho < 1")
+                .expect("mu > lambda when not saturated")
                 .sample(rng)
         } else {
             0.0
@@ -321,5 +325,21 @@ mod tests {
         assert_rate(failed_over, t.trials(), 0.1);
         let slow = t.latency_ns().count_between(900_000_000, u64::MAX);
         assert_eq!(slow, failed_over);
+    }
+
+    #[test]
+    fn a_sequencer_at_exactly_its_capacity_is_saturated() {
+        // 1,000 channels over 10 sequencers at 1,000,000 messages/s and 0.01 ms of service:
+        // a sequencer with k channels is at rho = k / 100, saturated from k = 100 on. So a
+        // message fails exactly when 1 + Bin(999, 1/10) >= 100, and no success waits long.
+        use statrs::distribution::{Binomial, DiscreteCDF};
+        let t = run(0.0, 1000, 10, 1_000_000.0, 0.01, 0.0);
+        let p_saturated = Binomial::new(0.1, 999).unwrap().sf(98);
+        assert_rate(TRIALS - t.successes, TRIALS, p_saturated);
+        assert!(
+            t.latency_ns().max() < 1_000_000_000,
+            "{}",
+            t.latency_ns().max()
+        );
     }
 }
