@@ -94,6 +94,10 @@ pub const PROVIDES: &[(&str, &str)] = &[
         "eventual: every live node learns the update; f + 1 nodes survive f crashes",
     ),
     (
+        "cache-hierarchy",
+        "read-your-writes with op = read-after-write and gap_ms < window_ms (the client's reads go to the master region for a window after its writes); eventual for other clients; one master, so no crash of it is survived",
+    ),
+    (
         "quorum-rw",
         "linearizable when r + w > N (a read quorum meets every write quorum; r = w = majority of 2f + 1 nodes survive f crashes), eventual when r + w <= N (a read may miss the latest write)",
     ),
@@ -127,6 +131,10 @@ pub const PROVIDES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The read-your-writes window of the cache-hierarchy design: longer than any replication lag
+/// its reads could race.
+const RYW_WINDOW_MS: i64 = 10_000;
+
 /// The designs that provide `consistency` or more of the ladder (none, eventual,
 /// read-your-writes, linearizable), or exactly atomic commit or Byzantine agreement, under the
 /// faults of `r`. Where both sides of a partition must keep serving, the ladder stops at
@@ -136,7 +144,7 @@ pub const PROVIDES: &[(&str, &str)] = &[
 /// |---|---|---|
 /// | none | fire-and-forget, ack | 1 |
 /// | eventual | gossip (push), quorum-rw with R = W = 1 | f + 1 (at least 2) |
-/// | read-your-writes | every linearizable design | 2f + 1 |
+/// | read-your-writes | cache-hierarchy (a read right after the client's write, within a 10 s window; only for f = 0) | 2 |
 /// | linearizable | quorum (majority), quorum-rw (R = W = majority), raft (replication), paxos (classic and multi; raft and paxos from f = 1), leader (sync) | 2f + 1 |
 /// | atomic-commit | two-phase-commit (only where blocking is allowed), three-phase-commit | participants |
 /// | byzantine | pbft | 3b + 1 |
@@ -175,6 +183,21 @@ pub fn designs(r: &Requirements) -> Vec<Design> {
             params: vec![("r", Value::Integer(1)), ("w", Value::Integer(1))],
             consistency: Consistency::Eventual,
             why: "R + W <= N: a read may miss the latest write",
+        });
+    }
+    // A regional cache in front of a master, reads of the client's own writes sent to the
+    // master for a window: one master, so no crash is survived.
+    if ladder(Consistency::ReadYourWrites) && r.crashes == 0 {
+        out.push(Design {
+            protocol: "cache-hierarchy",
+            nodes: 2,
+            params: vec![
+                ("op", word("read-after-write")),
+                ("window_ms", Value::Integer(RYW_WINDOW_MS)),
+                ("gap_ms", Value::Integer(0)),
+            ],
+            consistency: Consistency::ReadYourWrites,
+            why: "the client's reads go to the master for a window after its writes",
         });
     }
     if ladder(Consistency::Linearizable) {

@@ -1,7 +1,8 @@
 //! `coordsim advise`: from requirements to the cheapest design that meets them.
 //!
 //! The essay's decision framework starts at the lowest rung of the coordination ladder and
-//! climbs only when a requirement forces it. `advise` does that with measurements:
+//! climbs only when a requirement forces it. `advise` does that with measurements: it admits
+//! the rungs that provide what is asked for, and of those recommends what costs least.
 //!
 //! 1. A requirements file states the consistency needed, the faults to survive (crashes,
 //!    Byzantine nodes, partitions), the objectives (a success rate or availability, a latency
@@ -11,11 +12,11 @@
 //!    cell of one sweep, with the objectives as an `[[expect]]` entry over every cell. The
 //!    sweep runs adaptively: a cell stops as soon as each objective is decided at the 95%
 //!    level (the run's stopping rule, [`crate::model::precision`]), or at the cap.
-//! 3. The designs are ranked from the lowest rung up, and by dollars per month within a rung
-//!    (transfer and latency, [`crate::sweep::Price`]): the recommendation ([`Advice`]) is the
-//!    first that meets every objective, the cheapest of the lowest rung that can, and each
-//!    design ranked before it is listed with the objective it missed or could not be shown
-//!    to meet.
+//! 3. The designs are ranked by dollars per month (transfer and latency,
+//!    [`crate::sweep::Price`]), the lower rung first at equal cost: the recommendation
+//!    ([`Advice`]) is the first that meets every objective, and each cheaper design is listed
+//!    with the objective it missed or could not be shown to meet. A higher rung than asked
+//!    for is recommended only where it costs less.
 //! 4. The [`frontier`] marks the designs no other beats on consistency, p99 and cost at once,
 //!    and [`sensitivity`] moves crash, loss and latency one at a time to show how far each can
 //!    go before the recommendation changes.
@@ -143,7 +144,7 @@ impl Measured {
 pub struct Advice {
     /// The requirements.
     pub requirements: Requirements,
-    /// Every design, from the lowest rung up and cheapest first within a rung.
+    /// Every design, cheapest first (the lower rung first at equal cost).
     pub designs: Vec<Measured>,
     /// How the recommendation moves with each input; empty when not asked for.
     pub sensitivity: Vec<Sensitivity>,
@@ -152,8 +153,7 @@ pub struct Advice {
 }
 
 impl Advice {
-    /// The first design that meets every objective, if any: the cheapest of the lowest rung
-    /// that has one.
+    /// The cheapest design that meets every objective, if any.
     pub fn recommended(&self) -> Option<&Measured> {
         recommended(&self.designs)
     }
@@ -226,7 +226,7 @@ fn measure_run(
 }
 
 /// The designs measured in the cells of `records` that `keep` accepts, ranked from the
-/// lowest rung up, then by dollars per month, with the frontier marked.
+/// cheapest first (the lower rung first at equal cost), with the frontier marked.
 fn rank(
     sweep: &Sweep,
     records: &[CellRecord],
@@ -270,10 +270,9 @@ fn rank(
             })
         })
         .collect();
-    // From the lowest rung up, then by cost: climb only when a requirement forces it.
     measured.sort_by(|a, b| {
-        (a.design.consistency, a.usd_per_month)
-            .partial_cmp(&(b.design.consistency, b.usd_per_month))
+        (a.usd_per_month, a.design.consistency)
+            .partial_cmp(&(b.usd_per_month, b.design.consistency))
             .expect("costs are numbers")
     });
     let corners: Vec<Corner> = measured
@@ -377,6 +376,7 @@ fn value_matches(value: &crate::model::Value, wanted: &toml::Value, nodes: u32) 
         (V::Quorum(rule), toml::Value::Integer(k)) => i64::from(rule.resolve(nodes)) == *k,
         (V::Choice(word), toml::Value::String(w)) => word == w,
         (V::Count(n), toml::Value::Integer(k)) => i64::from(*n) == *k,
+        (V::Millis(ms), toml::Value::Integer(k)) => *ms == *k as f64,
         _ => false,
     }
 }

@@ -96,7 +96,7 @@ pub fn table(advice: &Advice) -> String {
         Some(best) => {
             let _ = writeln!(
                 out,
-                "recommended: {} ({}), ${} per month: the cheapest design of the lowest rung that meets every objective",
+                "recommended: {} ({}), ${} per month: the cheapest design that meets every objective",
                 design_words(&best.design),
                 best.design.why,
                 sig(best.usd_per_month, 4)

@@ -151,8 +151,9 @@ A requirements file:
   [cost]                         # as a sweep's [cost]: message_bytes, ops_per_month,
                                  # usd_per_gb, usd_per_hour (of latency), [cost.premium]
 
-Designs are ranked from the lowest consistency rung up, then by $/month (transfer plus
-latency). The output directory holds designs/ (the designs' run), sensitivity/crash,
+Every design that provides the consistency asked for (or more) is measured; they are ranked
+by $/month (transfer plus latency), and the cheapest that meets every objective is
+recommended. The output directory holds designs/ (the designs' run), sensitivity/crash,
 sensitivity/loss and sensitivity/latency (every design again with one input moved by
 x0.1 to x10), and frontier.svg (p99 against $/month; the frontier joined).
 
