@@ -31,8 +31,10 @@
 //! Which consistency each protocol provides, and how many nodes it needs for the faults, is
 //! the table of [`designs`].
 
+mod plot;
 mod render;
 
+pub use plot::{Point, frontier_svg};
 pub use render::{json, table};
 
 use std::path::{Path, PathBuf};
