@@ -130,7 +130,7 @@ fn draw(
         .caption(clean(title), (FONT, 24))
         .margin(16)
         .x_label_area_size(48)
-        .y_label_area_size(64)
+        .y_label_area_size(72)
         .build_cartesian_2d(
             x_range
                 .log_scale()
@@ -251,10 +251,12 @@ fn draw_legend(
             .color(&BLACK)
             .pos(Pos::new(HPos::Left, VPos::Center))
     };
-    root.draw(&Text::new("consistency", (x, y), font(TEXT_SIZE + 1)))?;
     let mut shown: Vec<usize> = plotted.iter().map(|p| p.rung).collect();
     shown.sort_unstable();
     shown.dedup();
+    if !shown.is_empty() {
+        root.draw(&Text::new("consistency", (x, y), font(TEXT_SIZE + 1)))?;
+    }
     for rung in shown {
         y += 22;
         draw_marker(root, (x + 6, y), rung, true)?;
@@ -370,47 +372,44 @@ impl Boxed {
     }
 }
 
-/// The box of a label of `width` pixels beside the marker at `(x, y)`, and its anchor: right
-/// of the marker, left of it, above, below, then the corners; the first that stays inside and
-/// overlaps nothing taken, else the first that stays inside, else the first.
+/// The box of a label of `width` pixels beside the marker at `(x, y)`, and its anchor. The
+/// places tried: right of the marker, left of it, above, below, then the four corners, then
+/// the same again a line further out. The first that stays inside and overlaps nothing taken
+/// wins; failing that, the one inside that overlaps the fewest; failing that, the first.
 fn place_label((x, y): (i32, i32), width: i32, taken: &[Boxed], inside: &Boxed) -> (Boxed, Pos) {
     let h = (LABEL_SIZE as f64 / 1.24).ceil() as i32 + 2;
-    let gap = MARKER + 4;
     let left = Pos::new(HPos::Left, VPos::Center);
     let right = Pos::new(HPos::Right, VPos::Center);
     let centre = Pos::new(HPos::Center, VPos::Center);
-    let candidates = [
-        (
-            Boxed::new(x + gap, y - h / 2, x + gap + width, y + h / 2),
-            left,
-        ),
-        (
-            Boxed::new(x - gap - width, y - h / 2, x - gap, y + h / 2),
-            right,
-        ),
-        (
-            Boxed::new(x - width / 2, y - gap - h, x + width - width / 2, y - gap),
-            centre,
-        ),
-        (
-            Boxed::new(x - width / 2, y + gap, x + width - width / 2, y + gap + h),
-            centre,
-        ),
-        (Boxed::new(x + 4, y - gap - h, x + 4 + width, y - gap), left),
-        (Boxed::new(x + 4, y + gap, x + 4 + width, y + gap + h), left),
-        (
-            Boxed::new(x - 4 - width, y - gap - h, x - 4, y - gap),
-            right,
-        ),
-        (
-            Boxed::new(x - 4 - width, y + gap, x - 4, y + gap + h),
-            right,
-        ),
-    ];
+    let half = width / 2;
+    let mut candidates = Vec::with_capacity(16);
+    for gap in [MARKER + 4, MARKER + 4 + h] {
+        let (up, down) = (y - gap - h, y + gap);
+        candidates.extend([
+            (
+                Boxed::new(x + gap, y - h / 2, x + gap + width, y + h - h / 2),
+                left,
+            ),
+            (
+                Boxed::new(x - gap - width, y - h / 2, x - gap, y + h - h / 2),
+                right,
+            ),
+            (Boxed::new(x - half, up, x + width - half, up + h), centre),
+            (
+                Boxed::new(x - half, down, x + width - half, down + h),
+                centre,
+            ),
+            (Boxed::new(x + 4, up, x + 4 + width, up + h), left),
+            (Boxed::new(x + 4, down, x + 4 + width, down + h), left),
+            (Boxed::new(x - 4 - width, up, x - 4, up + h), right),
+            (Boxed::new(x - 4 - width, down, x - 4, down + h), right),
+        ]);
+    }
+    let overlaps = |b: &Boxed| taken.iter().filter(|t| t.overlaps(b)).count();
     candidates
         .iter()
-        .find(|(b, _)| b.within(inside) && !taken.iter().any(|t| t.overlaps(b)))
-        .or_else(|| candidates.iter().find(|(b, _)| b.within(inside)))
+        .filter(|(b, _)| b.within(inside))
+        .min_by_key(|(b, _)| overlaps(b))
         .copied()
         .unwrap_or(candidates[0])
 }
@@ -418,7 +417,7 @@ fn place_label((x, y): (i32, i32), width: i32, taken: &[Boxed], inside: &Boxed) 
 /// A guess at the width of a label in pixels: the viewer picks the font, so the layout cannot
 /// know it; sans-serif letters average a little over half their size.
 fn text_width(text: &str) -> i32 {
-    (text.chars().count() as f64 * LABEL_SIZE as f64 / 1.24 * 0.6).ceil() as i32
+    (text.chars().count() as f64 * LABEL_SIZE as f64 / 1.24 * 0.62).ceil() as i32
 }
 
 /// The ticks of an axis: labelled ones, and light grid lines between them.
@@ -484,7 +483,7 @@ fn log_axis(values: &[f64]) -> (Range<f64>, Ticks) {
     (range, Ticks { bold, light })
 }
 
-/// A tick's label, `m` times `10^k` written from the integers: 0.05, 1, 20, 5000, 1e6.
+/// A tick's label, `m` times `10^k` written from the integers: 0.05, 1, 20, 50000, 1e5.
 fn tick_label(v: f64) -> String {
     if !(v.is_finite() && v > 0.0) {
         return String::new();
@@ -496,7 +495,7 @@ fn tick_label(v: f64) -> String {
         k += 1;
     }
     match k {
-        0..=5 => format!("{m}{}", "0".repeat(k as usize)),
+        0..=4 => format!("{m}{}", "0".repeat(k as usize)),
         -3..=-1 => format!("0.{}{m}", "0".repeat((-k - 1) as usize)),
         _ => format!("{m}e{k}"),
     }
@@ -779,7 +778,8 @@ mod tests {
             (2.0, "2"),
             (10.0, "10"),
             (500.0, "500"),
-            (1e5, "100000"),
+            (5e4, "50000"),
+            (1e5, "1e5"),
             (1e6, "1e6"),
             (5e12, "5e12"),
         ];
