@@ -188,7 +188,8 @@ fn draw(
         draw_marker(root, at(p), p.rung, p.meets)?;
     }
 
-    // Each label goes where it first fits: inside the plot, clear of markers and other labels.
+    // Each label goes beside its marker inside the plot, clear of the markers and of the
+    // labels placed before it where there is room (`place_label`).
     let mut taken: Vec<Boxed> = plotted
         .iter()
         .map(|p| {
@@ -437,14 +438,16 @@ fn log_axis(values: &[f64]) -> (Range<f64>, Ticks) {
             (lo.min(v.log10()), hi.max(v.log10()))
         });
     if lo > hi {
-        // Nothing to plot: an axis from 1 to 10.
+        // Nothing to plot: an axis around 1 to 10.
         (lo, hi) = (0.0, 1.0);
     }
+    // Far inside the range of f64 before the padding and within it after, so the axis ends
+    // are positive and finite whatever the values (off-scale ones fall outside the axis).
+    let (lo, hi) = (lo.clamp(-300.0, 300.0), hi.clamp(-300.0, 300.0));
     let span = hi - lo;
     let pad = (0.06 * span).max(0.12).max((1.0 - span) / 2.0);
-    // Within the normal range of f64, so the axis ends are positive and finite.
-    let lo = (lo - pad).max(-300.0);
-    let hi = (hi + pad).min(300.0);
+    let lo = (lo - pad).max(-307.0);
+    let hi = (hi + pad).min(307.0);
 
     let first = lo.ceil() as i32;
     let last = hi.floor() as i32;
@@ -731,7 +734,7 @@ mod tests {
     #[test]
     fn equal_or_extreme_values_give_finite_coordinates() {
         let same = [point("a", 5.0, 40.0, 0), point("b", 5.0, 40.0, 0)];
-        let cases: [&[Point]; 6] = [
+        let cases: [&[Point]; 7] = [
             &[],
             &same,
             &same[..1],
@@ -741,6 +744,7 @@ mod tests {
                 point("huge", 1e300, f64::MAX, 0),
             ],
             &[point("a", 1.0, 1.0, 0), point("b", 1.0 + 1e-15, 1.0, 1)],
+            &[point("subnormal", 1e-320, 1e-320, 0)],
         ];
         for points in cases {
             for objective in [
@@ -765,6 +769,11 @@ mod tests {
         assert!(range.start > 0.0 && range.end.is_finite(), "{range:?}");
         assert!((2..=9).contains(&ticks.bold.len()), "{ticks:?}");
         assert!(ticks.light.is_empty(), "{ticks:?}");
+        for alone in [1e-320, f64::MIN_POSITIVE, f64::MAX] {
+            let (range, ticks) = log_axis(&[alone]);
+            assert!(0.0 < range.start && range.start < range.end, "{range:?}");
+            assert!(range.end.is_finite() && ticks.bold.len() >= 2, "{ticks:?}");
+        }
     }
 
     #[test]
