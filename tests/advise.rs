@@ -128,6 +128,20 @@ fn plain_delivery_takes_the_bottom_rung() {
             .assert()
             .success();
     }
+    // The frontier plot names every design on the frontier, and is well-formed XML.
+    let svg = std::fs::read_to_string(tmp.path().join("delivery/frontier.svg")).unwrap();
+    roxmltree::Document::parse(&svg).unwrap();
+    let on: Vec<&Value> = json["designs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["frontier"] == true)
+        .collect();
+    assert!(on.len() >= 2, "{on:?}");
+    for d in on {
+        let label = format!("{} N={}", protocol(d), d["nodes"]);
+        assert!(svg.contains(&label), "{label}");
+    }
     // Where one node in 100 is down, one receiver no longer delivers 99%: a rung up.
     let crash = &json["sensitivity"][0];
     assert_eq!(crash["input"], "crash");

@@ -78,6 +78,20 @@ pub struct Design {
     pub why: &'static str,
 }
 
+impl Design {
+    /// The design in words: `quorum N=3 k=majority`.
+    pub fn label(&self) -> String {
+        let mut words = format!("{} N={}", self.protocol, self.nodes);
+        for (k, v) in &self.params {
+            match v {
+                toml::Value::String(s) => words.push_str(&format!(" {k}={s}")),
+                other => words.push_str(&format!(" {k}={other}")),
+            }
+        }
+        words
+    }
+}
+
 /// What each protocol provides, as [`designs`] uses it, in words (`coordsim protocols NAME`
 /// prints it).
 pub const PROVIDES: &[(&str, &str)] = &[

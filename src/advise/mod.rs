@@ -44,6 +44,7 @@
 
 mod designs;
 pub mod frontier;
+pub mod plot;
 mod render;
 mod requirements;
 pub mod sensitivity;
@@ -192,12 +193,49 @@ pub fn advise(
     } else {
         Vec::new()
     };
+    write_plot(&requirements, &measured, dir)?;
     Ok(Advice {
         requirements,
         designs: measured,
         sensitivity,
         dir: out.keep(),
     })
+}
+
+/// The name of the frontier plot in the output directory.
+pub const PLOT: &str = "frontier.svg";
+
+/// Writes the frontier plot of `measured` to `dir/frontier.svg`.
+fn write_plot(
+    requirements: &Requirements,
+    measured: &[Measured],
+    dir: &Path,
+) -> Result<(), AdviseError> {
+    let labels: Vec<String> = measured.iter().map(|m| m.design.label()).collect();
+    let points: Vec<plot::Point> = measured
+        .iter()
+        .zip(&labels)
+        .map(|(m, label)| plot::Point {
+            label,
+            p99_ms: m.p99_ms(),
+            usd_per_month: m.usd_per_month,
+            rung: Consistency::ALL
+                .iter()
+                .position(|c| *c == m.design.consistency)
+                .expect("every level is in ALL"),
+            frontier: m.frontier,
+            meets: m.meets(),
+        })
+        .collect();
+    let rungs: Vec<&str> = Consistency::ALL.iter().map(|c| c.word()).collect();
+    let title = format!(
+        "{}: {} consistency, p99 against $ per month",
+        requirements.name,
+        requirements.consistency.word()
+    );
+    let svg = plot::frontier_svg(&title, &rungs, &points, requirements.latency_ms_p99);
+    crate::store::atomic::write_bytes(&dir.join(PLOT), svg.as_bytes())?;
+    Ok(())
 }
 
 /// Runs one generated sweep into `dir`; returns the sweep and its cells' records.

@@ -9,19 +9,6 @@ use super::{Advice, Design, Measured};
 use crate::model::objective::Verdict;
 use crate::store::table::sig;
 
-/// A design in words: `quorum N=3 k=majority`.
-fn design_words(d: &Design) -> String {
-    let mut words = format!("{} N={}", d.protocol, d.nodes);
-    for (k, v) in &d.params {
-        let v = match v {
-            toml::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        let _ = write!(words, " {k}={v}");
-    }
-    words
-}
-
 /// Why a design fails, in words: the objectives it missed or left undecided.
 fn failing(m: &Measured) -> String {
     m.verdicts
@@ -77,7 +64,7 @@ pub fn table(advice: &Advice) -> String {
         let s = &m.record.summary;
         t.add_row([
             (i + 1).to_string(),
-            design_words(&m.design),
+            m.design.label(),
             m.design.consistency.word().to_string(),
             format!("{:.6}", s.success_rate),
             s.latency_ms.as_ref().map_or("-".into(), |l| sig(l.p99, 4)),
@@ -97,17 +84,12 @@ pub fn table(advice: &Advice) -> String {
             let _ = writeln!(
                 out,
                 "recommended: {} ({}), ${} per month: the cheapest design that meets every objective",
-                design_words(&best.design),
+                best.design.label(),
                 best.design.why,
                 sig(best.usd_per_month, 4)
             );
             for m in advice.designs.iter().take_while(|m| !m.meets()) {
-                let _ = writeln!(
-                    out,
-                    "  passed over: {}: {}",
-                    design_words(&m.design),
-                    failing(m)
-                );
+                let _ = writeln!(out, "  passed over: {}: {}", m.design.label(), failing(m));
             }
         }
         None => {
@@ -123,7 +105,7 @@ pub fn table(advice: &Advice) -> String {
                 let _ = writeln!(
                     out,
                     "  {} (${} per month): {}",
-                    design_words(&m.design),
+                    m.design.label(),
                     sig(m.usd_per_month, 4),
                     failing(m)
                 );
@@ -158,7 +140,7 @@ fn value_words(input: Input, value: f64) -> String {
 /// What a point recommends, in words.
 fn recommendation_words(p: &Point) -> String {
     match &p.recommended {
-        Some((d, _)) => design_words(d),
+        Some((d, _)) => d.label(),
         None => "nothing meets every objective".to_string(),
     }
 }
@@ -178,7 +160,7 @@ fn sensitivity_words(s: &Sensitivity) -> String {
         .find(|p| p.value == s.stated)
         .expect("the stated value is a point");
     let holds = match &stated.recommended {
-        Some((d, _)) => format!("{} holds", design_words(d)),
+        Some((d, _)) => format!("{} holds", d.label()),
         None => "nothing meets every objective".to_string(),
     };
     let mut line = format!(
