@@ -156,10 +156,10 @@ const RYW_WINDOW_MS: i64 = 10_000;
 ///
 /// | consistency | designs | nodes |
 /// |---|---|---|
-/// | none | fire-and-forget, ack | 1 |
-/// | eventual | gossip (push), quorum-rw with R = W = 1 | f + 1 (at least 2) |
+/// | none | fire-and-forget, ack (1 or 3 retries, after 2 or 10 ms) | 1 |
+/// | eventual | gossip (push, fanout 1 or 2), quorum-rw with R = W = 1 | f + 1 (at least 2) |
 /// | read-your-writes | cache-hierarchy (a read right after the client's write, within a 10 s window; only for f = 0) | 2 |
-/// | linearizable | quorum (majority), quorum-rw (R = W = majority), raft (replication), paxos (classic and multi; raft and paxos from f = 1), leader (sync) | 2f + 1 |
+/// | linearizable | quorum (majority), quorum-rw (R = W = majority), raft (replication), paxos (classic and multi; raft and paxos from f = 1), leader (sync, election timeout 50 or 150 ms) | 2f + 1 |
 /// | atomic-commit | two-phase-commit (only where blocking is allowed), three-phase-commit | participants |
 /// | byzantine | pbft | 3b + 1 |
 pub fn designs(r: &Requirements) -> Vec<Design> {
@@ -172,25 +172,40 @@ pub fn designs(r: &Requirements) -> Vec<Design> {
     };
     let ladder = |c: Consistency| r.consistency <= c && c <= top;
     if ladder(Consistency::None) {
-        for protocol in ["fire-and-forget", "ack"] {
-            out.push(Design {
-                protocol,
-                nodes: 1,
-                params: Vec::new(),
-                consistency: Consistency::None,
-                why: "one receiver, nothing agreed",
-            });
+        out.push(Design {
+            protocol: "fire-and-forget",
+            nodes: 1,
+            params: Vec::new(),
+            consistency: Consistency::None,
+            why: "one receiver, nothing agreed",
+        });
+        // Retransmission: how often, and how soon.
+        for retries in [1, 3] {
+            for timeout_ms in [2, 10] {
+                out.push(Design {
+                    protocol: "ack",
+                    nodes: 1,
+                    params: vec![
+                        ("retries", Value::Integer(retries)),
+                        ("timeout_ms", Value::Integer(timeout_ms)),
+                    ],
+                    consistency: Consistency::None,
+                    why: "one receiver, delivery retried until acknowledged",
+                });
+            }
         }
     }
     if ladder(Consistency::Eventual) {
         let n = (r.crashes + 1).max(2);
-        out.push(Design {
-            protocol: "gossip",
-            nodes: n,
-            params: vec![("mode", word("push"))],
-            consistency: Consistency::Eventual,
-            why: "f + 1 copies; every live node learns the update",
-        });
+        for fanout in [1, 2] {
+            out.push(Design {
+                protocol: "gossip",
+                nodes: n,
+                params: vec![("mode", word("push")), ("fanout", Value::Integer(fanout))],
+                consistency: Consistency::Eventual,
+                why: "f + 1 copies; every live node learns the update",
+            });
+        }
         out.push(Design {
             protocol: "quorum-rw",
             nodes: n,
@@ -217,13 +232,27 @@ pub fn designs(r: &Requirements) -> Vec<Design> {
     if ladder(Consistency::Linearizable) {
         let n = 2 * r.crashes + 1;
         let majority = || word("majority");
-        let linearizable: [(&'static str, Vec<(&'static str, Value)>); 6] = [
+        let linearizable: [(&'static str, Vec<(&'static str, Value)>); 7] = [
             ("quorum", vec![("k", majority())]),
             ("quorum-rw", vec![("r", majority()), ("w", majority())]),
             ("raft", vec![("phase", word("replication"))]),
             ("paxos", vec![("variant", word("classic"))]),
             ("paxos", vec![("variant", word("multi"))]),
-            ("leader", vec![("mode", word("sync"))]),
+            // Failover: how soon a follower stands for election.
+            (
+                "leader",
+                vec![
+                    ("mode", word("sync")),
+                    ("election_timeout_ms", Value::Integer(50)),
+                ],
+            ),
+            (
+                "leader",
+                vec![
+                    ("mode", word("sync")),
+                    ("election_timeout_ms", Value::Integer(150)),
+                ],
+            ),
         ];
         for (protocol, params) in linearizable {
             // Raft and Paxos count only the messages among their nodes: at one node they

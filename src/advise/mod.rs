@@ -13,7 +13,8 @@
 //!    sweep runs adaptively: a cell stops as soon as each objective is decided at the 95%
 //!    level (the run's stopping rule, [`crate::model::precision`]), or at the cap.
 //! 3. The designs are ranked by dollars per month (transfer and latency,
-//!    [`crate::sweep::Price`]), the lower rung first at equal cost: the recommendation
+//!    [`crate::sweep::Price`]), compared to two significant digits ([`COST_DIGITS`]), the
+//!    lower rung first at equal cost: the recommendation
 //!    ([`Advice`]) is the first that meets every objective, and each cheaper design is listed
 //!    with the objective it missed or could not be shown to meet. A higher rung than asked
 //!    for is recommended only where it costs less.
@@ -145,7 +146,8 @@ impl Measured {
 pub struct Advice {
     /// The requirements.
     pub requirements: Requirements,
-    /// Every design, cheapest first (the lower rung first at equal cost).
+    /// Every design, cheapest first (the lower rung first at equal cost to
+    /// [`COST_DIGITS`] significant digits).
     pub designs: Vec<Measured>,
     /// How the recommendation moves with each input; empty when not asked for.
     pub sensitivity: Vec<Sensitivity>,
@@ -264,7 +266,8 @@ fn measure_run(
 }
 
 /// The designs measured in the cells of `records` that `keep` accepts, ranked from the
-/// cheapest first (the lower rung first at equal cost), with the frontier marked.
+/// cheapest first (the lower rung first at equal cost to [`COST_DIGITS`] significant digits),
+/// with the frontier marked.
 fn rank(
     sweep: &Sweep,
     records: &[CellRecord],
@@ -308,11 +311,14 @@ fn rank(
             })
         })
         .collect();
-    measured.sort_by(|a, b| {
-        (a.usd_per_month, a.design.consistency)
-            .partial_cmp(&(b.usd_per_month, b.design.consistency))
-            .expect("costs are numbers")
-    });
+    let key = |m: &Measured| {
+        (
+            significant(m.usd_per_month, COST_DIGITS),
+            m.design.consistency,
+            m.usd_per_month,
+        )
+    };
+    measured.sort_by(|a, b| key(a).partial_cmp(&key(b)).expect("costs are numbers"));
     let corners: Vec<Corner> = measured
         .iter()
         .map(|m| Corner {
@@ -325,6 +331,19 @@ fn rank(
         m.frontier = on;
     }
     measured
+}
+
+/// The significant digits to which designs' dollars per month are compared: prices are
+/// estimates, and a rung is not worth climbing for a difference below them.
+pub const COST_DIGITS: i32 = 2;
+
+/// `x` rounded to `digits` significant digits.
+fn significant(x: f64, digits: i32) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let scale = 10f64.powi(digits - 1 - x.abs().log10().floor() as i32);
+    (x * scale).round() / scale
 }
 
 /// Moves `input` over its values, every design measured again at each (one run in
@@ -416,5 +435,20 @@ fn value_matches(value: &crate::model::Value, wanted: &toml::Value, nodes: u32) 
         (V::Count(n), toml::Value::Integer(k)) => i64::from(*n) == *k,
         (V::Millis(ms), toml::Value::Integer(k)) => *ms == *k as f64,
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::significant;
+
+    #[test]
+    fn costs_are_compared_to_two_significant_digits() {
+        assert_eq!(significant(0.09212, 2), significant(0.09216, 2));
+        assert_eq!(significant(0.09216, 2), 0.092);
+        assert_eq!(significant(14.89, 2), 15.0);
+        assert_eq!(significant(1234.0, 2), 1200.0);
+        assert!(significant(0.3665, 2) < significant(0.5499, 2));
+        assert_eq!(significant(0.0, 2), 0.0);
     }
 }

@@ -152,10 +152,11 @@ A requirements file:
                                  # usd_per_gb, usd_per_hour (of latency), [cost.premium]
 
 Every design that provides the consistency asked for (or more) is measured; they are ranked
-by $/month (transfer plus latency), and the cheapest that meets every objective is
-recommended. The output directory holds designs/ (the designs' run), sensitivity/crash,
-sensitivity/loss and sensitivity/latency (every design again with one input moved by
-x0.1 to x10), and frontier.svg (p99 against $/month; the frontier joined).
+by $/month (transfer plus latency, to two significant digits; the lower rung first at equal
+dollars), and the cheapest that meets every objective is recommended. The output directory
+holds designs/ (the designs' run), sensitivity/crash, sensitivity/loss and
+sensitivity/latency (every design again with one input moved by x0.1 to x10), and
+frontier.svg (p99 against $/month; the frontier joined).
 
 Exit codes: 0 a design meets every objective, 1 none does, 2 bad requirements.
 
