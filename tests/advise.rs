@@ -259,6 +259,10 @@ fn bad_requirements_are_one_line_naming_the_field() {
             "r.toml: environment.zones: unknown key `zones` (expected crash, loss, partition, latency)",
         ),
         (
+            format!("name = \"x\"\nconsistency = \"none\"\n{env}crash = [0.01, 0.02]\n"),
+            "r.toml: environment.crash: expected one probability in [0, 1)",
+        ),
+        (
             format!(
                 "name = \"x\"\nconsistency = \"linearizable\"\npartitions = \"available\"\n{env}"
             ),

@@ -187,6 +187,18 @@ impl Requirements {
                 ),
             ));
         }
+        // One value each: sensitivity moves them from there.
+        for key in ["crash", "loss", "partition"] {
+            if let Some(v) = environment.get(key) {
+                let x = v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
+                if !x.is_some_and(|x| (0.0..1.0).contains(&x)) {
+                    return Err(FieldError::new(
+                        format!("environment.{key}"),
+                        "expected one probability in [0, 1)",
+                    ));
+                }
+            }
+        }
         let cost = match top.take("cost") {
             Some(f) => match f.value {
                 toml::Value::Table(t) => Some(t.clone()),
