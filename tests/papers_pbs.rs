@@ -149,10 +149,9 @@ const PBS_TABLE4: &[(&str, u32, u32, f64, f64, &str)] = &[
 ];
 
 /// Trials behind each of the paper's estimates. The quoted text does not say how many for
-/// Table 4; 10,000 writes is the count its "observed t-visibility" comparison uses, and the
-/// count `presets_match_the_papers_consistency_at_commit` (in src/protocols/quorum_rw.rs)
-/// assumes for the same paper's consistency at commit. The verdicts are printed for 100,000
-/// too.
+/// Table 4. 10,000 writes is the count `presets_match_the_papers_consistency_at_commit` (in
+/// src/protocols/quorum_rw.rs) cites from the paper's "observed t-visibility" comparison for
+/// its consistency at commit (not checked here). The verdicts are printed for 100,000 too.
 const PBS_TRIALS: u64 = 10_000;
 
 /// One-sided 5-sigma tail probability: a published value is rejected only when the paper
