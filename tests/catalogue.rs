@@ -218,6 +218,15 @@ const CASES: &[Case] = &[
         error: "bad.toml: params.quorum-rw.r: r = 9 is outside [1, nodes = 3] (cell 40: quorum-rw with nodes = 3)",
     },
     Case {
+        name: "a staleness window measured from a read after the commit",
+        from: "\"two-phase-commit\"]",
+        to: "\"two-phase-commit\", \"quorum-rw\"]",
+        append: "\n[params.quorum-rw]\nt_ms = 5\nmeasure = \"window\"\n",
+        args: &[],
+        code: 2,
+        error: "bad.toml: params.quorum-rw.t_ms: must be 0 with measure = \"window\": the window is measured from the commit (cell 40: quorum-rw with nodes = 3)",
+    },
+    Case {
         name: "an empty grid axis",
         from: "crash = [0.0, 0.05]",
         to: "crash = []",

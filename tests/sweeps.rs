@@ -25,6 +25,15 @@ fn every_shipped_sweep_parses() {
         &mut files,
     );
     assert!(files.len() >= 9, "{files:?}");
+    // The published figures' sweeps (sweeps/papers/) are among them.
+    for paper in ["pbs-table4.toml", "tail-at-scale.toml"] {
+        assert!(
+            files
+                .iter()
+                .any(|f| f.ends_with(Path::new("papers").join(paper))),
+            "{paper} not found: {files:?}"
+        );
+    }
     let mut requirements = 0;
     for file in files {
         if file.parent().is_some_and(|d| d.ends_with("advise")) {

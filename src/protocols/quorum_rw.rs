@@ -34,12 +34,30 @@ Success: the read returns the latest value (t-visibility; always at t = 0 when r
 A stale read is a failure, like a write or read that misses its quorum.
 Latency: the read's latency (the r-th fastest R_i + S_i), of fresh reads only: the latency
 histogram and latency_ms_* cover successful trials, so stale reads are not in them.
+measure = \"window\" reports instead the trial's staleness window: the r replicas that answer
+first do not depend on t, and replica i's answer is fresh from t = W_i - C - R_i on, so a read
+issued t after the commit is fresh exactly when t >= min over those r of max(0, W_i - C - R_i).
+That minimum is the latency (t_ms must be 0), so P(consistent read at t) is the fraction of
+trials with latency <= t, and the t-visibility at probability p is the latency's p-quantile
+(PBS's 99.9% is latency_ms_p999). Success: the write committed and an answering replica has
+it (without crashes or loss, every trial); a quorum of replicas that never got the write is
+stale at every t, a failure counted in stale.
 Messages: N writes, acknowledgements, N read requests, responses. Rounds: 2.
 stale: reads that returned an old value. writes_committed: trials whose write got w
 acknowledgements. write_latency_ns: C, summed over committed writes only (a failed write adds
 0), so the mean write latency of a committed write is write_latency_ns_mean /
 writes_committed_mean, not write_latency_ns_mean itself."
     };
+}
+
+choice! {
+    /// What a trial's latency is.
+    pub enum Measure {
+        /// The read's latency, fresh reads only.
+        Read = "read",
+        /// The staleness window: how long after the commit a read must wait to be fresh.
+        Window = "window",
+    }
 }
 
 choice! {
@@ -152,6 +170,8 @@ pub struct QuorumRw {
     t_ns: u64,
     /// A PBS fit, or None to draw every delay from the environment's latency model.
     wars: Option<Wars>,
+    /// Report the staleness window as the latency instead of the read's latency.
+    window: bool,
 }
 
 /// A replica that is down for the trial (it answers nothing).
@@ -188,7 +208,21 @@ impl QuorumRw {
             w,
             t_ns: (t_ms * NS_PER_MS) as u64,
             wars,
+            window: false,
         })
+    }
+
+    /// The same model, each trial reporting its staleness window as its latency (see the
+    /// model text): the time after the commit from which the read is fresh. `t_ms` must be 0.
+    pub fn staleness_window(mut self) -> Result<Self, ModelError> {
+        if self.t_ns != 0 {
+            return Err(ModelError::new(
+                "t_ms",
+                "must be 0 with measure = \"window\": the window is measured from the commit",
+            ));
+        }
+        self.window = true;
+        Ok(self)
     }
 
     /// One delay between the coordinator and `replica`: from the fit's `pick`, or the network.
@@ -219,12 +253,13 @@ impl QuorumRw {
     }
 }
 
-/// Per replica: when it got the write (or [`DOWN`], [`MISSED`]); the acks; the responses.
+/// Per replica: when it got the write (or [`DOWN`], [`MISSED`]); the acks; the responses
+/// (the read's latency to it, and how long after the commit its answer is fresh).
 #[derive(Debug, Default)]
 pub struct QuorumRwScratch {
     written: Vec<u64>,
     acks: Vec<u64>,
-    responses: Vec<(u64, bool)>,
+    responses: Vec<(u64, u64)>,
 }
 
 impl Protocol for QuorumRw {
@@ -298,8 +333,13 @@ impl Protocol for QuorumRw {
                 continue;
             }
             let back = arrives + self.delay(rng, &net, |x| &x.response, replica, read_local);
-            s.responses
-                .push((back - read_at, written != MISSED && written <= arrives));
+            // Fresh iff written <= C + t + R_i, i.e. t >= written - C - R_i.
+            let fresh_from = if written == MISSED {
+                u64::MAX
+            } else {
+                written.saturating_sub(commit + (arrives - read_at))
+            };
+            s.responses.push((back - read_at, fresh_from));
         }
         let r = self.r as usize;
         if s.responses.len() < r {
@@ -307,8 +347,14 @@ impl Protocol for QuorumRw {
         }
         s.responses.select_nth_unstable(r - 1);
         let latency = s.responses[..r].iter().map(|x| x.0).max().unwrap_or(0);
-        let fresh = s.responses[..r].iter().any(|x| x.1);
-        if fresh {
+        let window = s.responses[..r]
+            .iter()
+            .map(|x| x.1)
+            .min()
+            .unwrap_or(u64::MAX);
+        if self.window && window != u64::MAX {
+            Outcome::success(window, messages, 2).with_extras(extras)
+        } else if !self.window && window <= self.t_ns {
             Outcome::success(latency, messages, 2).with_extras(extras)
         } else {
             extras[0] = 1;
@@ -347,18 +393,28 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
             default: Value::Choice(Delays::Latency.word()),
             doc: "W/A/R/S delays: the cell's latency model, or a PBS production fit",
         },
+        ParamSpec {
+            name: "measure",
+            kind: Measure::KIND,
+            default: Value::Choice(Measure::Read.word()),
+            doc: "latency: the read's, or the staleness window (time after commit until fresh)",
+        },
     ],
     extras: QuorumRw::EXTRAS,
     build: |setting| {
         let params = Params::read(setting);
-        Ok(Box::new(QuorumRw::new(
+        let model = QuorumRw::new(
             setting.env().clone(),
             setting.nodes,
             params.r.resolve(setting.nodes),
             params.w.resolve(setting.nodes),
             params.t_ms,
             Wars::preset(params.wars),
-        )?))
+        )?;
+        Ok(Box::new(match params.measure {
+            Measure::Read => model,
+            Measure::Window => model.staleness_window()?,
+        }))
     },
 };
 
@@ -368,6 +424,7 @@ struct Params {
     w: QuorumRule,
     t_ms: f64,
     wars: Delays,
+    measure: Measure,
 }
 
 impl Params {
@@ -377,6 +434,7 @@ impl Params {
             w: setting.quorum("w"),
             t_ms: setting.millis("t_ms"),
             wars: setting.choice("wars"),
+            measure: setting.choice("measure"),
         }
     }
 }
@@ -447,6 +505,95 @@ mod tests {
                 "{wars}: P(consistent at t = 0) = {p}, published {published} +- {tolerance}"
             );
         }
+    }
+
+    #[test]
+    fn the_staleness_window_is_the_first_t_at_which_the_read_is_fresh() {
+        // Per trial, from the same random stream (the draws do not depend on t): the read
+        // issued window ns after the commit is fresh, and 1 ns earlier it is stale. With loss,
+        // a window is reported only where a read at a late t (10 s) is fresh, and no window
+        // is reported where such a read is stale.
+        use super::{Delays, QuorumRw, Wars};
+        use crate::latency::Exponential;
+        use crate::model::{Env, Protocol, Status};
+        use crate::rng::stream;
+        let mut windows = 0;
+        for (delays, loss) in [
+            (Delays::LnkdDisk, 0.0),
+            (Delays::Ymmr, 0.0),
+            (Delays::Wan, 0.0),
+            (Delays::Latency, 0.3),
+        ] {
+            for (n, r, w) in [(3, 1, 1), (3, 2, 1), (5, 1, 2), (2, 1, 1)] {
+                let env = Env::new(0.0, loss, Exponential::new(1.0).unwrap().into()).unwrap();
+                let read = QuorumRw::new(env, n, r, w, 0.0, Wars::preset(delays)).unwrap();
+                let window = read.clone().staleness_window().unwrap();
+                let status_at = |t_ns: u64, chunk: u64| {
+                    let mut at = read.clone();
+                    at.t_ns = t_ns;
+                    at.trial(&mut stream(5, 0, chunk), &mut at.scratch()).status
+                };
+                for chunk in 0..2_000 {
+                    let o = window.trial(&mut stream(5, 0, chunk), &mut window.scratch());
+                    if o.status != Status::Success {
+                        assert!(loss > 0.0, "{delays:?} N={n} R={r} W={w}");
+                        assert_ne!(status_at(10_000_000_000, chunk), Status::Success);
+                        continue;
+                    }
+                    windows += 1;
+                    let what = format!("{delays:?} N={n} R={r} W={w} chunk {chunk}");
+                    assert_eq!(status_at(o.latency_ns, chunk), Status::Success, "{what}");
+                    if o.latency_ns > 0 {
+                        assert_ne!(
+                            status_at(o.latency_ns - 1, chunk),
+                            Status::Success,
+                            "{what}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(windows > 26_000, "{windows}");
+        let env = Env::new(0.0, 0.0, Exponential::new(1.0).unwrap().into()).unwrap();
+        let late = QuorumRw::new(env, 3, 1, 1, 5.0, None).unwrap();
+        assert!(late.staleness_window().is_err());
+    }
+
+    #[test]
+    fn the_window_quantile_is_the_t_visibility() {
+        // Through the registry: the fraction of windows <= t is the consistency of a read at
+        // t, here N = 3, R = W = 1 on LNKD-DISK at t = 10 ms, estimated from independent runs
+        // of 200,000 trials each (5 standard deviations of the difference).
+        let trials = 200_000u64;
+        let read = run(
+            "quorum-rw",
+            "nodes = 3\nwars = \"lnkd-disk\"\nt_ms = 10",
+            "",
+            trials,
+        );
+        let window = run(
+            "quorum-rw",
+            "nodes = 3\nwars = \"lnkd-disk\"\nmeasure = \"window\"",
+            "",
+            trials,
+        );
+        assert_eq!(window.successes, trials);
+        let h = window.latency_ns();
+        // Buckets keep 3 significant digits: count the windows of at most 9.99 ms, and of at
+        // most 10.01 ms; the true count lies between.
+        let (below, above) = (
+            h.count_between(0, 9_990_000),
+            h.count_between(0, 10_010_000),
+        );
+        let p = read.successes as f64 / trials as f64;
+        let sd = (2.0 * p * (1.0 - p) / trials as f64).sqrt();
+        let (lo, hi) = (below as f64 / trials as f64, above as f64 / trials as f64);
+        assert!(
+            p >= lo - 5.0 * sd && p <= hi + 5.0 * sd,
+            "P(consistent at 10 ms) = {p}, windows <= 10 ms: [{lo}, {hi}] +- {}",
+            5.0 * sd
+        );
+        assert!(p > 0.5 && p < 0.99, "{p}");
     }
 
     #[test]
