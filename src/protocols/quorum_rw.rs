@@ -8,6 +8,8 @@
 //! of Probabilistically Bounded Staleness (Bailis et al., VLDB 2012) measures that chance
 //! from four delay distributions: Write to a replica, its Ack, Read request, read reSponse.
 
+use std::cmp::Reverse;
+
 use rand::RngExt;
 
 use super::{
@@ -259,7 +261,7 @@ impl QuorumRw {
 pub struct QuorumRwScratch {
     written: Vec<u64>,
     acks: Vec<u64>,
-    responses: Vec<(u64, u64)>,
+    responses: Vec<(u64, Reverse<u64>)>,
 }
 
 impl Protocol for QuorumRw {
@@ -339,7 +341,8 @@ impl Protocol for QuorumRw {
             } else {
                 written.saturating_sub(commit + (arrives - read_at))
             };
-            s.responses.push((back - read_at, fresh_from));
+            // Among responses back at the same moment, the stalest counts first.
+            s.responses.push((back - read_at, Reverse(fresh_from)));
         }
         let r = self.r as usize;
         if s.responses.len() < r {
@@ -349,7 +352,7 @@ impl Protocol for QuorumRw {
         let latency = s.responses[..r].iter().map(|x| x.0).max().unwrap_or(0);
         let window = s.responses[..r]
             .iter()
-            .map(|x| x.1)
+            .map(|x| x.1.0)
             .min()
             .unwrap_or(u64::MAX);
         if self.window && window != u64::MAX {
