@@ -590,10 +590,8 @@ mod tests {
             "raft",
             "nodes = 5\nphase = \"failover\"\ntimeout_spread = 0.01\nloss = 0.05\n\
              persist = \"p\"\nprocess = \"q\"",
-            &format!(
-                "kind = \"exponential\"\nmean_ms = 0.5\n[latency.p]\nkind = \"exponential\"\n\
-                 mean_ms = 2\n[latency.q]\nkind = \"constant\"\nms = 0.1"
-            ),
+            "kind = \"exponential\"\nmean_ms = 0.5\n[latency.p]\nkind = \"exponential\"\n\
+                 mean_ms = 2\n[latency.q]\nkind = \"constant\"\nms = 0.1",
             50_000,
         );
         assert_eq!(tally.successes, 50_000);
