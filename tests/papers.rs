@@ -24,7 +24,10 @@ const FIVE_SIGMA_TAIL: f64 = 2.866_515_7e-7;
 fn figure16() -> &'static [(f64, f64, Tally)] {
     static RUN: OnceLock<Vec<(f64, f64, Tally)>> = OnceLock::new();
     RUN.get_or_init(|| {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/sweeps/papers/raft-figure16.toml");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/sweeps/papers/raft-figure16.toml"
+        );
         let sweep = Sweep::parse(&std::fs::read_to_string(path).unwrap(), path).unwrap();
         let runs = run_all(&sweep, &RunOptions::default()).unwrap();
         runs.into_iter()
@@ -34,7 +37,11 @@ fn figure16() -> &'static [(f64, f64, Tally)] {
                     Some(Value::Millis(x) | Value::Positive(x)) => x,
                     v => panic!("{name}: {v:?}"),
                 };
-                (millis("election_timeout_ms"), millis("timeout_spread"), run.tally)
+                (
+                    millis("election_timeout_ms"),
+                    millis("timeout_spread"),
+                    run.tally,
+                )
             })
             .collect()
     })
