@@ -89,7 +89,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: grid.los: unknown key `los`: not an axis (protocol, nodes, crash, loss, zones, zone_crash, partition, regions, latency, cross_latency) nor a parameter of fire-and-forget, ack, quorum, two-phase-commit",
+        error: "bad.toml: grid.los: unknown key `los`: not an axis (protocol, nodes, crash, loss, zones, zone_crash, partition, regions, latency, cross_latency, persist, process) nor a parameter of fire-and-forget, ack, quorum, two-phase-commit",
     },
     Case {
         name: "unknown protocol parameter",

@@ -93,6 +93,8 @@ fn files_read_back_with_the_documented_schema() {
         ("regions", DataType::UInt32),
         ("latency", dict.clone()),
         ("cross_latency", dict.clone()),
+        ("persist", dict.clone()),
+        ("process", dict.clone()),
         ("retries", DataType::UInt32),
         ("timeout_ms", DataType::Float64),
         ("k", DataType::UInt32),

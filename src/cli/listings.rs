@@ -62,14 +62,16 @@ fn protocol_list() -> String {
         "\nEvery protocol also takes the grid's environment axes: nodes, crash (per-node crash \
          probability per trial), loss (per-message loss probability), zones and zone_crash \
          (correlated failures), partition (probability of a two-way split), regions and \
-         cross_latency, and latency (the one-way delay model).",
+         cross_latency, latency (the one-way delay model), and persist and process (latency \
+         models of a durable write and of handling one message at a node, none by default; \
+         applied by the protocols whose model text names them).",
     );
     out
 }
 
 fn protocol_model(p: &ProtocolInfo) -> String {
     let mut out = format!("{}: {}\n\n{}\n\nParameters:\n", p.name, p.summary, p.model);
-    out.push_str("  nodes, crash, loss, zones, zone_crash, partition, regions, latency, cross_latency: the grid's environment axes\n");
+    out.push_str("  nodes, crash, loss, zones, zone_crash, partition, regions, latency, cross_latency, persist, process: the grid's environment axes\n");
     for spec in p.params {
         out.push_str(&format!(
             "  {} = {} ({}): {}\n",

@@ -59,6 +59,8 @@ pub struct Env {
     zones: u32,
     zone_crash: Chance,
     partition: Chance,
+    persist: Option<Latency>,
+    process: Option<Latency>,
 }
 
 /// One trial's draw of correlated failures, through which a protocol sends its messages.
@@ -82,7 +84,25 @@ impl Env {
             zones: 1,
             zone_crash: Chance::new(0.0).expect("0 is a probability"),
             partition: Chance::new(0.0).expect("0 is a probability"),
+            persist: None,
+            process: None,
         })
+    }
+
+    /// Time at the nodes: `persist` is the time of one durable write (an fsync), `process`
+    /// the time to handle one received message. Each is drawn afresh, independently, every
+    /// time a protocol that models it persists or handles a message; `None` is no time.
+    /// Protocols apply them at the steps their model text names (those that name none ignore
+    /// them).
+    pub fn with_node_time(mut self, persist: Option<Latency>, process: Option<Latency>) -> Self {
+        self.persist = persist;
+        self.process = process;
+        self
+    }
+
+    /// Whether a durable write or the handling of a message takes time.
+    pub fn has_node_time(&self) -> bool {
+        self.persist.is_some() || self.process.is_some()
     }
 
     /// Nodes spread round-robin over `zones` zones, each failing with probability `zone_crash`.
@@ -230,6 +250,25 @@ impl Net<'_> {
                 cross.sample_ns(rng)
             }
             _ => self.env.latency.sample_ns(rng),
+        }
+    }
+
+    /// One durable write's time, in nanoseconds: 0 (and nothing drawn) without a model.
+    #[inline(always)]
+    pub fn persist_ns(&self, rng: &mut SimRng) -> u64 {
+        match &self.env.persist {
+            Some(persist) => persist.sample_ns(rng),
+            None => 0,
+        }
+    }
+
+    /// The time to handle one received message, in nanoseconds: 0 (and nothing drawn)
+    /// without a model.
+    #[inline(always)]
+    pub fn process_ns(&self, rng: &mut SimRng) -> u64 {
+        match &self.env.process {
+            Some(process) => process.sample_ns(rng),
+            None => 0,
         }
     }
 
@@ -391,6 +430,25 @@ mod tests {
                 crate::engine::run_all(&sweep, &crate::engine::RunOptions::default()).unwrap();
             assert!(cells.iter().all(|c| c.tally.trials() == 3000), "{}", p.name);
         }
+    }
+
+    #[test]
+    fn node_time_is_zero_and_draws_nothing_without_a_model() {
+        let plain = env();
+        let mut rng = stream(5, 0, 0);
+        let before = rng.clone();
+        let net = plain.begin(&mut rng);
+        assert_eq!((net.persist_ns(&mut rng), net.process_ns(&mut rng)), (0, 0));
+        assert_eq!(before, rng);
+        assert!(!plain.has_node_time());
+        let timed = env().with_node_time(
+            Some(Constant::new(2.0).unwrap().into()),
+            Some(Constant::new(0.5).unwrap().into()),
+        );
+        let net = timed.begin(&mut rng);
+        assert_eq!(net.persist_ns(&mut rng), 2_000_000);
+        assert_eq!(net.process_ns(&mut rng), 500_000);
+        assert!(timed.has_node_time());
     }
 
     #[test]

@@ -9,6 +9,12 @@
 //! candidates split the votes, no one wins the term and the next timer to fire starts a new
 //! one: randomized timeouts make that rare, the more so the wider the range.
 //!
+//! Time at the nodes (`Net::persist_ns`, `Net::process_ns`, zero unless the cell sets
+//! them): a candidate persists its new term and its own vote before it sends its vote
+//! requests; a node that adopts a newer term or grants a vote persists that before it
+//! replies; every request and reply is handled (processing time) at its receiver before it
+//! takes effect. Nodes handle messages as they arrive, without queueing.
+//!
 //! The simulation is event driven: timers, vote requests and vote replies are events in time
 //! order. It stops starting elections once a leader exists, then lets the messages in flight
 //! arrive, so that a second leader in some term would be seen. Without a live majority no
@@ -29,7 +35,7 @@ const NOBODY: u32 = u32::MAX;
 /// What an election cost and produced.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Election {
-    /// When the first leader was elected, from the moment every timer was armed.
+    /// When the first leader was elected (it counted a majority of votes), from time 0.
     pub elected_ns: Option<u64>,
     /// The first leader.
     pub leader: Option<u32>,
@@ -178,10 +184,14 @@ impl Sim<'_, '_> {
         self.s.votes[i] = 1;
         self.term_slot(term).0 += 1;
         self.arm(rng, node, now);
+        // The candidate persists its term and its vote for itself before it asks for votes.
+        let sent = now.saturating_add(self.net.persist_ns(rng));
         for to in (0..self.nodes).filter(|&to| to != node) {
             self.result.messages += 1;
             if self.s.role[to as usize] != Role::Down && !self.net.lost(rng, node, to) {
-                let at = now.saturating_add(self.net.delay_ns(rng, node, to));
+                let at = sent
+                    .saturating_add(self.net.delay_ns(rng, node, to))
+                    .saturating_add(self.net.process_ns(rng));
                 self.push(
                     at,
                     Event::RequestVote {
@@ -193,7 +203,7 @@ impl Sim<'_, '_> {
             }
         }
         if self.s.votes[i] >= self.majority {
-            self.win(node, now);
+            self.win(node, sent);
         }
         true
     }
@@ -212,8 +222,9 @@ impl Sim<'_, '_> {
                     }
                 }
                 Event::RequestVote { from, to, term } => {
-                    self.adopt(to, term);
                     let j = to as usize;
+                    let newer = term > self.s.term[j];
+                    self.adopt(to, term);
                     let granted = term == self.s.term[j]
                         && (self.s.voted_for[j] == NOBODY || self.s.voted_for[j] == from);
                     if granted {
@@ -222,7 +233,17 @@ impl Sim<'_, '_> {
                     }
                     self.result.messages += 1;
                     if !self.net.lost(rng, to, from) {
-                        let at = now.saturating_add(self.net.delay_ns(rng, to, from));
+                        // A new term or vote is persisted before the reply goes out; the
+                        // reply is handled at the candidate on arrival.
+                        let persist = if newer || granted {
+                            self.net.persist_ns(rng)
+                        } else {
+                            0
+                        };
+                        let at = now
+                            .saturating_add(persist)
+                            .saturating_add(self.net.delay_ns(rng, to, from))
+                            .saturating_add(self.net.process_ns(rng));
                         let term = self.s.term[j];
                         self.push(
                             at,
@@ -263,6 +284,21 @@ pub fn elect(
     nodes: u32,
     timeouts: Timeouts,
 ) -> Election {
+    elect_from(rng, net, s, up, nodes, timeouts, |_, _| 0)
+}
+
+/// As [`elect`], but each live node's first election timer starts at `start(rng, node)`
+/// (called once per live node, in node order, before that node's timeout is drawn) instead
+/// of at 0: a failover's followers start theirs at the last heartbeat each received.
+pub fn elect_from(
+    rng: &mut SimRng,
+    net: &Net<'_>,
+    s: &mut ElectionScratch,
+    up: impl Fn(u32) -> bool,
+    nodes: u32,
+    timeouts: Timeouts,
+    mut start: impl FnMut(&mut SimRng, u32) -> u64,
+) -> Election {
     s.queue.clear();
     s.terms.clear();
     let majority = nodes / 2 + 1;
@@ -287,7 +323,8 @@ pub fn elect(
     // term would pass max_terms: their messages and terms are part of the cost.
     for node in 0..nodes {
         if sim.s.role[node as usize] != Role::Down {
-            sim.arm(rng, node, 0);
+            let at = start(rng, node);
+            sim.arm(rng, node, at);
         }
     }
     sim.run(rng);

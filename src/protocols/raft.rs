@@ -5,11 +5,14 @@
 //! has it: its latency is an order statistic of the followers' round trips. When the leader
 //! dies, followers wait out a randomized election timeout and elect a new one (see the
 //! election model in `election.rs`); split votes cost extra timeouts, and the wider the
-//! timeout range, the rarer they are. This model measures either phase.
+//! timeout range, the rarer they are. This model measures either phase, or the failover
+//! from a crashed leader of the Raft paper's Figure 16 (Section 9.3).
 
-use super::election::{ElectionScratch, Timeouts, elect};
+use rand::RngExt;
+
+use super::election::{ElectionScratch, Timeouts, elect, elect_from};
 use super::{
-    Choice, Env, Extra, MAX_EXTRAS, ModelError, Outcome, ParamKind, ParamSpec, Protocol,
+    Choice, Env, Extra, MAX_EXTRAS, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol,
     ProtocolInfo, Setting, Value, choice, kth_smallest,
 };
 use crate::latency::NS_PER_MS;
@@ -29,10 +32,29 @@ Latency: time to elect, from the arming of the timers. Messages: vote requests (
 other node, up or not) and replies. Rounds: terms with a candidate. elections: the same
 terms; split_votes: terms without a leader; unsafe_terms: terms with two leaders (Raft's
 safety says never).
+One trial, phase = \"failover\" (the Raft paper's Figure 16): node 0 led and broadcast a
+heartbeat at time 0, then crashes at a moment drawn uniformly from [0, H) (H = heartbeat_ms,
+by default T/2). Each other node started its election timer (uniform on
+[T, T (1 + timeout_spread)]) when that heartbeat reached it (one-way delay plus processing; a
+lost heartbeat leaves the timer running from the one H earlier); then the N - 1 survivors
+elect as in phase = \"election\" (majority of all N to win). The new leader at once sends a
+heartbeat to every other node (resent every H while lost).
+Success: a new leader within 1000 terms. Latency (downtime): from the crash until the new
+leader's first heartbeat has reached enough nodes that, with the leader, a majority of all N
+has heard from it. Messages: vote requests and replies, and those heartbeats (the crashed
+leader's last heartbeat not counted). Rounds and extras: as in phase = \"election\".
 One trial, phase = \"replication\": the leader (node 0, up) sends an entry to N - 1 followers
 and commits when a majority of N (itself included) has it.
 Success: N/2 followers acknowledge. Latency: the (N/2)-th fastest follower round trip.
-Messages: N - 1 entries plus acknowledgements. Rounds: 1."
+Messages: N - 1 entries plus acknowledgements. Rounds: 1.
+Time at the nodes (grid.persist, grid.process; none unless set): in elections a candidate
+persists its term and vote before sending its vote requests, and a node that adopts a newer
+term or grants a vote persists it before replying; every vote request, vote and heartbeat
+is processed at its receiver before it takes effect. In replication a follower processes
+the entry and persists it before acknowledging, the leader processes each acknowledgement,
+and the leader persists its own copy in parallel with sending: it commits when a majority of
+N, its own persisted copy counted among them, has the entry (every follower simulated, as
+without node time)."
     };
 }
 
@@ -43,6 +65,8 @@ choice! {
         Election = "election",
         /// Committing one entry under a stable leader.
         Replication = "replication",
+        /// Replacing a leader that crashed within its heartbeat interval (Figure 16).
+        Failover = "failover",
     }
 }
 
@@ -65,6 +89,7 @@ pub struct Raft {
     nodes: u32,
     phase: Phase,
     timeouts: Timeouts,
+    heartbeat_ns: u64,
 }
 
 /// Timeout parameters shared with `leader`.
@@ -121,7 +146,118 @@ impl Raft {
             nodes,
             phase,
             timeouts: timeouts(election_timeout_ms, timeout_spread)?,
+            heartbeat_ns: (election_timeout_ms * NS_PER_MS / 2.0) as u64,
         })
+    }
+
+    /// The leader's heartbeat interval for phase = "failover", in ms; 0 keeps the default,
+    /// half the shortest election timeout.
+    pub fn with_heartbeat_ms(mut self, heartbeat_ms: f64) -> Result<Self, ModelError> {
+        if !(heartbeat_ms.is_finite() && heartbeat_ms >= 0.0) {
+            return Err(ModelError::new(
+                "heartbeat_ms",
+                "must be a finite number >= 0",
+            ));
+        }
+        if heartbeat_ms > 0.0 {
+            self.heartbeat_ns = ((heartbeat_ms * NS_PER_MS) as u64).max(1);
+        }
+        Ok(self)
+    }
+
+    /// One failover trial (see the model text).
+    fn failover(&self, rng: &mut SimRng, net: &Net<'_>, s: &mut RaftScratch) -> Outcome {
+        const LEADER: u32 = 0;
+        let h = self.heartbeat_ns;
+        let crash_ns = (rng.random::<f64>() * h as f64) as u64;
+        s.up[LEADER as usize] = false;
+        for node in 1..self.nodes {
+            s.up[node as usize] = net.up(rng, node);
+        }
+        // A heartbeat lost this many times in a row leaves the timer running from so far back
+        // that it has fired by time 0 in any case.
+        let back = self.timeouts.base_ns / h + 2;
+        let up = &s.up;
+        let e = elect_from(
+            rng,
+            net,
+            &mut s.election,
+            |n| up[n as usize],
+            self.nodes,
+            self.timeouts,
+            |rng, node| {
+                let mut lost = 0;
+                while lost < back && net.lost(rng, LEADER, node) {
+                    lost += 1;
+                }
+                let heard = net
+                    .delay_ns(rng, LEADER, node)
+                    .saturating_add(net.process_ns(rng));
+                heard.saturating_sub(lost * h)
+            },
+        );
+        let mut extras = [0; MAX_EXTRAS];
+        extras[..3].copy_from_slice(&[e.terms.into(), e.split_votes.into(), e.unsafe_terms.into()]);
+        let mut messages = e.messages;
+        let (Some(elected), Some(leader)) = (e.elected_ns, e.leader) else {
+            return Outcome::failure(messages, e.terms).with_extras(extras);
+        };
+        // The new leader's first heartbeat, to every other node, resent every H while lost.
+        s.acks.clear();
+        for to in (0..self.nodes).filter(|&to| to != leader) {
+            let mut sent = elected;
+            for _ in 0..MAX_TERMS {
+                messages += 1;
+                if !net.lost(rng, leader, to) {
+                    if s.up[to as usize] {
+                        s.acks.push(
+                            sent.saturating_add(net.delay_ns(rng, leader, to))
+                                .saturating_add(net.process_ns(rng)),
+                        );
+                    }
+                    break;
+                }
+                sent = sent.saturating_add(h);
+            }
+        }
+        let needed = (self.nodes / 2) as usize;
+        if s.acks.len() < needed {
+            return Outcome::failure(messages, e.terms).with_extras(extras);
+        }
+        let heard = if needed == 0 {
+            elected
+        } else {
+            kth_smallest(&mut s.acks, needed)
+        };
+        Outcome::success(heard.saturating_sub(crash_ns), messages, e.terms).with_extras(extras)
+    }
+
+    /// One replication trial with time at the nodes: every follower simulated.
+    fn replicate_timed(&self, rng: &mut SimRng, net: &Net<'_>, s: &mut RaftScratch) -> Outcome {
+        // The leader's own durable copy counts toward the majority of N.
+        let needed = (self.nodes / 2 + 1) as usize;
+        s.acks.clear();
+        s.acks.push(net.persist_ns(rng));
+        let mut messages = u64::from(self.nodes - 1);
+        for follower in 1..self.nodes {
+            if !net.up(rng, follower) || net.lost(rng, 0, follower) {
+                continue;
+            }
+            messages += 1;
+            if !net.lost(rng, follower, 0) {
+                let at = net
+                    .delay_ns(rng, 0, follower)
+                    .saturating_add(net.process_ns(rng))
+                    .saturating_add(net.persist_ns(rng))
+                    .saturating_add(net.delay_ns(rng, follower, 0))
+                    .saturating_add(net.process_ns(rng));
+                s.acks.push(at);
+            }
+        }
+        if s.acks.len() < needed {
+            return Outcome::failure(messages, 1);
+        }
+        Outcome::success(kth_smallest(&mut s.acks, needed), messages, 1)
     }
 }
 
@@ -161,6 +297,8 @@ impl Protocol for Raft {
     fn trial(&self, rng: &mut SimRng, s: &mut RaftScratch) -> Outcome {
         let net = self.env.begin(rng);
         match self.phase {
+            Phase::Failover => self.failover(rng, &net, s),
+            Phase::Replication if self.env.has_node_time() => self.replicate_timed(rng, &net, s),
             Phase::Election => {
                 for node in 0..self.nodes {
                     s.up[node as usize] = net.up(rng, node);
@@ -225,17 +363,26 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
         },
         ELECTION_TIMEOUT,
         TIMEOUT_SPREAD,
+        ParamSpec {
+            name: "heartbeat_ms",
+            kind: ParamKind::Millis { zero_ok: true },
+            default: Value::Millis(0.0),
+            doc: "phase = \"failover\": the leader's heartbeat interval H; 0 is T/2",
+        },
     ],
     extras: Raft::EXTRAS,
     build: |setting| {
         let params = Params::read(setting);
-        Ok(Box::new(Raft::new(
-            setting.env().clone(),
-            setting.nodes,
-            params.phase,
-            params.election_timeout_ms,
-            params.timeout_spread,
-        )?))
+        Ok(Box::new(
+            Raft::new(
+                setting.env().clone(),
+                setting.nodes,
+                params.phase,
+                params.election_timeout_ms,
+                params.timeout_spread,
+            )?
+            .with_heartbeat_ms(params.heartbeat_ms)?,
+        ))
     },
 };
 
@@ -244,6 +391,7 @@ struct Params {
     phase: Phase,
     election_timeout_ms: f64,
     timeout_spread: f64,
+    heartbeat_ms: f64,
 }
 
 impl Params {
@@ -252,6 +400,7 @@ impl Params {
             phase: setting.choice("phase"),
             election_timeout_ms: setting.millis("election_timeout_ms"),
             timeout_spread: setting.positive("timeout_spread"),
+            heartbeat_ms: setting.millis("heartbeat_ms"),
         }
     }
 }
@@ -342,6 +491,112 @@ mod tests {
                 "N = {nodes}: median {median} ns, expected {expected} +- {tolerance}"
             );
         }
+    }
+
+    /// Constant one-way delays of `delay_ms`, and constant models `p` and `q` (for
+    /// `grid.persist`, `grid.process`) of `persist_ms` and `process_ms`.
+    fn constants(delay_ms: f64, persist_ms: f64, process_ms: f64) -> String {
+        format!(
+            "kind = \"constant\"\nms = {delay_ms}\n[latency.p]\nkind = \"constant\"\n\
+             ms = {persist_ms}\n[latency.q]\nkind = \"constant\"\nms = {process_ms}"
+        )
+    }
+
+    #[test]
+    fn failover_without_delays_waits_out_the_first_survivors_timer() {
+        // N = 3, no delays, no node time: both survivors heard the last heartbeat at 0, the
+        // first timer (the smaller of two uniforms on [T, 2T]) elects at once, and its
+        // heartbeat reaches the other survivor at once. Downtime = min(t1, t2) - c, c uniform
+        // on [0, T/2): mean T + T/3 - T/4, variance T^2/18 + (T/2)^2/12.
+        let (t, trials) = (150e6f64, 200_000u64);
+        let tally = run(
+            "raft",
+            "nodes = 3\nphase = \"failover\"",
+            &constants(0.0, 0.0, 0.0),
+            trials,
+        );
+        assert_eq!(tally.successes, trials);
+        assert_eq!(tally.extras_sum[1], 0, "no split votes without delays");
+        let mean = tally.latency_sum_ns as f64 / trials as f64;
+        let expected = t + t / 3.0 - t / 4.0;
+        let sd = (t * t / 18.0 + t * t / 48.0).sqrt();
+        let tolerance = 5.0 * sd / (trials as f64).sqrt();
+        assert!(
+            (mean - expected).abs() <= tolerance,
+            "mean {mean} ns, expected {expected} +- {tolerance}"
+        );
+        // At least T - T/2 (timer at T, crash just before the next heartbeat), at most 2T.
+        let min = tally.latency_ns().min() as f64;
+        assert!(min >= 0.999 * t / 2.0 && min < 0.51 * t, "min {min}");
+        assert!(tally.latency_max_ns as f64 <= 2.0 * t * 1.001);
+        // Each trial: 2 vote requests (one to the crashed leader) and 1 reply, 2 heartbeats.
+        assert_eq!(tally.messages_sum, 5 * u128::from(trials));
+    }
+
+    #[test]
+    fn node_time_adds_up_step_by_step() {
+        // Constant delay d = 1, persist p = 4, process q = 0.5 (ms), 5 nodes, no failures.
+        let (d, p, q) = (1.0, 4.0, 0.5);
+        let ms = |x: f64| (x * 1e6) as u64;
+        let with = "\npersist = \"p\"\nprocess = \"q\"";
+        // Replication: every follower acknowledges at d + q + p + d + q, the leader's own
+        // copy is durable at p: commit at 2d + 2q + p exactly.
+        let tally = run(
+            "raft",
+            &format!("nodes = 5{with}"),
+            &constants(d, p, q),
+            1000,
+        );
+        assert_eq!(tally.successes, 1000);
+        let commit = ms(2.0 * d + 2.0 * q + p);
+        assert_eq!(tally.latency_max_ns, commit);
+        assert_eq!(tally.latency_sum_ns, 1000 * u128::from(commit));
+        // Election: the first candidate (timer t, uniform on [T, 2T]) persists p, its requests
+        // take d + q, each voter persists p and its vote takes d + q: elected at
+        // t + 2p + 2d + 2q, unless a second timer fires before the requests arrive.
+        let tally = run(
+            "raft",
+            &format!("nodes = 5\nphase = \"election\"{with}"),
+            &constants(d, p, q),
+            20_000,
+        );
+        assert_eq!(tally.successes, 20_000);
+        let least = ms(150.0 + 2.0 * (p + d + q));
+        assert!(
+            tally
+                .latency_ns()
+                .equivalent(tally.latency_ns().min(), least),
+            "{} vs {least}",
+            tally.latency_ns().min()
+        );
+        // Without node time the same election is 2p + 2q shorter.
+        let plain = run(
+            "raft",
+            "nodes = 5\nphase = \"election\"",
+            &constants(d, 0.0, 0.0),
+            20_000,
+        );
+        assert!(
+            plain
+                .latency_ns()
+                .equivalent(plain.latency_ns().min(), ms(150.0 + 2.0 * d))
+        );
+        assert_eq!(tally.extras_sum[2] + plain.extras_sum[2], 0);
+    }
+
+    #[test]
+    fn failover_never_elects_two_leaders_in_a_term() {
+        let tally = run(
+            "raft",
+            "nodes = 5\nphase = \"failover\"\ntimeout_spread = 0.01\nloss = 0.05\n\
+             persist = \"p\"\nprocess = \"q\"",
+            "kind = \"exponential\"\nmean_ms = 0.5\n[latency.p]\nkind = \"exponential\"\n\
+                 mean_ms = 2\n[latency.q]\nkind = \"constant\"\nms = 0.1",
+            50_000,
+        );
+        assert_eq!(tally.successes, 50_000);
+        assert!(tally.extras_sum[1] > 0, "narrow ranges split");
+        assert_eq!(tally.extras_sum[2], 0, "two leaders in one term");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::sweep::{Cell, Cost, Price, Sweep};
 /// Every environment axis of a cell, as a key.
 fn environment(cell: &Cell) -> String {
     format!(
-        "{} {} {} {} {} {} {} {} {:?}",
+        "{} {} {} {} {} {} {} {} {:?} {:?} {:?}",
         cell.nodes,
         cell.crash,
         cell.loss,
@@ -27,7 +27,9 @@ fn environment(cell: &Cell) -> String {
         cell.partition,
         cell.regions,
         cell.latency_name,
-        cell.cross_latency.as_ref().map(|(name, _)| name)
+        cell.cross_latency.as_ref().map(|(name, _)| name),
+        cell.persist.as_ref().map(|(name, _)| name),
+        cell.process.as_ref().map(|(name, _)| name)
     )
 }
 
@@ -157,6 +159,16 @@ impl SummaryFile {
             "cross_latency",
             true,
             rows().map(|(cell, _)| cell.cross_latency.as_ref().map(|(name, _)| &**name)),
+        );
+        c.strings(
+            "persist",
+            true,
+            rows().map(|(cell, _)| cell.persist.as_ref().map(|(name, _)| &**name)),
+        );
+        c.strings(
+            "process",
+            true,
+            rows().map(|(cell, _)| cell.process.as_ref().map(|(name, _)| &**name)),
         );
         for spec in &sweep.params {
             let value = |cell: &Cell| cell.value(spec.name);

@@ -35,6 +35,11 @@ pub struct Cell {
     pub latency: Arc<Latency>,
     /// Name and model of the delay between regions (only when `regions > 1`).
     pub cross_latency: Option<(Arc<str>, Arc<Latency>)>,
+    /// Name and model of the time of one durable write at a node (`grid.persist`), if any.
+    pub persist: Option<(Arc<str>, Arc<Latency>)>,
+    /// Name and model of the time a node takes to handle one message (`grid.process`), if
+    /// any.
+    pub process: Option<(Arc<str>, Arc<Latency>)>,
     /// One value per parameter of the protocol, in the order of `protocol.params`.
     pub params: Vec<Value>,
 }
@@ -49,6 +54,12 @@ impl Cell {
                 self.regions,
                 self.cross_latency.as_ref().map(|(_, l)| Latency::clone(l)),
             )
+            .map(|env| {
+                env.with_node_time(
+                    self.persist.as_ref().map(|(_, l)| Latency::clone(l)),
+                    self.process.as_ref().map(|(_, l)| Latency::clone(l)),
+                )
+            })
     }
 
     /// The value of parameter `name`, if the protocol has it.
@@ -97,6 +108,12 @@ impl fmt::Display for ParamsDisplay<'_> {
         }
         if let Some((name, _)) = &cell.cross_latency {
             words.push(format!("regions={} cross_latency={name}", cell.regions));
+        }
+        if let Some((name, _)) = &cell.persist {
+            words.push(format!("persist={name}"));
+        }
+        if let Some((name, _)) = &cell.process {
+            words.push(format!("process={name}"));
         }
         for word in &words {
             write!(f, "{word} ")?;

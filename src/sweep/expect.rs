@@ -92,6 +92,8 @@ const AXIS_KINDS: &[(&str, Kind)] = &[
     ("regions", Kind::Number),
     ("latency", Kind::Word),
     ("cross_latency", Kind::Word),
+    ("persist", Kind::Word),
+    ("process", Kind::Word),
 ];
 
 impl Expectation {
@@ -117,6 +119,8 @@ impl Term {
             "regions" => number(cell.regions.into()),
             "latency" => value(&cell.latency_name),
             "cross_latency" => cell.cross_latency.as_ref().and_then(|(n, _)| value(n)),
+            "persist" => cell.persist.as_ref().and_then(|(n, _)| value(n)),
+            "process" => cell.process.as_ref().and_then(|(n, _)| value(n)),
             param => cell.value(param).map(|v| match v {
                 Value::Count(n) => Cellvalue::Number(n.into()),
                 Value::Millis(x) | Value::Positive(x) | Value::Probability(x) => {

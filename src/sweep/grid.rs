@@ -49,6 +49,10 @@ pub struct Axes {
     pub latency: Vec<(Arc<str>, Arc<Latency>)>,
     /// `grid.cross_latency`: names and models; an axis only for cells with `regions > 1`.
     pub cross_latency: Vec<(Arc<str>, Arc<Latency>)>,
+    /// `grid.persist`: names and models of a durable write's time; empty for none.
+    pub persist: Vec<(Arc<str>, Arc<Latency>)>,
+    /// `grid.process`: names and models of a message's handling time; empty for none.
+    pub process: Vec<(Arc<str>, Arc<Latency>)>,
 }
 
 /// The environment of a cell, before its protocol parameters.
@@ -62,12 +66,15 @@ struct Environment {
     regions: u32,
     latency: (Arc<str>, Arc<Latency>),
     cross_latency: Option<(Arc<str>, Arc<Latency>)>,
+    persist: Option<(Arc<str>, Arc<Latency>)>,
+    process: Option<(Arc<str>, Arc<Latency>)>,
 }
 
 impl Axes {
     /// Every environment, in expansion order: nodes, crash, loss, zones, zone_crash,
-    /// partition, regions, latency, cross_latency (the last varying fastest). Cells with one
-    /// region take no cross-region latency, so that axis does not multiply them.
+    /// partition, regions, latency, cross_latency, persist, process (the last varying
+    /// fastest). Cells with one region take no cross-region latency, so that axis does not
+    /// multiply them; without `persist` or `process` those axes are one value, none.
     fn environments<'a>(&'a self, nodes: &'a [u32]) -> impl Iterator<Item = Environment> + 'a {
         let crosses = |regions: u32| -> Vec<Option<(Arc<str>, Arc<Latency>)>> {
             if regions == 1 || self.cross_latency.is_empty() {
@@ -76,6 +83,15 @@ impl Axes {
                 self.cross_latency.iter().cloned().map(Some).collect()
             }
         };
+        let optional =
+            |axis: &[(Arc<str>, Arc<Latency>)]| -> Vec<Option<(Arc<str>, Arc<Latency>)>> {
+                if axis.is_empty() {
+                    vec![None]
+                } else {
+                    axis.iter().cloned().map(Some).collect()
+                }
+            };
+        let (persists, processes) = (optional(&self.persist), optional(&self.process));
         let mut out = Vec::new();
         for &nodes in nodes {
             for &crash in &self.crash {
@@ -86,17 +102,23 @@ impl Axes {
                                 for &regions in &self.regions {
                                     for latency in &self.latency {
                                         for cross_latency in crosses(regions) {
-                                            out.push(Environment {
-                                                nodes,
-                                                crash,
-                                                loss,
-                                                zones,
-                                                zone_crash,
-                                                partition,
-                                                regions,
-                                                latency: latency.clone(),
-                                                cross_latency,
-                                            });
+                                            for persist in &persists {
+                                                for process in &processes {
+                                                    out.push(Environment {
+                                                        nodes,
+                                                        crash,
+                                                        loss,
+                                                        zones,
+                                                        zone_crash,
+                                                        partition,
+                                                        regions,
+                                                        latency: latency.clone(),
+                                                        cross_latency: cross_latency.clone(),
+                                                        persist: persist.clone(),
+                                                        process: process.clone(),
+                                                    });
+                                                }
+                                            }
                                         }
                                     }
                                 }
@@ -119,7 +141,9 @@ impl Axes {
             * self.zones.len()
             * self.zone_crash.len()
             * self.partition.len()
-            * self.latency.len()) as u128
+            * self.latency.len()
+            * self.persist.len().max(1)
+            * self.process.len().max(1)) as u128
             * (regions(false) + regions(true) * cross);
         self.protocols
             .iter()
@@ -151,6 +175,8 @@ impl Axes {
                         latency_name: env.latency.0.clone(),
                         latency: env.latency.1.clone(),
                         cross_latency: env.cross_latency.clone(),
+                        persist: env.persist.clone(),
+                        process: env.process.clone(),
                         params,
                     });
                 }

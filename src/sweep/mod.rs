@@ -123,6 +123,8 @@ pub const AXES: &[&str] = &[
     "regions",
     "latency",
     "cross_latency",
+    "persist",
+    "process",
 ];
 
 /// A sweep file that cannot be run, with the file and the field to blame.
@@ -351,6 +353,8 @@ impl Sweep {
             .latency
             .iter()
             .chain(&self.axes.cross_latency)
+            .chain(&self.axes.persist)
+            .chain(&self.axes.process)
             .collect();
         models.sort_by(|a, b| a.0.cmp(&b.0));
         models.dedup_by(|a, b| a.0 == b.0);
@@ -484,6 +488,14 @@ impl Parsed {
             Some(field) => latency_names(&field)?,
             None => Vec::new(),
         };
+        let persist = match grid.take("persist") {
+            Some(field) => latency_names(&field)?,
+            None => Vec::new(),
+        };
+        let process = match grid.take("process") {
+            Some(field) => latency_names(&field)?,
+            None => Vec::new(),
+        };
         if regions.iter().any(|&r| r > 1) && cross_latency.is_empty() {
             return Err(FieldError::new(
                 grid.path_of("cross_latency"),
@@ -575,6 +587,8 @@ impl Parsed {
             regions,
             latency,
             cross_latency,
+            persist,
+            process,
         };
         Ok(Self {
             name,

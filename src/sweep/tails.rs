@@ -57,6 +57,12 @@ fn messages(sweep: &Sweep, cell: &Cell) -> u64 {
     if let Some((name, latency)) = &cell.cross_latency {
         pilot.cross_latency = Some((name.clone(), typical(latency)));
     }
+    if let Some((name, latency)) = &cell.persist {
+        pilot.persist = Some((name.clone(), typical(latency)));
+    }
+    if let Some((name, latency)) = &cell.process {
+        pilot.process = Some((name.clone(), typical(latency)));
+    }
     let Ok(model) = pilot.build() else {
         return 0;
     };
@@ -78,7 +84,9 @@ pub fn warnings(sweep: &Sweep) -> Vec<String> {
     let mut seen: HashMap<String, u64> = HashMap::new();
     for (id, cell) in sweep.cells.iter().enumerate() {
         let models = std::iter::once((&cell.latency_name, &cell.latency))
-            .chain(cell.cross_latency.as_ref().map(|(n, l)| (n, l)));
+            .chain(cell.cross_latency.as_ref().map(|(n, l)| (n, l)))
+            .chain(cell.persist.as_ref().map(|(n, l)| (n, l)))
+            .chain(cell.process.as_ref().map(|(n, l)| (n, l)));
         let small: Vec<(String, (f64, f64))> = models
             .filter_map(|(name, latency)| Some((name.to_string(), least_resolved(latency)?)))
             .collect();

@@ -262,6 +262,33 @@ fn environment_axes_and_per_protocol_nodes_expand_as_counted() {
 }
 
 #[test]
+fn node_time_axes_multiply_the_cells_and_reach_the_environment() {
+    let text = EXAMPLE.replace(
+        "loss = 0.0",
+        "loss = 0.0\npersist = [\"lan\", \"disk\"]\nprocess = \"lan\"",
+    ) + "\n[latency.disk]\nkind = \"constant\"\nms = 4\n";
+    let sweep = Sweep::parse(&text, "t.toml").unwrap();
+    assert_eq!(sweep.cells.len(), 2 * 18);
+    assert_eq!(sweep.axes.cell_count(), 36);
+    // persist varies faster than every axis but process and the parameters.
+    let names: Vec<&str> = sweep.cells[..4]
+        .iter()
+        .map(|c| &*c.persist.as_ref().unwrap().0)
+        .collect();
+    assert_eq!(names, ["lan", "lan", "disk", "disk"]);
+    assert!(sweep.cells.iter().all(|c| c.env().unwrap().has_node_time()));
+    let plain = Sweep::parse(EXAMPLE, "t.toml").unwrap();
+    assert!(
+        plain
+            .cells
+            .iter()
+            .all(|c| !c.env().unwrap().has_node_time())
+    );
+    let e = error(&text.replace("process = \"lan\"", "process = \"ssd\""));
+    assert_eq!(e.location, "grid.process");
+}
+
+#[test]
 fn precision_targets_make_a_sweep_adaptive() {
     let sweep = Sweep::parse(EXAMPLE, "example.toml").unwrap();
     assert!(!sweep.precision.is_adaptive());
