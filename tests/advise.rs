@@ -259,6 +259,10 @@ fn bad_requirements_are_one_line_naming_the_field() {
             "r.toml: environment.zones: unknown key `zones` (expected crash, loss, partition, latency)",
         ),
         (
+            format!("name = \"x\"\nconsistency = \"linearizable\"\ncrashes = 1\nnodes = 2\n{env}"),
+            "r.toml: nodes: 2 replicas cannot survive 1 crash(es): linearizable needs at least 3",
+        ),
+        (
             format!("name = \"x\"\nconsistency = \"none\"\n{env}crash = [0.01, 0.02]\n"),
             "r.toml: environment.crash: expected one probability in [0, 1)",
         ),
@@ -506,5 +510,25 @@ fn read_your_writes_takes_designs_at_or_above_its_rung() {
             assert_eq!(cache["params"]["op"], "read-after-write");
         }
         ranked_before_all_fail(&json);
+    }
+}
+
+/// `nodes` sets the replicas of replicated designs, above what the faults need.
+#[test]
+fn stated_nodes_size_the_replicated_designs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = requirements(
+        tmp.path(),
+        "five",
+        "name = \"five\"\nconsistency = \"linearizable\"\ncrashes = 1\nnodes = 5\n\
+         success_rate = 0.99\ntrials = 100_000\n[environment]\ncrash = 0.01\n\
+         latency = { kind = \"exponential\", mean_ms = 0.5 }\n",
+    );
+    let (code, json) = advise_file(tmp.path(), &file, "out", &["--no-sensitivity"]);
+    assert_eq!(code, 0);
+    let designs = json["designs"].as_array().unwrap();
+    assert!(designs.iter().any(|d| protocol(d) == "quorum"));
+    for d in designs {
+        assert_eq!(d["nodes"], 5, "{d}");
     }
 }

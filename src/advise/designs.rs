@@ -152,7 +152,8 @@ const RYW_WINDOW_MS: i64 = 10_000;
 /// The designs that provide `consistency` or more of the ladder (none, eventual,
 /// read-your-writes, linearizable), or exactly atomic commit or Byzantine agreement, under the
 /// faults of `r`. Where both sides of a partition must keep serving, the ladder stops at
-/// eventual: a design above it cannot stay available on both sides (CAP).
+/// eventual: a design above it cannot stay available on both sides (CAP). Replicated designs
+/// run on the `nodes` the requirements state, or else on the fewest the faults need:
 ///
 /// | consistency | designs | nodes |
 /// |---|---|---|
@@ -196,7 +197,7 @@ pub fn designs(r: &Requirements) -> Vec<Design> {
         }
     }
     if ladder(Consistency::Eventual) {
-        let n = (r.crashes + 1).max(2);
+        let n = r.nodes.unwrap_or(0).max(r.crashes + 1).max(2);
         for fanout in [1, 2] {
             out.push(Design {
                 protocol: "gossip",
@@ -230,7 +231,7 @@ pub fn designs(r: &Requirements) -> Vec<Design> {
         });
     }
     if ladder(Consistency::Linearizable) {
-        let n = 2 * r.crashes + 1;
+        let n = r.nodes.unwrap_or(0).max(2 * r.crashes + 1);
         let majority = || word("majority");
         let linearizable: [(&'static str, Vec<(&'static str, Value)>); 7] = [
             ("quorum", vec![("k", majority())]),
@@ -290,7 +291,7 @@ pub fn designs(r: &Requirements) -> Vec<Design> {
     if r.consistency == Consistency::Byzantine {
         out.push(Design {
             protocol: "pbft",
-            nodes: 3 * r.byzantine.max(1) + 1,
+            nodes: r.nodes.unwrap_or(0).max(3 * r.byzantine.max(1) + 1),
             params: vec![("byzantine", Value::Integer(r.byzantine.into()))],
             consistency: Consistency::Byzantine,
             why: "3b + 1 replicas outvote b liars",

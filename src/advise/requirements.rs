@@ -37,6 +37,8 @@ pub struct Requirements {
     pub consistency: Consistency,
     /// Crashed nodes to survive.
     pub crashes: u32,
+    /// The replicas a replicated design runs on, if stated: at least what the faults need.
+    pub nodes: Option<u32>,
     /// Byzantine nodes to survive.
     pub byzantine: u32,
     /// Participants of an atomic commit.
@@ -105,6 +107,31 @@ impl Requirements {
         };
         let crashes = count(&mut top, "crashes", 0, 0, 1000)?;
         let byzantine = count(&mut top, "byzantine", 0, 0, 1000)?;
+        let nodes = top
+            .take("nodes")
+            .map(|f| {
+                let n = f.integer(1, 1000)? as u32;
+                // What the faults need: f + 1 copies, 2f + 1 for majorities, 3b + 1 replicas
+                // against b liars.
+                let need = match consistency {
+                    Consistency::None | Consistency::Eventual => crashes + 1,
+                    Consistency::ReadYourWrites | Consistency::Linearizable => 2 * crashes + 1,
+                    Consistency::Byzantine => 3 * byzantine.max(1) + 1,
+                    Consistency::AtomicCommit => {
+                        return Err(
+                            f.error("an atomic commit runs on its participants: set participants")
+                        );
+                    }
+                };
+                if n < need {
+                    return Err(f.error(format!(
+                        "{n} replicas cannot survive {crashes} crash(es): {} needs at least {need}",
+                        consistency.word()
+                    )));
+                }
+                Ok(n)
+            })
+            .transpose()?;
         let participants = count(&mut top, "participants", 3, 2, 1000)?;
         let blocking_ok = match top.take("blocking") {
             Some(f) => match f.value {
@@ -220,6 +247,7 @@ impl Requirements {
             name,
             consistency,
             crashes,
+            nodes,
             byzantine,
             participants,
             blocking_ok,

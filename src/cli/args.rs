@@ -132,6 +132,8 @@ A requirements file:
   consistency = \"linearizable\"   # none | eventual | read-your-writes | linearizable |
                                  # atomic-commit | byzantine
   crashes = 1                    # crashed nodes to survive (f)
+  nodes = 5                      # replicas of replicated designs [default: the fewest the
+                                 # faults need: f + 1, 2f + 1 for majorities, 3b + 1]
   byzantine = 0                  # Byzantine nodes to survive (for consistency = \"byzantine\")
   partitions = \"majority\"        # majority: the majority side keeps working; available: both
                                  # sides keep serving (eventual consistency at most: CAP)
