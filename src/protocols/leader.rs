@@ -41,7 +41,14 @@ up; if it is, the acknowledgements sent and received come from their binomial di
 and the wait from the fastest (semi-sync) or slowest (sync) round trip drawn directly, at any
 N; a failover is still simulated node by node, at a cost that follows the election's messages
 (2(N - 1) for one clean term; more terms and candidates as N grows). per-node simulates every
-node and message."
+node and message.
+Time at the nodes (grid.persist, grid.process; none unless set): the leader processes the
+client's write, then persists its own copy while it sends the copies; a replica processes
+its copy and persists it before acknowledging; the leader processes each acknowledgement and
+answers once its own copy is durable and the acknowledgements the mode waits for have
+arrived (async: once its own copy is durable); the client processes the answer. An election
+applies them as `coordsim protocols raft` says. With node time every node is simulated
+(sampling = \"direct\" falls back to per-node)."
     };
 }
 
@@ -161,6 +168,7 @@ impl Leader {
             net,
             up: &s.up,
             leader,
+            timed: self.env.has_node_time(),
             first: u64::MAX,
             last: 0,
         };
@@ -186,6 +194,9 @@ impl Leader {
             return fail(messages);
         }
         elapsed += net.delay_ns(rng, CLIENT, leader);
+        // Both 0, and nothing drawn, without time at the nodes.
+        elapsed += net.process_ns(rng);
+        let own = net.persist_ns(rng);
         let (sent, acks) = copies.replicate(rng);
         messages += sent;
         let wait = match self.mode {
@@ -199,7 +210,7 @@ impl Leader {
         if net.lost(rng, leader, CLIENT) {
             return fail(messages);
         }
-        elapsed += wait + net.delay_ns(rng, leader, CLIENT);
+        elapsed += wait.max(own) + net.delay_ns(rng, leader, CLIENT) + net.process_ns(rng);
         failover.outcome(Outcome::success(elapsed, messages, 2))
     }
 }
@@ -245,6 +256,8 @@ struct PerNodeReplication<'a, 'n> {
     net: &'a Net<'n>,
     up: &'a [bool],
     leader: u32,
+    /// Whether the nodes take time (persist, process).
+    timed: bool,
     first: u64,
     last: u64,
 }
@@ -265,7 +278,15 @@ impl Replication for PerNodeReplication<'_, '_> {
             if self.model.mode == Mode::Async || net.lost(rng, replica, leader) {
                 continue;
             }
-            let rtt = net.round_trip_ns(rng, leader, replica);
+            let rtt = if self.timed {
+                net.delay_ns(rng, leader, replica)
+                    .saturating_add(net.process_ns(rng))
+                    .saturating_add(net.persist_ns(rng))
+                    .saturating_add(net.delay_ns(rng, replica, leader))
+                    .saturating_add(net.process_ns(rng))
+            } else {
+                net.round_trip_ns(rng, leader, replica)
+            };
             acks += 1;
             self.first = self.first.min(rtt);
             self.last = self.last.max(rtt);
@@ -304,9 +325,11 @@ pub struct LeaderDirectScratch {
 }
 
 impl LeaderDirect {
-    /// `model`, for an environment where nodes and messages are alike, with one-way delays
+    /// `model`, for an environment where nodes and messages are alike and take no time at
+    /// the nodes (the per-node model simulates persist and process), with one-way delays
     /// drawn from `law`.
     pub fn new(model: Leader, law: Mix) -> Self {
+        debug_assert!(!model.env.has_node_time(), "time at the nodes is per-node");
         Self {
             acks: Replies::new(&model.env, model.nodes - 1),
             model,
@@ -420,7 +443,8 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     build: |setting| {
         let params = Params::read(setting);
         let env = setting.env().clone();
-        let law = direct::direct_law(params.sampling, &env);
+        // Time at the nodes is simulated node by node.
+        let law = direct::direct_law(params.sampling, &env).filter(|_| !env.has_node_time());
         let model = Leader::new(
             env,
             setting.nodes,
@@ -512,6 +536,48 @@ mod tests {
                 50_000,
             );
         }
+    }
+
+    #[test]
+    fn node_time_adds_up_step_by_step() {
+        // Constant delay d = 1, persist p = 4, process q = 0.5 (ms), no failures. The write
+        // reaches the leader at d + q; a replica's acknowledgement is back d + q + p + d + q
+        // later, the leader's own copy durable p later; the answer takes d + q.
+        let (d, p, q) = (1.0, 4.0, 0.5);
+        let latency = format!(
+            "kind = \"constant\"\nms = {d}\n[latency.p]\nkind = \"constant\"\nms = {p}\n\
+             [latency.q]\nkind = \"constant\"\nms = {q}"
+        );
+        let ms = |x: f64| (x * 1e6) as u64;
+        for (mode, nodes, expected) in [
+            ("sync", 3, 4.0 * d + 4.0 * q + p),
+            ("semi-sync", 5, 4.0 * d + 4.0 * q + p),
+            ("semi-sync", 1, 2.0 * d + 2.0 * q + p),
+            ("async", 3, 2.0 * d + 2.0 * q + p),
+        ] {
+            for sampling in ["direct", "per-node"] {
+                let tally = run(
+                    "leader",
+                    &format!(
+                        "nodes = {nodes}\nmode = \"{mode}\"\nsampling = \"{sampling}\"\n\
+                         persist = \"p\"\nprocess = \"q\""
+                    ),
+                    &latency,
+                    1000,
+                );
+                assert_eq!(tally.successes, 1000, "{mode} N = {nodes}");
+                assert_eq!(tally.latency_max_ns, ms(expected), "{mode} N = {nodes}");
+                assert_eq!(tally.latency_sum_ns, 1000 * u128::from(ms(expected)));
+            }
+        }
+        // A persist longer than the replicas' round trip holds up an async write alone.
+        let tally = run(
+            "leader",
+            "nodes = 3\nmode = \"async\"\npersist = \"p\"",
+            &latency,
+            1000,
+        );
+        assert_eq!(tally.latency_max_ns, ms(2.0 * d + p));
     }
 
     #[test]

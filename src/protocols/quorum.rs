@@ -31,7 +31,12 @@ Sampling: direct (the default, when nodes and messages are alike) draws the numb
 sent and arrived from their binomial distributions and the k-th fastest round trip of those
 that arrived as Q(U(k:L)), where Q is the round trip's quantile function: one 64-bit draw
 for most trials of a small cluster (the draw that picks the counts also feeds a table of
-Q(U(k:L))), a few at any N; per-node simulates every replica."
+Q(U(k:L))), a few at any N; per-node simulates every replica.
+Time at the nodes (grid.persist, grid.process; none unless set): a replica processes the
+request and persists the write before it replies, and the coordinator processes each reply:
+a reply arrives d1 + process + persist + d2 + process after the send, each term drawn afresh.
+With node time every replica is simulated (sampling = \"direct\" falls back to per-node, and
+the summary's sampler column says so)."
     };
 }
 
@@ -81,6 +86,9 @@ impl Protocol for Quorum {
 
     #[inline]
     fn trial(&self, rng: &mut SimRng, replies: &mut Vec<u64>) -> Outcome {
+        if self.env.has_node_time() {
+            return self.trial_timed(rng, replies);
+        }
         replies.clear();
         let net = self.env.begin(rng);
         let mut messages = u64::from(self.nodes);
@@ -93,6 +101,38 @@ impl Protocol for Quorum {
                 continue;
             }
             replies.push(net.round_trip_ns(rng, CLIENT, replica));
+        }
+        let k = self.k as usize;
+        if replies.len() < k {
+            return Outcome::failure(messages, 1);
+        }
+        Outcome::success(kth_smallest(replies, k), messages, 1)
+    }
+}
+
+impl Quorum {
+    /// One trial with time at the nodes: the per-node trial with each reply's round trip
+    /// lengthened by the replica's processing and persisting and the coordinator's processing.
+    #[inline(never)]
+    fn trial_timed(&self, rng: &mut SimRng, replies: &mut Vec<u64>) -> Outcome {
+        replies.clear();
+        let net = self.env.begin(rng);
+        let mut messages = u64::from(self.nodes);
+        for replica in 0..self.nodes {
+            if !net.up(rng, replica) || net.lost(rng, CLIENT, replica) {
+                continue;
+            }
+            messages += 1;
+            if net.lost(rng, replica, CLIENT) {
+                continue;
+            }
+            let at = net
+                .delay_ns(rng, CLIENT, replica)
+                .saturating_add(net.process_ns(rng))
+                .saturating_add(net.persist_ns(rng))
+                .saturating_add(net.delay_ns(rng, replica, CLIENT))
+                .saturating_add(net.process_ns(rng));
+            replies.push(at);
         }
         let k = self.k as usize;
         if replies.len() < k {
@@ -115,9 +155,16 @@ pub struct QuorumDirect {
 
 impl QuorumDirect {
     /// The model of `Quorum::new(env, nodes, k)`, for an environment where nodes and
-    /// messages are alike, with one-way delays drawn from `law`.
+    /// messages are alike and take no time at the nodes, with one-way delays drawn from
+    /// `law`.
     pub fn new(env: &Env, law: Mix, nodes: u32, k: u32) -> Result<Self, ModelError> {
         Quorum::new(env.clone(), nodes, k)?;
+        if env.has_node_time() {
+            return Err(ModelError::new(
+                "sampling",
+                "direct sampling of quorum takes no time at the nodes (persist, process)",
+            ));
+        }
         Ok(Self {
             replies: Replies::new(env, nodes),
             k,
@@ -185,7 +232,9 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
         let params = Params::read(setting);
         let (nodes, k) = (setting.nodes, params.k.resolve(setting.nodes));
         let env = setting.env().clone();
-        Ok(match direct::direct_law(params.sampling, &env) {
+        // Time at the nodes is simulated replica by replica.
+        let law = direct::direct_law(params.sampling, &env).filter(|_| !env.has_node_time());
+        Ok(match law {
             Some(law) => Box::new(QuorumDirect::new(&env, law, nodes, k)?),
             None => Box::new(Quorum::new(env, nodes, k)?),
         })
@@ -381,6 +430,67 @@ mod tests {
                 100_000,
             );
         }
+    }
+
+    /// Constant one-way delays of `delay_ms`, and constant models `p` and `q` (for
+    /// `grid.persist`, `grid.process`) of `persist_ms` and `process_ms`.
+    fn constants(delay_ms: f64, persist_ms: f64, process_ms: f64) -> String {
+        format!(
+            "kind = \"constant\"\nms = {delay_ms}\n[latency.p]\nkind = \"constant\"\n\
+             ms = {persist_ms}\n[latency.q]\nkind = \"constant\"\nms = {process_ms}"
+        )
+    }
+
+    #[test]
+    fn node_time_lengthens_every_round_trip() {
+        // Constant delay d = 1, persist p = 4, process q = 0.5 (ms): every reply arrives at
+        // d + q + p + d + q, so the k-th does too, whatever the sampling asked for.
+        let (d, p, q) = (1.0, 4.0, 0.5);
+        let at = ((2.0 * d + p + 2.0 * q) * 1e6) as u64;
+        for sampling in ["direct", "per-node"] {
+            let tally = run(
+                "quorum",
+                &format!(
+                    "nodes = 5\nk = 3\npersist = \"p\"\nprocess = \"q\"\nsampling = \"{sampling}\""
+                ),
+                &constants(d, p, q),
+                1000,
+            );
+            assert_eq!(tally.successes, 1000);
+            assert_eq!(tally.latency_max_ns, at);
+            assert_eq!(tally.latency_sum_ns, 1000 * u128::from(at));
+            assert_eq!(tally.messages_sum, 10 * 1000);
+        }
+        // Process time alone: 2d + 2q.
+        let tally = run(
+            "quorum",
+            "nodes = 3\nprocess = \"q\"",
+            &constants(d, p, q),
+            1000,
+        );
+        assert_eq!(tally.latency_max_ns, ((2.0 * d + 2.0 * q) * 1e6) as u64);
+    }
+
+    #[test]
+    fn a_random_persist_adds_its_mean() {
+        // N = k = 1, constant d = 1 and q = 0.5, persist exponential of mean 2 (ms): the
+        // latency is 2d + 2q + P, mean 5 ms, standard deviation 2 ms.
+        let trials = 200_000u64;
+        let tally = run(
+            "quorum",
+            "nodes = 1\nk = 1\npersist = \"p\"\nprocess = \"q\"",
+            "kind = \"constant\"\nms = 1\n[latency.p]\nkind = \"exponential\"\nmean_ms = 2\n\
+             [latency.q]\nkind = \"constant\"\nms = 0.5",
+            trials,
+        );
+        assert_eq!(tally.successes, trials);
+        let mean = tally.latency_sum_ns as f64 / trials as f64;
+        let tolerance = 5.0 * 2e6 / (trials as f64).sqrt();
+        assert!((mean - 5e6).abs() <= tolerance, "mean {mean}");
+        assert_eq!(
+            tally.latency_ns().min(),
+            tally.latency_ns().lowest_equivalent(3_000_000)
+        );
     }
 
     #[test]

@@ -48,7 +48,12 @@ Messages: N writes, acknowledgements, N read requests, responses. Rounds: 2.
 stale: reads that returned an old value. writes_committed: trials whose write got w
 acknowledgements. write_latency_ns: C, summed over committed writes only (a failed write adds
 0), so the mean write latency of a committed write is write_latency_ns_mean /
-writes_committed_mean, not write_latency_ns_mean itself."
+writes_committed_mean, not write_latency_ns_mean itself.
+Time at the nodes (grid.persist, grid.process; none unless set; added to the presets' delays
+too): a replica processes the write and persists it before acknowledging, and has it from
+then on (W_i grows by process + persist); the coordinator processes each acknowledgement and
+each response (A_i and S_i grow by process); a replica processes the read request and
+answers with what it has then (R_i grows by process)."
     };
 }
 
@@ -306,12 +311,17 @@ impl Protocol for QuorumRw {
                 s.written[i] = MISSED;
                 continue;
             }
-            let w = self.delay(rng, &net, |x| &x.write, replica, write_local);
+            // Time at the nodes: 0, and nothing drawn, unless set.
+            let w = self.delay(rng, &net, |x| &x.write, replica, write_local)
+                + net.process_ns(rng)
+                + net.persist_ns(rng);
             s.written[i] = w;
             messages += 1;
             if !net.lost(rng, replica, CLIENT) {
-                s.acks
-                    .push(w + self.delay(rng, &net, |x| &x.ack, replica, write_local));
+                s.acks.push(
+                    w + self.delay(rng, &net, |x| &x.ack, replica, write_local)
+                        + net.process_ns(rng),
+                );
             }
         }
         let w = self.w as usize;
@@ -330,11 +340,15 @@ impl Protocol for QuorumRw {
                 continue;
             }
             messages += 1;
-            let arrives = read_at + self.delay(rng, &net, |x| &x.read, replica, read_local);
+            let arrives = read_at
+                + self.delay(rng, &net, |x| &x.read, replica, read_local)
+                + net.process_ns(rng);
             if net.lost(rng, replica, CLIENT) {
                 continue;
             }
-            let back = arrives + self.delay(rng, &net, |x| &x.response, replica, read_local);
+            let back = arrives
+                + self.delay(rng, &net, |x| &x.response, replica, read_local)
+                + net.process_ns(rng);
             // Fresh iff written <= C + t + R_i, i.e. t >= written - C - R_i.
             let fresh_from = if written == MISSED {
                 u64::MAX
@@ -448,6 +462,40 @@ mod tests {
 
     use crate::model::stats::assert_rate;
     use crate::protocols::tests::{round_trip_order_statistic_moments, run};
+
+    #[test]
+    fn node_time_adds_up_step_by_step() {
+        // Constant delay d = 1, persist p = 4, process q = 0.5 (ms), N = 3, r = w = 2: a
+        // replica has the write at d + q + p, its acknowledgement is back d + q later (the
+        // commit, 2d + 2q + p); the read takes d + q each way and is fresh.
+        let (d, p, q) = (1.0, 4.0, 0.5);
+        let latency = format!(
+            "kind = \"constant\"\nms = {d}\n[latency.p]\nkind = \"constant\"\nms = {p}\n\
+             [latency.q]\nkind = \"constant\"\nms = {q}"
+        );
+        let ms = |x: f64| (x * 1e6) as u64;
+        let grid = "nodes = 3\nr = 2\nw = 2\npersist = \"p\"\nprocess = \"q\"";
+        let tally = run("quorum-rw", grid, &latency, 1000);
+        assert_eq!(tally.successes, 1000);
+        assert_eq!(tally.latency_max_ns, ms(2.0 * d + 2.0 * q));
+        assert_eq!(
+            tally.latency_sum_ns,
+            1000 * u128::from(ms(2.0 * d + 2.0 * q))
+        );
+        assert_eq!(
+            tally.extras_sum[1],
+            1000 * u128::from(ms(2.0 * d + 2.0 * q + p))
+        );
+        // r = w = 1: the read reaches a replica d + q after the commit, 2d + 2q + p after
+        // the write was sent, and the write was durable there at d + q + p: fresh at once.
+        let tally = run(
+            "quorum-rw",
+            "nodes = 3\npersist = \"p\"\nprocess = \"q\"\nmeasure = \"window\"",
+            &latency,
+            1000,
+        );
+        assert_eq!((tally.successes, tally.latency_max_ns), (1000, 0));
+    }
 
     #[test]
     fn overlapping_quorums_are_always_consistent() {

@@ -32,7 +32,13 @@ Messages: 1 + (N - 1). Rounds: 2.
 queued: messages that joined the sequencer's queue (reached an up sequencer).
 queue_wait_ns: time a queued message waited in the queue (0 for a message that never joined
 it). The mean wait of a queued message is queue_wait_ns_mean / queued_mean, the M/M/1
-rho / (mu - lambda); queue_wait_ns_mean alone is that times the fraction queued."
+rho / (mu - lambda); queue_wait_ns_mean alone is that times the fraction queued.
+Time at the nodes (grid.persist, grid.process; none unless set): the sequencer's handling of
+a message is its service time (process is not added there); after service it persists the
+sequence number it assigned before broadcasting (a write outside the queue: it does not hold
+up the next message's service); each member processes the broadcast before delivering it.
+Latency: send delay + queue wait + service + persist + the slowest
+broadcast delay plus processing."
     };
 }
 
@@ -131,6 +137,7 @@ impl Protocol for Sequencer {
         let wait = queue.wait_ns;
         let service = self.service.sample(rng);
         queue.wait_ns = (wait + service - self.interarrival.sample(rng)).max(0.0);
+        let persist = net.persist_ns(rng);
         let mut extras = [0; MAX_EXTRAS];
         extras[0] = wait as u64;
         extras[1] = 1;
@@ -139,9 +146,10 @@ impl Protocol for Sequencer {
             if !net.up(rng, member) || net.lost(rng, 0, member) {
                 return Outcome::failure(messages, 2).with_extras(extras);
             }
-            slowest = slowest.max(net.delay_ns(rng, 0, member));
+            // Time at the nodes: 0, and nothing drawn, unless set.
+            slowest = slowest.max(net.delay_ns(rng, 0, member) + net.process_ns(rng));
         }
-        let ns = send + (wait + service) as u64 + slowest;
+        let ns = send + (wait + service) as u64 + persist + slowest;
         Outcome::success(ns, messages, 2).with_extras(extras)
     }
 }
@@ -206,6 +214,35 @@ impl Params {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn node_time_adds_a_persist_and_a_members_processing() {
+        // Constant delay d = 1, persist p = 4, process q = 0.5 (ms), which draw nothing: the
+        // same seed gives the same queue and service, and a latency exactly p + q longer.
+        use crate::latency::Constant;
+        use crate::model::{Protocol, Status};
+        let constant = |ms: f64| crate::latency::Latency::from(Constant::new(ms).unwrap());
+        let plain = crate::model::Env::new(0.01, 0.01, constant(1.0)).unwrap();
+        let timed = plain
+            .clone()
+            .with_node_time(Some(constant(4.0)), Some(constant(0.5)));
+        let models = [plain, timed].map(|env| Sequencer::new(env, 5, 1000.0, 0.5, 1).unwrap());
+        let mut rngs = [1, 1].map(|seed| crate::rng::stream(seed, 0, 0));
+        let mut scratch = [Queue::default(), Queue::default()];
+        let mut successes = 0;
+        for _ in 0..10_000 {
+            let [a, b] = [0, 1].map(|i| models[i].trial(&mut rngs[i], &mut scratch[i]));
+            assert_eq!(
+                (a.status, a.messages, a.extras),
+                (b.status, b.messages, b.extras)
+            );
+            if a.status == Status::Success {
+                successes += 1;
+                assert_eq!(b.latency_ns, a.latency_ns + 4_500_000);
+            }
+        }
+        assert!(successes > 9_000, "{successes}");
+    }
+
     use super::*;
     use crate::engine::CHUNK_TRIALS;
     use crate::latency::Exponential;

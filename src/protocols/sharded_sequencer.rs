@@ -40,7 +40,13 @@ Latency: send delay + failover (if any) + queue wait + service + the slowest bro
 Messages: 1 + (N - 1). Rounds: 2.
 utilization_ppm: rho of the message's sequencer, in parts per million (mean rho =
 utilization_ppm_mean / 10^6). failed_over: 1 if channel 0's sequencer was down.
-With one sequencer and one channel this is a global sequencer: rho = rate_per_s x service_ms."
+With one sequencer and one channel this is a global sequencer: rho = rate_per_s x service_ms.
+Time at the nodes (grid.persist, grid.process; none unless set): the sequencer's handling of
+a message is its service time (process is not added there); after service it persists the
+sequence number it assigned before broadcasting (a write outside the queue: it does not hold
+up the next message's service); each member processes the broadcast before delivering it.
+Latency: send delay + failover (if any) + queue wait + service + persist + the slowest
+broadcast delay plus processing."
     };
 }
 
@@ -167,17 +173,20 @@ impl Protocol for ShardedSequencer {
             0.0
         };
         let service = self.service.sample(rng);
+        let persist = net.persist_ns(rng);
         let mut slowest = 0;
         for member in 1..self.nodes {
             if !net.up(rng, member) || net.lost(rng, 0, member) {
                 return Outcome::failure(messages, 2).with_extras(extras);
             }
-            slowest = slowest.max(net.delay_ns(rng, 0, member));
+            // Time at the nodes: 0, and nothing drawn, unless set.
+            slowest = slowest.max(net.delay_ns(rng, 0, member) + net.process_ns(rng));
         }
         let failover = if failed_over { self.failover_ns } else { 0 };
         let ns = send
             .saturating_add(failover)
             .saturating_add((wait + service) as u64)
+            .saturating_add(persist)
             .saturating_add(slowest);
         Outcome::success(ns, messages, 2).with_extras(extras)
     }
@@ -264,6 +273,37 @@ impl Params {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn node_time_adds_a_persist_and_a_members_processing() {
+        // Constant delay d = 1, persist p = 4, process q = 0.5 (ms), which draw nothing: the
+        // same seed gives the same queue and service, and a latency exactly p + q longer.
+        use crate::latency::Constant;
+        use crate::model::{Protocol, Status};
+        let constant = |ms: f64| crate::latency::Latency::from(Constant::new(ms).unwrap());
+        let plain = crate::model::Env::new(0.01, 0.01, constant(1.0)).unwrap();
+        let timed = plain
+            .clone()
+            .with_node_time(Some(constant(4.0)), Some(constant(0.5)));
+        let models = [plain, timed].map(|env| {
+            super::ShardedSequencer::new(env, 5, 100, 10, 50_000.0, 0.01, 1000.0).unwrap()
+        });
+        let mut rngs = [1, 1].map(|seed| crate::rng::stream(seed, 0, 0));
+        let mut scratch = [(), ()];
+        let mut successes = 0;
+        for _ in 0..10_000 {
+            let [a, b] = [0, 1].map(|i| models[i].trial(&mut rngs[i], &mut scratch[i]));
+            assert_eq!(
+                (a.status, a.messages, a.extras),
+                (b.status, b.messages, b.extras)
+            );
+            if a.status == Status::Success {
+                successes += 1;
+                assert_eq!(b.latency_ns, a.latency_ns + 4_500_000);
+            }
+        }
+        assert!(successes > 9_000, "{successes}");
+    }
+
     use super::*;
     use crate::latency::Constant;
     use crate::model::Simulate;
