@@ -25,6 +25,11 @@ impl Constant {
             ns: to_ns(ms * NS_PER_MS),
         })
     }
+
+    /// The delay, in nanoseconds: what every draw returns.
+    pub fn ns(&self) -> u64 {
+        self.ns
+    }
 }
 
 impl Delay for Constant {

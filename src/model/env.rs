@@ -105,6 +105,18 @@ impl Env {
         self.persist.is_some() || self.process.is_some()
     }
 
+    /// `(persist, process)` in nanoseconds when neither varies (an unset model is 0, a
+    /// constant one its value); `None` when either is random. A protocol adds such times to
+    /// its round trips as constants, so direct sampling stays exact.
+    pub fn constant_node_time(&self) -> Option<(u64, u64)> {
+        let ns = |model: &Option<Latency>| match model {
+            None => Some(0),
+            Some(Latency::Constant(c)) => Some(c.ns()),
+            Some(_) => None,
+        };
+        Some((ns(&self.persist)?, ns(&self.process)?))
+    }
+
     /// Nodes spread round-robin over `zones` zones, each failing with probability `zone_crash`.
     pub fn with_zones(mut self, zones: u32, zone_crash: f64) -> Result<Self, ModelError> {
         if !(1..=MAX_ZONES).contains(&zones) {
@@ -449,6 +461,13 @@ mod tests {
         assert_eq!(net.persist_ns(&mut rng), 2_000_000);
         assert_eq!(net.process_ns(&mut rng), 500_000);
         assert!(timed.has_node_time());
+        assert_eq!(plain.constant_node_time(), Some((0, 0)));
+        assert_eq!(timed.constant_node_time(), Some((2_000_000, 500_000)));
+        let random = env().with_node_time(
+            None,
+            Some(crate::latency::tests::parse("kind = \"exponential\"\nmean_ms = 1").unwrap()),
+        );
+        assert_eq!(random.constant_node_time(), None);
     }
 
     #[test]

@@ -28,9 +28,9 @@ pub const SAMPLING: ParamSpec = ParamSpec {
     doc: "direct: draw counts and order statistics from their exact distributions when the \
           environment allows (no zones, partitions or regions; any latency model but a \
           mixture of empirical samples with continuous models, or of more than 4 continuous \
-          models), so a trial costs the same at \
-          any N; per-node: simulate every node and message. The summary's `sampler` column \
-          says which ran",
+          models; where the protocol models time at the nodes, persist and process constant \
+          or unset), so a trial costs the same at any N; per-node: simulate every node and \
+          message. The summary's `sampler` column says which ran",
 };
 
 /// The one-way delay law of `env` when `sampling` asks for direct sampling and nothing in the

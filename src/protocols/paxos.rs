@@ -23,7 +23,16 @@ whole trial; each message is lost independently with probability loss (no retran
 Success: every phase gets its majority; with no loss, P(Binomial(N - 1, 1 - crash) >= N/2).
 Latency: the sum over phases of the (N/2)-th fastest round trip to the other acceptors.
 Messages: requests and replies of each phase plus N - 1 DECIDEs: 5(N - 1) (classic) or
-3(N - 1) (multi) with no failures. Rounds: phases run."
+3(N - 1) (multi) with no failures. Rounds: phases run.
+Time at the nodes (grid.persist, grid.process; none unless set): an acceptor handles PREPARE
+and forces its promise before replying, and handles ACCEPT and forces the accepted value
+before replying; the proposer handles each reply, and as an acceptor itself forces its own
+promise and its own accepted value in parallel with sending the requests. A phase ends when a
+majority of N, the proposer's own durable write counted among them, has replied: the
+(N/2 + 1)-th smallest of p and the N - 1 round trips d + q + p + d + q (d one-way delays, q
+processing, p a forced write). Multi-Paxos in steady state runs phase 2 only: one forced
+write per acceptor. DECIDEs are not waited for. Every acceptor is simulated, as without node
+time."
     };
 }
 
@@ -66,8 +75,10 @@ impl Paxos {
         })
     }
 
-    /// One phase: returns (time to a majority, messages), or None without a majority.
-    fn phase(
+    /// One phase: returns (time to a majority, messages), or None without a majority. With
+    /// `TIMED`, time at the nodes (decided once per trial, so that a cell without it runs the
+    /// plain loop).
+    fn phase<const TIMED: bool>(
         &self,
         rng: &mut SimRng,
         net: &Net<'_>,
@@ -76,6 +87,10 @@ impl Paxos {
         messages: &mut u64,
     ) -> Option<u64> {
         rtts.clear();
+        if TIMED {
+            // The proposer's own promise or acceptance, forced while the requests travel.
+            rtts.push(net.persist_ns(rng));
+        }
         for acceptor in 1..self.nodes {
             *messages += 1;
             if !up[acceptor as usize] || net.lost(rng, 0, acceptor) {
@@ -83,8 +98,25 @@ impl Paxos {
             }
             *messages += 1;
             if !net.lost(rng, acceptor, 0) {
-                rtts.push(net.round_trip_ns(rng, 0, acceptor));
+                let rtt = if TIMED {
+                    net.delay_ns(rng, 0, acceptor)
+                        .saturating_add(net.process_ns(rng))
+                        .saturating_add(net.persist_ns(rng))
+                        .saturating_add(net.delay_ns(rng, acceptor, 0))
+                        .saturating_add(net.process_ns(rng))
+                } else {
+                    net.round_trip_ns(rng, 0, acceptor)
+                };
+                rtts.push(rtt);
             }
+        }
+        if TIMED {
+            // A majority of N, the proposer's own write among the candidates.
+            let needed = (self.nodes / 2 + 1) as usize;
+            if rtts.len() < needed {
+                return None;
+            }
+            return Some(kth_smallest(rtts, needed));
         }
         let needed = (self.nodes / 2) as usize;
         if rtts.len() < needed {
@@ -110,7 +142,7 @@ impl Protocol for Paxos {
     fn scratch(&self) -> PaxosScratch {
         PaxosScratch {
             up: vec![true; self.nodes as usize],
-            rtts: Vec::with_capacity(self.nodes as usize),
+            rtts: Vec::with_capacity(self.nodes as usize + 1),
         }
     }
 
@@ -123,10 +155,16 @@ impl Protocol for Paxos {
             Variant::Classic => 2,
             Variant::Multi => 1,
         };
-        let (mut elapsed, mut messages) = (0, 0);
+        let timed = self.env.has_node_time();
+        let (mut elapsed, mut messages) = (0u64, 0);
         for phase in 1..=phases {
-            match self.phase(rng, &net, &s.up, &mut s.rtts, &mut messages) {
-                Some(ns) => elapsed += ns,
+            let ns = if timed {
+                self.phase::<true>(rng, &net, &s.up, &mut s.rtts, &mut messages)
+            } else {
+                self.phase::<false>(rng, &net, &s.up, &mut s.rtts, &mut messages)
+            };
+            match ns {
+                Some(ns) => elapsed = elapsed.saturating_add(ns),
                 None => return Outcome::failure(messages, phase),
             }
         }
@@ -208,6 +246,66 @@ mod tests {
                 "{variant}"
             );
         }
+    }
+
+    #[test]
+    fn node_time_adds_a_forced_write_and_two_handlings_per_phase() {
+        // Constant delay d, persist p, process q, no failures: every acceptor replies at
+        // 2d + 2q + p, after the proposer's own write (p): classic 2(2d + 2q + p), multi once.
+        // With 1 node the proposer's own write is the majority: p per phase.
+        let (d, p, q) = (1.0, 4.0, 0.5);
+        let latency = format!(
+            "kind = \"constant\"\nms = {d}\n[latency.p]\nkind = \"constant\"\nms = {p}\n\
+             [latency.q]\nkind = \"constant\"\nms = {q}"
+        );
+        let phase = 2.0 * d + 2.0 * q + p;
+        for (nodes, variant, ms) in [
+            (5, "classic", 2.0 * phase),
+            (4, "classic", 2.0 * phase),
+            (5, "multi", phase),
+            (1, "classic", 2.0 * p),
+            (1, "multi", p),
+        ] {
+            let tally = run(
+                "paxos",
+                &format!(
+                    "nodes = {nodes}\nvariant = \"{variant}\"\npersist = \"p\"\nprocess = \"q\""
+                ),
+                &latency,
+                1000,
+            );
+            let ns = (ms * 1e6) as u64;
+            assert_eq!(tally.successes, 1000, "{nodes} {variant}");
+            assert_eq!(
+                tally.latency_sum_ns,
+                1000 * u128::from(ns),
+                "{nodes} {variant}"
+            );
+        }
+    }
+
+    #[test]
+    fn process_time_alone_adds_two_handlings_to_the_fastest_reply() {
+        // 3 nodes, Multi-Paxos, a process time q = 0.25 ms and no persist model (0): the
+        // proposer's own acceptance is instant, and the first of two replies makes the
+        // majority: 2q plus the smaller of two Gamma(2, m) round trips, whose mean is
+        // ∫ S(x)^2 dx with S(x) = e^(-x/m) (1 + x/m): m (1/2 + 1/2 + 1/4) = 1.25 m.
+        let (m_ns, trials) = (5e5, 200_000u64);
+        let tally = run(
+            "paxos",
+            "nodes = 3\nvariant = \"multi\"\nprocess = \"q\"",
+            "kind = \"exponential\"\nmean_ms = 0.5\n[latency.q]\nkind = \"constant\"\nms = 0.25",
+            trials,
+        );
+        assert_eq!(tally.successes, trials);
+        let mean = tally.latency_sum_ns as f64 / trials as f64;
+        let expected = 1.25 * m_ns + 5e5;
+        // The smaller round trip's standard deviation is below 2m.
+        let tolerance = 5.0 * 2.0 * m_ns / (trials as f64).sqrt();
+        assert!(
+            (mean - expected).abs() <= tolerance,
+            "mean {mean} ns, expected {expected} +- {tolerance}"
+        );
     }
 
     #[test]

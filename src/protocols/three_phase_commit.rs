@@ -8,7 +8,9 @@
 //! the dead coordinator. The price: a third round trip on every commit. (With network
 //! partitions the two sides can decide differently; this model does not look for that.)
 
-use super::two_phase_commit::{slowest_round_trip, until_acknowledged};
+use super::two_phase_commit::{
+    slowest_forced_round_trip, slowest_round_trip, until_acknowledged, until_acknowledged_forced,
+};
 use super::{
     CLIENT, Env, Extra, MAX_EXTRAS, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol,
     ProtocolInfo, Setting, Value,
@@ -38,7 +40,18 @@ termination protocol's decision reaches every participant.
 Messages: 6N with no failures, plus the termination protocol's: (N - 1) requests +
 (live - 1) replies + (N - 1) decisions, live being the participants that are up.
 Rounds: phases run.
-terminations: trials that ran the termination protocol."
+terminations: trials that ran the termination protocol.
+Time at the nodes (grid.persist, grid.process; none unless set): as in two-phase-commit, a
+participant handles PREPARE and forces its prepare record before voting; it handles
+PRE-COMMIT and forces its pre-commit record before acknowledging; the coordinator handles
+every reply, forces its commit record once every PRE-COMMIT is acknowledged, then sends
+DO-COMMIT, which each participant handles and forces before acknowledging (a resent copy is
+acknowledged once the record is durable). With constant d, p and q a commit takes
+3 (2d + 2q + p) + p. After a crash past PRE-COMMIT the participants' pre-commit records are
+forced before their timers start; in the termination protocol every state request and reply
+is handled at its receiver, the new coordinator forces its decision before sending it, and
+each participant handles the decision. Every participant is simulated, as without node
+time."
     };
 }
 
@@ -118,6 +131,19 @@ impl Protocol for ThreePhaseCommit {
     fn scratch(&self) {}
 
     fn trial(&self, rng: &mut SimRng, _: &mut ()) -> Outcome {
+        if self.env.has_node_time() {
+            self.run::<true>(rng)
+        } else {
+            self.run::<false>(rng)
+        }
+    }
+}
+
+impl ThreePhaseCommit {
+    /// One trial; with `TIMED`, time at the nodes (decided once per trial, so that a cell
+    /// without it runs the plain loops).
+    #[inline(always)]
+    fn run<const TIMED: bool>(&self, rng: &mut SimRng) -> Outcome {
         let n = u64::from(self.nodes);
         let net = self.env.begin(rng);
         let (live, prepared, votes) = prepare(&net, rng, self.nodes);
@@ -138,7 +164,11 @@ impl Protocol for ThreePhaseCommit {
         if votes < n {
             return Outcome::failure(messages + n, 2);
         }
-        let prepare_ns = slowest_round_trip(&net, rng, self.nodes);
+        let prepare_ns = if TIMED {
+            slowest_forced_round_trip(&net, rng, self.nodes)
+        } else {
+            slowest_round_trip(&net, rng, self.nodes)
+        };
         if prepare_ns > self.timeout_ns {
             return Outcome::failure(messages + n, 2);
         }
@@ -149,7 +179,13 @@ impl Protocol for ThreePhaseCommit {
             for participant in 0..self.nodes {
                 if !net.lost(rng, CLIENT, participant) {
                     pre_committed += 1;
-                    slowest = slowest.max(net.delay_ns(rng, CLIENT, participant));
+                    let mut at = net.delay_ns(rng, CLIENT, participant);
+                    if TIMED {
+                        at = at
+                            .saturating_add(net.process_ns(rng))
+                            .saturating_add(net.persist_ns(rng));
+                    }
+                    slowest = slowest.max(at);
                 }
             }
             extras[0] = 1;
@@ -158,23 +194,54 @@ impl Protocol for ThreePhaseCommit {
             if pre_committed == 0 {
                 return Outcome::failure(messages, 3).with_extras(extras);
             }
-            let ask = (1..self.nodes)
-                .map(|p| net.round_trip_ns(rng, 0, p))
-                .max()
-                .unwrap_or(0);
-            let tell = (1..self.nodes)
-                .map(|p| net.delay_ns(rng, 0, p))
-                .max()
-                .unwrap_or(0);
-            let ns = prepare_ns + slowest + self.timeout_ns + ask + tell;
+            let (ask, tell) = if TIMED {
+                let handled = |rng: &mut SimRng, from, to| {
+                    net.delay_ns(rng, from, to)
+                        .saturating_add(net.process_ns(rng))
+                };
+                let ask = (1..self.nodes)
+                    .map(|p| handled(rng, 0, p).saturating_add(handled(rng, p, 0)))
+                    .max()
+                    .unwrap_or(0);
+                // The new coordinator forces its decision before it sends it.
+                let forced = net.persist_ns(rng);
+                let tell = (1..self.nodes)
+                    .map(|p| handled(rng, 0, p))
+                    .max()
+                    .unwrap_or(0);
+                (ask.saturating_add(forced), tell)
+            } else {
+                let ask = (1..self.nodes)
+                    .map(|p| net.round_trip_ns(rng, 0, p))
+                    .max()
+                    .unwrap_or(0);
+                let tell = (1..self.nodes)
+                    .map(|p| net.delay_ns(rng, 0, p))
+                    .max()
+                    .unwrap_or(0);
+                (ask, tell)
+            };
+            let ns = prepare_ns
+                .saturating_add(slowest)
+                .saturating_add(self.timeout_ns)
+                .saturating_add(ask)
+                .saturating_add(tell);
             return Outcome::success(ns, messages, 4).with_extras(extras);
         }
-        let (pre_commit_ns, sent) = until_acknowledged(&net, rng, self.nodes, self.timeout_ns);
+        let acknowledged = if TIMED {
+            until_acknowledged_forced
+        } else {
+            until_acknowledged
+        };
+        let (pre_commit_ns, sent) = acknowledged(&net, rng, self.nodes, self.timeout_ns);
         messages += sent;
-        let (commit_ns, sent) = until_acknowledged(&net, rng, self.nodes, self.timeout_ns);
+        // The coordinator forces its commit record before DO-COMMIT.
+        let decide_ns = if TIMED { net.persist_ns(rng) } else { 0 };
+        let (commit_ns, sent) = acknowledged(&net, rng, self.nodes, self.timeout_ns);
         messages += sent;
         let ns = prepare_ns
             .saturating_add(pre_commit_ns)
+            .saturating_add(decide_ns)
             .saturating_add(commit_ns);
         Outcome::success(ns, messages, 3)
     }
@@ -245,6 +312,43 @@ mod tests {
         // The same cell under 2PC blocks whenever the coordinator dies after a prepare.
         let two = run("two-phase-commit", &grid, "", 1_000_000);
         assert_rate(two.blocked, two.trials(), cc * (1.0 - crash.powi(nodes)));
+    }
+
+    /// Constant one-way delays of `delay_ms`, and constant models `p` and `q` (for
+    /// `grid.persist`, `grid.process`) of `persist_ms` and `process_ms`.
+    fn constants(delay_ms: f64, persist_ms: f64, process_ms: f64) -> String {
+        format!(
+            "kind = \"constant\"\nms = {delay_ms}\n[latency.p]\nkind = \"constant\"\n\
+             ms = {persist_ms}\n[latency.q]\nkind = \"constant\"\nms = {process_ms}"
+        )
+    }
+
+    #[test]
+    fn node_time_adds_three_forced_round_trips_and_the_decision() {
+        // Constant d, p, q, no failures: 3 (2d + 2q + p) + p.
+        let (d, p, q) = (1.0, 4.0, 0.5);
+        let grid = "nodes = 5\ntimeout_ms = 50\npersist = \"p\"\nprocess = \"q\"";
+        let tally = run("three-phase-commit", grid, &constants(d, p, q), 1000);
+        let ns = ((3.0 * (2.0 * d + 2.0 * q + p) + p) * 1e6) as u64;
+        assert_eq!(tally.successes, 1000);
+        assert_eq!(tally.latency_sum_ns, 1000 * u128::from(ns));
+        assert_eq!(tally.messages_sum, 30 * 1000);
+        // The coordinator always crashes; in the half of trials where it does so after
+        // PRE-COMMIT: phase 1 (2d + 2q + p), PRE-COMMIT forced (d + q + p), the timeout T,
+        // the state round trip (2d + 2q), the decision forced (p) and handled (d + q).
+        let tally = run(
+            "three-phase-commit",
+            &format!("{grid}\ncoordinator_crash = 1"),
+            &constants(d, p, q),
+            1000,
+        );
+        let ns = ((6.0 * d + 6.0 * q + 3.0 * p + 50.0) * 1e6) as u64;
+        assert!(tally.successes > 400 && tally.successes < 600);
+        assert_eq!(tally.latency_max_ns, ns);
+        assert_eq!(
+            tally.latency_sum_ns,
+            u128::from(tally.successes) * u128::from(ns)
+        );
     }
 
     #[test]

@@ -39,10 +39,22 @@ Success: the transaction commits; with no timeout hit, probability
 Latency: slowest PREPARE round trip plus slowest COMMIT acknowledgement.
 Messages: PREPAREs, votes, then COMMITs and acknowledgements (or N ABORTs).
 Rounds: 2 (prepare, then commit or abort); 1 when the coordinator crashed.
+Time at the nodes (grid.persist, grid.process; none unless set), presumed-nothing 2PC where
+every log record is forced: a participant handles PREPARE and forces its prepare record
+before voting YES; the coordinator handles each vote, and once all are in forces its COMMIT
+record before sending COMMIT; a participant handles COMMIT and forces its commit record
+before acknowledging (once, for the first copy it handles; a resent copy is acknowledged once
+the record is durable); the coordinator handles each acknowledgement. Each phase's round trip
+is then d + q + p + d + q (d one-way delays, q processing, p a forced write), the vote timeout
+counts from the PREPAREs to the last vote handled, and the latency adds the coordinator's
+forced write between the phases. The coordinator's unforced end record is not waited for.
 Sampling: direct (the default, when nodes and messages are alike) draws the numbers of
 participants prepared and votes received from their binomial distributions and each phase's
 slowest round trip as the maximum of N round trips, Q(U^(1/N)); a commit phase that resends
-lost messages is still simulated per participant. per-node simulates every message."
+lost messages is still simulated per participant. Constant persist and process times add to
+every round trip as constants, so direct sampling stays exact; random ones have no tabulated
+round trip, and every participant is then simulated (sampler per-node). per-node simulates
+every message."
     };
 }
 
@@ -124,9 +136,13 @@ impl TwoPhaseCommit {
         if prepare_ns > self.timeout_ns {
             return abort(messages);
         }
+        let decide_ns = draws.decide(rng);
         let (commit_ns, sent) = draws.commit(rng);
         messages += sent;
-        Outcome::success(prepare_ns.saturating_add(commit_ns), messages, 2)
+        let ns = prepare_ns
+            .saturating_add(decide_ns)
+            .saturating_add(commit_ns);
+        Outcome::success(ns, messages, 2)
     }
 }
 
@@ -136,17 +152,20 @@ trait Draws {
     fn prepare(&mut self, rng: &mut SimRng) -> (u64, u64);
     /// The slowest PREPARE round trip, once every vote arrived.
     fn slowest_prepare(&mut self, rng: &mut SimRng) -> u64;
+    /// The coordinator's forced write of its decision (0 without node time).
+    fn decide(&mut self, rng: &mut SimRng) -> u64;
     /// Phase 2: (time of the slowest acknowledgement, messages sent).
     fn commit(&mut self, rng: &mut SimRng) -> (u64, u64);
 }
 
-/// Participant by participant, over the trial's network.
-struct PerNodeDraws<'a, 'n> {
+/// Participant by participant, over the trial's network; with time at the nodes when
+/// `TIMED` (decided once per trial, so that a cell without it runs the plain loops).
+struct PerNodeDraws<'a, 'n, const TIMED: bool> {
     model: &'a TwoPhaseCommit,
     net: &'a Net<'n>,
 }
 
-impl Draws for PerNodeDraws<'_, '_> {
+impl<const TIMED: bool> Draws for PerNodeDraws<'_, '_, TIMED> {
     #[inline(always)]
     fn prepare(&mut self, rng: &mut SimRng) -> (u64, u64) {
         prepare(self.net, rng, self.model.nodes)
@@ -154,19 +173,32 @@ impl Draws for PerNodeDraws<'_, '_> {
 
     #[inline(always)]
     fn slowest_prepare(&mut self, rng: &mut SimRng) -> u64 {
-        slowest_round_trip(self.net, rng, self.model.nodes)
+        if TIMED {
+            slowest_forced_round_trip(self.net, rng, self.model.nodes)
+        } else {
+            slowest_round_trip(self.net, rng, self.model.nodes)
+        }
+    }
+
+    #[inline(always)]
+    fn decide(&mut self, rng: &mut SimRng) -> u64 {
+        if TIMED { self.net.persist_ns(rng) } else { 0 }
     }
 
     #[inline(always)]
     fn commit(&mut self, rng: &mut SimRng) -> (u64, u64) {
         let m = self.model;
-        if m.reliable_commit {
-            (
+        match (m.reliable_commit, TIMED) {
+            (true, false) => (
                 slowest_round_trip(self.net, rng, m.nodes),
                 2 * u64::from(m.nodes),
-            )
-        } else {
-            until_acknowledged(self.net, rng, m.nodes, m.timeout_ns)
+            ),
+            (true, true) => (
+                slowest_forced_round_trip(self.net, rng, m.nodes),
+                2 * u64::from(m.nodes),
+            ),
+            (false, false) => until_acknowledged(self.net, rng, m.nodes, m.timeout_ns),
+            (false, true) => until_acknowledged_forced(self.net, rng, m.nodes, m.timeout_ns),
         }
     }
 }
@@ -179,13 +211,23 @@ impl Protocol for TwoPhaseCommit {
     #[inline]
     fn trial(&self, rng: &mut SimRng, _: &mut ()) -> Outcome {
         let net = self.env.begin(rng);
-        self.run(
-            rng,
-            &mut PerNodeDraws {
-                model: self,
-                net: &net,
-            },
-        )
+        if self.env.has_node_time() {
+            self.run(
+                rng,
+                &mut PerNodeDraws::<true> {
+                    model: self,
+                    net: &net,
+                },
+            )
+        } else {
+            self.run(
+                rng,
+                &mut PerNodeDraws::<false> {
+                    model: self,
+                    net: &net,
+                },
+            )
+        }
     }
 }
 
@@ -194,6 +236,8 @@ impl Protocol for TwoPhaseCommit {
 #[derive(Debug)]
 pub struct TwoPhaseCommitDirect {
     model: TwoPhaseCommit,
+    /// Constant time at the nodes: (persist, process) in ns, `None` without any.
+    node_time: Option<(u64, u64)>,
     votes: Replies,
     round_trip: Mix,
     slowest: Lazy<OrderStatistic>,
@@ -201,9 +245,17 @@ pub struct TwoPhaseCommitDirect {
 
 impl TwoPhaseCommitDirect {
     /// `model`, for an environment where nodes and messages are alike, with one-way delays
-    /// drawn from `law`.
+    /// drawn from `law`. Time at the nodes, if any, must be constant
+    /// ([`Env::constant_node_time`]): it adds to every round trip as a constant.
     pub fn new(model: TwoPhaseCommit, law: Mix) -> Self {
+        let node_time = model.env.has_node_time().then(|| {
+            model
+                .env
+                .constant_node_time()
+                .expect("direct sampling takes constant node time only")
+        });
         Self {
+            node_time,
             votes: Replies::new(&model.env, model.nodes),
             model,
             round_trip: law,
@@ -230,14 +282,33 @@ impl Protocol for TwoPhaseCommitDirect {
     #[inline]
     fn trial(&self, rng: &mut SimRng, slowest: &mut Arc<OrderStatistic>) -> Outcome {
         let m = &self.model;
-        let mut draws = DirectDraws {
-            model: m,
-            n: m.nodes.into(),
-            votes: &self.votes,
-            slowest,
-            fresh: None,
-        };
-        m.run(rng, &mut draws)
+        match self.node_time {
+            None => m.run(
+                rng,
+                &mut DirectDraws::<false> {
+                    model: m,
+                    n: m.nodes.into(),
+                    votes: &self.votes,
+                    slowest,
+                    fresh: None,
+                    persist_ns: 0,
+                    forced_ns: 0,
+                },
+            ),
+            Some((persist_ns, process_ns)) => m.run(
+                rng,
+                &mut DirectDraws::<true> {
+                    model: m,
+                    n: m.nodes.into(),
+                    votes: &self.votes,
+                    slowest,
+                    fresh: None,
+                    persist_ns,
+                    // Handled at the participant, forced, handled at the coordinator.
+                    forced_ns: persist_ns.saturating_add(process_ns.saturating_mul(2)),
+                },
+            ),
+        }
     }
 
     fn sampler(&self) -> Sampler {
@@ -246,17 +317,21 @@ impl Protocol for TwoPhaseCommitDirect {
 }
 
 /// From their distributions: phase 1's counts by [`Replies`], the slowest round trips by
-/// `slowest`; a commit phase that resends lost messages participant by participant.
-struct DirectDraws<'a> {
+/// `slowest`; a commit phase that resends lost messages participant by participant. With
+/// `TIMED`, constant node time: `forced_ns` added to each phase's slowest round trip,
+/// `persist_ns` for the coordinator's decision.
+struct DirectDraws<'a, const TIMED: bool> {
     model: &'a TwoPhaseCommit,
     n: u64,
     votes: &'a Replies,
     slowest: &'a OrderStatistic,
     /// The uniform draw the counts left for the slowest PREPARE round trip, if any.
     fresh: Option<u64>,
+    persist_ns: u64,
+    forced_ns: u64,
 }
 
-impl Draws for DirectDraws<'_> {
+impl<const TIMED: bool> Draws for DirectDraws<'_, TIMED> {
     #[inline(always)]
     fn prepare(&mut self, rng: &mut SimRng) -> (u64, u64) {
         let ((prepared, votes), fresh) = self.votes.sample_reusing(rng);
@@ -266,14 +341,33 @@ impl Draws for DirectDraws<'_> {
 
     #[inline(always)]
     fn slowest_prepare(&mut self, rng: &mut SimRng) -> u64 {
-        to_ns(self.slowest.sample_with(self.fresh, rng, self.n))
+        let ns = to_ns(self.slowest.sample_with(self.fresh, rng, self.n));
+        if TIMED {
+            ns.saturating_add(self.forced_ns)
+        } else {
+            ns
+        }
+    }
+
+    #[inline(always)]
+    fn decide(&mut self, _: &mut SimRng) -> u64 {
+        if TIMED { self.persist_ns } else { 0 }
     }
 
     #[inline(always)]
     fn commit(&mut self, rng: &mut SimRng) -> (u64, u64) {
         let (m, n) = (self.model, self.n);
         if m.reliable_commit || m.env.loss().is_never() {
-            (to_ns(self.slowest.sample(rng, n)), 2 * n)
+            let ns = to_ns(self.slowest.sample(rng, n));
+            if TIMED {
+                (ns.saturating_add(self.forced_ns), 2 * n)
+            } else {
+                (ns, 2 * n)
+            }
+        } else if TIMED {
+            // Constant node time draws nothing: the per-node exchange with it is exact.
+            let net = m.env.begin(rng);
+            until_acknowledged_forced(&net, rng, m.nodes, m.timeout_ns)
         } else {
             let net = m.env.begin(rng);
             until_acknowledged(&net, rng, m.nodes, m.timeout_ns)
@@ -303,6 +397,88 @@ pub(super) fn slowest_round_trip(net: &Net<'_>, rng: &mut SimRng, nodes: u32) ->
         .map(|participant| net.round_trip_ns(rng, CLIENT, participant))
         .max()
         .unwrap_or(0)
+}
+
+/// The slowest forced round trip from the coordinator to participants `0..nodes`: the
+/// request, its handling and a forced write at the participant, the reply, its handling at
+/// the coordinator.
+pub(super) fn slowest_forced_round_trip(net: &Net<'_>, rng: &mut SimRng, nodes: u32) -> u64 {
+    (0..nodes)
+        .map(|participant| forced_round_trip(net, rng, participant))
+        .max()
+        .unwrap_or(0)
+}
+
+/// One forced round trip from the coordinator to `participant` (see
+/// [`slowest_forced_round_trip`]).
+#[inline(always)]
+fn forced_round_trip(net: &Net<'_>, rng: &mut SimRng, participant: u32) -> u64 {
+    net.delay_ns(rng, CLIENT, participant)
+        .saturating_add(net.process_ns(rng))
+        .saturating_add(net.persist_ns(rng))
+        .saturating_add(net.delay_ns(rng, participant, CLIENT))
+        .saturating_add(net.process_ns(rng))
+}
+
+/// [`until_acknowledged`] with time at the nodes: each (live) participant handles every copy it
+/// gets, forces its record once, on the first copy to arrive, and acknowledges each copy
+/// once it has handled it and the record is durable; the coordinator handles each
+/// acknowledgement. Sends stop, as in [`Net::exchange`], once an acknowledgement is in.
+pub(super) fn until_acknowledged_forced(
+    net: &Net<'_>,
+    rng: &mut SimRng,
+    nodes: u32,
+    timeout_ns: u64,
+) -> (u64, u64) {
+    let (mut slowest, mut messages) = (0u64, 0u64);
+    // (copy handled, acknowledgement's way back) of each acknowledgement that arrives.
+    let mut acks: Vec<(u64, u64)> = Vec::new();
+    for participant in 0..nodes {
+        acks.clear();
+        // The first copy handled, and when the record forced then is durable.
+        let (mut first, mut persist) = (u64::MAX, 0u64);
+        let mut attempt = 0u64;
+        loop {
+            let start = attempt.saturating_mul(timeout_ns);
+            // Copies sent from here on arrive after `start`: acknowledgements in by then are
+            // final.
+            if earliest_ack(&acks, first.saturating_add(persist)) <= start {
+                break;
+            }
+            attempt += 1;
+            messages += 1;
+            if net.lost(rng, CLIENT, participant) {
+                continue;
+            }
+            let handled = start
+                .saturating_add(net.delay_ns(rng, CLIENT, participant))
+                .saturating_add(net.process_ns(rng));
+            if first == u64::MAX {
+                persist = net.persist_ns(rng);
+            }
+            first = first.min(handled);
+            messages += 1;
+            if net.lost(rng, participant, CLIENT) {
+                continue;
+            }
+            let back = net
+                .delay_ns(rng, participant, CLIENT)
+                .saturating_add(net.process_ns(rng));
+            acks.push((handled, back));
+        }
+        let ack_ns = earliest_ack(&acks, first.saturating_add(persist));
+        slowest = slowest.max(ack_ns);
+    }
+    (slowest, messages)
+}
+
+/// The first acknowledgement in, of copies handled and sent back as `acks` says, once the
+/// record is durable at `durable`.
+fn earliest_ack(acks: &[(u64, u64)], durable: u64) -> u64 {
+    acks.iter()
+        .map(|&(handled, back)| handled.max(durable).saturating_add(back))
+        .min()
+        .unwrap_or(u64::MAX)
 }
 
 /// A message from the coordinator to every live participant, resent every `timeout_ns` until
@@ -352,7 +528,9 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     build: |setting| {
         let params = Params::read(setting);
         let env = setting.env().clone();
-        let law = direct::direct_law(params.sampling, &env);
+        // Random time at the nodes has no tabulated round trip: every participant simulated.
+        let law = direct::direct_law(params.sampling, &env)
+            .filter(|_| env.constant_node_time().is_some());
         let model = TwoPhaseCommit::new(
             env,
             setting.nodes,
@@ -476,6 +654,120 @@ mod tests {
             let direct = TwoPhaseCommitDirect::new(model.clone(), latency.law().unwrap());
             assert_same_distribution(
                 &format!("N = {nodes} crash = {crash} loss = {loss} timeout = {timeout}"),
+                &model,
+                &direct,
+                100_000,
+            );
+        }
+    }
+
+    /// Constant one-way delays of `delay_ms`, and constant models `p` and `q` (for
+    /// `grid.persist`, `grid.process`) of `persist_ms` and `process_ms`.
+    fn constants(delay_ms: f64, persist_ms: f64, process_ms: f64) -> String {
+        format!(
+            "kind = \"constant\"\nms = {delay_ms}\n[latency.p]\nkind = \"constant\"\n\
+             ms = {persist_ms}\n[latency.q]\nkind = \"constant\"\nms = {process_ms}"
+        )
+    }
+
+    #[test]
+    fn node_time_adds_two_forced_round_trips_and_the_decision() {
+        // Constant delay d, persist p, process q: each phase's round trip is d + q + p + d + q,
+        // and the coordinator forces its decision between them: 4d + 4q + 3p exactly, whether
+        // sampled directly or per participant, COMMITs resent or reliable.
+        let (d, p, q) = (1.0, 4.0, 0.5);
+        let commit_ns = ((4.0 * d + 4.0 * q + 3.0 * p) * 1e6) as u64;
+        for sampling in ["direct", "per-node"] {
+            for commit in ["resend", "reliable"] {
+                let tally = run(
+                    "two-phase-commit",
+                    &format!(
+                        "nodes = 7\npersist = \"p\"\nprocess = \"q\"\nsampling = \"{sampling}\"\n\
+                         commit = \"{commit}\""
+                    ),
+                    &constants(d, p, q),
+                    1000,
+                );
+                assert_eq!(tally.successes, 1000, "{sampling} {commit}");
+                assert_eq!(tally.latency_max_ns, commit_ns, "{sampling} {commit}");
+                assert_eq!(tally.latency_sum_ns, 1000 * u128::from(commit_ns));
+                assert_eq!(tally.messages_sum, 4 * 7 * 1000);
+            }
+        }
+        // Node time counts against the vote timeout: 2d + 2q + p = 7 ms > 6 ms aborts.
+        let tally = run(
+            "two-phase-commit",
+            "nodes = 3\ntimeout_ms = 6\npersist = \"p\"\nprocess = \"q\"",
+            &constants(d, p, q),
+            1000,
+        );
+        assert_eq!(tally.successes, 0);
+    }
+
+    #[test]
+    fn random_persist_times_are_simulated_per_participant() {
+        // N = 1, constant delay d and process q, exponential persist of mean P: three forced
+        // writes, 4d + 4q + Gamma(3, P): mean 4d + 4q + 3P, standard deviation sqrt(3) P.
+        // Loss makes the resent COMMIT's exchange run too (sends every 50 ms).
+        let (d, q, p_ns, trials) = (1.0, 0.25, 2e6, 400_000u64);
+        let latency = format!(
+            "kind = \"constant\"\nms = {d}\n[latency.p]\nkind = \"exponential\"\nmean_ms = 2\n\
+             [latency.q]\nkind = \"constant\"\nms = {q}"
+        );
+        let tally = run(
+            "two-phase-commit",
+            "nodes = 1\npersist = \"p\"\nprocess = \"q\"\ntimeout_ms = 1000",
+            &latency,
+            trials,
+        );
+        assert_eq!(tally.successes, trials);
+        let mean = tally.latency_sum_ns as f64 / trials as f64;
+        let expected = (4.0 * d + 4.0 * q) * 1e6 + 3.0 * p_ns;
+        let tolerance = 5.0 * 3f64.sqrt() * p_ns / (trials as f64).sqrt();
+        assert!(
+            (mean - expected).abs() <= tolerance,
+            "mean {mean} ns, expected {expected} +- {tolerance}"
+        );
+    }
+
+    #[test]
+    fn a_resent_commit_is_acknowledged_once_the_record_is_durable() {
+        // One participant, loss 0.3, constant delay 1 ms, persist 4 ms, process 0.5 ms, COMMIT
+        // resent every 20 ms. Phase 1 and the decision: 7 + 4 ms. Phase 2, by what is lost:
+        // nothing, 7 ms; the first COMMIT, 20 + 7 ms; only the first acknowledgement, 20 +
+        // 1.5 (the copy handled, the record long durable) + 1.5 = 23 ms.
+        let tally = run(
+            "two-phase-commit",
+            "nodes = 1\nloss = 0.3\ntimeout_ms = 20\npersist = \"p\"\nprocess = \"q\"",
+            &constants(1.0, 4.0, 0.5),
+            20_000,
+        );
+        let latency = tally.latency_ns();
+        for ms in [18u64, 38, 34] {
+            assert!(latency.count_at(ms * 1_000_000) > 0, "no commit at {ms} ms");
+        }
+        assert!(latency.equivalent(latency.min(), 18_000_000));
+    }
+
+    #[test]
+    fn constant_node_time_keeps_direct_sampling_exact() {
+        use super::{TwoPhaseCommit, TwoPhaseCommitDirect};
+        use crate::latency::tests::parse;
+        use crate::model::Env;
+        use crate::protocols::tests::assert_same_distribution;
+        let lognormal = parse("kind = \"lognormal\"\nmedian_ms = 1\nsigma = 0.5").unwrap();
+        let persist = parse("kind = \"constant\"\nms = 2").unwrap();
+        let process = parse("kind = \"constant\"\nms = 0.1").unwrap();
+        for (nodes, loss, reliable) in [(10, 0.001, true), (5, 0.01, false)] {
+            let env = Env::new(0.01, loss, lognormal.clone())
+                .unwrap()
+                .with_node_time(Some(persist.clone()), Some(process.clone()));
+            let model = TwoPhaseCommit::new(env, nodes, 8.0, 0.01)
+                .unwrap()
+                .with_reliable_commit(reliable);
+            let direct = TwoPhaseCommitDirect::new(model.clone(), lognormal.law().unwrap());
+            assert_same_distribution(
+                &format!("N = {nodes} loss = {loss} reliable = {reliable}"),
                 &model,
                 &direct,
                 100_000,
