@@ -544,10 +544,7 @@ mod tests {
         // reaches the leader at d + q; a replica's acknowledgement is back d + q + p + d + q
         // later, the leader's own copy durable p later; the answer takes d + q.
         let (d, p, q) = (1.0, 4.0, 0.5);
-        let latency = format!(
-            "kind = \"constant\"\nms = {d}\n[latency.p]\nkind = \"constant\"\nms = {p}\n\
-             [latency.q]\nkind = \"constant\"\nms = {q}"
-        );
+        let latency = crate::protocols::tests::constant_node_time(d, p, q);
         let ms = |x: f64| (x * 1e6) as u64;
         for (mode, nodes, expected) in [
             ("sync", 3, 4.0 * d + 4.0 * q + p),

@@ -192,6 +192,16 @@ pub(crate) mod tests {
          { weight = 0.5, of = { kind = \"constant\", ms = 1 } },\n\
          { weight = 0.5, of = { kind = \"exponential\", mean_ms = 1 } },\n]";
 
+    /// Latency tables for [`run`]: one-way delays of `d_ms`, and the models `p` (persist) and
+    /// `q` (process) of `p_ms` and `q_ms`, all constant; a grid names them with
+    /// `persist = "p"` and `process = "q"`.
+    pub fn constant_node_time(d_ms: f64, p_ms: f64, q_ms: f64) -> String {
+        format!(
+            "kind = \"constant\"\nms = {d_ms}\n[latency.p]\nkind = \"constant\"\nms = {p_ms}\n\
+             [latency.q]\nkind = \"constant\"\nms = {q_ms}"
+        )
+    }
+
     /// Runs a one-cell sweep of `protocol` with extra `[grid]` lines and a latency table
     /// (exponential, mean 0.5 ms, when empty), and returns the cell's tally.
     pub fn run(protocol: &str, grid: &str, latency: &str, trials: u64) -> Tally {

@@ -254,10 +254,7 @@ mod tests {
         // 2d + 2q + p, after the proposer's own write (p): classic 2(2d + 2q + p), multi once.
         // With 1 node the proposer's own write is the majority: p per phase.
         let (d, p, q) = (1.0, 4.0, 0.5);
-        let latency = format!(
-            "kind = \"constant\"\nms = {d}\n[latency.p]\nkind = \"constant\"\nms = {p}\n\
-             [latency.q]\nkind = \"constant\"\nms = {q}"
-        );
+        let latency = crate::protocols::tests::constant_node_time(d, p, q);
         let phase = 2.0 * d + 2.0 * q + p;
         for (nodes, variant, ms) in [
             (5, "classic", 2.0 * phase),

@@ -305,10 +305,7 @@ mod tests {
         // COMMIT, before the reply): 5d + 5q + 2p. Below 4 replicas (f = 0) a replica needs
         // no PREPARE or COMMIT of others: the primary replies at d + q + 2p, 2d + 2q + 2p.
         let (d, p, q) = (1.0, 4.0, 0.5);
-        let latency = format!(
-            "kind = \"constant\"\nms = {d}\n[latency.p]\nkind = \"constant\"\nms = {p}\n\
-             [latency.q]\nkind = \"constant\"\nms = {q}"
-        );
+        let latency = crate::protocols::tests::constant_node_time(d, p, q);
         let ms = |x: f64| (x * 1e6) as u64;
         for (nodes, expected) in [
             (4, 5.0 * (d + q) + 2.0 * p),

@@ -434,12 +434,6 @@ mod tests {
 
     /// Constant one-way delays of `delay_ms`, and constant models `p` and `q` (for
     /// `grid.persist`, `grid.process`) of `persist_ms` and `process_ms`.
-    fn constants(delay_ms: f64, persist_ms: f64, process_ms: f64) -> String {
-        format!(
-            "kind = \"constant\"\nms = {delay_ms}\n[latency.p]\nkind = \"constant\"\n\
-             ms = {persist_ms}\n[latency.q]\nkind = \"constant\"\nms = {process_ms}"
-        )
-    }
 
     #[test]
     fn node_time_lengthens_every_round_trip() {
@@ -453,7 +447,7 @@ mod tests {
                 &format!(
                     "nodes = 5\nk = 3\npersist = \"p\"\nprocess = \"q\"\nsampling = \"{sampling}\""
                 ),
-                &constants(d, p, q),
+                &crate::protocols::tests::constant_node_time(d, p, q),
                 1000,
             );
             assert_eq!(tally.successes, 1000);
@@ -465,7 +459,7 @@ mod tests {
         let tally = run(
             "quorum",
             "nodes = 3\nprocess = \"q\"",
-            &constants(d, p, q),
+            &crate::protocols::tests::constant_node_time(d, p, q),
             1000,
         );
         assert_eq!(tally.latency_max_ns, ((2.0 * d + 2.0 * q) * 1e6) as u64);

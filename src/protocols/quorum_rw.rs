@@ -469,10 +469,7 @@ mod tests {
         // replica has the write at d + q + p, its acknowledgement is back d + q later (the
         // commit, 2d + 2q + p); the read takes d + q each way and is fresh.
         let (d, p, q) = (1.0, 4.0, 0.5);
-        let latency = format!(
-            "kind = \"constant\"\nms = {d}\n[latency.p]\nkind = \"constant\"\nms = {p}\n\
-             [latency.q]\nkind = \"constant\"\nms = {q}"
-        );
+        let latency = crate::protocols::tests::constant_node_time(d, p, q);
         let ms = |x: f64| (x * 1e6) as u64;
         let grid = "nodes = 3\nr = 2\nw = 2\npersist = \"p\"\nprocess = \"q\"";
         let tally = run("quorum-rw", grid, &latency, 1000);
