@@ -473,20 +473,25 @@ mod adaptive_tests {
         [params.ack]\nretries = 0\n\
         [latency.l]\nkind = \"exponential\"\nmean_ms = 0.5\n";
 
-    #[test]
-    fn adaptive_runs_do_not_depend_on_the_thread_count() {
-        let sweep = Sweep::parse(SWEEP, "adaptive.toml").unwrap();
-        assert!(sweep.cells.len() > BATCH_CELLS);
-        let runs: Vec<Vec<CellRun>> = [1, 2, 7]
+    /// `sweep` run on 1, 2 and 7 threads.
+    fn on_threads(sweep: &Sweep) -> Vec<Vec<CellRun>> {
+        [1, 2, 7]
             .iter()
             .map(|&threads| {
                 let options = RunOptions {
                     threads: Some(threads),
                     ..Default::default()
                 };
-                run_all(&sweep, &options).unwrap()
+                run_all(sweep, &options).unwrap()
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn adaptive_runs_do_not_depend_on_the_thread_count() {
+        let sweep = Sweep::parse(SWEEP, "adaptive.toml").unwrap();
+        assert!(sweep.cells.len() > BATCH_CELLS);
+        let runs = on_threads(&sweep);
         for other in &runs[1..] {
             for (a, b) in runs[0].iter().zip(other) {
                 assert_eq!(a.cell_id, b.cell_id);
@@ -513,16 +518,7 @@ mod adaptive_tests {
         );
         let sweep = Sweep::parse(&text, "adaptive.toml").unwrap();
         let cap = sweep.trials.div_ceil(CHUNK_TRIALS);
-        let runs: Vec<Vec<CellRun>> = [1, 2, 7]
-            .iter()
-            .map(|&threads| {
-                let options = RunOptions {
-                    threads: Some(threads),
-                    ..Default::default()
-                };
-                run_all(&sweep, &options).unwrap()
-            })
-            .collect();
+        let runs = on_threads(&sweep);
         for other in &runs[1..] {
             for (a, b) in runs[0].iter().zip(other) {
                 assert_eq!(a.tally, b.tally, "cell {}", a.cell_id);

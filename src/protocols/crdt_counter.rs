@@ -9,9 +9,10 @@
 
 use rand::RngExt;
 
+use super::gossip::{MAX_ROUNDS, ROUND_MS};
 use super::{
-    Choice, Env, Extra, MAX_EXTRAS, ModelError, Outcome, ParamKind, ParamSpec, Protocol,
-    ProtocolInfo, Setting, Value, choice,
+    Choice, Env, Extra, MAX_EXTRAS, ModelError, Outcome, ParamSpec, Protocol, ProtocolInfo,
+    Setting, Value, choice,
 };
 use crate::latency::NS_PER_MS;
 use crate::rng::SimRng;
@@ -187,20 +188,10 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
             doc: "\"g-counter\": a count per replica (8 N bytes); \"pn-counter\": two (16 N)",
         },
         ParamSpec {
-            name: "round_ms",
-            kind: ParamKind::Millis { zero_ok: false },
-            default: Value::Millis(10.0),
             doc: "length of an anti-entropy round",
+            ..ROUND_MS
         },
-        ParamSpec {
-            name: "max_rounds",
-            kind: ParamKind::Count {
-                min: 1,
-                max: 1_000_000,
-            },
-            default: Value::Count(200),
-            doc: "rounds before giving up (a failure)",
-        },
+        MAX_ROUNDS,
     ],
     extras: CrdtCounter::EXTRAS,
     build: |setting| {
@@ -226,8 +217,8 @@ impl Params {
     fn read(setting: &Setting<'_>) -> Self {
         Self {
             counter: setting.choice("counter"),
-            round_ms: setting.millis("round_ms"),
-            max_rounds: setting.count("max_rounds"),
+            round_ms: setting.millis(ROUND_MS.name),
+            max_rounds: setting.count(MAX_ROUNDS.name),
         }
     }
 }

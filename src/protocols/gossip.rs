@@ -554,6 +554,25 @@ fn poisson_stop(j: u64, tau: f64) -> f64 {
     }
 }
 
+/// Rounds before giving up (shared with `crdt-counter`'s anti-entropy).
+pub(super) const MAX_ROUNDS: ParamSpec = ParamSpec {
+    name: "max_rounds",
+    kind: ParamKind::Count {
+        min: 1,
+        max: 1_000_000,
+    },
+    default: Value::Count(200),
+    doc: "rounds before giving up (a failure)",
+};
+
+/// Round length (shared with `crdt-counter`'s anti-entropy).
+pub(super) const ROUND_MS: ParamSpec = ParamSpec {
+    name: "round_ms",
+    kind: ParamKind::Millis { zero_ok: false },
+    default: Value::Millis(10.0),
+    doc: "length of a round",
+};
+
 /// The registry entry.
 pub const SPEC: ProtocolInfo = ProtocolInfo {
     name: "gossip",
@@ -572,21 +591,8 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
             default: Value::Count(1),
             doc: "calls per node per round",
         },
-        ParamSpec {
-            name: "max_rounds",
-            kind: ParamKind::Count {
-                min: 1,
-                max: 1_000_000,
-            },
-            default: Value::Count(200),
-            doc: "rounds before giving up (a failure)",
-        },
-        ParamSpec {
-            name: "round_ms",
-            kind: ParamKind::Millis { zero_ok: false },
-            default: Value::Millis(10.0),
-            doc: "length of a round",
-        },
+        MAX_ROUNDS,
+        ROUND_MS,
         direct::SAMPLING,
     ],
     extras: &[],
@@ -625,8 +631,8 @@ impl Params {
         Self {
             mode: setting.choice("mode"),
             fanout: setting.count("fanout"),
-            max_rounds: setting.count("max_rounds"),
-            round_ms: setting.millis("round_ms"),
+            max_rounds: setting.count(MAX_ROUNDS.name),
+            round_ms: setting.millis(ROUND_MS.name),
             sampling: setting.choice("sampling"),
         }
     }

@@ -202,6 +202,39 @@ pub(crate) mod tests {
         )
     }
 
+    /// Checks that constant node time (persist 4 ms, process 0.5 ms) leaves `build`'s model
+    /// the same trial by trial (same seed, status, messages, extras) but for a latency
+    /// exactly `shift_ms` longer on every success. Delays are a constant 1 ms; crash and loss
+    /// 0.01. Constant times draw nothing, so both models see the same random stream.
+    pub fn assert_node_time_shifts<P: crate::model::Protocol>(
+        build: impl Fn(crate::model::Env) -> P,
+        shift_ms: f64,
+    ) {
+        use crate::latency::{Constant, Latency};
+        use crate::model::Status;
+        let constant = |ms: f64| Latency::from(Constant::new(ms).unwrap());
+        let plain = crate::model::Env::new(0.01, 0.01, constant(1.0)).unwrap();
+        let timed = plain
+            .clone()
+            .with_node_time(Some(constant(4.0)), Some(constant(0.5)));
+        let models = [plain, timed].map(build);
+        let mut rngs = [1, 1].map(|seed| crate::rng::stream(seed, 0, 0));
+        let mut scratch = [models[0].scratch(), models[1].scratch()];
+        let mut successes = 0;
+        for _ in 0..10_000 {
+            let [a, b] = [0, 1].map(|i| models[i].trial(&mut rngs[i], &mut scratch[i]));
+            assert_eq!(
+                (a.status, a.messages, a.extras),
+                (b.status, b.messages, b.extras)
+            );
+            if a.status == Status::Success {
+                successes += 1;
+                assert_eq!(b.latency_ns, a.latency_ns + (shift_ms * 1e6) as u64);
+            }
+        }
+        assert!(successes > 9_000, "{successes}");
+    }
+
     /// Runs a one-cell sweep of `protocol` with extra `[grid]` lines and a latency table
     /// (exponential, mean 0.5 ms, when empty), and returns the cell's tally.
     pub fn run(protocol: &str, grid: &str, latency: &str, trials: u64) -> Tally {

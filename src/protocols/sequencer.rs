@@ -160,18 +160,8 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     summary: "total order through a sequencer's queue; partitioned per channel",
     model: model!(),
     params: &[
-        ParamSpec {
-            name: "rate_per_s",
-            kind: ParamKind::Positive,
-            default: Value::Positive(2000.0),
-            doc: "messages per second over all channels",
-        },
-        ParamSpec {
-            name: "service_ms",
-            kind: ParamKind::Millis { zero_ok: false },
-            default: Value::Millis(0.25),
-            doc: "mean time a sequencer spends on one message (exponential)",
-        },
+        RATE_PER_S,
+        SERVICE_MS,
         ParamSpec {
             name: "channels",
             kind: ParamKind::Count {
@@ -195,6 +185,22 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
     },
 };
 
+/// Offered load (shared with `sharded-sequencer`).
+pub(super) const RATE_PER_S: ParamSpec = ParamSpec {
+    name: "rate_per_s",
+    kind: ParamKind::Positive,
+    default: Value::Positive(2000.0),
+    doc: "messages per second over all channels",
+};
+
+/// Service time (shared with `sharded-sequencer`).
+pub(super) const SERVICE_MS: ParamSpec = ParamSpec {
+    name: "service_ms",
+    kind: ParamKind::Millis { zero_ok: false },
+    default: Value::Millis(0.25),
+    doc: "mean time a sequencer spends on one message (exponential)",
+};
+
 /// The parameters of [`SPEC`], as a setting gives them.
 struct Params {
     rate_per_s: f64,
@@ -205,8 +211,8 @@ struct Params {
 impl Params {
     fn read(setting: &Setting<'_>) -> Self {
         Self {
-            rate_per_s: setting.positive("rate_per_s"),
-            service_ms: setting.millis("service_ms"),
+            rate_per_s: setting.positive(RATE_PER_S.name),
+            service_ms: setting.millis(SERVICE_MS.name),
             channels: setting.count("channels"),
         }
     }
@@ -216,31 +222,12 @@ impl Params {
 mod tests {
     #[test]
     fn node_time_adds_a_persist_and_a_members_processing() {
-        // Constant delay d = 1, persist p = 4, process q = 0.5 (ms), which draw nothing: the
-        // same seed gives the same queue and service, and a latency exactly p + q longer.
-        use crate::latency::Constant;
-        use crate::model::{Protocol, Status};
-        let constant = |ms: f64| crate::latency::Latency::from(Constant::new(ms).unwrap());
-        let plain = crate::model::Env::new(0.01, 0.01, constant(1.0)).unwrap();
-        let timed = plain
-            .clone()
-            .with_node_time(Some(constant(4.0)), Some(constant(0.5)));
-        let models = [plain, timed].map(|env| Sequencer::new(env, 5, 1000.0, 0.5, 1).unwrap());
-        let mut rngs = [1, 1].map(|seed| crate::rng::stream(seed, 0, 0));
-        let mut scratch = [Queue::default(), Queue::default()];
-        let mut successes = 0;
-        for _ in 0..10_000 {
-            let [a, b] = [0, 1].map(|i| models[i].trial(&mut rngs[i], &mut scratch[i]));
-            assert_eq!(
-                (a.status, a.messages, a.extras),
-                (b.status, b.messages, b.extras)
-            );
-            if a.status == Status::Success {
-                successes += 1;
-                assert_eq!(b.latency_ns, a.latency_ns + 4_500_000);
-            }
-        }
-        assert!(successes > 9_000, "{successes}");
+        // The sequencer persists the number it assigned (p = 4 ms) and a member processes
+        // the broadcast (q = 0.5 ms): exactly p + q longer, the queue and service unchanged.
+        crate::protocols::tests::assert_node_time_shifts(
+            |env| Sequencer::new(env, 5, 1000.0, 0.5, 1).unwrap(),
+            4.5,
+        );
     }
 
     use super::*;
