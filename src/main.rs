@@ -87,7 +87,28 @@ fn out_of_memory(bytes: usize) -> ! {
     unsafe { libc::_exit(OUT_OF_MEMORY) }
 }
 
+/// mimalloc's `mi_option_purge_delay` (its place in `mi_option_e`, `mimalloc.h`).
+const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Sets the process up for a run, which frees and allocates the same sizes cell after cell
+/// (histograms, Parquet pages). Freed memory is kept for reuse instead of being returned to
+/// the system a moment later, to come back as fresh pages the kernel must zero. And no
+/// transparent huge pages: on a machine whose memory another program has just fragmented,
+/// the kernel compacts memory to find each one, which can cost a short run more time than
+/// its cells. The peak, which the cells in flight bound, is unchanged.
+fn tune_memory() {
+    // SAFETY: sets an allocator option, which mimalloc allows at any time.
+    unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, -1) }
+    // SAFETY: a flag of this process's memory, checked by the kernel at each page fault;
+    // where it is refused, pages are as before.
+    #[cfg(target_os = "linux")]
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
 fn main() -> ExitCode {
+    tune_memory();
     // A file-size limit (ulimit -f) then fails a write with an error the run reports and
     // cleans up after, instead of killing the process mid-file.
     // SAFETY: setting a signal's disposition to "ignore" touches no Rust state.
@@ -113,4 +134,25 @@ fn main() -> ExitCode {
         );
     }));
     cli::main()
+}
+
+#[cfg(test)]
+mod tests {
+    use libmimalloc_sys::mi_option_get;
+
+    #[test]
+    fn the_purge_delay_is_the_option_set() {
+        // mimalloc's own default, distinct from its neighbours': another option's place
+        // would read differently.
+        // SAFETY: reads allocator options.
+        assert_eq!(unsafe { mi_option_get(super::PURGE_DELAY) }, 1000);
+        super::tune_memory();
+        assert_eq!(unsafe { mi_option_get(super::PURGE_DELAY) }, -1);
+        #[cfg(target_os = "linux")]
+        // SAFETY: reads this process's flag.
+        assert_eq!(
+            unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) },
+            1
+        );
+    }
 }

@@ -40,7 +40,7 @@ fn figure16() -> &'static [(f64, f64, Tally)] {
                 (
                     millis("election_timeout_ms"),
                     millis("timeout_spread"),
-                    run.tally,
+                    std::sync::Arc::unwrap_or_clone(run.tally),
                 )
             })
             .collect()

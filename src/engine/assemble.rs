@@ -31,7 +31,7 @@ pub struct Assembler {
     shard: Shard,
     precision: Precision,
     objectives: Arc<Objectives>,
-    open: BTreeMap<u32, Tally>,
+    open: BTreeMap<u32, Arc<Tally>>,
     /// An adaptive run's targets, in chunks, of the cells whose target is not 1.
     targets: Targets,
     finished: u64,
@@ -107,11 +107,16 @@ impl Assembler {
 
     /// Adds a partial tally of `cell`; returns the cell if that finished it.
     pub fn add(&mut self, cell: u32, tally: &Tally) -> Option<CellRun> {
-        // A first part is taken as it is: cheaper than merging it into an empty tally.
-        let open = match self.open.entry(cell) {
-            std::collections::btree_map::Entry::Vacant(e) => e.insert(tally.clone()),
+        self.add_shared(cell, &Arc::new(tally.clone()))
+    }
+
+    /// [`Assembler::add`] of a tally shared with its other holders (a batch's tallies also
+    /// go to the checkpoint): a first part is kept as it is, not copied.
+    pub fn add_shared(&mut self, cell: u32, tally: &Arc<Tally>) -> Option<CellRun> {
+        let open: &Tally = match self.open.entry(cell) {
+            std::collections::btree_map::Entry::Vacant(e) => e.insert(Arc::clone(tally)),
             std::collections::btree_map::Entry::Occupied(e) => {
-                let open = e.into_mut();
+                let open = Arc::make_mut(e.into_mut());
                 open.merge(tally);
                 open
             }
@@ -157,7 +162,7 @@ impl Assembler {
         batch
             .tallies
             .iter()
-            .filter_map(|(cell, tally)| self.add(*cell, tally))
+            .filter_map(|(cell, tally)| self.add_shared(*cell, tally))
             .collect()
     }
 

@@ -30,6 +30,7 @@ pub use job::{Job, Models, layout};
 pub use work::{CHUNK_TRIALS, ItemSet, Layout, Shard, WorkItem};
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -56,8 +57,8 @@ const BATCH_ITEMS_PER_THREAD: usize = 1024;
 pub struct CellRun {
     /// The cell's id.
     pub cell_id: u32,
-    /// Everything its trials recorded.
-    pub tally: Tally,
+    /// Everything its trials recorded (shared with a checkpoint that has not yet written it).
+    pub tally: Arc<Tally>,
     /// In an adaptive run, whether it met the precision targets (if not, it used the cap).
     pub precision_met: Option<bool>,
     /// The verdicts of the cell's objectives, in the order of [`crate::model::objective::Objectives::of`] (empty in a
@@ -70,8 +71,9 @@ pub struct CellRun {
 pub struct Batch {
     /// The items.
     pub items: ItemSet,
-    /// Their tallies, one per cell, ascending by cell.
-    pub tallies: Vec<(u32, Tally)>,
+    /// Their tallies, one per cell, ascending by cell: shared, as the assembler and the
+    /// checkpoint both keep them.
+    pub tallies: Vec<(u32, Arc<Tally>)>,
 }
 
 /// Counters a progress display may read while a run goes on.
@@ -174,7 +176,7 @@ fn merge_batches(mut a: Batch, b: Batch) -> Batch {
     a.items.extend(&b.items);
     for (cell, tally) in b.tallies {
         match a.tallies.binary_search_by_key(&cell, |(c, _)| *c) {
-            Ok(i) => a.tallies[i].1.merge(&tally),
+            Ok(i) => Arc::make_mut(&mut a.tallies[i].1).merge(&tally),
             Err(i) => a.tallies.insert(i, (cell, tally)),
         }
     }
@@ -275,10 +277,11 @@ pub fn run<E: From<EngineError>>(
                         let cell = same_cell[0].cell;
                         let new = partial.tallies.last().is_none_or(|(c, _)| *c != cell);
                         if new {
-                            partial.tallies.push((cell, Tally::empty()));
+                            partial.tallies.push((cell, Arc::new(Tally::empty())));
                         }
                         let Batch { items, tallies } = &mut partial;
                         let (_, tally) = tallies.last_mut().expect("just pushed");
+                        let tally = Arc::get_mut(tally).expect("a batch's own while it runs");
                         let model = models[&cell].as_ref();
                         let run = run_items(model, job.seed, same_cell, tally, &proceed, |item| {
                             items.insert(item.index);
@@ -436,12 +439,17 @@ mod tests {
                 let slot = &mut assembled[cell.cell_id as usize];
                 match slot {
                     Some(t) => t.merge(&cell.tally),
-                    None => *slot = Some(cell.tally),
+                    None => *slot = Some(Arc::unwrap_or_clone(cell.tally)),
                 }
             }
         }
         for (a, b) in runs[0].iter().zip(&assembled) {
-            assert_eq!(Some(&a.tally), b.as_ref(), "cell {} from shards", a.cell_id);
+            assert_eq!(
+                Some(&*a.tally),
+                b.as_ref(),
+                "cell {} from shards",
+                a.cell_id
+            );
         }
         let reseeded = run_all(
             &sweep.with_seed(12345),

@@ -287,11 +287,11 @@ impl Recorder<'_> {
         let t = &mut *self.tally;
         t.add_messages(messages.value, trials - messages.start);
         t.add_rounds(rounds.value, trials - rounds.start);
-        // The maximum bounds the counts to move.
-        for (i, count) in self.pending[..=layout::index(self.latency_max_ns)]
-            .iter_mut()
-            .enumerate()
-        {
+        // The maximum bounds the counts to move, and a scan finds the lowest; the highest
+        // first, so that the histogram grows once, to its final size.
+        let counts = &mut self.pending[..=layout::index(self.latency_max_ns)];
+        let lowest = counts.iter().position(|&c| c > 0).unwrap_or(counts.len());
+        for (i, count) in counts.iter_mut().enumerate().skip(lowest).rev() {
             let count = std::mem::take(count);
             if count > 0 {
                 record_n(&mut t.latency_ns, layout::value(i), count, LATENCY);
@@ -555,6 +555,27 @@ impl Tally {
     }
 }
 
+/// The non-empty buckets of one of a tally's histograms, in ascending order: each as its
+/// lowest and highest value and its count. The same buckets as `iter_recorded`, found by
+/// visiting only the indices from the smallest value recorded to the largest.
+pub fn recorded(histogram: &Histogram<u64>) -> impl Iterator<Item = (u64, u64, u64)> + '_ {
+    let (first, last) = match histogram.is_empty() {
+        true => (1, 0),
+        false => (
+            layout::index(histogram.min_nz()),
+            layout::index(histogram.max()),
+        ),
+    };
+    (first..=last).filter_map(|i| {
+        let value = layout::value(i);
+        let count = histogram.count_at(value);
+        (count > 0).then(|| {
+            let high = histogram.highest_equivalent(value);
+            (histogram.lowest_equivalent(high), high, count)
+        })
+    })
+}
+
 /// Equal results: every field but the measured [`Tally::busy_ns`].
 impl PartialEq for Tally {
     fn eq(&self, other: &Self) -> bool {
@@ -602,6 +623,34 @@ mod tests {
         outcomes.iter().for_each(|o| t.record(o, 1));
         t.settle();
         t
+    }
+
+    #[test]
+    fn recorded_buckets_are_those_the_histogram_iterates() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(7);
+        for case in 0..200u32 {
+            let mut h = histogram();
+            // Values over 1 to 2^(8 + case % 50), including both ends of the range.
+            let top = 1u64 << (8 + case % 50);
+            for _ in 0..(case % 17) * 40 {
+                let v = rng.random_range(1..=top);
+                h.record_n(v, 1 + u64::from(case % 3)).unwrap();
+            }
+            if case % 5 == 0 {
+                h.record(top).unwrap();
+                h.record(1).unwrap();
+            }
+            let expected: Vec<(u64, u64, u64)> = h
+                .iter_recorded()
+                .map(|v| {
+                    let high = v.value_iterated_to();
+                    (h.lowest_equivalent(high), high, v.count_at_value())
+                })
+                .collect();
+            assert_eq!(recorded(&h).collect::<Vec<_>>(), expected, "case {case}");
+        }
+        assert_eq!(recorded(&histogram()).count(), 0);
     }
 
     #[test]

@@ -250,7 +250,7 @@ pub(crate) mod tests {
         let sweep = Sweep::parse(&text, "test.toml").unwrap();
         assert_eq!(sweep.cells.len(), 1, "one cell");
         let mut cells = run_all(&sweep, &RunOptions::default()).unwrap();
-        cells.pop().unwrap().tally
+        std::sync::Arc::unwrap_or_clone(cells.pop().unwrap().tally)
     }
 
     /// The k-th smallest of `n` independent round trips, each two exponential one-way delays

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::engine::{self, ItemSet, Targets, format_targets};
 use crate::model::tally::Tally;
@@ -104,7 +105,7 @@ pub(super) struct Pending {
     /// The number of the next checkpoint file.
     next: usize,
     writer: Option<TallyWriter>,
-    tallies: BTreeMap<u32, Tally>,
+    tallies: BTreeMap<u32, Arc<Tally>>,
     /// What `tallies` hold ([`Tally::memory_bytes`]).
     bytes: usize,
     items: ItemSet,
@@ -131,7 +132,7 @@ impl Pending {
                     self.bytes += e.insert(tally).memory_bytes();
                 }
                 std::collections::btree_map::Entry::Occupied(e) => {
-                    let pending = e.into_mut();
+                    let pending = Arc::make_mut(e.into_mut());
                     self.bytes -= pending.memory_bytes().min(self.bytes);
                     pending.merge(&tally);
                     self.bytes += pending.memory_bytes();
@@ -153,7 +154,7 @@ impl Pending {
                 self.writer.insert(TallyWriter::create(&path)?)
             }
         };
-        let rows: Vec<(u32, &Tally)> = self.tallies.iter().map(|(c, t)| (*c, t)).collect();
+        let rows: Vec<(u32, &Tally)> = self.tallies.iter().map(|(c, t)| (*c, &**t)).collect();
         writer.write(&rows)?;
         self.tallies.clear();
         self.bytes = 0;

@@ -288,7 +288,7 @@ impl PartRows {
                     let verdicts = Checks::of(&sweep.objectives, cell).judge_once(&tally);
                     on_cell(CellRecord::of(&CellRun {
                         cell_id: cell,
-                        tally,
+                        tally: tally.into(),
                         precision_met,
                         verdicts,
                     }))?;

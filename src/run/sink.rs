@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::engine::{CellRun, ItemSet, Shard};
 use crate::model::tally::Tally;
@@ -24,7 +25,7 @@ pub(super) enum Sink<'a> {
         path: PathBuf,
         cells: u64,
         next: u32,
-        waiting: BTreeMap<u32, Tally>,
+        waiting: BTreeMap<u32, Arc<Tally>>,
     },
 }
 

@@ -3,10 +3,14 @@
 use std::sync::Arc;
 
 use arrow_array::types::Int32Type;
-use arrow_array::{DictionaryArray, Float64Array, RecordBatch, UInt32Array, UInt64Array};
+use arrow_array::{
+    DictionaryArray, Float64Array, Int32Array, RecordBatch, StringArray, UInt32Array, UInt64Array,
+};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
+use parquet::file::properties::{EnabledStatistics, WriterPropertiesBuilder};
+use parquet::schema::types::ColumnPath;
 
-use super::Results;
+use super::{Bucket, Metric, Results};
 
 /// Columns `cell_id`, `metric` (`latency_ms`, `messages`, `rounds`), `bucket_low`,
 /// `bucket_high` (in the metric's unit) and `count`. Sorting a cell's buckets of one metric by
@@ -26,6 +30,19 @@ impl Histograms {
         ]))
     }
 
+    /// The writer's settings for the file: no statistics but on `cell_id` (which a reader
+    /// skips row groups by), and `metric`, of three words, written plainly. Building
+    /// statistics and a dictionary for every row cost more time than they save space.
+    pub fn tune(props: WriterPropertiesBuilder) -> WriterPropertiesBuilder {
+        let path = |name: &str| ColumnPath::from(name);
+        let props = props.set_column_dictionary_enabled(path("metric"), false);
+        ["metric", "bucket_low", "bucket_high", "count"]
+            .into_iter()
+            .fold(props, |props, name| {
+                props.set_column_statistics_enabled(path(name), EnabledStatistics::None)
+            })
+    }
+
     /// The buckets as an Arrow record batch.
     pub fn batch(results: &Results<'_>) -> Result<RecordBatch, ArrowError> {
         let rows = || {
@@ -34,12 +51,24 @@ impl Histograms {
                 .iter()
                 .flat_map(|r| r.buckets.iter().map(move |b| (r.cell_id, b)))
         };
-        let cell_id: UInt32Array = rows().map(|(id, _)| Some(id)).collect();
-        let metric: DictionaryArray<Int32Type> =
-            rows().map(|(_, b)| Some(b.metric.name())).collect();
-        let low: Float64Array = rows().map(|(_, b)| Some(b.low)).collect();
-        let high: Float64Array = rows().map(|(_, b)| Some(b.high)).collect();
-        let count: UInt64Array = rows().map(|(_, b)| Some(b.count)).collect();
+        // Each column is collected into a vector of the right size: the rows are many.
+        let rows_n = results.cells.iter().map(|r| r.buckets.len()).sum();
+        fn column<'a, T>(
+            n: usize,
+            rows: impl Iterator<Item = (u32, &'a Bucket)>,
+            value: impl Fn(u32, &Bucket) -> T,
+        ) -> Vec<T> {
+            let mut out = Vec::with_capacity(n);
+            out.extend(rows.map(|(id, b)| value(id, b)));
+            out
+        }
+        let cell_id = UInt32Array::from(column(rows_n, rows(), |id, _| id));
+        let names = StringArray::from_iter_values(Metric::ALL.map(Metric::name));
+        let keys = Int32Array::from(column(rows_n, rows(), |_, b| b.metric as i32));
+        let metric = DictionaryArray::<Int32Type>::try_new(keys, Arc::new(names))?;
+        let low = Float64Array::from(column(rows_n, rows(), |_, b| b.low));
+        let high = Float64Array::from(column(rows_n, rows(), |_, b| b.high));
+        let count = UInt64Array::from(column(rows_n, rows(), |_, b| b.count));
         RecordBatch::try_new(
             Self::schema(),
             vec![

@@ -23,6 +23,8 @@ pub struct Checksum {
     /// Per column: the CRC of its values and the CRC of its null rows.
     columns: Vec<(crc32fast::Hasher, crc32fast::Hasher)>,
     rows: u64,
+    /// Values encoded for hashing, kept between batches.
+    scratch: Vec<u8>,
 }
 
 impl Checksum {
@@ -45,7 +47,7 @@ impl Checksum {
                     nulls.update(&(self.rows + row as u64).to_le_bytes());
                 }
             }
-            hash_values(column.as_ref(), values)?;
+            hash_values(column.as_ref(), values, &mut self.scratch)?;
         }
         self.rows += batch.num_rows() as u64;
         Ok(())
@@ -142,11 +144,16 @@ pub fn check_metadata_checksum(metadata: &BTreeMap<String, String>) -> Result<()
 
 /// Adds the non-null values of `array` to `hasher`, as the module documentation says. Values
 /// that are not already little-endian bytes in memory are encoded into one buffer and hashed
-/// at once (a CRC over a buffer is the CRC over its pieces in turn).
-fn hash_values(array: &dyn Array, hasher: &mut crc32fast::Hasher) -> Result<(), String> {
+/// at once, in `buffer` (a CRC over a buffer is the CRC over its pieces in turn).
+fn hash_values(
+    array: &dyn Array,
+    hasher: &mut crc32fast::Hasher,
+    buffer: &mut Vec<u8>,
+) -> Result<(), String> {
     fn primitive<T: ArrowPrimitiveType, const N: usize>(
         array: &dyn Array,
         hasher: &mut crc32fast::Hasher,
+        buffer: &mut Vec<u8>,
         bytes: impl Fn(T::Native) -> [u8; N],
     ) {
         let values = array.as_primitive::<T>();
@@ -162,39 +169,39 @@ fn hash_values(array: &dyn Array, hasher: &mut crc32fast::Hasher) -> Result<(), 
             };
             hasher.update(raw);
         } else {
-            let mut buffer = Vec::with_capacity(values.len() * N);
             for v in values.iter().flatten() {
                 buffer.extend_from_slice(&bytes(v));
             }
-            hasher.update(&buffer);
+            hasher.update(buffer);
+            buffer.clear();
         }
     }
-    let mut buffer = Vec::new();
-    let mut text = |bytes: &[u8]| {
+    fn text(buffer: &mut Vec<u8>, bytes: &[u8]) {
         buffer.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
         buffer.extend_from_slice(bytes);
-    };
+    }
+    buffer.clear();
     match array.data_type() {
         DataType::Boolean => {
             let values: Vec<u8> = array.as_boolean().iter().flatten().map(u8::from).collect();
             hasher.update(&values);
         }
-        DataType::UInt32 => primitive::<UInt32Type, 4>(array, hasher, u32::to_le_bytes),
-        DataType::UInt64 => primitive::<UInt64Type, 8>(array, hasher, u64::to_le_bytes),
+        DataType::UInt32 => primitive::<UInt32Type, 4>(array, hasher, buffer, u32::to_le_bytes),
+        DataType::UInt64 => primitive::<UInt64Type, 8>(array, hasher, buffer, u64::to_le_bytes),
         DataType::Float64 => {
-            primitive::<Float64Type, 8>(array, hasher, |v| v.to_bits().to_le_bytes())
+            primitive::<Float64Type, 8>(array, hasher, buffer, |v| v.to_bits().to_le_bytes())
         }
         DataType::Decimal128(_, _) => {
-            primitive::<Decimal128Type, 16>(array, hasher, i128::to_le_bytes)
+            primitive::<Decimal128Type, 16>(array, hasher, buffer, i128::to_le_bytes)
         }
         DataType::Utf8 => {
             for v in array.as_string::<i32>().iter().flatten() {
-                text(v.as_bytes());
+                text(buffer, v.as_bytes());
             }
         }
         DataType::Binary => {
             for v in array.as_binary::<i32>().iter().flatten() {
-                text(v);
+                text(buffer, v);
             }
         }
         DataType::Dictionary(key, values)
@@ -210,11 +217,11 @@ fn hash_values(array: &dyn Array, hasher: &mut crc32fast::Hasher) -> Result<(), 
                         strings.len()
                     ));
                 }
-                text(strings.value(k).as_bytes());
+                text(buffer, strings.value(k).as_bytes());
             }
         }
         other => return Err(format!("no checksum for columns of type {other}")),
     }
-    hasher.update(&buffer);
+    hasher.update(buffer);
     Ok(())
 }

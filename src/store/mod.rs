@@ -36,7 +36,7 @@ use thiserror::Error;
 use crate::engine::{CHUNK_TRIALS, CellRun};
 use crate::model::objective::Judgement;
 use crate::model::stats::Summary;
-use crate::model::tally::Tally;
+use crate::model::tally::{Tally, recorded};
 use crate::sweep::{Sweep, describe};
 
 /// A run directory or a file in it could not be written.
@@ -143,14 +143,17 @@ pub struct Bucket {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metric {
     /// Latency of successful trials, in milliseconds.
-    LatencyMs,
+    LatencyMs = 0,
     /// Messages per trial.
-    Messages,
+    Messages = 1,
     /// Rounds per trial.
-    Rounds,
+    Rounds = 2,
 }
 
 impl Metric {
+    /// Every metric, in the order of their discriminants.
+    pub const ALL: [Metric; 3] = [Self::LatencyMs, Self::Messages, Self::Rounds];
+
     /// The name in `histograms.parquet`.
     pub fn name(self) -> &'static str {
         match self {
@@ -175,20 +178,26 @@ impl CellRecord {
 }
 
 fn buckets(tally: &Tally) -> Vec<Bucket> {
-    let mut out = Vec::new();
+    // At most one bucket per index from the smallest value to the largest, and per trial.
+    let most = |h: &hdrhistogram::Histogram<u64>| match h.is_empty() {
+        true => 0,
+        false => (h.len() as usize).min(h.distinct_values()),
+    };
+    let mut out = Vec::with_capacity(
+        most(tally.latency_ns()) + most(tally.messages()) + most(tally.rounds()),
+    );
     let metrics = [
         (Metric::LatencyMs, tally.latency_ns(), 1e6),
         (Metric::Messages, tally.messages(), 1.0),
         (Metric::Rounds, tally.rounds(), 1.0),
     ];
     for (metric, histogram, per_unit) in metrics {
-        for v in histogram.iter_recorded() {
-            let high = v.value_iterated_to();
+        for (low, high, count) in recorded(histogram) {
             out.push(Bucket {
                 metric,
-                low: histogram.lowest_equivalent(high) as f64 / per_unit,
+                low: low as f64 / per_unit,
                 high: high as f64 / per_unit,
-                count: v.count_at_value(),
+                count,
             });
         }
     }

@@ -57,7 +57,8 @@ impl<'a> ResultsWriter<'a> {
             .schema();
         let summary = ParquetStream::create(&summary_path, schema)?;
         let histograms_path = dir.join(HISTOGRAMS);
-        let histograms = ParquetStream::create(&histograms_path, Histograms::schema())?;
+        let histograms =
+            ParquetStream::create_with(&histograms_path, Histograms::schema(), Histograms::tune)?;
         Ok(Self {
             sweep,
             dir: dir.to_path_buf(),

@@ -340,7 +340,7 @@ mod tests {
     fn tallies_round_trip_exactly() {
         let sweep = Sweep::default_sweep().with_trials(3_000);
         let cells = run_all(&sweep, &RunOptions::default()).unwrap();
-        let rows: Vec<(u32, &Tally)> = cells.iter().map(|c| (c.cell_id, &c.tally)).collect();
+        let rows: Vec<(u32, &Tally)> = cells.iter().map(|c| (c.cell_id, &*c.tally)).collect();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.parquet");
         write_tallies(&path, &rows, vec![("k".into(), "v".into())]).unwrap();
