@@ -116,7 +116,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: grid.protocol[2]: unknown protocol `quorom` (known: fire-and-forget, ack, exactly-once, quorum, quorum-rw, leader, two-phase-commit, three-phase-commit, raft, paxos, pbft, tree, full-mesh, gossip, sequencer, sharded-sequencer, chatty, batched, clock-sync, periodic-broadcast, state-transfer, crdt-counter, locked-counter, cache-hierarchy)",
+        error: "bad.toml: grid.protocol[2]: unknown protocol `quorom` (known: fire-and-forget, ack, exactly-once, quorum, quorum-rw, leader, two-phase-commit, three-phase-commit, raft, paxos, paxos-commit, pbft, tree, full-mesh, gossip, sequencer, sharded-sequencer, chatty, batched, clock-sync, periodic-broadcast, state-transfer, crdt-counter, locked-counter, cache-hierarchy)",
     },
     Case {
         name: "unknown latency kind",
@@ -530,7 +530,7 @@ const CASES: &[Case] = &[
         append: "",
         args: &[],
         code: 2,
-        error: "bad.toml: grid.protocol[2]: unknown protocol `qu\\u{1b}[31morum` (known: fire-and-forget, ack, exactly-once, quorum, quorum-rw, leader, two-phase-commit, three-phase-commit, raft, paxos, pbft, tree, full-mesh, gossip, sequencer, sharded-sequencer, chatty, batched, clock-sync, periodic-broadcast, state-transfer, crdt-counter, locked-counter, cache-hierarchy)",
+        error: "bad.toml: grid.protocol[2]: unknown protocol `qu\\u{1b}[31morum` (known: fire-and-forget, ack, exactly-once, quorum, quorum-rw, leader, two-phase-commit, three-phase-commit, raft, paxos, paxos-commit, pbft, tree, full-mesh, gossip, sequencer, sharded-sequencer, chatty, batched, clock-sync, periodic-broadcast, state-transfer, crdt-counter, locked-counter, cache-hierarchy)",
     },
     Case {
         name: "a timeout of 10^13 ms",

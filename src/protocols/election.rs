@@ -1,5 +1,10 @@
 //! Raft leader election (Ongaro and Ousterhout, 2014), shared by `raft` and `leader` failover.
 //!
+//! A failover from a leader's crash ([`crash_within`], [`elect_after_crash`]), shared by
+//! `raft` (phase = "failover") and `leader`: the leader broadcast a heartbeat at time 0 and
+//! crashed uniformly within its heartbeat interval; each follower's election timer runs from
+//! the last heartbeat it received.
+//!
 //! Every live node starts as a follower whose election timer fires after a random timeout
 //! drawn uniformly from [T, T (1 + spread)]. A node whose timer fires becomes a candidate: it
 //! increments its term, votes for itself, asks every other node for a vote and re-arms its
@@ -337,6 +342,43 @@ pub fn elect_from(
         }
     }
     result
+}
+
+/// The moment a leader crashes within its heartbeat interval of `heartbeat_ns`, after the
+/// heartbeat it broadcast at time 0: uniform on [0, H).
+pub fn crash_within(rng: &mut SimRng, heartbeat_ns: u64) -> u64 {
+    (rng.random::<f64>() * heartbeat_ns as f64) as u64
+}
+
+/// The election that replaces node 0, the leader that broadcast a heartbeat at time 0 (and
+/// every `heartbeat_ns` before): each live node's first timer starts when that heartbeat
+/// reached it (one-way delay plus processing), or, if it was lost, when the last one it got
+/// did, H earlier per heartbeat lost. Times are from the heartbeat; `crash_within` draws the
+/// crash. The other nodes elect as in [`elect`] (`up(0)` is false).
+pub fn elect_after_crash(
+    rng: &mut SimRng,
+    net: &Net<'_>,
+    s: &mut ElectionScratch,
+    up: impl Fn(u32) -> bool,
+    nodes: u32,
+    timeouts: Timeouts,
+    heartbeat_ns: u64,
+) -> Election {
+    const CRASHED: u32 = 0;
+    let h = heartbeat_ns.max(1);
+    // A heartbeat lost this many times in a row leaves the timer running from so far back
+    // that it has fired by time 0 in any case.
+    let back = timeouts.base_ns / h + 2;
+    elect_from(rng, net, s, up, nodes, timeouts, |rng, node| {
+        let mut lost = 0;
+        while lost < back && net.lost(rng, CRASHED, node) {
+            lost += 1;
+        }
+        let heard = net
+            .delay_ns(rng, CRASHED, node)
+            .saturating_add(net.process_ns(rng));
+        heard.saturating_sub(lost * h)
+    })
 }
 
 #[cfg(test)]

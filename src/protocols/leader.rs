@@ -6,8 +6,10 @@
 //! (semi-sync), or for none (async: fast, but an acknowledged write can be lost with the
 //! leader). When the leader dies, a new one must be elected before writes resume.
 
-use super::election::{ElectionScratch, Timeouts, elect};
-use super::raft::{ELECTION_TIMEOUT, TIMEOUT_SPREAD, timeouts};
+use super::election::{ElectionScratch, Timeouts, crash_within, elect_after_crash};
+use super::raft::{
+    ELECTION_TIMEOUT, HEARTBEAT, TIMEOUT_SPREAD, half_timeout_ns, heartbeat_ns, timeouts,
+};
 use std::sync::Arc;
 
 use super::direct::{self, Lazy, Replies, Sampling};
@@ -25,15 +27,19 @@ macro_rules! model {
 nodes and answers the client after sync: every replica acknowledged; semi-sync: one did;
 async: at once. Each node is crashed with probability crash for the whole trial; each message
 is lost independently with probability loss (no retransmission).
-If the leader is down, the live nodes first elect a new leader with the Raft election model
-(see `coordsim protocols raft`, timeouts from election_timeout_ms and timeout_spread); the
-old leader leaves the replica set and the write goes to the new leader. Without a live
-majority the election fails after the live nodes campaigned through 1000 terms, whose
-messages and terms count.
+If the leader is down, it crashed within its heartbeat interval, and the live nodes elect a
+new leader with the Raft election model, as raft's phase = \"failover\" does (see `coordsim
+protocols raft`): the leader broadcast a heartbeat at time 0 and crashed at a moment drawn
+uniformly from [0, H) (H = heartbeat_ms, by default T/2); each other node's election timer
+(uniform on [T, T (1 + timeout_spread)], T = election_timeout_ms) started when that heartbeat
+reached it (a lost heartbeat leaves it running from the one H earlier). The old leader
+leaves the replica set and the write goes to the new leader; its copies are how the others
+hear from it. Without a live majority the election fails after the live nodes campaigned
+through 1000 terms, whose messages and terms count.
 Success: the client gets its answer: a leader exists, the write and answer arrive, and the
 acknowledgements the mode waits for arrive (sync fails if any replica is down).
-Latency: failover time (if any) + client to leader + the wait for acknowledgements + leader
-to client. Messages: election messages, the write, copies to replicas, acknowledgements,
+Latency: the downtime (if any: from the crash until the new leader is elected) + client to
+leader + the wait for acknowledgements + leader to client. Messages: election messages, the write, copies to replicas, acknowledgements,
 the answer. Rounds: 2 (client round trip and replication), plus election terms.
 failovers: trials that needed a new leader.
 Sampling: direct (the default, when nodes and messages are alike) draws whether the leader is
@@ -82,6 +88,7 @@ pub struct Leader {
     nodes: u32,
     mode: Mode,
     timeouts: Timeouts,
+    heartbeat_ns: u64,
 }
 
 impl Leader {
@@ -98,7 +105,15 @@ impl Leader {
             nodes,
             mode,
             timeouts: timeouts(election_timeout_ms, timeout_spread)?,
+            heartbeat_ns: half_timeout_ns(election_timeout_ms),
         })
+    }
+
+    /// The crashed leader's heartbeat interval, in ms; 0 keeps the default, half the
+    /// shortest election timeout.
+    pub fn with_heartbeat_ms(mut self, heartbeat_ms: f64) -> Result<Self, ModelError> {
+        self.heartbeat_ns = heartbeat_ns(heartbeat_ms, self.heartbeat_ns)?;
+        Ok(self)
     }
 }
 
@@ -138,14 +153,16 @@ impl Leader {
         let mut failover = Failover::default();
         let mut leader = 0;
         if !s.up[0] {
+            let crash_ns = crash_within(rng, self.heartbeat_ns);
             let up = &s.up;
-            let e = elect(
+            let e = elect_after_crash(
                 rng,
                 net,
                 &mut s.election,
                 |n| up[n as usize],
                 self.nodes,
                 self.timeouts,
+                self.heartbeat_ns,
             );
             failover = Failover {
                 happened: true,
@@ -155,7 +172,7 @@ impl Leader {
             };
             match (e.elected_ns, e.leader) {
                 (Some(ns), Some(new)) => {
-                    failover.elapsed_ns = ns;
+                    failover.elapsed_ns = ns.saturating_sub(crash_ns);
                     leader = new;
                 }
                 _ => return failover.outcome(Outcome::failure(e.messages, 2)),
@@ -437,6 +454,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
         },
         ELECTION_TIMEOUT,
         TIMEOUT_SPREAD,
+        HEARTBEAT,
         direct::SAMPLING,
     ],
     extras: Leader::EXTRAS,
@@ -451,7 +469,8 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
             params.mode,
             params.election_timeout_ms,
             params.timeout_spread,
-        )?;
+        )?
+        .with_heartbeat_ms(params.heartbeat_ms)?;
         Ok(match law {
             Some(law) => Box::new(LeaderDirect::new(model, law)),
             None => Box::new(model),
@@ -464,6 +483,7 @@ struct Params {
     mode: Mode,
     election_timeout_ms: f64,
     timeout_spread: f64,
+    heartbeat_ms: f64,
     sampling: Sampling,
 }
 
@@ -473,6 +493,7 @@ impl Params {
             mode: setting.choice("mode"),
             election_timeout_ms: setting.millis("election_timeout_ms"),
             timeout_spread: setting.positive("timeout_spread"),
+            heartbeat_ms: setting.millis("heartbeat_ms"),
             sampling: setting.choice("sampling"),
         }
     }
@@ -581,12 +602,54 @@ mod tests {
     fn failovers_cost_an_election_timeout() {
         let tally = leader("async", 3, 0.2);
         assert_rate(tally.extras_sum[0] as u64, tally.trials(), 0.2);
-        // A failover waits at least T = 150 ms; without one, a write takes ~1 ms.
-        assert!(tally.latency_max_ns >= 150_000_000);
+        // The crash comes at most H = T/2 = 75 ms after the heartbeat, and no timer fires
+        // before T = 150 ms after it: a failover's downtime exceeds T - H = 75 ms; without
+        // one, a write takes ~1 ms.
+        assert!(tally.latency_max_ns >= 75_000_000);
         let p99 = tally.latency_ns().value_at_quantile(0.99);
         assert!(
-            p99 >= 150_000_000,
+            p99 >= 75_000_000,
             "more than 1% of successes needed a failover: {p99}"
+        );
+        let failover_min = tally
+            .latency_ns()
+            .iter_recorded()
+            .map(|v| v.value_iterated_to())
+            .find(|&ns| ns > 10_000_000)
+            .unwrap();
+        assert!(failover_min >= 75_000_000, "{failover_min}");
+    }
+
+    #[test]
+    fn the_crash_is_uniform_within_the_heartbeat_interval() {
+        // Same seed, no loss: the runs draw the same nodes, timers and delays, and the crash
+        // from the same uniform U, at U H. The timers run from the heartbeat, so each
+        // failover's downtime is the election's time minus U H: lengthening H from 75 ms to
+        // 100 ms shortens it by U x 25 ms, on average 12.5 ms, with standard deviation
+        // 25 / sqrt(12) ms per failover. Trials without one are unchanged.
+        let run_h = |h: f64| {
+            run(
+                "leader",
+                &format!(
+                    "nodes = 5
+crash = 0.1
+mode = \"async\"\nheartbeat_ms = {h}"
+                ),
+                "",
+                400_000,
+            )
+        };
+        let (short, long) = (run_h(75.0), run_h(100.0));
+        assert_eq!(short.successes, long.successes);
+        assert_eq!(short.extras_sum[0], long.extras_sum[0]);
+        // Async writes always succeed with the leader up (no loss): the other successes are
+        // failovers that elected a leader.
+        let failovers = (short.successes - (short.trials() - short.extras_sum[0] as u64)) as f64;
+        let shift = (short.latency_sum_ns as f64 - long.latency_sum_ns as f64) / failovers;
+        let tolerance = 5.0 * 25e6 / 12f64.sqrt() / failovers.sqrt();
+        assert!(
+            (shift - 12.5e6).abs() <= tolerance,
+            "shift {shift} ns, expected 12.5 ms +- {tolerance}"
         );
     }
 }

@@ -28,6 +28,9 @@ pub use gossip::{Gossip, Mode as GossipMode};
 pub use leader::{Leader, Mode as LeaderMode};
 pub use locked_counter::LockedCounter;
 pub use paxos::{Paxos, Variant as PaxosVariant};
+pub use paxos_commit::{
+    PaxosCommit, Placement as PaxosCommitPlacement, Variant as PaxosCommitVariant,
+};
 pub use pbft::{Behavior as PbftBehavior, Pbft};
 pub use periodic_broadcast::PeriodicBroadcast;
 pub use quorum::Quorum;
@@ -70,6 +73,7 @@ registry!(
     three_phase_commit,
     raft,
     paxos,
+    paxos_commit,
     pbft,
     tree,
     full_mesh,

@@ -8,9 +8,7 @@
 //! timeout range, the rarer they are. This model measures either phase, or the failover
 //! from a crashed leader of the Raft paper's Figure 16 (Section 9.3).
 
-use rand::RngExt;
-
-use super::election::{ElectionScratch, Timeouts, elect, elect_from};
+use super::election::{ElectionScratch, Timeouts, crash_within, elect, elect_after_crash};
 use super::{
     Choice, Env, Extra, MAX_EXTRAS, ModelError, Net, Outcome, ParamKind, ParamSpec, Protocol,
     ProtocolInfo, Setting, Value, choice, kth_smallest,
@@ -108,6 +106,34 @@ pub(super) const TIMEOUT_SPREAD: ParamSpec = ParamSpec {
     doc: "width of the timeout range as a fraction of T: [T, T (1 + spread)]",
 };
 
+/// The leader's heartbeat interval before a failover (shared with `leader`).
+pub(super) const HEARTBEAT: ParamSpec = ParamSpec {
+    name: "heartbeat_ms",
+    kind: ParamKind::Millis { zero_ok: true },
+    default: Value::Millis(0.0),
+    doc: "failover: the crashed leader's heartbeat interval H; 0 is T/2",
+};
+
+/// The default heartbeat interval: half the shortest election timeout, in ns.
+pub(super) fn half_timeout_ns(election_timeout_ms: f64) -> u64 {
+    (election_timeout_ms * NS_PER_MS / 2.0) as u64
+}
+
+/// The heartbeat interval `heartbeat_ms` gives, in ns: `default_ns` for 0.
+pub(super) fn heartbeat_ns(heartbeat_ms: f64, default_ns: u64) -> Result<u64, ModelError> {
+    if !(heartbeat_ms.is_finite() && heartbeat_ms >= 0.0) {
+        return Err(ModelError::new(
+            "heartbeat_ms",
+            "must be a finite number >= 0",
+        ));
+    }
+    Ok(if heartbeat_ms > 0.0 {
+        ((heartbeat_ms * NS_PER_MS) as u64).max(1)
+    } else {
+        default_ns
+    })
+}
+
 /// Terms before an election gives up.
 pub(super) const MAX_TERMS: u32 = 1000;
 
@@ -146,22 +172,14 @@ impl Raft {
             nodes,
             phase,
             timeouts: timeouts(election_timeout_ms, timeout_spread)?,
-            heartbeat_ns: (election_timeout_ms * NS_PER_MS / 2.0) as u64,
+            heartbeat_ns: half_timeout_ns(election_timeout_ms),
         })
     }
 
     /// The leader's heartbeat interval for phase = "failover", in ms; 0 keeps the default,
     /// half the shortest election timeout.
     pub fn with_heartbeat_ms(mut self, heartbeat_ms: f64) -> Result<Self, ModelError> {
-        if !(heartbeat_ms.is_finite() && heartbeat_ms >= 0.0) {
-            return Err(ModelError::new(
-                "heartbeat_ms",
-                "must be a finite number >= 0",
-            ));
-        }
-        if heartbeat_ms > 0.0 {
-            self.heartbeat_ns = ((heartbeat_ms * NS_PER_MS) as u64).max(1);
-        }
+        self.heartbeat_ns = heartbeat_ns(heartbeat_ms, self.heartbeat_ns)?;
         Ok(self)
     }
 
@@ -169,32 +187,20 @@ impl Raft {
     fn failover(&self, rng: &mut SimRng, net: &Net<'_>, s: &mut RaftScratch) -> Outcome {
         const LEADER: u32 = 0;
         let h = self.heartbeat_ns;
-        let crash_ns = (rng.random::<f64>() * h as f64) as u64;
+        let crash_ns = crash_within(rng, h);
         s.up[LEADER as usize] = false;
         for node in 1..self.nodes {
             s.up[node as usize] = net.up(rng, node);
         }
-        // A heartbeat lost this many times in a row leaves the timer running from so far back
-        // that it has fired by time 0 in any case.
-        let back = self.timeouts.base_ns / h + 2;
         let up = &s.up;
-        let e = elect_from(
+        let e = elect_after_crash(
             rng,
             net,
             &mut s.election,
             |n| up[n as usize],
             self.nodes,
             self.timeouts,
-            |rng, node| {
-                let mut lost = 0;
-                while lost < back && net.lost(rng, LEADER, node) {
-                    lost += 1;
-                }
-                let heard = net
-                    .delay_ns(rng, LEADER, node)
-                    .saturating_add(net.process_ns(rng));
-                heard.saturating_sub(lost * h)
-            },
+            h,
         );
         let mut extras = [0; MAX_EXTRAS];
         extras[..3].copy_from_slice(&[e.terms.into(), e.split_votes.into(), e.unsafe_terms.into()]);
@@ -363,12 +369,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
         },
         ELECTION_TIMEOUT,
         TIMEOUT_SPREAD,
-        ParamSpec {
-            name: "heartbeat_ms",
-            kind: ParamKind::Millis { zero_ok: true },
-            default: Value::Millis(0.0),
-            doc: "phase = \"failover\": the leader's heartbeat interval H; 0 is T/2",
-        },
+        HEARTBEAT,
     ],
     extras: Raft::EXTRAS,
     build: |setting| {
