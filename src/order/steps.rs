@@ -307,8 +307,14 @@ impl Steps {
     /// [`Steps::index`], known to lie in `lo..=hi`.
     #[inline]
     pub fn index_between(&self, tail: Tail, lo: usize, hi: usize) -> usize {
+        // The last piece first, without a search: the slowest of many draws mostly lies in it
+        // (the stretch beyond a sample's largest value, say).
         let i = if tail.upper {
-            lo + self.above[lo..hi].partition_point(|&a| a > tail.p)
+            if hi > lo && self.above[hi - 1] > tail.p {
+                hi
+            } else {
+                lo + self.above[lo..hi].partition_point(|&a| a > tail.p)
+            }
         } else {
             lo + self.below[lo..hi].partition_point(|&b| b < tail.p)
         };
