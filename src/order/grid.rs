@@ -18,9 +18,9 @@
 //! Only a sum's cell enters the convolution, so each value is again within `2h` of the exact
 //! sums it stands for: within 2^-12 relative, or 2 ns below 2^14 ns. The part's mass beyond
 //! probability 2^-70 at either end (and above the longest draw, [`MAX_DRAW_NS`], where draws
-//! are capped too) goes to its first or last cell. Cells below 10^-14 of their octave's
-//! probability are dropped as the transform's rounding noise, about 2.5e-10 of each octave's
-//! probability at most, so that tails stay resolved far below the absolute floor.
+//! are capped too) goes to its first or last cell. Cells of sums below 10^-14 of the
+//! probability of the octave convolved are dropped as the transform's rounding noise (at most
+//! 3.3e-10 of it over its 2^15 cells), so that tails stay resolved far below an absolute floor.
 
 use super::steps::{EXACT, Run};
 use crate::latency::{Law, MAX_DRAW_NS, Mix};
@@ -126,7 +126,8 @@ fn cells(continuous: &Mix, weight: f64) -> Vec<Run> {
 /// How small a cell of sums may be before it counts as the transform's rounding noise.
 #[derive(Clone, Copy)]
 enum Floor {
-    /// [`NOISE`] itself: what laws of atoms alone have always used.
+    /// [`NOISE`] itself, for laws of atoms alone: a pair of n equally likely values is 1/n^2
+    /// likely, so a sample of up to 10^7 values loses none to it.
     Absolute,
     /// [`NOISE`] times the probability of the octave being convolved: the transform's
     /// rounding is relative to it, and a continuous part's tail is made of tiny cells.
