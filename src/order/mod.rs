@@ -19,13 +19,14 @@
 //! knots and interpolated ([`quantiles`]), accurate to about 1e-8 relative, far below the 3
 //! significant digits the histograms keep. Laws with atoms (constants in a mixture, empirical
 //! samples) take the generalized inverse `Q(u) = inf {x : F(x) >= u}`, for which `Q(U(k:L))`
-//! is exact too ([`steps`]): their round trips are summed atom by atom, or for an empirical
-//! sample of more than [`steps::EXACT`] values computed on a grid within 2^-12 relative
-//! ([`grid`]), and their tables never interpolate across an atom's edge ([`StepTable`]; for a
-//! round trip on the grid, only within 2^-13 of its values).
+//! is exact too ([`steps`]): their round trips are summed atom by atom, or for more than
+//! [`steps::EXACT`] values (an empirical sample, many constants) computed on a grid within
+//! 2^-12 relative ([`grid`]; a continuous part beside them cut into the grid's cells, within
+//! 2^-12 or 2 ns), and their tables never interpolate across an atom's edge ([`StepTable`];
+//! for a round trip on the grid, only within 2^-13 of its values).
 //! These samplers apply when nodes and messages are independent and alike (no zones,
-//! partitions or regions), for every delay model but a mixture of empirical samples with
-//! continuous models, or of more than [`MAX_CONVOLVED_TERMS`] continuous models
+//! partitions or regions), for every delay model but an HdrHistogram log mixed with other
+//! models, or a mixture of more than [`MAX_CONVOLVED_TERMS`] continuous models
 //! ([`tabulates`]); otherwise the protocols simulate node by node.
 //! Tests compare both ways of sampling with two-sample Kolmogorov-Smirnov tests.
 

@@ -205,8 +205,12 @@ impl Steps {
     /// [`EXACT`] values has its round trip summed pair by pair; a larger one (an empirical
     /// sample of many distinct values) is convolved on a grid ([`grid::round_trip`]), its
     /// values within [`grid::RELATIVE_ERROR`] of the exact sums and its heaviest atoms exact.
-    /// Beside a continuous part C of probability c, the round trip's continuous part is
-    /// `c^2 (C + C) + 2 c Σ p_a (a + C)`, solved at knots as continuous laws are.
+    /// Beside a continuous part C of probability c, at most [`EXACT`] atoms keep their sums
+    /// exact and the round trip's continuous part is `c^2 (C + C) + 2 c Σ p_a (a + C)`, solved
+    /// at knots as continuous laws are; more atoms (an empirical sample beside a log-normal)
+    /// would cost that many terms in every evaluation, so C is cut into the grid's cells and
+    /// the whole law convolved there ([`grid::round_trip_beside`]): its values within
+    /// [`grid::RELATIVE_ERROR`] (or 2 ns) of the exact sums, its heaviest atoms' sums exact.
     pub fn round_trip(law: &Mix) -> Option<Self> {
         let Decomposed { runs, continuous } = decompose(law)?;
         match continuous {
@@ -230,7 +234,11 @@ impl Steps {
             }
             Some((weight, mix)) => {
                 if runs.len() > EXACT {
-                    return None;
+                    let atoms = grid::round_trip_beside(&runs, weight, &mix)
+                        .into_iter()
+                        .map(|(x, p)| (x, 1, p))
+                        .collect();
+                    return Some(Self::new(atoms, None, GRID_TOLERANCE));
                 }
                 let tails = MixedRoundTrip {
                     atoms: runs.iter().map(|r| (r.0, r.2)).collect(),

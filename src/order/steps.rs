@@ -16,7 +16,7 @@ use crate::latency::{Latency, Mix, Part};
 
 /// Most distinct values (or atoms beside a continuous part) whose round trips are summed pair
 /// by pair, exactly: about half a million pairs. Beyond, the round trip is computed on a grid
-/// ([`super::grid`]).
+/// ([`super::grid`]), a continuous part beside the atoms cut into its cells.
 pub const EXACT: usize = 1024;
 
 /// A quantile function: a single point, a closed form, knots, or the steps of a law with
@@ -119,28 +119,19 @@ pub(super) struct Decomposed {
 
 /// True if [`Steps::one_way`] and [`Steps::round_trip`] handle `law` (and it is neither
 /// continuous nor a point, which have their own quantiles): any mixture of constants,
-/// empirical samples (an HdrHistogram log alone, its buckets being ranges) and continuous
-/// models, except empirical samples beside continuous models, or more than [`EXACT`]
-/// constants beside them. Cheap: it reads only the law's terms.
+/// empirical samples and continuous models, or an HdrHistogram log alone (its buckets are
+/// ranges, which the steps do not interleave with other terms). Cheap: it reads only the
+/// law's terms.
 pub fn supports(law: &Mix) -> bool {
     if law.is_continuous() || law.point().is_some() {
         return false;
     }
     let parts = law.parts();
-    fn empirical(p: &Part) -> Option<&crate::latency::Empirical> {
-        match &p.base {
-            Latency::Empirical(e) => Some(e),
-            _ => None,
-        }
-    }
-    let has_empirical = parts.iter().any(|p| empirical(p).is_some());
-    let has_continuous = parts.iter().any(Part::is_continuous);
-    let has_ranges = parts.iter().filter_map(empirical).any(|e| !e.is_sample());
-    // Beside a continuous part, every pair of atoms is summed: at most EXACT of them.
-    let points = parts.iter().filter(|p| p.point().is_some()).count();
-    !(has_empirical && has_continuous)
-        && (!has_ranges || parts.len() == 1)
-        && (!has_continuous || points <= EXACT)
+    let has_ranges = parts.iter().any(|p| match &p.base {
+        Latency::Empirical(e) => !e.is_sample(),
+        _ => false,
+    });
+    !has_ranges || parts.len() == 1
 }
 
 pub(super) fn decompose(law: &Mix) -> Option<Decomposed> {
@@ -316,8 +307,14 @@ impl Steps {
     /// [`Steps::index`], known to lie in `lo..=hi`.
     #[inline]
     pub fn index_between(&self, tail: Tail, lo: usize, hi: usize) -> usize {
+        // The last piece first, without a search: the slowest of many draws mostly lies in it
+        // (the stretch beyond a sample's largest value, say).
         let i = if tail.upper {
-            lo + self.above[lo..hi].partition_point(|&a| a > tail.p)
+            if hi > lo && self.above[hi - 1] > tail.p {
+                hi
+            } else {
+                lo + self.above[lo..hi].partition_point(|&a| a > tail.p)
+            }
         } else {
             lo + self.below[lo..hi].partition_point(|&b| b < tail.p)
         };
@@ -471,7 +468,18 @@ pub(crate) mod tests {
             ])
             .unwrap(),
         );
-        assert!(!supports(&mixed.law().unwrap()));
+        assert!(supports(&mixed.law().unwrap()));
         assert!(supports(&Latency::from(e).law().unwrap()));
+        // A histogram log's buckets are ranges: alone only.
+        let log = crate::protocols::tests::histogram(1_000, 1);
+        assert!(supports(&log.law().unwrap()));
+        let beside = Latency::Mixture(
+            crate::latency::Mixture::new(vec![
+                (0.5, log),
+                (0.5, crate::latency::Constant::new(1.0).unwrap().into()),
+            ])
+            .unwrap(),
+        );
+        assert!(!supports(&beside.law().unwrap()));
     }
 }

@@ -26,8 +26,8 @@ pub const SAMPLING: ParamSpec = ParamSpec {
     kind: Sampling::KIND,
     default: Value::Choice(Sampling::Direct.word()),
     doc: "direct: draw counts and order statistics from their exact distributions when the \
-          environment allows (no zones, partitions or regions; any latency model but a \
-          mixture of empirical samples with continuous models, or of more than 4 continuous \
+          environment allows (no zones, partitions or regions; any latency model but an \
+          HdrHistogram log mixed with other models, or a mixture of more than 4 continuous \
           models; where the protocol models time at the nodes, persist and process constant \
           or unset), so a trial costs the same at any N; per-node: simulate every node and \
           message. The summary's `sampler` column says which ran",

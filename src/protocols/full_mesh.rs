@@ -200,9 +200,13 @@ mod tests {
             check(&format!("N = {nodes}"), &latency, nodes, crash, loss);
         }
         // Laws with atoms: the tail-at-scale mixture (whose slowest message is 1 s in all
-        // but the smallest meshes), an atom beside a continuous part, and samples whose
-        // largest values the slowest message mostly is.
-        use crate::protocols::tests::{HALF_CONSTANT, TAIL_AT_SCALE, empirical};
+        // but the smallest meshes), an atom beside a continuous part, samples whose largest
+        // values the slowest message mostly is, and a sample and many constants beside a
+        // continuous part.
+        use crate::protocols::tests::{
+            HALF_CONSTANT, TAIL_AT_SCALE, constants_beside_exponential, empirical,
+            measured_beside_lognormal,
+        };
         for (what, latency, nodes, crash, loss) in [
             (
                 "tail at scale",
@@ -221,6 +225,20 @@ mod tests {
                 0.01,
             ),
             ("100,000 samples", empirical(100_000, 6, 0.0), 30, 0.0, 0.0),
+            (
+                "20,000 samples beside a log-normal",
+                measured_beside_lognormal(20_000, 7),
+                10,
+                0.01,
+                0.001,
+            ),
+            (
+                "2,000 constants beside an exponential",
+                constants_beside_exponential(2_000),
+                30,
+                0.0,
+                0.0,
+            ),
         ] {
             check(&format!("{what} N = {nodes}"), &latency, nodes, crash, loss);
         }

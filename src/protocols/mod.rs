@@ -186,6 +186,30 @@ pub(crate) mod tests {
         Empirical::from_histogram(&h, 1e3).unwrap().into()
     }
 
+    /// A sample beside a continuous model: [`empirical`]`(n, seed, 0)` with probability 0.8,
+    /// a log-normal law (median 5 ms, sigma 0.5) otherwise.
+    pub fn measured_beside_lognormal(n: usize, seed: u64) -> crate::latency::Latency {
+        use crate::latency::{LogNormal, Mixture};
+        let slow = LogNormal::new(5.0, 0.5).unwrap().into();
+        Mixture::new(vec![(0.8, empirical(n, seed, 0.0)), (0.2, slow)])
+            .unwrap()
+            .into()
+    }
+
+    /// Many constants beside a continuous model: `n` constants 2.5 us apart from 2.5 us,
+    /// each with probability 1/(2n), and an exponential law (mean 1 ms) with probability 1/2.
+    pub fn constants_beside_exponential(n: usize) -> crate::latency::Latency {
+        use crate::latency::{Constant, Exponential, Mixture};
+        let mut parts: Vec<(f64, crate::latency::Latency)> = (1..=n)
+            .map(|i| {
+                let ms = 0.0025 * i as f64;
+                (0.5 / n as f64, Constant::new(ms).unwrap().into())
+            })
+            .collect();
+        parts.push((0.5, Exponential::new(1.0).unwrap().into()));
+        Mixture::new(parts).unwrap().into()
+    }
+
     /// The tail-at-scale mixture: 1 ms with probability 0.99, 1 s otherwise.
     pub const TAIL_AT_SCALE: &str = "kind = \"mixture\"\ncomponents = [\n\
          { weight = 0.99, of = { kind = \"constant\", ms = 1 } },\n\

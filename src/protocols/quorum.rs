@@ -342,7 +342,10 @@ mod tests {
     #[test]
     fn direct_sampling_matches_the_per_node_simulation() {
         use crate::latency::tests::parse;
-        use crate::protocols::tests::{HALF_CONSTANT, TAIL_AT_SCALE, empirical, histogram};
+        use crate::protocols::tests::{
+            HALF_CONSTANT, TAIL_AT_SCALE, constants_beside_exponential, empirical, histogram,
+            measured_beside_lognormal,
+        };
         let models = [
             "kind = \"shifted\"\nshift_ms = 0.05\nof = { kind = \"exponential\", mean_ms = 0.5 }",
             "kind = \"lognormal\"\nmedian_ms = 1\nsigma = 0.5",
@@ -357,13 +360,18 @@ mod tests {
             check(model, &latency, i);
         }
         // Laws with atoms: constants beside each other and beside a continuous part, a
-        // sample small enough to sum exactly (with ties), and one summed on the grid.
+        // sample small enough to sum exactly (with ties), and one summed on the grid; samples
+        // and many constants beside a continuous part (exactly up to 1,024 atoms, on the grid
+        // beyond).
         for (what, latency) in [
             ("tail at scale", parse(TAIL_AT_SCALE).unwrap()),
             ("half constant", parse(HALF_CONSTANT).unwrap()),
             ("500 samples, 0.1 ms steps", empirical(500, 3, 0.1)),
             ("20,000 samples", empirical(20_000, 4, 0.0)),
             ("a histogram log", histogram(20_000, 5)),
+            ("500 samples beside a log-normal", measured_beside_lognormal(500, 6)),
+            ("20,000 samples beside a log-normal", measured_beside_lognormal(20_000, 7)),
+            ("2,000 constants beside an exponential", constants_beside_exponential(2_000)),
         ] {
             check(what, &latency, 1);
         }
