@@ -557,12 +557,12 @@ impl Tally {
 
 /// The non-empty buckets of one of a tally's histograms, in ascending order: each as its
 /// lowest and highest value and its count. The same buckets as `iter_recorded`, found by
-/// visiting only the indices from the smallest value recorded to the largest.
+/// visiting only the indices from the smallest value recorded (0 included) to the largest.
 pub fn recorded(histogram: &Histogram<u64>) -> impl Iterator<Item = (u64, u64, u64)> + '_ {
     let (first, last) = match histogram.is_empty() {
         true => (1, 0),
         false => (
-            layout::index(histogram.min_nz()),
+            layout::index(histogram.min()),
             layout::index(histogram.max()),
         ),
     };
@@ -640,6 +640,10 @@ mod tests {
             if case % 5 == 0 {
                 h.record(top).unwrap();
                 h.record(1).unwrap();
+            }
+            if case % 3 == 0 {
+                // No messages or rounds: a count at value 0.
+                h.record(0).unwrap();
             }
             let expected: Vec<(u64, u64, u64)> = h
                 .iter_recorded()
