@@ -774,7 +774,7 @@ fn the_default_sweep_obeys_the_cell_limit() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         error_line(&output),
-        "sweeps/default.toml (embedded): grid: 286 cells exceed the limit of 10 (pass --yes to run them, or raise --max-cells)"
+        "sweeps/default.toml (embedded): grid: 298 cells exceed the limit of 10 (pass --yes to run them, or raise --max-cells)"
     );
     assert!(output.stdout.is_empty());
     coordsim(tmp.path())

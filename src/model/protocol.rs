@@ -54,16 +54,19 @@ impl<P: Protocol> Simulate for P {
         self.run_streams(rng, &mut |_| once.take(), tally);
     }
 
-    // The one loop over trials, so that `trial` has one caller and is inlined into it.
+    // The one loop over trials, so that `trial` has one caller and is inlined into it. Each
+    // chunk starts from fresh scratch: a model whose scratch carries state from trial to trial
+    // (a sequencer's queue) then gives a chunk the same trials whichever chunks a thread ran
+    // before it.
     fn run_streams(
         &self,
         rng: &mut SimRng,
         next: &mut dyn FnMut(&mut SimRng) -> Option<u64>,
         tally: &mut Tally,
     ) {
-        let mut scratch = self.scratch();
         tally.recording(|recorder| {
             while let Some(trials) = next(rng) {
+                let mut scratch = self.scratch();
                 recorder.record_each(trials, || self.trial(rng, &mut scratch), Self::EXTRAS.len());
             }
         });

@@ -443,7 +443,7 @@ pub(crate) mod tests {
                 "kind = \"mixture\"\ncomponents = [\n\
                  { weight = 0.9, of = { kind = \"empirical\", file = \"few.csv\" } },\n\
                  { weight = 0.1, of = { kind = \"exponential\", mean_ms = 1 } },\n]",
-                false,
+                true,
             ),
         ];
         let mut text = "name = \"laws\"\nseed = 5\ntrials = 400\n[grid]\n\
