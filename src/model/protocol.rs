@@ -64,9 +64,13 @@ impl<P: Protocol> Simulate for P {
         next: &mut dyn FnMut(&mut SimRng) -> Option<u64>,
         tally: &mut Tally,
     ) {
+        let mut scratch = self.scratch();
+        let mut first = true;
         tally.recording(|recorder| {
             while let Some(trials) = next(rng) {
-                let mut scratch = self.scratch();
+                if !std::mem::take(&mut first) {
+                    scratch = self.scratch();
+                }
                 recorder.record_each(trials, || self.trial(rng, &mut scratch), Self::EXTRAS.len());
             }
         });
