@@ -150,7 +150,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     println!("cell  backups  crash  success  expected  p99 ms  messages");
     for record in &records {
-        let cell = &sweep.cells[record.cell_id as usize];
+        let cell = &sweep.cells.get(record.cell_id as usize);
         let nodes = f64::from(cell.setting()?.count("backups") + 1);
         let expected = ((1.0 - cell.crash) * (1.0 - cell.loss).powi(2)).powf(nodes);
         let s: &Summary = &record.summary;

@@ -32,7 +32,7 @@ fn figure16() -> &'static [(f64, f64, Tally)] {
         let runs = run_all(&sweep, &RunOptions::default()).unwrap();
         runs.into_iter()
             .map(|run| {
-                let cell = &sweep.cells[run.cell_id as usize];
+                let cell = &sweep.cells.get(run.cell_id as usize);
                 let millis = |name| match cell.value(name) {
                     Some(Value::Millis(x) | Value::Positive(x)) => x,
                     v => panic!("{name}: {v:?}"),

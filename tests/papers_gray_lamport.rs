@@ -47,7 +47,7 @@ fn normal_case_costs_match_the_paper_exactly() {
     println!("| placement | variant | N | F | delays | writes on the path | messages | writes |");
     println!("|---|---|---|---|---|---|---|---|");
     for run in runs {
-        let cell = &sweep.cells[run.cell_id as usize];
+        let cell = &sweep.cells.get(run.cell_id as usize);
         let word = |name| match cell.value(name) {
             Some(Value::Choice(w)) => w,
             v => panic!("{name}: {v:?}"),

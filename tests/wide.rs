@@ -95,11 +95,11 @@ fn a_streamed_wide_sweep_holds_the_values_of_one_held_in_memory() {
     let (usd, relative) = (column("transfer_usd_per_month"), column("relative_cost"));
     // Rows are in cell order.
     let key = |row: usize| {
-        let cell = &sweep.cells[row];
+        let cell = &sweep.cells.get(row);
         format!("{} {} {}", cell.nodes, cell.crash, cell.loss)
     };
     let baseline: HashMap<String, f64> = (0..summary.num_rows())
-        .filter(|&row| sweep.cells[row].protocol.name == "fire-and-forget")
+        .filter(|&row| sweep.cells.get(row).protocol.name == "fire-and-forget")
         .map(|row| (key(row), usd.value(row)))
         .collect();
     assert_eq!(baseline.len(), 120);

@@ -282,7 +282,7 @@ fn rank(
     let mut measured: Vec<Measured> = records
         .iter()
         .filter_map(|record| {
-            let cell = &sweep.cells[record.cell_id as usize];
+            let cell = &sweep.cells.get(record.cell_id as usize);
             if !keep(cell) {
                 return None;
             }

@@ -459,7 +459,7 @@ pub(crate) mod tests {
         let path = dir.path().join("laws.toml");
         std::fs::write(&path, &text).unwrap();
         let sweep = Sweep::load(&path).unwrap_or_else(|e| panic!("{e}"));
-        for cell in &sweep.cells {
+        for cell in sweep.cells.iter() {
             let direct = models
                 .iter()
                 .find(|m| *m.0 == *cell.latency_name)

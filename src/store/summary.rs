@@ -49,7 +49,7 @@ impl Baselines {
                 .cells
                 .iter()
                 .filter(|cell| cell.protocol.name == FIRE_AND_FORGET)
-                .map(environment)
+                .map(|cell| environment(&cell))
                 .collect(),
         )
     }
@@ -122,12 +122,12 @@ impl SummaryFile {
         baselines: &Baselines,
     ) -> Result<RecordBatch, arrow_schema::ArrowError> {
         let sweep = results.sweep;
-        let rows = || {
-            results
-                .cells
-                .iter()
-                .map(|r| (&sweep.cells[r.cell_id as usize], &r.summary))
-        };
+        let cells: Vec<Cell> = results
+            .cells
+            .iter()
+            .map(|r| sweep.cells.get(r.cell_id as usize))
+            .collect();
+        let rows = || cells.iter().zip(results.cells.iter().map(|r| &r.summary));
         let mut c = Columns::default();
         c.u32("cell_id", false, rows().map(|(cell, _)| Some(cell.id)));
         c.strings(

@@ -89,7 +89,7 @@ pub fn summary(sweep: &Sweep, records: &[CellRecord]) -> String {
     let mut t = table(&header, 7);
     for record in records {
         let s = &record.summary;
-        let mut row = cell_columns(&sweep.cells[record.cell_id as usize]);
+        let mut row = cell_columns(&sweep.cells.get(record.cell_id as usize));
         if adaptive {
             row.push(s.trials.to_string());
             row.push(match record.precision_met {
@@ -128,8 +128,8 @@ pub fn cells(sweep: &Sweep) -> String {
         "trials"
     });
     let mut t = table(&header, 7);
-    for cell in &sweep.cells {
-        let mut row = cell_columns(cell);
+    for cell in sweep.cells.iter() {
+        let mut row = cell_columns(&cell);
         row.push(sweep.trials.to_string());
         t.add_row(row);
     }

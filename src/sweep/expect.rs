@@ -19,8 +19,8 @@ use std::fmt;
 use crate::model::objective::{METRICS, Objective, Objectives};
 use crate::model::{ParamKind, ProtocolInfo, QuorumRule, Value};
 
-use super::Cell;
 use super::fields::{Field, FieldError};
+use super::{Cell, Cells};
 
 /// The probability that some verdict of a run is wrong: its checks share it.
 pub const LEVEL: f64 = 0.05;
@@ -210,7 +210,7 @@ pub(super) fn read(
 /// Fills in the cells each expectation selects; one that selects none is an error.
 pub(super) fn match_cells(
     expectations: &mut [Expectation],
-    cells: &[Cell],
+    cells: &Cells,
 ) -> Result<(), FieldError> {
     for e in expectations {
         e.cells = cells

@@ -40,7 +40,7 @@ pub mod tails;
 pub use cell::{Cell, ParamsDisplay};
 pub use cost::{Cost, Price};
 pub use expect::Expectation;
-pub use grid::{Axes, ParamAxis, ProtocolAxes};
+pub use grid::{Axes, Cells, ParamAxis, ProtocolAxes};
 pub use registry::{Duplicate, Registry};
 
 use std::collections::BTreeMap;
@@ -168,8 +168,8 @@ pub struct Sweep {
     pub axes: Axes,
     /// Prices for the cost columns.
     pub cost: Cost,
-    /// The cells, in expansion order (`cells[i].id == i`).
-    pub cells: Vec<Cell>,
+    /// The cells, in expansion order (`cells.get(i).id == i`), each made when asked for.
+    pub cells: Cells,
     /// The parameters of the sweep's protocols, each once, in registry order: the summary's
     /// parameter columns.
     pub params: Vec<&'static ParamSpec>,
@@ -289,7 +289,7 @@ impl Sweep {
                 message: format!("{count} cells: more than a sweep can number"),
             });
         }
-        let cells = parsed.axes.expand();
+        let cells = Cells::new(parsed.axes.clone());
         expect::match_cells(&mut parsed.expectations, &cells)
             .map_err(|e| SweepError::field(file, e))?;
         if let Some(cell) = cells.iter().find(|c| c.nodes > limits.nodes) {
@@ -300,14 +300,14 @@ impl Sweep {
                     cell.nodes, limits.nodes
                 ),
             );
-            return Err(SweepError::field(file, parsed.blame(cell, error)));
+            return Err(SweepError::field(file, parsed.blame(&cell, error)));
         }
         // Every cell's model is built once here, to refuse a sweep with a cell that cannot
         // be, and dropped: the engine builds the models of the cells it is running, so memory
         // does not grow with the grid's models (a direct sampler's tables grow with N).
-        for cell in &cells {
+        for cell in cells.iter() {
             cell.build()
-                .map_err(|e| SweepError::field(file, parsed.blame(cell, e)))?;
+                .map_err(|e| SweepError::field(file, parsed.blame(&cell, e)))?;
         }
         let used = || {
             registry.iter().filter(|p| {
@@ -340,8 +340,10 @@ impl Sweep {
     /// A new model of cell `id`: it was built once already when the sweep was read, so it
     /// builds.
     pub fn model(&self, id: usize) -> Box<dyn Simulate> {
-        let cell = &self.cells[id];
-        cell.build().expect("a cell of a validated sweep builds")
+        self.cells
+            .get(id)
+            .build()
+            .expect("a cell of a validated sweep builds")
     }
 
     /// A digest of every latency model as loaded (its parameters, and the samples of an

@@ -93,11 +93,11 @@ pub fn warnings(sweep: &Sweep) -> Vec<String> {
         if small.is_empty() {
             continue;
         }
-        let key = key(cell);
+        let key = key(&cell);
         let m = match seen.get(&key) {
             Some(&m) if m > 0 => m,
             _ => {
-                let m = messages(sweep, cell);
+                let m = messages(sweep, &cell);
                 seen.insert(key, m);
                 m
             }
@@ -118,7 +118,7 @@ pub fn warnings(sweep: &Sweep) -> Vec<String> {
         .into_iter()
         .map(|name| {
             let (n, largest, m, id) = worst[name];
-            let cell = &sweep.cells[id];
+            let cell = &sweep.cells.get(id);
             let beyond = -((m as f64) * (-1.0 / (n + 1.0)).ln_1p()).exp_m1();
             format!(
                 "warning: latency `{name}` resamples {} measurements, none above {} ms, and \

@@ -43,7 +43,7 @@ fn the_example_expands_in_order() {
             .enumerate()
             .all(|(i, c)| c.id as usize == i)
     );
-    let first = &sweep.cells[0];
+    let first = sweep.cells.get(0);
     assert_eq!(
         (first.protocol.name, first.nodes, first.crash),
         ("quorum", 3, 0.0)
@@ -54,17 +54,19 @@ fn the_example_expands_in_order() {
         vec![Value::Quorum(QuorumRule::Fixed(2)), direct]
     );
     assert_eq!(
-        sweep.cells[1].params,
+        sweep.cells.get(1).params,
         vec![Value::Quorum(QuorumRule::Majority), direct]
     );
-    assert_eq!(sweep.cells[2].crash, 0.01);
-    assert_eq!(sweep.cells[12].protocol.name, "two-phase-commit");
+    assert_eq!(sweep.cells.get(2).crash, 0.01);
+    assert_eq!(sweep.cells.get(12).protocol.name, "two-phase-commit");
     assert_eq!(
-        sweep.cells[12].setting().unwrap().millis("timeout_ms"),
+        sweep.cells.get(12).setting().unwrap().millis("timeout_ms"),
         50.0
     );
     assert_eq!(
-        sweep.cells[12]
+        sweep
+            .cells
+            .get(12)
             .setting()
             .unwrap()
             .probability("coordinator_crash"),
@@ -271,9 +273,11 @@ fn node_time_axes_multiply_the_cells_and_reach_the_environment() {
     assert_eq!(sweep.cells.len(), 2 * 18);
     assert_eq!(sweep.axes.cell_count(), 36);
     // persist varies faster than every axis but process and the parameters.
-    let names: Vec<&str> = sweep.cells[..4]
+    let names: Vec<String> = sweep
+        .cells
         .iter()
-        .map(|c| &*c.persist.as_ref().unwrap().0)
+        .take(4)
+        .map(|c| c.persist.as_ref().unwrap().0.to_string())
         .collect();
     assert_eq!(names, ["lan", "lan", "disk", "disk"]);
     assert!(sweep.cells.iter().all(|c| c.env().unwrap().has_node_time()));
