@@ -55,7 +55,9 @@ impl<'a> ResultsWriter<'a> {
         let schema = SummaryFile::batch(&empty, &baselines)
             .map_err(|e| format(&summary_path, e))?
             .schema();
-        let summary = ParquetStream::create(&summary_path, schema)?;
+        let summary = ParquetStream::create_with(&summary_path, schema.clone(), |props| {
+            SummaryFile::tune(&schema, props)
+        })?;
         let histograms_path = dir.join(HISTOGRAMS);
         let histograms =
             ParquetStream::create_with(&histograms_path, Histograms::schema(), Histograms::tune)?;

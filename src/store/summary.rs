@@ -7,7 +7,9 @@ use arrow_array::types::Int32Type;
 use arrow_array::{
     ArrayRef, BooleanArray, DictionaryArray, Float64Array, RecordBatch, UInt32Array, UInt64Array,
 };
-use arrow_schema::{Field, Schema};
+use arrow_schema::{DataType, Field, Schema};
+use parquet::file::properties::WriterPropertiesBuilder;
+use parquet::schema::types::ColumnPath;
 
 use super::Results;
 use crate::model::Value;
@@ -73,6 +75,9 @@ type Stat = fn(&LatencyMs) -> f64;
 /// The summary table; its columns are listed in the README.
 pub struct SummaryFile;
 
+/// Most rows per page of the summary file: one page of each of its columns is in memory.
+const PAGE_ROWS: usize = 4096;
+
 /// Columns under construction: fields and arrays side by side.
 #[derive(Default)]
 struct Columns {
@@ -115,6 +120,21 @@ impl Columns {
 }
 
 impl SummaryFile {
+    /// The writer's settings for a file of `schema`: dictionaries for the text columns only,
+    /// and pages of at most [`PAGE_ROWS`] rows. The writer holds a numeric column's
+    /// dictionary (every distinct value, up to 1 MiB) and each column's page being filled in
+    /// memory, so with the defaults memory would grow with the number of cells.
+    pub fn tune(schema: &Schema, props: WriterPropertiesBuilder) -> WriterPropertiesBuilder {
+        let props = props.set_data_page_row_count_limit(PAGE_ROWS);
+        schema
+            .fields()
+            .iter()
+            .filter(|f| !matches!(f.data_type(), DataType::Dictionary(..) | DataType::Utf8))
+            .fold(props, |props, f| {
+                props.set_column_dictionary_enabled(ColumnPath::from(f.name().as_str()), false)
+            })
+    }
+
     /// The summary rows of `results.cells` as an Arrow record batch; `baselines` are those of
     /// the whole sweep.
     pub fn batch(
