@@ -5,9 +5,9 @@
 //! Constant terms add to the sum exactly. Where the random terms are a single law, or one law
 //! twice (a plain round trip), the quantiles are those of [`Quantiles::of`] or
 //! [`RoundTrip::quantiles`] of the law shifted by the constants: exact (to the 1e-8 of solved
-//! knots). Otherwise the random terms are put on the grid of [`super::grid`] (atoms exact, a
+//! knots). Otherwise the random terms are put on the grid of `order::grid` (atoms exact, a
 //! continuous part cut into cells of 1 ns below 2^13 ns and 2^-13 of each octave above) and
-//! added two at a time in a balanced tree, the same laws first ([`OnGrid::plus`]); the
+//! added two at a time in a balanced tree, the same laws first (`OnGrid::plus`); the
 //! constants shift the result.
 //!
 //! Error: each addition puts every value within `2h` of the exact sums of the draws it stands
@@ -20,7 +20,7 @@
 //! random terms (`d + q + p + d + q`) give 3 2^-12 = 7.3e-4 and 8 ns; three (random persist
 //! and constant handling) 2 2^-12 = 4.9e-4 and 4 ns. In practice far finer (the tests see
 //! below 1e-5). A table of `Q(U(k:L))` may interpolate between values within 2^-13 more
-//! ([`super::round_trip::GRID_TOLERANCE`]). As for round trips on the grid, the part of a
+//! (`GRID_TOLERANCE`). As for round trips on the grid, the part of a
 //! continuous term beyond its 2^-70 quantiles is moved to its end cells, and cells below
 //! 10^-14 of an octave's probability are dropped.
 
@@ -53,7 +53,7 @@ pub fn absolute_error_ns(m: usize) -> f64 {
 
 /// The quantiles of `X_1 + ... + X_n`, `X_i` drawn from `terms[i]` independently (delays, not
 /// negative), and how they were computed; `None` if a term is a law the grid does not take (an
-/// HdrHistogram log beside other models, see [`super::steps::supports`]).
+/// HdrHistogram log beside a continuous model).
 pub fn quantiles(terms: &[Mix]) -> Option<(Quantiles, Method)> {
     let mut constant = 0.0;
     let mut random: Vec<&Mix> = Vec::new();
