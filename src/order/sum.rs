@@ -19,7 +19,7 @@
 //! to first order) plus `2 (m - 1)` ns ([`absolute_error_ns`]), and so is every quantile. Five
 //! random terms (`d + q + p + d + q`) give 3 2^-12 = 7.3e-4 and 8 ns; three (random persist
 //! and constant handling) 2 2^-12 = 4.9e-4 and 4 ns. In practice far finer (the tests see
-//! below 1e-5). A table of `Q(U(k:L))` may interpolate between values within 2^-13 more
+//! at most 5.2e-5). A table of `Q(U(k:L))` may interpolate between values within 2^-13 more
 //! (`GRID_TOLERANCE`). As for round trips on the grid, the part of a
 //! continuous term beyond its 2^-70 quantiles is moved to its end cells, and cells below
 //! 10^-14 of an octave's probability are dropped.
