@@ -126,6 +126,11 @@ impl Mix {
         self
     }
 
+    /// A copy shifted by `shift` ns.
+    pub(crate) fn shifted_by(&self, shift: f64) -> Self {
+        self.clone().shifted(shift)
+    }
+
     /// The quantile of a single continuous term in closed form; `None` for a mixture, whose
     /// quantiles need a numerical inversion.
     pub fn closed_quantile(&self, p: f64, upper: bool) -> Option<f64> {

@@ -105,6 +105,16 @@ impl Env {
         self.persist.is_some() || self.process.is_some()
     }
 
+    /// The model of a durable write's time, if set.
+    pub fn persist(&self) -> Option<&Latency> {
+        self.persist.as_ref()
+    }
+
+    /// The model of the time to handle a message, if set.
+    pub fn process(&self) -> Option<&Latency> {
+        self.process.as_ref()
+    }
+
     /// `(persist, process)` in nanoseconds when neither varies (an unset model is 0, a
     /// constant one its value); `None` when either is random. A protocol adds such times to
     /// its round trips as constants, so direct sampling stays exact.

@@ -28,8 +28,8 @@ pub const SAMPLING: ParamSpec = ParamSpec {
     doc: "direct: draw counts and order statistics from their exact distributions when the \
           environment allows (no zones, partitions or regions; any latency model but an \
           HdrHistogram log mixed with other models, or a mixture of more than 4 continuous \
-          models; where the protocol models time at the nodes, persist and process constant \
-          or unset), so a trial costs the same at any N; per-node: simulate every node and \
+          models, for the delays and for persist and process where the protocol models time \
+          at the nodes), so a trial costs the same at any N; per-node: simulate every node and \
           message. The summary's `sampler` column says which ran",
 };
 
@@ -195,4 +195,63 @@ impl<T> Lazy<T> {
 /// The round-trip quantiles of `law`, which [`direct_law`] accepted.
 pub fn round_trip(law: &Mix) -> Arc<Quantiles> {
     order::round_trip(law).expect("a law direct sampling accepts")
+}
+
+/// Time at the nodes as direct sampling takes it: a reply that comes back `d + q + p + d + q`
+/// after its request (d one-way delays, q the handling of a message at either end, p a
+/// durable write before replying), every term drawn afresh, independently of other replies.
+#[derive(Debug, Clone)]
+pub enum NodeTime {
+    /// None, or constant: `(persist, process)` in ns (0 where unset). The reply's time is the
+    /// plain round trip plus [`NodeTime::constant_ns`], exactly.
+    Constant(u64, u64),
+    /// Random: the laws of `d + q + p + d + q`'s terms, summed ([`order::sum()`]).
+    Random(Vec<Mix>),
+}
+
+impl NodeTime {
+    /// The time at the nodes of `env` with one-way delays drawn from `law`, when direct
+    /// sampling takes it: none or constant, or models whose laws [`order::tabulates`] (as
+    /// [`direct_law`] asks of the delays).
+    pub fn of(env: &Env, law: &Mix) -> Option<Self> {
+        if let Some((persist, process)) = env.constant_node_time() {
+            return Some(Self::Constant(persist, process));
+        }
+        let model = |m: Option<&crate::latency::Latency>| -> Option<Option<Mix>> {
+            match m {
+                None => Some(None),
+                Some(m) => m.law().filter(order::tabulates).map(Some),
+            }
+        };
+        let (persist, process) = (model(env.persist())?, model(env.process())?);
+        let mut terms = vec![law.clone()];
+        terms.extend(process.clone());
+        terms.extend(persist);
+        terms.push(law.clone());
+        terms.extend(process);
+        Some(Self::Random(terms))
+    }
+
+    /// Whether the time at the nodes is random.
+    pub fn is_random(&self) -> bool {
+        matches!(self, Self::Random(_))
+    }
+
+    /// What constant node time adds to each reply: `p + 2q` (0 where random: the quantiles of
+    /// [`NodeTime::reply`] hold it all).
+    pub fn constant_ns(&self) -> u64 {
+        match *self {
+            Self::Constant(persist, process) => persist.saturating_add(process.saturating_mul(2)),
+            Self::Random(_) => 0,
+        }
+    }
+
+    /// The quantiles of a reply's time less [`NodeTime::constant_ns`]: the plain round trip of
+    /// `law` where node time is constant, the sum of `d + q + p + d + q` where it is random.
+    pub fn reply(&self, law: &Mix) -> Arc<Quantiles> {
+        match self {
+            Self::Constant(..) => round_trip(law),
+            Self::Random(terms) => order::sum(terms).expect("laws direct sampling accepts"),
+        }
+    }
 }

@@ -401,6 +401,75 @@ pub(crate) mod tests {
         }
     }
 
+    /// Panics unless two samplers of one model agree, at significance `alpha` for each
+    /// two-sample Kolmogorov-Smirnov test (of latencies and of messages; critical values from
+    /// the sample sizes, [`crate::model::stats::ks_critical`]): success and blocked rates, and
+    /// the mean messages per trial, within 5 standard errors of their difference. Prints and
+    /// returns each test's statistic and critical value: `[latency, messages]`.
+    pub fn assert_same_law<A: Protocol, B: Protocol>(
+        what: &str,
+        a: &A,
+        b: &B,
+        trials: u64,
+        alpha: f64,
+    ) -> [(f64, f64); 2] {
+        use crate::model::stats::{ks_critical, ks_statistic};
+        let (ca, mut la, mut ma) = draws(a, trials, 1);
+        let (cb, mut lb, mut mb) = draws(b, trials, 2);
+        let n = trials as f64;
+        for (name, sa, sb) in [("success", ca[0], cb[0]), ("blocked", ca[1], cb[1])] {
+            let (pa, pb) = (sa as f64 / n, sb as f64 / n);
+            let pooled = (sa + sb) as f64 / (2.0 * n);
+            let se = (2.0 * pooled * (1.0 - pooled) / n).sqrt();
+            assert!(
+                (pa - pb).abs() <= 5.0 * se + 1e-12,
+                "{what}: {name} {pa} vs {pb} (se {se})"
+            );
+        }
+        let moments = |x: &[f64]| {
+            let mean = x.iter().sum::<f64>() / x.len() as f64;
+            let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / x.len() as f64;
+            (mean, var)
+        };
+        let ((mean_a, var_a), (mean_b, var_b)) = (moments(&ma), moments(&mb));
+        let se = (var_a / n + var_b / n).sqrt();
+        assert!(
+            (mean_a - mean_b).abs() <= 5.0 * se + 1e-12,
+            "{what}: messages mean {mean_a} vs {mean_b} (se {se})"
+        );
+        let mut seen = [(0.0, 0.0); 2];
+        for (i, (name, x, y)) in [
+            ("latency", &mut la, &mut lb),
+            ("messages", &mut ma, &mut mb),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if x.is_empty() || y.is_empty() {
+                assert_eq!(x.len(), y.len(), "{what}: {name}");
+                continue;
+            }
+            let critical = ks_critical(x.len(), y.len(), alpha);
+            let d = ks_statistic(x, y);
+            eprintln!("{what}: {name} KS D = {d:.5}, critical {critical:.5} (alpha {alpha})");
+            assert!(d <= critical, "{what}: {name} KS D = {d} > {critical}");
+            seen[i] = (d, critical);
+        }
+        seen
+    }
+
+    /// An environment with crash and loss probabilities, delays `latency`, and random time at
+    /// the nodes: a write exponential of mean 2 ms, the handling of a message log-normal of
+    /// median 0.05 ms (sigma 0.5).
+    pub fn random_node_time(crash: f64, loss: f64, latency: &str) -> crate::model::Env {
+        use crate::latency::tests::parse;
+        let persist = parse("kind = \"exponential\"\nmean_ms = 2").unwrap();
+        let process = parse("kind = \"lognormal\"\nmedian_ms = 0.05\nsigma = 0.5").unwrap();
+        crate::model::Env::new(crash, loss, parse(latency).unwrap())
+            .unwrap()
+            .with_node_time(Some(persist), Some(process))
+    }
+
     #[test]
     fn every_latency_law_samples_directly() {
         // Laws with atoms, at edge sizes and failures: each cell of the direct samplers
