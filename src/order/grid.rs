@@ -53,6 +53,33 @@ fn octave(x: f64) -> u32 {
     }
 }
 
+/// Octave `b` on its grid: cells of width `h`, the octave's cells being `offset..offset +
+/// CELLS` of that grid, from `start` to `end` ns (below 2^13 ns, one grid of 1 ns from 0).
+struct Octave {
+    h: f64,
+    offset: usize,
+    start: f64,
+    end: f64,
+}
+
+impl Octave {
+    fn of(b: u32) -> Self {
+        let base = b < CELLS_LOG2;
+        let h = if base {
+            1.0
+        } else {
+            (1u64 << (b - CELLS_LOG2)) as f64
+        };
+        let offset = if base { 0 } else { CELLS };
+        Self {
+            h,
+            offset,
+            start: offset as f64 * h,
+            end: (offset + CELLS) as f64 * h,
+        }
+    }
+}
+
 /// The round trip of the law made of `runs` (sorted, disjoint): values with their
 /// probabilities, in increasing order.
 pub fn round_trip(runs: &[Run]) -> Vec<(f64, f64)> {
@@ -181,14 +208,12 @@ fn convolve_two(
     pairs: &[(f64, f64, u32, f64, f64)],
     out: &mut Vec<(f64, f64)>,
 ) {
-    let base = b < CELLS_LOG2;
-    let h = if base {
-        1.0
-    } else {
-        (1u64 << (b - CELLS_LOG2)) as f64
-    };
-    let offset = if base { 0 } else { CELLS };
-    let (start, end) = (offset as f64 * h, (offset + CELLS) as f64 * h);
+    let Octave {
+        h,
+        offset,
+        start,
+        end,
+    } = Octave::of(b);
     // Each law's octave at cells 0..CELLS, and the other's values up to the octave's top (Y)
     // or below its start (X) at cells 0..offset + CELLS: probability and probability times
     // the position within the cell, as the real and imaginary parts of one transform.
@@ -233,12 +258,7 @@ const CUT: f64 = 1.0 / 1_180_591_620_717_411_303_424.0;
 
 /// The width of the finest grid's cell at `x`: 1 ns below 2^13 ns, `2^(b-13)` in octave b.
 fn width(x: f64) -> f64 {
-    let b = octave(x);
-    if b < CELLS_LOG2 {
-        1.0
-    } else {
-        (1u64 << (b - CELLS_LOG2)) as f64
-    }
+    Octave::of(octave(x)).h
 }
 
 /// `continuous` (probability `weight`) as one value per cell of the finest grid, from its
@@ -338,15 +358,12 @@ fn convolve_octave(
     floor: Floor,
     out: &mut Vec<(f64, f64)>,
 ) {
-    let base = b < CELLS_LOG2;
-    let h = if base {
-        1.0
-    } else {
-        (1u64 << (b - CELLS_LOG2)) as f64
-    };
-    // The octave's cells are offset..offset + CELLS of the grid of width h.
-    let offset = if base { 0 } else { CELLS };
-    let (start, end) = (offset as f64 * h, (offset + CELLS) as f64 * h);
+    let Octave {
+        h,
+        offset,
+        start,
+        end,
+    } = Octave::of(b);
     // The octave alone (probability, and probability times the position within the cell),
     // at cells 0..CELLS, as the real and imaginary parts of one transform.
     let (mut top_re, mut top_im) = (vec![0.0; LEN], vec![0.0; LEN]);

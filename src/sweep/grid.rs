@@ -359,12 +359,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn cells_made_on_demand_are_the_nested_expansion() {
-        let quorum = builtin("quorum");
-        let two_pc = builtin("two-phase-commit");
-        let plain = Axes {
-            protocols: vec![protocol(quorum, None)],
+    /// The axes of `protocol` in one environment.
+    fn one_environment(protocol: ProtocolAxes) -> Axes {
+        Axes {
+            protocols: vec![protocol],
             nodes: vec![3],
             crash: vec![0.0],
             loss: vec![0.0],
@@ -376,7 +374,14 @@ mod tests {
             cross_latency: Vec::new(),
             persist: Vec::new(),
             process: Vec::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn cells_made_on_demand_are_the_nested_expansion() {
+        let quorum = builtin("quorum");
+        let two_pc = builtin("two-phase-commit");
+        let plain = one_environment(protocol(quorum, None));
         let wide = Axes {
             protocols: vec![
                 protocol(quorum, None),
@@ -415,20 +420,6 @@ mod tests {
     #[test]
     #[should_panic(expected = "cell 1 of 1")]
     fn a_cell_past_the_last_is_refused() {
-        let axes = Axes {
-            protocols: vec![protocol(builtin("fire-and-forget"), None)],
-            nodes: vec![3],
-            crash: vec![0.0],
-            loss: vec![0.0],
-            zones: vec![1],
-            zone_crash: vec![0.0],
-            partition: vec![0.0],
-            regions: vec![1],
-            latency: vec![law("lan", 0.5)],
-            cross_latency: Vec::new(),
-            persist: Vec::new(),
-            process: Vec::new(),
-        };
-        Cells::new(axes).get(1);
+        Cells::new(one_environment(protocol(builtin("fire-and-forget"), None))).get(1);
     }
 }
