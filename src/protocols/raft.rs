@@ -37,9 +37,10 @@ by default T/2). Each other node started its election timer (uniform on
 lost heartbeat leaves the timer running from the one H earlier); then the N - 1 survivors
 elect as in phase = \"election\" (majority of all N to win). The new leader at once sends a
 heartbeat to every other node (resent every H while lost).
-Success: a new leader within 1000 terms. Latency (downtime): from the crash until the new
-leader's first heartbeat has reached enough nodes that, with the leader, a majority of all N
-has heard from it. Messages: vote requests and replies, and those heartbeats (the crashed
+Success: a new leader within 1000 terms, and its first heartbeat reaches a majority of all
+N (itself included). Latency (downtime): from the crash until that heartbeat has reached
+every live node (the paper's measure: \"until the other servers received the new leader's
+first heartbeat\", Ongaro's thesis, Section 9.4). Messages: vote requests and replies, and those heartbeats (the crashed
 leader's last heartbeat not counted). Rounds and extras: as in phase = \"election\".
 One trial, phase = \"replication\": the leader (node 0, up) sends an entry to N - 1 followers
 and commits when a majority of N (itself included) has it.
@@ -226,15 +227,13 @@ impl Raft {
                 sent = sent.saturating_add(h);
             }
         }
-        let needed = (self.nodes / 2) as usize;
-        if s.acks.len() < needed {
+        // The heartbeat must make a majority of N (the leader counts itself); downtime ends
+        // when every live node has it (`acks` holds one arrival per live node, lost or not
+        // lost: a lost heartbeat is resent).
+        if s.acks.len() < (self.nodes / 2) as usize {
             return Outcome::failure(messages, e.terms).with_extras(extras);
         }
-        let heard = if needed == 0 {
-            elected
-        } else {
-            kth_smallest(&mut s.acks, needed)
-        };
+        let heard = s.acks.iter().copied().max().unwrap_or(elected);
         Outcome::success(heard.saturating_sub(crash_ns), messages, e.terms).with_extras(extras)
     }
 
