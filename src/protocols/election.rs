@@ -63,6 +63,11 @@ pub struct Timeouts {
     pub spread: f64,
     /// Most terms before giving up.
     pub max_terms: u32,
+    /// Whether the live nodes' logs all differ in length (drawn afresh each election), so that
+    /// a node grants its vote only to a candidate whose log is at least as long as its own
+    /// (the election restriction of Raft's Section 5.4.1). Otherwise all logs are equal and
+    /// every candidate is eligible.
+    pub distinct_logs: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -100,6 +105,10 @@ pub struct ElectionScratch {
     voted_for: Vec<u32>,
     votes: Vec<u32>,
     epoch: Vec<u32>,
+    /// Log length rank: a node votes only for candidates of equal or higher rank.
+    log: Vec<u32>,
+    /// The live nodes, when ranking their logs.
+    live: Vec<u32>,
     /// Per term: candidates that stood, leaders elected.
     terms: Vec<(u32, u32)>,
     queue: BinaryHeap<Reverse<(u64, u64, Event)>>,
@@ -115,6 +124,8 @@ impl ElectionScratch {
             voted_for: vec![NOBODY; n],
             votes: vec![0; n],
             epoch: vec![0; n],
+            log: vec![0; n],
+            live: Vec::with_capacity(n),
             terms: Vec::with_capacity(64),
             queue: BinaryHeap::with_capacity(4 * n + 16),
         }
@@ -230,7 +241,9 @@ impl Sim<'_, '_> {
                     let j = to as usize;
                     let newer = term > self.s.term[j];
                     self.adopt(to, term);
+                    // One vote per term, and only for a log at least as up to date as ours.
                     let granted = term == self.s.term[j]
+                        && self.s.log[from as usize] >= self.s.log[j]
                         && (self.s.voted_for[j] == NOBODY || self.s.voted_for[j] == from);
                     if granted {
                         self.s.voted_for[j] = from;
@@ -314,6 +327,20 @@ pub fn elect_from(
         s.voted_for[i] = NOBODY;
         s.votes[i] = 0;
         s.epoch[i] = 0;
+        s.log[i] = 0;
+    }
+    if timeouts.distinct_logs {
+        // The live nodes' log lengths are a uniformly random order of 0, 1, ...
+        s.live.clear();
+        s.live
+            .extend((0..nodes).filter(|&n| s.role[n as usize] != Role::Down));
+        for k in (1..s.live.len()).rev() {
+            let j = rng.random_range(0..=k);
+            s.live.swap(k, j);
+        }
+        for (rank, &node) in s.live.iter().enumerate() {
+            s.log[node as usize] = rank as u32;
+        }
     }
     let mut sim = Sim {
         s,
@@ -384,7 +411,7 @@ pub fn elect_after_crash(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::latency::Exponential;
+    use crate::latency::{Constant, Exponential};
     use crate::model::Env;
     use crate::rng::stream;
 
@@ -392,6 +419,7 @@ mod tests {
         base_ns: 150_000_000,
         spread: 1.0,
         max_terms: 1000,
+        distinct_logs: false,
     };
 
     fn run(nodes: u32, up: &[u32]) -> Election {
@@ -428,6 +456,70 @@ mod tests {
         assert_eq!(e.elected_ns, None);
         assert_eq!((e.terms, e.split_votes), (1000, 1000));
         assert!((5_000..=10_000).contains(&e.messages), "{}", e.messages);
+    }
+
+    #[test]
+    fn only_the_longer_logs_can_win() {
+        // Five live nodes with log ranks 0 to 4 in a random order: a node votes only for a
+        // log at least as long as its own, so rank r collects at most r + 1 votes and only
+        // ranks 2, 3 and 4 can reach the majority of 3. Constant 1 ms delays, a 1% timeout
+        // range: the first candidate's requests arrive before the other timers fire in most
+        // elections, and it wins exactly when its rank allows.
+        let env = Env::new(0.0, 0.0, Constant::new(1.0).unwrap().into()).unwrap();
+        let timeouts = Timeouts {
+            spread: 0.01,
+            distinct_logs: true,
+            ..TIMEOUTS
+        };
+        let mut scratch = ElectionScratch::new(5);
+        let mut won = [0u32; 5];
+        for trial in 0..2000 {
+            let mut rng = stream(9, 1, trial);
+            let net = env.begin(&mut rng);
+            let e = elect(&mut rng, &net, &mut scratch, |_| true, 5, timeouts);
+            let mut ranks = scratch.log.clone();
+            ranks.sort_unstable();
+            assert_eq!(ranks, [0, 1, 2, 3, 4], "distinct ranks");
+            assert_eq!(e.unsafe_terms, 0);
+            won[scratch.log[e.leader.unwrap() as usize] as usize] += 1;
+        }
+        assert_eq!(won[..2], [0, 0], "ranks 0 and 1 never win: {won:?}");
+        assert!(won[2..].iter().all(|&w| w > 200), "{won:?}");
+        // With equal logs every node is eligible and every rank stays 0.
+        let mut rng = stream(9, 2, 0);
+        let net = env.begin(&mut rng);
+        let e = elect(&mut rng, &net, &mut scratch, |_| true, 5, TIMEOUTS);
+        assert!(e.leader.is_some() && scratch.log.iter().all(|&r| r == 0));
+    }
+
+    #[test]
+    fn an_ineligible_candidate_costs_a_term_without_resetting_timers() {
+        // Three nodes, constant 1 ms delays, no time at the nodes. Whichever node times out
+        // first (at t in [T, 2T]) is elected at t + 2 ms if its log is not the shortest.
+        // If it is the shortest (rank 0), both others adopt its term and refuse, keeping
+        // their timers: the next timer to fire elects its node (one term on, or two when both
+        // fire within 1 ms), and the election ends by 2T + 4 ms, as no timer was reset.
+        let env = Env::new(0.0, 0.0, Constant::new(1.0).unwrap().into()).unwrap();
+        let timeouts = Timeouts {
+            distinct_logs: true,
+            ..TIMEOUTS
+        };
+        let mut scratch = ElectionScratch::new(3);
+        let mut refused = 0;
+        for trial in 0..2000 {
+            let mut rng = stream(9, 3, trial);
+            let net = env.begin(&mut rng);
+            let e = elect(&mut rng, &net, &mut scratch, |_| true, 3, timeouts);
+            let elected = e.elected_ns.unwrap();
+            assert!(elected <= 2 * TIMEOUTS.base_ns + 4_000_000, "{elected}");
+            assert_ne!(scratch.log[e.leader.unwrap() as usize], 0);
+            if e.terms > 1 {
+                refused += 1;
+                assert!(e.messages >= 8, "{e:?}");
+            }
+        }
+        // The shortest log times out first in a third of the elections.
+        assert!((550..=780).contains(&refused), "{refused}");
     }
 
     #[test]

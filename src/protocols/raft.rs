@@ -37,10 +37,15 @@ by default T/2). Each other node started its election timer (uniform on
 lost heartbeat leaves the timer running from the one H earlier); then the N - 1 survivors
 elect as in phase = \"election\" (majority of all N to win). The new leader at once sends a
 heartbeat to every other node (resent every H while lost).
-Success: a new leader within 1000 terms. Latency (downtime): from the crash until the new
-leader's first heartbeat has reached enough nodes that, with the leader, a majority of all N
-has heard from it. Messages: vote requests and replies, and those heartbeats (the crashed
+Success: a new leader within 1000 terms, and its first heartbeat reaches a majority of all
+N (itself included). Latency (downtime): from the crash until that heartbeat has reached
+every live node (the paper's measure: \"until the other servers received the new leader's
+first heartbeat\", Ongaro's thesis, Section 9.4). Messages: vote requests and replies, and those heartbeats (the crashed
 leader's last heartbeat not counted). Rounds and extras: as in phase = \"election\".
+With logs = \"distinct\" (phases \"election\" and \"failover\"), the live nodes' logs differ in
+length, in a random order each trial, and a node votes only for a candidate whose log is at
+least as long as its own (refusing, it still adopts a newer term but keeps its timer): only
+the longer half of the live nodes can win.
 One trial, phase = \"replication\": the leader (node 0, up) sends an entry to N - 1 followers
 and commits when a majority of N (itself included) has it.
 Success: N/2 followers acknowledge. Latency: the (N/2)-th fastest follower round trip.
@@ -54,6 +59,18 @@ and the leader persists its own copy in parallel with sending: it commits when a
 N, its own persisted copy counted among them, has the entry (every follower simulated, as
 without node time)."
     };
+}
+
+choice! {
+    /// The servers' logs in an election.
+    pub enum Logs {
+        /// All logs equal: every candidate is eligible.
+        Equal = "equal",
+        /// The live servers' logs all differ in length (in a random order each trial): a
+        /// server votes only for a candidate whose log is at least as long as its own, so only
+        /// the longer half can win (the Raft paper's Figure 16 setup).
+        Distinct = "distinct",
+    }
 }
 
 choice! {
@@ -155,6 +172,7 @@ pub(super) fn timeouts(election_timeout_ms: f64, spread: f64) -> Result<Timeouts
         base_ns: (election_timeout_ms * NS_PER_MS) as u64,
         spread,
         max_terms: MAX_TERMS,
+        distinct_logs: false,
     })
 }
 
@@ -174,6 +192,12 @@ impl Raft {
             timeouts: timeouts(election_timeout_ms, timeout_spread)?,
             heartbeat_ns: half_timeout_ns(election_timeout_ms),
         })
+    }
+
+    /// The servers' logs in elections (phases "election" and "failover").
+    pub fn with_logs(mut self, logs: Logs) -> Self {
+        self.timeouts.distinct_logs = logs == Logs::Distinct;
+        self
     }
 
     /// The leader's heartbeat interval for phase = "failover", in ms; 0 keeps the default,
@@ -226,15 +250,13 @@ impl Raft {
                 sent = sent.saturating_add(h);
             }
         }
-        let needed = (self.nodes / 2) as usize;
-        if s.acks.len() < needed {
+        // The heartbeat must make a majority of N (the leader counts itself); downtime ends
+        // when every live node has it (`acks` holds one arrival per live node, lost or not
+        // lost: a lost heartbeat is resent).
+        if s.acks.len() < (self.nodes / 2) as usize {
             return Outcome::failure(messages, e.terms).with_extras(extras);
         }
-        let heard = if needed == 0 {
-            elected
-        } else {
-            kth_smallest(&mut s.acks, needed)
-        };
+        let heard = s.acks.iter().copied().max().unwrap_or(elected);
         Outcome::success(heard.saturating_sub(crash_ns), messages, e.terms).with_extras(extras)
     }
 
@@ -370,6 +392,13 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
         ELECTION_TIMEOUT,
         TIMEOUT_SPREAD,
         HEARTBEAT,
+        ParamSpec {
+            name: "logs",
+            kind: Logs::KIND,
+            default: Value::Choice(Logs::Equal.word()),
+            doc: "elections: \"equal\" logs, or \"distinct\" lengths (votes only for a log at \
+                  least as long as the voter's)",
+        },
     ],
     extras: Raft::EXTRAS,
     build: |setting| {
@@ -382,7 +411,8 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
                 params.election_timeout_ms,
                 params.timeout_spread,
             )?
-            .with_heartbeat_ms(params.heartbeat_ms)?,
+            .with_heartbeat_ms(params.heartbeat_ms)?
+            .with_logs(params.logs),
         ))
     },
 };
@@ -393,6 +423,7 @@ struct Params {
     election_timeout_ms: f64,
     timeout_spread: f64,
     heartbeat_ms: f64,
+    logs: Logs,
 }
 
 impl Params {
@@ -402,6 +433,7 @@ impl Params {
             election_timeout_ms: setting.millis("election_timeout_ms"),
             timeout_spread: setting.positive("timeout_spread"),
             heartbeat_ms: setting.millis("heartbeat_ms"),
+            logs: setting.choice("logs"),
         }
     }
 }
