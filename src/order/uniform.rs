@@ -5,6 +5,8 @@
 //! `Q(U(k:L))`, so these are the only order statistics that need solving; `P(U(k:L) <= w)`
 //! is the binomial tail `P(Bin(L, w) >= k)`.
 
+use std::sync::OnceLock;
+
 use rand::Rng;
 use rand_distr::{Beta, Distribution};
 use statrs::function::beta::beta_reg;
@@ -59,13 +61,19 @@ pub fn binomial_tails(l: u32, k: u32, at: Split) -> (f64, f64) {
 /// [`binomial_tails`] term by term.
 fn summed_tails(l: u32, k: u32, at: Split) -> (f64, f64) {
     let (ln_w, ln_s) = (at.w.ln(), at.s.ln());
-    let mut ln_choose = 0.0; // ln C(l, j), built up term by term
+    match ln_choose_rows().get(l as usize) {
+        Some(row) => summed_tails_ln(row, k, ln_w, ln_s),
+        None => summed_tails_ln(&ln_choose_row(l), k, ln_w, ln_s),
+    }
+}
+
+/// [`summed_tails`] with `ln_choose` the row `ln C(l, j)`, j = 0..=l, at the point with
+/// logarithms `ln_w` and `ln_s = ln(1 - w)`.
+fn summed_tails_ln(ln_choose: &[f64], k: u32, ln_w: f64, ln_s: f64) -> (f64, f64) {
+    let l = ln_choose.len() as u32 - 1;
     let (mut below, mut above) = (0.0, 0.0);
     for j in 0..=l {
-        if j > 0 {
-            ln_choose += f64::from(l - j + 1).ln() - f64::from(j).ln();
-        }
-        let term = (ln_choose + f64::from(j) * ln_w + f64::from(l - j) * ln_s).exp();
+        let term = (ln_choose[j as usize] + f64::from(j) * ln_w + f64::from(l - j) * ln_s).exp();
         if j < k {
             below += term;
         } else {
@@ -75,8 +83,30 @@ fn summed_tails(l: u32, k: u32, at: Split) -> (f64, f64) {
     (above, below)
 }
 
-/// The density of `U(k:L)` at `at`: `L C(L-1, k-1) w^(k-1) (1 - w)^(L-k)`.
-fn density(l: u32, k: u32, at: Split) -> f64 {
+/// `ln C(l, j)`, j = 0..=l, built up term by term: `ln C(l, j) = ln C(l, j - 1) +
+/// ln(l - j + 1) - ln j`.
+fn ln_choose_row(l: u32) -> Vec<f64> {
+    let mut ln_choose = 0.0;
+    (0..=l)
+        .map(|j| {
+            if j > 0 {
+                ln_choose += f64::from(l - j + 1).ln() - f64::from(j).ln();
+            }
+            ln_choose
+        })
+        .collect()
+}
+
+/// [`ln_choose_row`] for every l up to [`SUMMED`], built once per process rather than at
+/// every evaluation of a tail.
+fn ln_choose_rows() -> &'static [Vec<f64>] {
+    static ROWS: OnceLock<Vec<Vec<f64>>> = OnceLock::new();
+    ROWS.get_or_init(|| (0..=SUMMED).map(ln_choose_row).collect())
+}
+
+/// `ln L + ln C(L - 1, k - 1)`: the constant of the density of `U(k:L)`,
+/// `L C(L-1, k-1) w^(k-1) (1 - w)^(L-k)`.
+fn density_scale(l: u32, k: u32) -> f64 {
     // ln C(l - 1, k - 1)
     let ln_choose = if l > SUMMED {
         ln_gamma(f64::from(l)) - ln_gamma(f64::from(k)) - ln_gamma(f64::from(l - k + 1))
@@ -85,8 +115,7 @@ fn density(l: u32, k: u32, at: Split) -> f64 {
             .map(|j| f64::from(l - j).ln() - f64::from(j).ln())
             .sum()
     };
-    (f64::from(l).ln() + ln_choose + f64::from(k - 1) * at.w.ln() + f64::from(l - k) * at.s.ln())
-        .exp()
+    f64::from(l).ln() + ln_choose
 }
 
 /// The point where `U(k:L)` has tail probability `tail`: the quantile of Beta(k, L - k + 1),
@@ -143,12 +172,21 @@ pub fn order_quantile(l: u32, k: u32, tail: Tail) -> Split {
     };
     // h(ln v) = ln P(U(k:L) <= w) (solving for w) or ln P(U(k:L) > w) (for s = 1 - w),
     // increasing in v either way.
+    // The density's constant and, for small L, the tails' terms' constants are computed once
+    // per quantile (the rows once per process), and ln w and ln(1 - w) once per step.
+    let scale = density_scale(l, k);
+    let row = ln_choose_rows().get(l as usize);
     let h = |ln_v: f64| {
         let point = at(ln_v);
-        let (above, below) = binomial_tails(l, k, point);
+        let (ln_w, ln_s) = (point.w.ln(), point.s.ln());
+        let (above, below) = match row {
+            Some(row) => summed_tails_ln(row, k, ln_w, ln_s),
+            None => binomial_tails(l, k, point),
+        };
         let mass = if solve_for_w { above } else { below };
         let v = if solve_for_w { point.w } else { point.s };
-        let slope = density(l, k, point) * v / mass.max(f64::MIN_POSITIVE);
+        let density = (scale + f64::from(k - 1) * ln_w + f64::from(l - k) * ln_s).exp();
+        let slope = density * v / mass.max(f64::MIN_POSITIVE);
         (mass.max(f64::MIN_POSITIVE).ln() - ln_target, slope)
     };
     // Start from the tail's leading term: mass ~ C v^m with m the order of contact at 0.
@@ -233,6 +271,57 @@ mod tests {
         let deep = order_quantile(5, 3, Tail::upper(1e-40));
         let (_, below) = binomial_tails(5, 3, deep);
         assert!((below / 1e-40 - 1.0).abs() < 1e-9, "{deep:?}");
+    }
+
+    /// The tails and the density as first written: every logarithm taken where it is used.
+    fn tails_and_density_by_terms(l: u32, k: u32, at: Split) -> (f64, f64, f64) {
+        let (ln_w, ln_s) = (at.w.ln(), at.s.ln());
+        let mut ln_choose = 0.0;
+        let (mut below, mut above) = (0.0, 0.0);
+        for j in 0..=l {
+            if j > 0 {
+                ln_choose += f64::from(l - j + 1).ln() - f64::from(j).ln();
+            }
+            let term = (ln_choose + f64::from(j) * ln_w + f64::from(l - j) * ln_s).exp();
+            if j < k {
+                below += term;
+            } else {
+                above += term;
+            }
+        }
+        let ln_choose: f64 = (1..k)
+            .map(|j| f64::from(l - j).ln() - f64::from(j).ln())
+            .sum();
+        let density = (f64::from(l).ln()
+            + ln_choose
+            + f64::from(k - 1) * at.w.ln()
+            + f64::from(l - k) * at.s.ln())
+        .exp();
+        (above, below, density)
+    }
+
+    #[test]
+    fn precomputed_logarithms_give_the_same_bits() {
+        // The tables of ln C(l, j) and the density's constant are the sums the terms built:
+        // every tail and density is bit for bit what it was with every logarithm taken anew.
+        for l in 1..=SUMMED {
+            for k in 1..=l {
+                for w in [1e-300, 1e-12, 0.001, 0.25, 0.5, 0.75, 0.999, 1.0 - 1e-12] {
+                    let at = Split::from_w(w);
+                    let (above, below, density) = tails_and_density_by_terms(l, k, at);
+                    let (ln_w, ln_s) = (at.w.ln(), at.s.ln());
+                    let (a, b) = summed_tails_ln(&ln_choose_rows()[l as usize], k, ln_w, ln_s);
+                    assert_eq!(
+                        [a.to_bits(), b.to_bits()],
+                        [above.to_bits(), below.to_bits()],
+                        "({l},{k}) at {w}"
+                    );
+                    let scale = density_scale(l, k);
+                    let ours = (scale + f64::from(k - 1) * ln_w + f64::from(l - k) * ln_s).exp();
+                    assert_eq!(ours.to_bits(), density.to_bits(), "({l},{k}) at {w}");
+                }
+            }
+        }
     }
 
     #[test]
