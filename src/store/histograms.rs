@@ -7,6 +7,7 @@ use arrow_array::{
     DictionaryArray, Float64Array, Int32Array, RecordBatch, StringArray, UInt32Array, UInt64Array,
 };
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
+use parquet::basic::Encoding;
 use parquet::file::properties::{EnabledStatistics, WriterPropertiesBuilder};
 use parquet::schema::types::ColumnPath;
 
@@ -31,11 +32,18 @@ impl Histograms {
     }
 
     /// The writer's settings for the file: no statistics but on `cell_id` (which a reader
-    /// skips row groups by), and `metric`, of three words, written plainly. Building
-    /// statistics and a dictionary for every row cost more time than they save space.
+    /// skips row groups by); `metric`, of three words, written plainly; `cell_id` (long runs
+    /// of one value) and `count` delta-encoded. Building statistics, and dictionaries for
+    /// these columns, cost more time than they save space; the bucket bounds, the same few
+    /// values in every cell, keep their dictionaries.
     pub fn tune(props: WriterPropertiesBuilder) -> WriterPropertiesBuilder {
         let path = |name: &str| ColumnPath::from(name);
         let props = props.set_column_dictionary_enabled(path("metric"), false);
+        let props = ["cell_id", "count"].into_iter().fold(props, |props, name| {
+            props
+                .set_column_dictionary_enabled(path(name), false)
+                .set_column_encoding(path(name), Encoding::DELTA_BINARY_PACKED)
+        });
         ["metric", "bucket_low", "bucket_high", "count"]
             .into_iter()
             .fold(props, |props, name| {
