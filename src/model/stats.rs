@@ -262,9 +262,54 @@ pub struct LatencyMs {
 
 const NS_PER_MS: f64 = 1e6;
 
+/// The latency quantiles of a [`Summary`]: its `p50`, `p90`, `p99` and `p999`.
+pub const LATENCY_QUANTILES: [f64; 4] = [0.5, 0.9, 0.99, 0.999];
+
+/// The values at `quantiles` (ascending, each in (0, 1]) of a histogram of `total` values
+/// whose non-empty buckets, in ascending order, have the largest values and counts
+/// `buckets`: as `Histogram::value_at_quantile` reads them, the largest value of the first
+/// bucket where the running count reaches `ceil(q total)` (at least 1), in one pass.
+///
+/// ```
+/// use coordsim::model::stats::quantiles_of_buckets;
+/// // Values 10 (3 times) and 20 (once): the median is 10, the 90th percentile 20.
+/// assert_eq!(quantiles_of_buckets([(10, 3), (20, 1)], 4, [0.5, 0.9]), [10, 20]);
+/// ```
+pub fn quantiles_of_buckets<T: Copy + Default, const N: usize>(
+    buckets: impl IntoIterator<Item = (T, u64)>,
+    total: u64,
+    quantiles: [f64; N],
+) -> [T; N] {
+    let mut out = [T::default(); N];
+    let mut buckets = buckets.into_iter();
+    let (mut running, mut at) = (0u64, T::default());
+    for (slot, q) in out.iter_mut().zip(quantiles) {
+        debug_assert!(q > 0.0 && q <= 1.0);
+        let target = ((q * total as f64).ceil() as u64).max(1);
+        while running < target {
+            let Some((high, count)) = buckets.next() else {
+                break;
+            };
+            (running, at) = (running + count, high);
+        }
+        *slot = at;
+    }
+    out
+}
+
 impl Summary {
     /// Summarizes a cell's tally.
     pub fn of(tally: &Tally) -> Self {
+        let h = tally.latency_ns();
+        let quantiles_ms = LATENCY_QUANTILES.map(|q| h.value_at_quantile(q) as f64 / NS_PER_MS);
+        Self::with_latency_quantiles(tally, quantiles_ms)
+    }
+
+    /// [`Summary::of`], given the latency quantiles [`LATENCY_QUANTILES`] in milliseconds
+    /// (each `value_at_quantile` of the latency histogram divided by 10^6; unused without
+    /// successes): for a caller that has walked the histogram's buckets already
+    /// ([`quantiles_of_buckets`]).
+    pub fn with_latency_quantiles(tally: &Tally, quantiles_ms: [f64; 4]) -> Self {
         let trials = tally.trials();
         let (lo, hi) = interval95(tally.successes, trials);
         let per_trial = |sum: u128| {
@@ -274,17 +319,14 @@ impl Summary {
                 sum as f64 / trials as f64
             }
         };
-        let latency_ms = (tally.successes > 0).then(|| {
-            let h = tally.latency_ns();
-            let q = |q: f64| h.value_at_quantile(q) as f64 / NS_PER_MS;
-            LatencyMs {
-                mean: tally.latency_sum_ns as f64 / tally.successes as f64 / NS_PER_MS,
-                p50: q(0.5),
-                p90: q(0.9),
-                p99: q(0.99),
-                p999: q(0.999),
-                max: tally.latency_max_ns as f64 / NS_PER_MS,
-            }
+        let [p50, p90, p99, p999] = quantiles_ms;
+        let latency_ms = (tally.successes > 0).then(|| LatencyMs {
+            mean: tally.latency_sum_ns as f64 / tally.successes as f64 / NS_PER_MS,
+            p50,
+            p90,
+            p99,
+            p999,
+            max: tally.latency_max_ns as f64 / NS_PER_MS,
         });
         let elapsed_s = tally.busy_ns as f64 / 1e9;
         Self {
@@ -320,6 +362,30 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantiles_of_buckets_are_value_at_quantile() {
+        use crate::model::tally::{recorded, tally_of};
+        let quantiles = [1e-9, 0.001, 0.1, 0.25, 0.5, 0.9, 0.99, 0.999, 0.9999, 1.0];
+        let tallies = [
+            tally_of(1, 0, |_| 7),
+            tally_of(1000, 5, |_| 1_234_567),
+            tally_of(4, 0, |i| if i < 3 { 10 } else { 20 }),
+            tally_of(10_000, 0, |i| 1000 + 37 * i),
+            tally_of(20_000, 100, |i| (i % 977).pow(3) + 1),
+            tally_of(999, 0, |i| 1 << (i % 60)),
+        ];
+        for tally in &tallies {
+            let h = tally.latency_ns();
+            let buckets = recorded(h).map(|(_, high, count)| (high, count));
+            assert_eq!(
+                quantiles_of_buckets(buckets, h.len(), quantiles),
+                quantiles.map(|q| h.value_at_quantile(q)),
+                "{} values",
+                h.len()
+            );
+        }
+    }
 
     #[test]
     fn wilson_matches_published_values() {

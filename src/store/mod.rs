@@ -35,7 +35,7 @@ use thiserror::Error;
 
 use crate::engine::{CHUNK_TRIALS, CellRun};
 use crate::model::objective::Judgement;
-use crate::model::stats::Summary;
+use crate::model::stats::{LATENCY_QUANTILES, Summary, quantiles_of_buckets};
 use crate::model::tally::{Tally, recorded};
 use crate::sweep::{Sweep, describe};
 
@@ -167,12 +167,21 @@ impl Metric {
 impl CellRecord {
     /// Reduces a finished cell.
     pub fn of(run: &CellRun) -> Self {
+        let buckets = buckets(&run.tally);
+        // The latency quantiles from the buckets just found, not from four more scans of the
+        // histogram: the same values (`Bucket::high` is the bucket's largest value / 10^6).
+        let latency = buckets
+            .iter()
+            .take_while(|b| b.metric == Metric::LatencyMs)
+            .map(|b| (b.high, b.count));
+        let quantiles_ms =
+            quantiles_of_buckets(latency, run.tally.latency_ns().len(), LATENCY_QUANTILES);
         Self {
             cell_id: run.cell_id,
-            summary: Summary::of(&run.tally),
+            summary: Summary::with_latency_quantiles(&run.tally, quantiles_ms),
             precision_met: run.precision_met,
             verdicts: run.verdicts.clone(),
-            buckets: buckets(&run.tally),
+            buckets,
         }
     }
 }
@@ -263,4 +272,30 @@ pub trait Export {
     /// Writes it to `file` (a temporary file, renamed into place afterwards).
     fn write(&self, results: &Results<'_>, file: &mut File, path: &Path)
     -> Result<(), OutputError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::tally::tally_of;
+
+    #[test]
+    fn a_records_summary_is_the_tallys() {
+        // The latency quantiles come from the buckets: the summary is Summary::of's.
+        for tally in [
+            tally_of(0, 10, |_| 0),
+            tally_of(3, 1, |i| 5 + i),
+            tally_of(50_000, 20, |i| (i % 1013).pow(3) + 17),
+        ] {
+            let run = CellRun {
+                cell_id: 0,
+                tally: Arc::new(tally),
+                precision_met: None,
+                verdicts: Vec::new(),
+            };
+            assert_eq!(CellRecord::of(&run).summary, Summary::of(&run.tally));
+        }
+    }
 }
