@@ -16,6 +16,7 @@ use super::{
     Sampler, Setting, Value, choice,
 };
 use crate::latency::{Mix, NS_PER_MS, to_ns};
+use crate::model::Simulate;
 use crate::order::{OrderStatistic, Rank};
 use crate::rng::{Chance, SimRng};
 
@@ -234,13 +235,17 @@ impl Protocol for TwoPhaseCommit {
 }
 
 /// Two-phase commit sampled directly: the phase-1 counts from their binomial distributions,
-/// each phase's slowest round trip as the maximum of N ([`crate::order`]).
+/// each phase's slowest round trip as the maximum of N ([`crate::order`]). `TIME` is what the
+/// nodes take ([`PLAIN`], [`CONSTANT`] or [`RANDOM`]), fixed when the model is built so that
+/// a trial does not ask; [`direct_model`] builds the one an environment needs.
 #[derive(Debug)]
-pub struct TwoPhaseCommitDirect {
+pub struct TwoPhaseCommitDirect<const TIME: u8> {
     model: TwoPhaseCommit,
-    /// Constant time at the nodes: (persist, process) in ns, `None` without any or where it
-    /// is random.
-    node_time: Option<(u64, u64)>,
+    /// [`CONSTANT`]: the coordinator's forced write, in ns (0 otherwise).
+    persist_ns: u64,
+    /// [`CONSTANT`]: what each phase's slowest round trip gains at the nodes (handled at the
+    /// participant, forced, handled at the coordinator), in ns (0 otherwise).
+    forced_ns: u64,
     /// The time at the nodes: the round trips' quantiles hold it where it is random.
     timing: NodeTime,
     votes: Replies,
@@ -248,21 +253,54 @@ pub struct TwoPhaseCommitDirect {
     slowest: Lazy<OrderStatistic>,
 }
 
-impl TwoPhaseCommitDirect {
+/// What the nodes of `env` take, as [`TwoPhaseCommitDirect`]'s `TIME`.
+fn time_kind(env: &Env, timing: &NodeTime) -> u8 {
+    if timing.is_random() {
+        RANDOM
+    } else if env.has_node_time() && env.constant_node_time().is_some() {
+        CONSTANT
+    } else {
+        PLAIN
+    }
+}
+
+/// `model` sampled directly, with one-way delays drawn from `law` ([`TwoPhaseCommitDirect`]
+/// with the `TIME` its environment's node time needs).
+///
+/// # Panics
+/// If direct sampling does not take the time at the nodes.
+pub fn direct_model(model: TwoPhaseCommit, law: Mix) -> Box<dyn Simulate> {
+    let timing = NodeTime::of(&model.env, &law).expect("node time direct sampling takes");
+    match time_kind(&model.env, &timing) {
+        RANDOM => Box::new(TwoPhaseCommitDirect::<RANDOM>::new(model, law)),
+        CONSTANT => Box::new(TwoPhaseCommitDirect::<CONSTANT>::new(model, law)),
+        _ => Box::new(TwoPhaseCommitDirect::<PLAIN>::new(model, law)),
+    }
+}
+
+impl<const TIME: u8> TwoPhaseCommitDirect<TIME> {
     /// `model`, for an environment where nodes and messages are alike, with one-way delays
     /// drawn from `law` and time at the nodes, if any, that direct sampling takes
     /// ([`NodeTime::of`]): constant node time adds to every round trip as a constant, random
     /// node time is summed into the round trip's quantiles.
     ///
     /// # Panics
-    /// If direct sampling does not take the time at the nodes.
+    /// If direct sampling does not take the time at the nodes, or `TIME` is not what the
+    /// nodes take.
     pub fn new(model: TwoPhaseCommit, law: Mix) -> Self {
         let timing = NodeTime::of(&model.env, &law).expect("node time direct sampling takes");
-        let node_time = (model.env.has_node_time() && !timing.is_random())
-            .then(|| model.env.constant_node_time())
-            .flatten();
+        assert_eq!(
+            TIME,
+            time_kind(&model.env, &timing),
+            "the kind of node time (0 none, 1 constant, 2 random)"
+        );
+        let (persist_ns, process_ns) = match TIME {
+            CONSTANT => model.env.constant_node_time().unwrap_or_default(),
+            _ => (0, 0),
+        };
         Self {
-            node_time,
+            persist_ns,
+            forced_ns: persist_ns.saturating_add(process_ns.saturating_mul(2)),
             timing,
             votes: Replies::new(&model.env, model.nodes),
             model,
@@ -272,7 +310,7 @@ impl TwoPhaseCommitDirect {
     }
 }
 
-impl Protocol for TwoPhaseCommitDirect {
+impl<const TIME: u8> Protocol for TwoPhaseCommitDirect<TIME> {
     type Scratch = Arc<OrderStatistic>;
 
     fn scratch(&self) -> Arc<OrderStatistic> {
@@ -290,47 +328,18 @@ impl Protocol for TwoPhaseCommitDirect {
     #[inline]
     fn trial(&self, rng: &mut SimRng, slowest: &mut Arc<OrderStatistic>) -> Outcome {
         let m = &self.model;
-        if self.timing.is_random() {
-            return m.run(
-                rng,
-                &mut DirectDraws::<RANDOM> {
-                    model: m,
-                    n: m.nodes.into(),
-                    votes: &self.votes,
-                    slowest,
-                    fresh: None,
-                    persist_ns: 0,
-                    forced_ns: 0,
-                },
-            );
-        }
-        match self.node_time {
-            None => m.run(
-                rng,
-                &mut DirectDraws::<PLAIN> {
-                    model: m,
-                    n: m.nodes.into(),
-                    votes: &self.votes,
-                    slowest,
-                    fresh: None,
-                    persist_ns: 0,
-                    forced_ns: 0,
-                },
-            ),
-            Some((persist_ns, process_ns)) => m.run(
-                rng,
-                &mut DirectDraws::<CONSTANT> {
-                    model: m,
-                    n: m.nodes.into(),
-                    votes: &self.votes,
-                    slowest,
-                    fresh: None,
-                    persist_ns,
-                    // Handled at the participant, forced, handled at the coordinator.
-                    forced_ns: persist_ns.saturating_add(process_ns.saturating_mul(2)),
-                },
-            ),
-        }
+        m.run(
+            rng,
+            &mut DirectDraws::<TIME> {
+                model: m,
+                n: m.nodes.into(),
+                votes: &self.votes,
+                slowest,
+                fresh: None,
+                persist_ns: self.persist_ns,
+                forced_ns: self.forced_ns,
+            },
+        )
     }
 
     fn sampler(&self) -> Sampler {
@@ -338,12 +347,12 @@ impl Protocol for TwoPhaseCommitDirect {
     }
 }
 
-/// No time at the nodes ([`DirectDraws`]).
-const PLAIN: u8 = 0;
+/// No time at the nodes ([`TwoPhaseCommitDirect`], [`DirectDraws`]).
+pub const PLAIN: u8 = 0;
 /// Constant time at the nodes.
-const CONSTANT: u8 = 1;
+pub const CONSTANT: u8 = 1;
 /// Random time at the nodes.
-const RANDOM: u8 = 2;
+pub const RANDOM: u8 = 2;
 
 /// From their distributions: phase 1's counts by [`Replies`], the slowest round trips by
 /// `slowest`; a commit phase that resends lost messages participant by participant. `TIME`
@@ -574,7 +583,7 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
         )?
         .with_reliable_commit(params.commit == Commit::Reliable);
         Ok(match law {
-            Some(law) => Box::new(TwoPhaseCommitDirect::new(model, law)),
+            Some(law) => direct_model(model, law),
             None => Box::new(model),
         })
     },
@@ -664,7 +673,7 @@ mod tests {
 
     #[test]
     fn direct_sampling_matches_the_per_node_simulation() {
-        use super::{TwoPhaseCommit, TwoPhaseCommitDirect};
+        use super::{PLAIN, TwoPhaseCommit, TwoPhaseCommitDirect};
         use crate::latency::tests::parse;
         use crate::model::Env;
         use crate::protocols::tests::assert_same_distribution;
@@ -686,7 +695,7 @@ mod tests {
             let model = TwoPhaseCommit::new(env, nodes, timeout, cc)
                 .unwrap()
                 .with_reliable_commit(reliable);
-            let direct = TwoPhaseCommitDirect::new(model.clone(), latency.law().unwrap());
+            let direct = TwoPhaseCommitDirect::<PLAIN>::new(model.clone(), latency.law().unwrap());
             assert_same_distribution(
                 &format!("N = {nodes} crash = {crash} loss = {loss} timeout = {timeout}"),
                 &model,
@@ -786,7 +795,7 @@ mod tests {
 
     #[test]
     fn constant_node_time_keeps_direct_sampling_exact() {
-        use super::{TwoPhaseCommit, TwoPhaseCommitDirect};
+        use super::{CONSTANT, TwoPhaseCommit, TwoPhaseCommitDirect};
         use crate::latency::tests::parse;
         use crate::model::Env;
         use crate::protocols::tests::assert_same_distribution;
@@ -800,7 +809,7 @@ mod tests {
             let model = TwoPhaseCommit::new(env, nodes, 8.0, 0.01)
                 .unwrap()
                 .with_reliable_commit(reliable);
-            let direct = TwoPhaseCommitDirect::new(model.clone(), lognormal.law().unwrap());
+            let direct = TwoPhaseCommitDirect::<CONSTANT>::new(model.clone(), lognormal.law().unwrap());
             assert_same_distribution(
                 &format!("N = {nodes} loss = {loss} reliable = {reliable}"),
                 &model,
@@ -816,7 +825,7 @@ mod tests {
         // each phase's slowest d + q + p + d + q from the sum's quantiles, the coordinator's
         // write drawn once, a resent commit phase participant by participant, against every
         // participant simulated, at significance 1e-6 per Kolmogorov-Smirnov test.
-        use super::{TwoPhaseCommit, TwoPhaseCommitDirect};
+        use super::{RANDOM, TwoPhaseCommit, TwoPhaseCommitDirect};
         use crate::protocols::tests::{assert_same_law, random_node_time};
         let lan =
             "kind = \"shifted\"\nshift_ms = 0.05\nof = { kind = \"exponential\", mean_ms = 0.5 }";
@@ -831,7 +840,7 @@ mod tests {
             let model = TwoPhaseCommit::new(env, nodes, timeout, cc)
                 .unwrap()
                 .with_reliable_commit(reliable);
-            let direct = TwoPhaseCommitDirect::new(model.clone(), law);
+            let direct = TwoPhaseCommitDirect::<RANDOM>::new(model.clone(), law);
             assert_same_law(
                 &format!("2PC N = {nodes} loss = {loss} timeout = {timeout} reliable = {reliable}"),
                 &model,
