@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test of coordsim: the README's test command, and what .ci/run runs.
 #   1. the Rust tests (unit, integration, doc), compiled with optimizations, and the example
-#      examples/custom_protocol.rs (a protocol defined outside the crate), run;
+#      examples/custom_protocol.rs (a protocol defined outside the crate), run; then the API
+#      documentation built with warnings as errors;
 #   2. the notebooks, executed headless against a fresh run of sweeps/quick.toml (the case
 #      studies against fresh runs of sweeps/cases/), and the
 #      Python interop tests (pandas, DuckDB, polars) on the same run, in a virtual
@@ -25,6 +26,8 @@ apt_install() {
 }
 
 cargo test --locked --profile ci
+# The API documentation builds without a warning: no broken links, none into private items.
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --profile ci
 
 venv=target/venv
 pins() { cat notebooks/requirements.txt notebooks/constraints.txt; }

@@ -1,6 +1,6 @@
 //! The engine: work items, random streams, rayon scheduling and an exact reduction.
 //!
-//! A sweep's trials are cut into work items ([`work`]): chunk `j` of cell `c` holds trials
+//! A sweep's trials are cut into work items (`work`): chunk `j` of cell `c` holds trials
 //! `[j * CHUNK_TRIALS, min((j + 1) * CHUNK_TRIALS, trials))` and draws every random number
 //! from its own stream [`rng::stream`]`(seed, c, j)`. rayon runs the items of a batch on a
 //! pool of threads; each thread folds its items into its own [`Tally`]s (nothing is shared or

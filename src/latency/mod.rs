@@ -2,7 +2,7 @@
 //!
 //! Each model lives in its own file and implements [`Delay`]; its line in the `registry!` list
 //! of this file makes it a [`Latency`] and a `kind` of the sweep format
-//! ([`crate::sweep::delays`] reads it). A round trip is two independent draws.
+//! (`crate::sweep::delays` reads it). A round trip is two independent draws.
 
 mod constant;
 mod empirical;

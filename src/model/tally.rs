@@ -180,7 +180,7 @@ thread_local! {
 
 /// Records trials into a [`Tally`] (see [`Tally::recording`]): messages and rounds as runs of
 /// equal values (most protocols send the same number most of the time) counted by trial
-/// index; the latencies of successes stored as they come and counted [`BUFFER`] at a time,
+/// index; the latencies of successes stored as they come and counted `BUFFER` at a time,
 /// in a per-thread array; all moved into the tally when recording ends. A usual trial
 /// stores its latency and compares its message and round counts with the current runs'.
 pub struct Recorder<'a> {

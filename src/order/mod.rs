@@ -10,18 +10,18 @@
 //!   beyond;
 //! - the k-th smallest of L independent delays X: `Q(U(k:L))`, with Q the quantile function
 //!   of X and `U(k:L)` the k-th smallest of L uniforms, which is Beta(k, L - k + 1)
-//!   ([`uniform`]). For the L a cell usually sees, `Q(U(k:L))` is tabulated once
+//!   (`uniform`). For the L a cell usually sees, `Q(U(k:L))` is tabulated once
 //!   ([`QuantileTable`]: one 64-bit draw per trial); other L draw a Beta variate. The
 //!   maximum of M is `Q(V^(1/M))`, one draw for any M.
 //!
 //! Q is exact for the elementary delay models ([`crate::latency::Law`]); for mixtures and for
 //! round trips (the sum of two one-way delays, [`RoundTrip`]) it is solved numerically at
-//! knots and interpolated ([`quantiles`]), accurate to about 1e-8 relative, far below the 3
+//! knots and interpolated (`quantiles`), accurate to about 1e-8 relative, far below the 3
 //! significant digits the histograms keep. Laws with atoms (constants in a mixture, empirical
 //! samples) take the generalized inverse `Q(u) = inf {x : F(x) >= u}`, for which `Q(U(k:L))`
-//! is exact too ([`steps`]): their round trips are summed atom by atom, or for more than
-//! [`steps::EXACT`] values (an empirical sample, many constants) computed on a grid within
-//! 2^-12 relative ([`grid`]; a continuous part beside them cut into the grid's cells, within
+//! is exact too (`steps`): their round trips are summed atom by atom, or for more than
+//! `steps::EXACT` values (an empirical sample, many constants) computed on a grid within
+//! 2^-12 relative (`grid`; a continuous part beside them cut into the grid's cells, within
 //! 2^-12 or 2 ns), and their tables never interpolate across an atom's edge ([`StepTable`];
 //! for a round trip on the grid, only within 2^-13 of its values).
 //! A round trip lengthened by random time at the nodes (`d + q + p + d + q`: one-way delays,
@@ -69,7 +69,7 @@ use crate::rng::{Chance, SimRng};
 pub const MAX_CONVOLVED_TERMS: usize = 4;
 
 /// True if the order statistics of `law` are sampled directly: a continuous law of at most
-/// [`MAX_CONVOLVED_TERMS`] terms, a point, or a law with atoms that [`steps::supports`].
+/// [`MAX_CONVOLVED_TERMS`] terms, a point, or a law with atoms that `steps::supports`.
 pub fn tabulates(law: &Mix) -> bool {
     let continuous = law.parts().iter().filter(|p| p.is_continuous()).count();
     continuous <= MAX_CONVOLVED_TERMS

@@ -59,7 +59,7 @@ impl RoundTrip {
     }
 
     /// The quantiles of the round trip: for a law with atoms, [`Steps::round_trip`]; `None`
-    /// for the few laws it does not handle ([`super::steps::supports`]).
+    /// for the few laws it does not handle (`super::steps::supports`).
     pub fn quantiles(law: &Mix) -> Option<Quantiles> {
         if let Some(x) = law.point() {
             return Some(Quantiles::Point(2.0 * x));
@@ -199,18 +199,18 @@ pub const GRID_TOLERANCE: f64 = grid::RELATIVE_ERROR / 2.0;
 
 impl Steps {
     /// The quantiles of a round trip, the sum of two independent one-way delays drawn from
-    /// `law`, or `None` where [`super::steps::supports`] says no.
+    /// `law`, or `None` where `super::steps::supports` says no.
     ///
     /// Atoms a and b make an atom at a + b, exactly. A law of runs alone with at most
-    /// [`EXACT`] values has its round trip summed pair by pair; a larger one (an empirical
-    /// sample of many distinct values) is convolved on a grid ([`grid::round_trip`]), its
-    /// values within [`grid::RELATIVE_ERROR`] of the exact sums and its heaviest atoms exact.
-    /// Beside a continuous part C of probability c, at most [`EXACT`] atoms keep their sums
+    /// `EXACT` values has its round trip summed pair by pair; a larger one (an empirical
+    /// sample of many distinct values) is convolved on a grid (`grid::round_trip`), its
+    /// values within `grid::RELATIVE_ERROR` of the exact sums and its heaviest atoms exact.
+    /// Beside a continuous part C of probability c, at most `EXACT` atoms keep their sums
     /// exact and the round trip's continuous part is `c^2 (C + C) + 2 c Σ p_a (a + C)`, solved
     /// at knots as continuous laws are; more atoms (an empirical sample beside a log-normal)
     /// would cost that many terms in every evaluation, so C is cut into the grid's cells and
-    /// the whole law convolved there ([`grid::round_trip_beside`]): its values within
-    /// [`grid::RELATIVE_ERROR`] (or 2 ns) of the exact sums, its heaviest atoms' sums exact.
+    /// the whole law convolved there (`grid::round_trip_beside`): its values within
+    /// `grid::RELATIVE_ERROR` (or 2 ns) of the exact sums, its heaviest atoms' sums exact.
     pub fn round_trip(law: &Mix) -> Option<Self> {
         let Decomposed { runs, continuous } = decompose(law)?;
         match continuous {

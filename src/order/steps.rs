@@ -35,7 +35,7 @@ pub enum Quantiles {
 
 impl Quantiles {
     /// The quantiles of a one-way delay law: `None` for the few laws [`Steps`] does not
-    /// handle ([`supports`]).
+    /// handle (`supports`).
     pub fn of(law: &Mix) -> Option<Self> {
         if let Some(x) = law.point() {
             return Some(Self::Point(x));
@@ -190,7 +190,7 @@ pub(super) struct Continuous<'a> {
 }
 
 impl Steps {
-    /// The quantiles of a one-way delay drawn from `law`, or `None` where [`supports`] says
+    /// The quantiles of a one-way delay drawn from `law`, or `None` where `supports` says
     /// no.
     pub fn one_way(law: &Mix) -> Option<Self> {
         let Decomposed { runs, continuous } = decompose(law)?;

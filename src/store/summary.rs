@@ -121,7 +121,7 @@ impl Columns {
 
 impl SummaryFile {
     /// The writer's settings for a file of `schema`: dictionaries for the text columns only,
-    /// and pages of at most [`PAGE_ROWS`] rows. The writer holds a numeric column's
+    /// and pages of at most `PAGE_ROWS` rows. The writer holds a numeric column's
     /// dictionary (every distinct value, up to 1 MiB) and each column's page being filled in
     /// memory, so with the defaults memory would grow with the number of cells.
     pub fn tune(schema: &Schema, props: WriterPropertiesBuilder) -> WriterPropertiesBuilder {

@@ -112,7 +112,7 @@ impl Cost {
     }
 
     /// Trials per month: `ops_per_month`, or for a periodic protocol, whose trial is one
-    /// period of `period_ms`, the periods in [`SECONDS_PER_MONTH`].
+    /// period of `period_ms`, the periods in `SECONDS_PER_MONTH`.
     pub fn trials_per_month(&self, period_ms: Option<f64>) -> f64 {
         match period_ms {
             Some(ms) => SECONDS_PER_MONTH * 1e3 / ms,
