@@ -253,14 +253,13 @@ pub struct TwoPhaseCommitDirect<const TIME: u8> {
     slowest: Lazy<OrderStatistic>,
 }
 
-/// What the nodes of `env` take, as [`TwoPhaseCommitDirect`]'s `TIME`.
-fn time_kind(env: &Env, timing: &NodeTime) -> u8 {
-    if timing.is_random() {
-        RANDOM
-    } else if env.has_node_time() && env.constant_node_time().is_some() {
-        CONSTANT
-    } else {
-        PLAIN
+/// What the nodes of `env` take, as [`TwoPhaseCommitDirect`]'s `TIME`: random where a model
+/// of node time varies, constant where one is set and none does, else none.
+fn time_kind(env: &Env) -> u8 {
+    match env.constant_node_time() {
+        None => RANDOM,
+        Some(_) if env.has_node_time() => CONSTANT,
+        Some(_) => PLAIN,
     }
 }
 
@@ -270,8 +269,7 @@ fn time_kind(env: &Env, timing: &NodeTime) -> u8 {
 /// # Panics
 /// If direct sampling does not take the time at the nodes.
 pub fn direct_model(model: TwoPhaseCommit, law: Mix) -> Box<dyn Simulate> {
-    let timing = NodeTime::of(&model.env, &law).expect("node time direct sampling takes");
-    match time_kind(&model.env, &timing) {
+    match time_kind(&model.env) {
         RANDOM => Box::new(TwoPhaseCommitDirect::<RANDOM>::new(model, law)),
         CONSTANT => Box::new(TwoPhaseCommitDirect::<CONSTANT>::new(model, law)),
         _ => Box::new(TwoPhaseCommitDirect::<PLAIN>::new(model, law)),
@@ -291,7 +289,7 @@ impl<const TIME: u8> TwoPhaseCommitDirect<TIME> {
         let timing = NodeTime::of(&model.env, &law).expect("node time direct sampling takes");
         assert_eq!(
             TIME,
-            time_kind(&model.env, &timing),
+            time_kind(&model.env),
             "the kind of node time (0 none, 1 constant, 2 random)"
         );
         let (persist_ns, process_ns) = match TIME {

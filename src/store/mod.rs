@@ -168,8 +168,9 @@ impl CellRecord {
     /// Reduces a finished cell.
     pub fn of(run: &CellRun) -> Self {
         let buckets = buckets(&run.tally);
-        // The latency quantiles from the buckets just found, not from four more scans of the
-        // histogram: the same values (`Bucket::high` is the bucket's largest value / 10^6).
+        // The latency quantiles from the buckets just found (latency's come first), not from
+        // four more scans of the histogram: the same values (`Bucket::high` is the bucket's
+        // largest value / 10^6).
         let latency = buckets
             .iter()
             .take_while(|b| b.metric == Metric::LatencyMs)
