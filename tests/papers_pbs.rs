@@ -480,8 +480,8 @@ fn tail_at_scale_table1_independent_leaves_finish_95_percent_by_10_ms() {
 }
 
 #[test]
-#[ignore = "independent leaves cannot give Table 1's rows 2 and 3 (README, Validation); \
-            run with --include-ignored"]
+#[ignore = "no model gives Table 1's rows 1 and 2 for the same requests, and independent \
+            leaves miss rows 2 and 3 (README, Validation); run with --include-ignored"]
 fn tail_at_scale_table1() {
     let tmp = tempfile::tempdir().unwrap();
     let cells = run(tmp.path(), "tail-at-scale-table1");
