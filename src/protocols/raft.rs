@@ -42,6 +42,9 @@ N (itself included). Latency (downtime): from the crash until that heartbeat has
 every live node (the paper's measure: \"until the other servers received the new leader's
 first heartbeat\", Ongaro's thesis, Section 9.4). Messages: vote requests and replies, and those heartbeats (the crashed
 leader's last heartbeat not counted). Rounds and extras: as in phase = \"election\".
+With down = d, the d highest-numbered nodes are down for the whole trial in every phase,
+besides those crash takes (node 0, which leads in \"replication\" and \"failover\", is never
+one of them).
 With logs = \"distinct\" (phases \"election\" and \"failover\"), the live nodes' logs differ in
 length, in a random order each trial, and a node votes only for a candidate whose log is at
 least as long as its own (refusing, it still adopts a newer term but keeps its timer): only
@@ -102,6 +105,8 @@ choice! {
 pub struct Raft {
     env: Env,
     nodes: u32,
+    /// Nodes `nodes - down..nodes` are down for the whole trial.
+    down: u32,
     phase: Phase,
     timeouts: Timeouts,
     heartbeat_ns: u64,
@@ -188,6 +193,7 @@ impl Raft {
         Ok(Self {
             env,
             nodes,
+            down: 0,
             phase,
             timeouts: timeouts(election_timeout_ms, timeout_spread)?,
             heartbeat_ns: half_timeout_ns(election_timeout_ms),
@@ -198,6 +204,22 @@ impl Raft {
     pub fn with_logs(mut self, logs: Logs) -> Self {
         self.timeouts.distinct_logs = logs == Logs::Distinct;
         self
+    }
+
+    /// The `down` highest-numbered nodes down for the whole trial, besides those `crash`
+    /// takes; node 0 never is, so `down` must be less than the number of nodes.
+    pub fn with_down(mut self, down: u32) -> Result<Self, ModelError> {
+        if down >= self.nodes {
+            return Err(ModelError::new("down", "must be less than nodes"));
+        }
+        self.down = down;
+        Ok(self)
+    }
+
+    /// Whether `node` is up in this trial: not among the `down` and not crashed. The crash
+    /// draw is made for every node, so `down` leaves the other nodes' draws unchanged.
+    fn up(&self, rng: &mut SimRng, net: &Net<'_>, node: u32) -> bool {
+        net.up(rng, node) && node < self.nodes - self.down
     }
 
     /// The leader's heartbeat interval for phase = "failover", in ms; 0 keeps the default,
@@ -214,7 +236,7 @@ impl Raft {
         let crash_ns = crash_within(rng, h);
         s.up[LEADER as usize] = false;
         for node in 1..self.nodes {
-            s.up[node as usize] = net.up(rng, node);
+            s.up[node as usize] = self.up(rng, net, node);
         }
         let up = &s.up;
         let e = elect_after_crash(
@@ -268,7 +290,7 @@ impl Raft {
         s.acks.push(net.persist_ns(rng));
         let mut messages = u64::from(self.nodes - 1);
         for follower in 1..self.nodes {
-            if !net.up(rng, follower) || net.lost(rng, 0, follower) {
+            if !self.up(rng, net, follower) || net.lost(rng, 0, follower) {
                 continue;
             }
             messages += 1;
@@ -329,7 +351,7 @@ impl Protocol for Raft {
             Phase::Replication if self.env.has_node_time() => self.replicate_timed(rng, &net, s),
             Phase::Election => {
                 for node in 0..self.nodes {
-                    s.up[node as usize] = net.up(rng, node);
+                    s.up[node as usize] = self.up(rng, &net, node);
                 }
                 let up = &s.up;
                 let e = elect(
@@ -357,7 +379,7 @@ impl Protocol for Raft {
                 s.acks.clear();
                 let mut messages = u64::from(self.nodes - 1);
                 for follower in 1..self.nodes {
-                    if !net.up(rng, follower) || net.lost(rng, 0, follower) {
+                    if !self.up(rng, &net, follower) || net.lost(rng, 0, follower) {
                         continue;
                     }
                     messages += 1;
@@ -399,6 +421,16 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
             doc: "elections: \"equal\" logs, or \"distinct\" lengths (votes only for a log at \
                   least as long as the voter's)",
         },
+        ParamSpec {
+            name: "down",
+            kind: ParamKind::Count {
+                min: 0,
+                max: u32::MAX,
+            },
+            default: Value::Count(0),
+            doc: "nodes down for the whole trial besides those crash takes: the highest-numbered \
+                  (node 0 never)",
+        },
     ],
     extras: Raft::EXTRAS,
     build: |setting| {
@@ -412,7 +444,8 @@ pub const SPEC: ProtocolInfo = ProtocolInfo {
                 params.timeout_spread,
             )?
             .with_heartbeat_ms(params.heartbeat_ms)?
-            .with_logs(params.logs),
+            .with_logs(params.logs)
+            .with_down(params.down)?,
         ))
     },
 };
@@ -424,6 +457,7 @@ struct Params {
     timeout_spread: f64,
     heartbeat_ms: f64,
     logs: Logs,
+    down: u32,
 }
 
 impl Params {
@@ -434,6 +468,7 @@ impl Params {
             timeout_spread: setting.positive("timeout_spread"),
             heartbeat_ms: setting.millis("heartbeat_ms"),
             logs: setting.choice("logs"),
+            down: setting.count("down"),
         }
     }
 }
@@ -656,5 +691,42 @@ mod tests {
         assert_rate(count(|r| r == 1000), tally.trials(), 0.288);
         assert_rate(count(|r| r == 0), tally.trials(), 0.064);
         assert_eq!(tally.rounds_max, 1000);
+    }
+
+    #[test]
+    fn down_nodes_take_no_part() {
+        // Five nodes, no crashes. An election or a commit needs 3 live nodes, a failover 3
+        // live survivors of the leader: down = 2 (1 in a failover) leaves them, one more does
+        // not.
+        let trials = 20_000;
+        for (phase, enough) in [("election", 2), ("replication", 2), ("failover", 1)] {
+            for (down, successes) in [(enough, trials), (enough + 1, 0)] {
+                let grid = format!("nodes = 5\nphase = \"{phase}\"\ndown = {down}");
+                let tally = run("raft", &grid, "", trials);
+                assert_eq!(tally.successes, successes, "{phase}, down = {down}");
+            }
+        }
+        // With 2 of 5 down, the leader commits when both live followers have the entry: the
+        // larger of two Gamma(2, m) round trips, against that order statistic's exact median.
+        let (m_ns, trials) = (5e5, 200_000u64);
+        let tally = run("raft", "nodes = 5\ndown = 2", "", trials);
+        let (expected, density) = round_trip_order_statistic_median(2, 2, m_ns);
+        let median = tally.latency_ns().value_at_quantile(0.5) as f64;
+        let tolerance = median_tolerance(trials, density, expected);
+        assert!(
+            (median - expected).abs() <= tolerance,
+            "median {median} ns, expected {expected} +- {tolerance}"
+        );
+    }
+
+    #[test]
+    fn down_must_leave_node_zero() {
+        use crate::latency::Constant;
+        use crate::model::Env;
+        use crate::protocols::{Raft, RaftPhase};
+        let env = Env::new(0.0, 0.0, Constant::new(1.0).unwrap().into()).unwrap();
+        let raft = || Raft::new(env.clone(), 5, RaftPhase::Election, 150.0, 1.0).unwrap();
+        assert!(raft().with_down(4).is_ok());
+        assert_eq!(raft().with_down(5).unwrap_err().param, "down");
     }
 }
