@@ -206,36 +206,32 @@ fn printed_steps() {
     );
 }
 
+/// Checks the thesis's "about `mean`" and 99.9th percentile `p999` (ms) with `down` failed.
+fn thesis_wan(down: u32, mean: f64, p999: f64) {
+    let tally = wan(down);
+    println!("model mean, sd {:?} ms", mean_sd_ms(tally));
+    println!("model p999 {:.1} ms", quantile_ms(tally, 0.999));
+    let n = THESIS_TRIALS;
+    let what = format!("{down} failed");
+    check(
+        &format!("{what}, mean"),
+        mean,
+        mean_band(tally, n, half_step(mean)),
+    );
+    let band = quantile_band(tally, 0.999, n, half_step(p999));
+    check(&format!("{what}, 99.9%"), p999, band);
+}
+
 #[test]
 fn thesis_wan_one_failed() {
     // "When only one of the five servers has failed, the average election completes within
     // about 475 ms, and 99.9% of elections complete within 1.5 s." (Section 9.4)
-    let tally = wan(1);
-    println!("model mean, sd {:?} ms", mean_sd_ms(tally));
-    println!("model p999 {:.1} ms", quantile_ms(tally, 0.999));
-    let n = THESIS_TRIALS;
-    check(
-        "one failed, mean",
-        475.0,
-        mean_band(tally, n, half_step(475.0)),
-    );
-    let p999 = quantile_band(tally, 0.999, n, half_step(1500.0));
-    check("one failed, 99.9%", 1500.0, p999);
+    thesis_wan(1, 475.0, 1500.0);
 }
 
 #[test]
 fn thesis_wan_two_failed() {
     // "Even when two of the five servers have failed, the average election takes about 650 ms
     // (about 20 times the one-way network latency), and 99.9% of elections complete in 3 s."
-    let tally = wan(2);
-    println!("model mean, sd {:?} ms", mean_sd_ms(tally));
-    println!("model p999 {:.1} ms", quantile_ms(tally, 0.999));
-    let n = THESIS_TRIALS;
-    check(
-        "two failed, mean",
-        650.0,
-        mean_band(tally, n, half_step(650.0)),
-    );
-    let p999 = quantile_band(tally, 0.999, n, half_step(3000.0));
-    check("two failed, 99.9%", 3000.0, p999);
+    thesis_wan(2, 650.0, 3000.0);
 }

@@ -307,6 +307,19 @@ pub(crate) mod tests {
         (median, round_trip_order_statistic(k, n, m_ns, median).1)
     }
 
+    /// Asserts that `tally`'s median latency is the exact median of the k-th smallest of `n`
+    /// Gamma(2, m) round trips ([`round_trip_order_statistic_median`]), within the median's
+    /// 5-sigma tolerance at the tally's trials.
+    pub fn assert_median_is_order_statistic(tally: &Tally, k: u64, n: u64, m_ns: f64, what: &str) {
+        let (expected, density) = round_trip_order_statistic_median(k, n, m_ns);
+        let median = tally.latency_ns().value_at_quantile(0.5) as f64;
+        let tolerance = crate::model::stats::median_tolerance(tally.trials(), density, expected);
+        assert!(
+            (median - expected).abs() <= tolerance,
+            "{what}: median {median} ns, expected {expected} ns +- {tolerance}"
+        );
+    }
+
     /// Mean and variance of [`round_trip_order_statistic`]: E[X] = int P(X > x) dx and
     /// E[X^2] = int 2x P(X > x) dx (Simpson's rule over [0, 100 m]).
     pub fn round_trip_order_statistic_moments(k: u64, n: u64, m_ns: f64) -> (f64, f64) {

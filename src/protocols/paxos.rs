@@ -212,9 +212,10 @@ impl Params {
 mod tests {
     use statrs::distribution::{Binomial, DiscreteCDF};
 
-    use crate::model::stats::{assert_rate, median_tolerance};
+    use crate::model::stats::assert_rate;
     use crate::protocols::tests::{
-        round_trip_order_statistic_median, round_trip_order_statistic_moments, run,
+        assert_median_is_order_statistic,
+        round_trip_order_statistic_moments, run,
     };
 
     #[test]
@@ -315,13 +316,7 @@ mod tests {
             let grid = format!("nodes = {nodes}\nvariant = \"multi\"");
             let tally = run("paxos", &grid, "", trials);
             assert_eq!(tally.successes, trials);
-            let (expected, density) = round_trip_order_statistic_median(nodes / 2, nodes - 1, m_ns);
-            let median = tally.latency_ns().value_at_quantile(0.5) as f64;
-            let tolerance = median_tolerance(trials, density, expected);
-            assert!(
-                (median - expected).abs() <= tolerance,
-                "N = {nodes}: median {median} ns, expected {expected} +- {tolerance}"
-            );
+            assert_median_is_order_statistic(&tally, nodes / 2, nodes - 1, m_ns, &format!("N = {nodes}"));
         }
     }
 

@@ -477,8 +477,8 @@ impl Params {
 mod tests {
     use statrs::distribution::{Binomial, DiscreteCDF};
 
-    use crate::model::stats::{assert_rate, median_tolerance};
-    use crate::protocols::tests::{round_trip_order_statistic_median, run};
+    use crate::model::stats::assert_rate;
+    use crate::protocols::tests::{assert_median_is_order_statistic, run};
 
     #[test]
     fn never_two_leaders_in_one_term() {
@@ -551,13 +551,7 @@ mod tests {
         for nodes in [3u64, 5, 7] {
             let tally = run("raft", &format!("nodes = {nodes}"), "", trials);
             assert_eq!(tally.successes, trials);
-            let (expected, density) = round_trip_order_statistic_median(nodes / 2, nodes - 1, m_ns);
-            let median = tally.latency_ns().value_at_quantile(0.5) as f64;
-            let tolerance = median_tolerance(trials, density, expected);
-            assert!(
-                (median - expected).abs() <= tolerance,
-                "N = {nodes}: median {median} ns, expected {expected} +- {tolerance}"
-            );
+            assert_median_is_order_statistic(&tally, nodes / 2, nodes - 1, m_ns, &format!("N = {nodes}"));
         }
     }
 
@@ -710,13 +704,7 @@ mod tests {
         // larger of two Gamma(2, m) round trips, against that order statistic's exact median.
         let (m_ns, trials) = (5e5, 200_000u64);
         let tally = run("raft", "nodes = 5\ndown = 2", "", trials);
-        let (expected, density) = round_trip_order_statistic_median(2, 2, m_ns);
-        let median = tally.latency_ns().value_at_quantile(0.5) as f64;
-        let tolerance = median_tolerance(trials, density, expected);
-        assert!(
-            (median - expected).abs() <= tolerance,
-            "median {median} ns, expected {expected} +- {tolerance}"
-        );
+        assert_median_is_order_statistic(&tally, 2, 2, m_ns, "2 of 5 down");
     }
 
     #[test]
