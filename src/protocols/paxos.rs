@@ -214,8 +214,7 @@ mod tests {
 
     use crate::model::stats::assert_rate;
     use crate::protocols::tests::{
-        assert_median_is_order_statistic,
-        round_trip_order_statistic_moments, run,
+        assert_median_is_order_statistic, round_trip_order_statistic_moments, run,
     };
 
     #[test]
@@ -316,7 +315,8 @@ mod tests {
             let grid = format!("nodes = {nodes}\nvariant = \"multi\"");
             let tally = run("paxos", &grid, "", trials);
             assert_eq!(tally.successes, trials);
-            assert_median_is_order_statistic(&tally, nodes / 2, nodes - 1, m_ns, &format!("N = {nodes}"));
+            let what = format!("N = {nodes}");
+            assert_median_is_order_statistic(&tally, nodes / 2, nodes - 1, m_ns, &what);
         }
     }
 

@@ -551,7 +551,8 @@ mod tests {
         for nodes in [3u64, 5, 7] {
             let tally = run("raft", &format!("nodes = {nodes}"), "", trials);
             assert_eq!(tally.successes, trials);
-            assert_median_is_order_statistic(&tally, nodes / 2, nodes - 1, m_ns, &format!("N = {nodes}"));
+            let what = format!("N = {nodes}");
+            assert_median_is_order_statistic(&tally, nodes / 2, nodes - 1, m_ns, &what);
         }
     }
 
