@@ -40,8 +40,9 @@ heartbeat to every other node (resent every H while lost).
 Success: a new leader within 1000 terms, and its first heartbeat reaches a majority of all
 N (itself included). Latency (downtime): from the crash until that heartbeat has reached
 every live node (the paper's measure: \"until the other servers received the new leader's
-first heartbeat\", Ongaro's thesis, Section 9.4). Messages: vote requests and replies, and those heartbeats (the crashed
-leader's last heartbeat not counted). Rounds and extras: as in phase = \"election\".
+first heartbeat\", Ongaro's thesis, Section 9.4). Messages: vote requests and replies, and
+those heartbeats (the crashed leader's last heartbeat not counted). Rounds and extras: as in
+phase = \"election\".
 With down = d, the d highest-numbered nodes are down for the whole trial in every phase,
 besides those crash takes (node 0, which leads in \"replication\" and \"failover\", is never
 one of them).

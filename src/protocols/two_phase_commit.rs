@@ -807,7 +807,8 @@ mod tests {
             let model = TwoPhaseCommit::new(env, nodes, 8.0, 0.01)
                 .unwrap()
                 .with_reliable_commit(reliable);
-            let direct = TwoPhaseCommitDirect::<CONSTANT>::new(model.clone(), lognormal.law().unwrap());
+            let law = lognormal.law().unwrap();
+            let direct = TwoPhaseCommitDirect::<CONSTANT>::new(model.clone(), law);
             assert_same_distribution(
                 &format!("N = {nodes} loss = {loss} reliable = {reliable}"),
                 &model,
