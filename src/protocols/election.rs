@@ -17,7 +17,8 @@
 //! Time at the nodes (`Net::persist_ns`, `Net::process_ns`, zero unless the cell sets
 //! them): a candidate persists its new term and its own vote before it sends its vote
 //! requests; a node that adopts a newer term or grants a vote persists that before it
-//! replies; every request and reply is handled (processing time) at its receiver before it
+//! replies (one write, or with `separate_vote_writes` a write of the new term and then one
+//! of the vote when both change); every request and reply is handled (processing time) at its receiver before it
 //! takes effect. Nodes handle messages as they arrive, without queueing.
 //!
 //! The simulation is event driven: timers, vote requests and vote replies are events in time
@@ -68,6 +69,10 @@ pub struct Timeouts {
     /// (the election restriction of Raft's Section 5.4.1). Otherwise all logs are equal and
     /// every candidate is eligible.
     pub distinct_logs: bool,
+    /// Whether a voter that adopts a newer term and grants its vote persists the two in
+    /// separate writes, one after the other (LogCabin's order); otherwise one write holds
+    /// both.
+    pub separate_vote_writes: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -251,13 +256,16 @@ impl Sim<'_, '_> {
                     }
                     self.result.messages += 1;
                     if !self.net.lost(rng, to, from) {
-                        // A new term or vote is persisted before the reply goes out; the
+                        // A new term or vote is persisted before the reply goes out (in
+                        // two writes when both change and they are written separately); the
                         // reply is handled at the candidate on arrival.
-                        let persist = if newer || granted {
-                            self.net.persist_ns(rng)
-                        } else {
-                            0
-                        };
+                        let mut persist = 0;
+                        if newer || granted {
+                            persist = self.net.persist_ns(rng);
+                        }
+                        if newer && granted && self.timeouts.separate_vote_writes {
+                            persist = persist.saturating_add(self.net.persist_ns(rng));
+                        }
                         let at = now
                             .saturating_add(persist)
                             .saturating_add(self.net.delay_ns(rng, to, from))
@@ -420,6 +428,7 @@ mod tests {
         spread: 1.0,
         max_terms: 1000,
         distinct_logs: false,
+        separate_vote_writes: false,
     };
 
     fn run(nodes: u32, up: &[u32]) -> Election {
@@ -469,6 +478,7 @@ mod tests {
         let timeouts = Timeouts {
             spread: 0.01,
             distinct_logs: true,
+            separate_vote_writes: false,
             ..TIMEOUTS
         };
         let mut scratch = ElectionScratch::new(5);
@@ -502,6 +512,7 @@ mod tests {
         let env = Env::new(0.0, 0.0, Constant::new(1.0).unwrap().into()).unwrap();
         let timeouts = Timeouts {
             distinct_logs: true,
+            separate_vote_writes: false,
             ..TIMEOUTS
         };
         let mut scratch = ElectionScratch::new(3);

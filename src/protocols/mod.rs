@@ -35,7 +35,7 @@ pub use pbft::{Behavior as PbftBehavior, Pbft};
 pub use periodic_broadcast::PeriodicBroadcast;
 pub use quorum::Quorum;
 pub use quorum_rw::{Delays as WarsDelays, QuorumRw, Wars};
-pub use raft::{Logs as RaftLogs, Phase as RaftPhase, Raft};
+pub use raft::{Logs as RaftLogs, Phase as RaftPhase, Raft, VoteWrites as RaftVoteWrites};
 pub use sequencer::Sequencer;
 pub use sharded_sequencer::ShardedSequencer;
 pub use state_transfer::{StateTransfer, Transfer as StateTransferMode};
