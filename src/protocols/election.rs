@@ -18,8 +18,9 @@
 //! them): a candidate persists its new term and its own vote before it sends its vote
 //! requests; a node that adopts a newer term or grants a vote persists that before it
 //! replies (one write, or with `separate_vote_writes` a write of the new term and then one
-//! of the vote when both change); every request and reply is handled (processing time) at its receiver before it
-//! takes effect. Nodes handle messages as they arrive, without queueing.
+//! of the vote when both change); every request and reply is handled (processing time) at
+//! its receiver before it takes effect. Nodes handle messages as they arrive, without
+//! queueing.
 //!
 //! The simulation is event driven: timers, vote requests and vote replies are events in time
 //! order. It stops starting elections once a leader exists, then lets the messages in flight
@@ -478,7 +479,6 @@ mod tests {
         let timeouts = Timeouts {
             spread: 0.01,
             distinct_logs: true,
-            separate_vote_writes: false,
             ..TIMEOUTS
         };
         let mut scratch = ElectionScratch::new(5);
@@ -512,7 +512,6 @@ mod tests {
         let env = Env::new(0.0, 0.0, Constant::new(1.0).unwrap().into()).unwrap();
         let timeouts = Timeouts {
             distinct_logs: true,
-            separate_vote_writes: false,
             ..TIMEOUTS
         };
         let mut scratch = ElectionScratch::new(3);
