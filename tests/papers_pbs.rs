@@ -1,8 +1,8 @@
 //! Published figures, reproduced: `sweeps/papers/pbs-table4.toml` (PBS, Bailis et al., VLDB
 //! 2012), `sweeps/papers/tail-at-scale.toml` and `tail-at-scale-table1.toml` (The Tail at
-//! Scale, Dean and Barroso, CACM 2013) are run as shipped, and each published value is checked against the measured one
-//! within a tolerance derived beside it from the paper's printed precision and the Monte
-//! Carlo error of both estimates. README "Validation" has the same numbers; `cargo test
+//! Scale, Dean and Barroso, CACM 2013) are run as shipped, and each published value is
+//! checked against the measured one within a tolerance derived beside it from the paper's
+//! printed precision and the Monte Carlo error of both estimates. README "Validation" has the same numbers; `cargo test
 //! --profile ci --test papers_pbs -- --nocapture` prints them.
 
 mod common;

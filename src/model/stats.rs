@@ -309,7 +309,10 @@ impl Summary {
     /// (each `value_at_quantile` of the latency histogram divided by 10^6; unused without
     /// successes): for a caller that has walked the histogram's buckets already
     /// ([`quantiles_of_buckets`]).
-    pub fn with_latency_quantiles(tally: &Tally, quantiles_ms: [f64; 4]) -> Self {
+    pub fn with_latency_quantiles(
+        tally: &Tally,
+        quantiles_ms: [f64; LATENCY_QUANTILES.len()],
+    ) -> Self {
         let trials = tally.trials();
         let (lo, hi) = interval95(tally.successes, trials);
         let per_trial = |sum: u128| {

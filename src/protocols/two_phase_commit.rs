@@ -253,14 +253,19 @@ pub struct TwoPhaseCommitDirect<const TIME: u8> {
     slowest: Lazy<OrderStatistic>,
 }
 
-/// What the nodes of `env` take, as [`TwoPhaseCommitDirect`]'s `TIME`: random where a model
-/// of node time varies, constant where one is set and none does, else none.
-fn time_kind(env: &Env) -> u8 {
-    match env.constant_node_time() {
-        None => RANDOM,
-        Some(_) if env.has_node_time() => CONSTANT,
-        Some(_) => PLAIN,
-    }
+/// The time at the nodes of `env` as direct sampling takes it ([`NodeTime::of`]), and its
+/// kind as [`TwoPhaseCommitDirect`]'s `TIME`: random, constant where a model is set, or none.
+///
+/// # Panics
+/// If direct sampling does not take the time at the nodes.
+fn node_time(env: &Env, law: &Mix) -> (NodeTime, u8) {
+    let timing = NodeTime::of(env, law).expect("node time direct sampling takes");
+    let kind = match timing {
+        NodeTime::Random(_) => RANDOM,
+        NodeTime::Constant(..) if env.has_node_time() => CONSTANT,
+        NodeTime::Constant(..) => PLAIN,
+    };
+    (timing, kind)
 }
 
 /// `model` sampled directly, with one-way delays drawn from `law` ([`TwoPhaseCommitDirect`]
@@ -269,7 +274,7 @@ fn time_kind(env: &Env) -> u8 {
 /// # Panics
 /// If direct sampling does not take the time at the nodes.
 pub fn direct_model(model: TwoPhaseCommit, law: Mix) -> Box<dyn Simulate> {
-    match time_kind(&model.env) {
+    match node_time(&model.env, &law).1 {
         RANDOM => Box::new(TwoPhaseCommitDirect::<RANDOM>::new(model, law)),
         CONSTANT => Box::new(TwoPhaseCommitDirect::<CONSTANT>::new(model, law)),
         _ => Box::new(TwoPhaseCommitDirect::<PLAIN>::new(model, law)),
@@ -286,19 +291,14 @@ impl<const TIME: u8> TwoPhaseCommitDirect<TIME> {
     /// If direct sampling does not take the time at the nodes, or `TIME` is not what the
     /// nodes take.
     pub fn new(model: TwoPhaseCommit, law: Mix) -> Self {
-        let timing = NodeTime::of(&model.env, &law).expect("node time direct sampling takes");
-        assert_eq!(
-            TIME,
-            time_kind(&model.env),
-            "the kind of node time (0 none, 1 constant, 2 random)"
-        );
-        let (persist_ns, process_ns) = match TIME {
-            CONSTANT => model.env.constant_node_time().unwrap_or_default(),
-            _ => (0, 0),
-        };
+        let (timing, kind) = node_time(&model.env, &law);
+        assert_eq!(TIME, kind, "the kind of node time (0 none, 1 constant, 2 random)");
         Self {
-            persist_ns,
-            forced_ns: persist_ns.saturating_add(process_ns.saturating_mul(2)),
+            persist_ns: match timing {
+                NodeTime::Constant(persist_ns, _) => persist_ns,
+                NodeTime::Random(_) => 0,
+            },
+            forced_ns: timing.constant_ns(),
             timing,
             votes: Replies::new(&model.env, model.nodes),
             model,
